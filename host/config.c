@@ -1,0 +1,375 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy_names.h"
+
+#define ENV(f) offsetof(afs_config, env.f)
+#define RUN(f) offsetof(afs_config, run.f)
+#define BIG 1e9
+
+/* section, name, type, offset, size, lo, hi, lo_open, default, unit, doc */
+static const afs_config_key keys[] = {
+    {"run", "envs", AFS_T_INT, RUN(envs), 0, 1, 1e7, 0, "64", "", "environments stepped together (E)"},
+    {"run", "episodes", AFS_T_INT, RUN(episodes), 0, 1, BIG, 0, "10", "", "episodes per policy"},
+    {"run", "seed", AFS_T_U32, RUN(seed), 0, 0, 4294967295.0, 0, "1", "", "key of every random stream"},
+    {"run", "threads", AFS_T_INT, RUN(threads), 0, 0, 1024, 0, "0", "", "CPU backend threads, 0 = every core"},
+    {"run", "policies", AFS_T_STRING, RUN(policies), sizeof(((afs_run_params *)0)->policies), 0, 0, 0,
+     "random,greedy,all_local,all_cloud", "", "comma-separated: random, greedy, all_local, all_cloud"},
+    {"run", "backend", AFS_T_STRING, RUN(backend), sizeof(((afs_run_params *)0)->backend), 0, 0, 0,
+     "auto", "", "auto (CUDA when a device is present), cpu or cuda"},
+    {"run", "out", AFS_T_STRING, RUN(out), AFS_PATH_MAX, 0, 0, 0, "afsim.h5", "", "HDF5 results file"},
+    {"run", "overwrite", AFS_T_BOOL, RUN(overwrite), 0, 0, 1, 0, "false", "", "replace an existing results file"},
+    {"run", "trace", AFS_T_BOOL, RUN(trace), 0, 0, 1, 0, "false", "", "write the per-function trace"},
+
+    {"env", "agents", AFS_T_INT, ENV(agents), 0, 1, 1e6, 0, "60", "", "edge nodes per environment (M)"},
+    {"env", "ap_grid", AFS_T_INT, ENV(ap_grid), 0, 1, AFS_MAX_AP_GRID, 0, "3", "", "APs on an ap_grid x ap_grid grid"},
+    {"env", "slots", AFS_T_INT, ENV(slots), 0, 1, 1e7, 0, "100", "", "slots per episode (L)"},
+    {"env", "types", AFS_T_INT, ENV(types), 0, 1, AFS_MAX_TYPES, 0, "8", "", "function types"},
+    {"env", "keep_alive", AFS_T_INT, ENV(keep_alive), 0, 0, 1e7, 0, "10", "slots", "warm window after a container's last use"},
+    {"env", "area_m", AFS_T_FLOAT, ENV(area_m), 0, 0, 1e6, 1, "350", "m", "side of the square area"},
+    {"env", "slot_s", AFS_T_FLOAT, ENV(slot_s), 0, 0, 3600, 1, "1", "s", "slot length"},
+    {"env", "f_min", AFS_T_FLOAT, ENV(f_min), 0, 0, 1e4, 1, "0.5", "GHz", "EN CPU f_m, lower bound"},
+    {"env", "f_max", AFS_T_FLOAT, ENV(f_max), 0, 0, 1e4, 1, "3.5", "GHz", "EN CPU f_m, upper bound"},
+    {"env", "mu_min", AFS_T_FLOAT, ENV(mu_min), 0, 0, 1, 0, "0.5", "1/slot", "arrival probability mu_m, lower bound"},
+    {"env", "mu_max", AFS_T_FLOAT, ENV(mu_max), 0, 0, 1, 0, "1.0", "1/slot", "arrival probability mu_m, upper bound"},
+    {"env", "queue_cap", AFS_T_FLOAT, ENV(queue_cap), 0, 0, 1e9, 1, "10", "Gcycles", "EN queue capacity"},
+    {"env", "fc_min", AFS_T_FLOAT, ENV(fc_min), 0, 0, 1e6, 1, "31.5", "GHz", "cloud CPU f_c, lower bound"},
+    {"env", "fc_max", AFS_T_FLOAT, ENV(fc_max), 0, 0, 1e6, 1, "51.5", "GHz", "cloud CPU f_c, upper bound"},
+    {"env", "z_min", AFS_T_FLOAT, ENV(z_min), 0, 0, 1e6, 0, "1", "Mbit", "input size z, lower bound"},
+    {"env", "z_max", AFS_T_FLOAT, ENV(z_max), 0, 0, 1e6, 0, "3", "Mbit", "input size z, upper bound"},
+    {"env", "k_min", AFS_T_FLOAT, ENV(k_min), 0, 0, 1e6, 1, "1", "Gcycles", "CPU requirement k, lower bound"},
+    {"env", "k_max", AFS_T_FLOAT, ENV(k_max), 0, 0, 1e6, 1, "2", "Gcycles", "CPU requirement k, upper bound"},
+    {"env", "k_scale", AFS_T_FLOAT, ENV(k_scale), 0, 0, 1e3, 1, "1", "", "multiplies k (figure 5)"},
+    {"env", "t_mean", AFS_T_FLOAT, ENV(t_mean), 0, 0, 1e6, 1, "1.6", "s", "mean deadline T"},
+    {"env", "t_jitter", AFS_T_FLOAT, ENV(t_jitter), 0, 0, 1e6, 0, "0.2", "s", "T = t_mean + U[-t_jitter, t_jitter]"},
+    {"env", "c_min", AFS_T_FLOAT, ENV(c_min), 0, 0, 1e6, 0, "0.05", "Mbit", "result size c, lower bound"},
+    {"env", "c_max", AFS_T_FLOAT, ENV(c_max), 0, 0, 1e6, 0, "0.2", "Mbit", "result size c, upper bound"},
+    {"env", "mem_base_mb", AFS_T_FLOAT, ENV(mem_base_mb), 0, 0, 1e6, 1, "128", "MB", "memory of type t is mem_base_mb * 2^(t mod 4)"},
+    {"env", "r_up", AFS_T_FLOAT, ENV(r_up), 0, 0, 1e9, 1, "50", "Mbit/s", "device to EN upload rate"},
+    {"env", "d_warm", AFS_T_FLOAT, ENV(d_warm), 0, 0, 1e3, 0, "0.01", "s", "warm start"},
+    {"env", "cold_base", AFS_T_FLOAT, ENV(cold_base), 0, 0, 1e3, 0, "0.25", "s", "cold start, fixed part"},
+    {"env", "cold_per_mb", AFS_T_FLOAT, ENV(cold_per_mb), 0, 0, 1, 0, "0.0005", "s/MB", "cold start, per MB of memory"},
+    {"env", "b_tr", AFS_T_FLOAT, ENV(b_tr), 0, 0, 1e6, 1, "5", "MHz", "band of one AP"},
+    {"env", "p_tx", AFS_T_FLOAT, ENV(p_tx), 0, 0, 1e3, 1, "0.5", "W", "EN transmit power"},
+    {"env", "noise_dbm", AFS_T_FLOAT, ENV(noise_dbm), 0, -250, 100, 0, "-100", "dBm", "noise power sigma^2"},
+    {"env", "reuse", AFS_T_FLOAT, ENV(reuse), 0, 0, 1, 0, "0.1", "", "share of other APs' received power that interferes"},
+    {"env", "idle_prob", AFS_T_FLOAT, ENV(idle_prob), 0, 0, 1, 0, "0.1", "", "probability of a network idle period per cloud run"},
+    {"env", "idle_mean", AFS_T_FLOAT, ENV(idle_mean), 0, 0, 1e3, 0, "0.1", "s", "mean of the exponential idle period"},
+    {"env", "w1", AFS_T_FLOAT, ENV(w1), 0, 0, 1, 0, "0.5", "", "weight of compute cost in P"},
+    {"env", "w2", AFS_T_FLOAT, ENV(w2), 0, 0, 1, 0, "0.5", "1/s", "weight of latency in P"},
+    {"env", "rho", AFS_T_FLOAT, ENV(rho), 0, 0, 1e6, 0, "1", "1/Gcycle", "price of compute"},
+    {"env", "miss_penalty", AFS_T_FLOAT, ENV(miss_penalty), 0, 0, 1e6, 0, "2", "", "reward penalty of a failed function"},
+};
+
+#define NKEYS ((int)(sizeof keys / sizeof keys[0]))
+
+int afs_config_key_count(void) { return NKEYS; }
+
+const afs_config_key *afs_config_key_at(int index)
+{
+    return index >= 0 && index < NKEYS ? &keys[index] : NULL;
+}
+
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Levenshtein distance, for "did you mean" on a mistyped key. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int sub = diag + (a[i - 1] != b[j - 1]);
+            int best = row[j - 1] + 1 < up + 1 ? row[j - 1] + 1 : up + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static const afs_config_key *find_key(const char *section, const char *name)
+{
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name))
+            return &keys[i];
+    return NULL;
+}
+
+static int unknown_key(const char *section, const char *name,
+                       const char *where, char *err, size_t n)
+{
+    char full[160], best[160] = "";
+    int best_d = 4; /* suggest only close matches */
+    snprintf(full, sizeof full, "%s.%s", section, name);
+    for (int i = 0; i < NKEYS; i++) {
+        char cand[160];
+        snprintf(cand, sizeof cand, "%s.%s", keys[i].section, keys[i].name);
+        int d = edit_distance(full, cand);
+        if (d < best_d) {
+            best_d = d;
+            snprintf(best, sizeof best, "%s", cand);
+        }
+    }
+    if (best[0])
+        return fail(err, n, "%s: unknown key '%s' (did you mean '%s'?)", where, full, best);
+    return fail(err, n, "%s: unknown key '%s' (afsim config --dump lists every key)", where, full);
+}
+
+static int range_error(const afs_config_key *k, const char *value,
+                       const char *what, const char *where, char *err, size_t n)
+{
+    return fail(err, n, "%s: %s.%s = '%s': expected %s in %c%g, %g]%s%s", where,
+                k->section, k->name, value, what, k->lo_open ? '(' : '[',
+                k->lo, k->hi, k->unit[0] ? " " : "", k->unit);
+}
+
+static int in_range(const afs_config_key *k, double v)
+{
+    return (k->lo_open ? v > k->lo : v >= k->lo) && v <= k->hi;
+}
+
+static int check_policies(const char *list, const char *where, char *err, size_t n)
+{
+    char copy[256], *save = NULL;
+    snprintf(copy, sizeof copy, "%s", list);
+    int count = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (afs_policy_from_name(tok) < 0)
+            return fail(err, n, "%s: run.policies: unknown policy '%s' (known: %s)",
+                        where, tok, AFS_POLICY_NAMES);
+        count++;
+    }
+    if (!count)
+        return fail(err, n, "%s: run.policies is empty (known: %s)", where, AFS_POLICY_NAMES);
+    return 0;
+}
+
+static int set_string(afs_config *cfg, const afs_config_key *k, const char *value,
+                      const char *where, char *err, size_t n)
+{
+    if (strlen(value) >= k->size)
+        return fail(err, n, "%s: %s.%s: value longer than %zu characters", where,
+                    k->section, k->name, k->size - 1);
+    if (!strcmp(k->name, "backend") && strcmp(value, "auto") &&
+        strcmp(value, "cpu") && strcmp(value, "cuda"))
+        return fail(err, n, "%s: run.backend = '%s': expected auto, cpu or cuda", where, value);
+    if (!strcmp(k->name, "policies") && check_policies(value, where, err, n))
+        return -1;
+    if (!strcmp(k->name, "out") && !value[0])
+        return fail(err, n, "%s: run.out is empty: give a results file name", where);
+    snprintf((char *)cfg + k->offset, k->size, "%s", value);
+    return 0;
+}
+
+static int set_number(afs_config *cfg, const afs_config_key *k, const char *value,
+                      const char *where, char *err, size_t n)
+{
+    char *end = NULL;
+    errno = 0;
+    if (k->type == AFS_T_FLOAT) {
+        double v = strtod(value, &end);
+        if (end == value || *end || errno || !isfinite(v) || !in_range(k, v))
+            return range_error(k, value, "a number", where, err, n);
+        *(float *)(void *)((char *)cfg + k->offset) = (float)v;
+        return 0;
+    }
+    long long v = strtoll(value, &end, 10);
+    if (end == value || *end || errno || !in_range(k, (double)v))
+        return range_error(k, value, "an integer", where, err, n);
+    if (k->type == AFS_T_U32)
+        *(uint32_t *)(void *)((char *)cfg + k->offset) = (uint32_t)v;
+    else
+        *(int *)(void *)((char *)cfg + k->offset) = (int)v;
+    return 0;
+}
+
+static int set_bool(afs_config *cfg, const afs_config_key *k, const char *value,
+                    const char *where, char *err, size_t n)
+{
+    int v;
+    if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes"))
+        v = 1;
+    else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no"))
+        v = 0;
+    else
+        return fail(err, n, "%s: %s.%s = '%s': expected true or false", where,
+                    k->section, k->name, value);
+    *(int *)(void *)((char *)cfg + k->offset) = v;
+    return 0;
+}
+
+int afs_config_set(afs_config *cfg, const char *section, const char *name,
+                   const char *value, const char *where, char *err, size_t n)
+{
+    const afs_config_key *k = find_key(section, name);
+    if (!k)
+        return unknown_key(section, name, where, err, n);
+    switch (k->type) {
+    case AFS_T_STRING: return set_string(cfg, k, value, where, err, n);
+    case AFS_T_BOOL: return set_bool(cfg, k, value, where, err, n);
+    default: return set_number(cfg, k, value, where, err, n);
+    }
+}
+
+void afs_config_defaults(afs_config *cfg)
+{
+    char err[256];
+    memset(cfg, 0, sizeof *cfg);
+    for (int i = 0; i < NKEYS; i++)
+        if (afs_config_set(cfg, keys[i].section, keys[i].name, keys[i].def,
+                           "default", err, sizeof err)) {
+            fprintf(stderr, "afsim: bad built-in default: %s\n", err);
+            abort();
+        }
+}
+
+/* inih reads through this reader so that the handler knows the line. */
+typedef struct ini_ctx {
+    FILE *file;
+    const char *path;
+    int line;
+    afs_config *cfg;
+    char *err;
+    size_t n;
+    int failed;
+} ini_ctx;
+
+static char *ini_read_line(char *str, int num, void *stream)
+{
+    ini_ctx *ctx = stream;
+    char *s = fgets(str, num, ctx->file);
+    if (s)
+        ctx->line++;
+    return s;
+}
+
+static int ini_entry(void *user, const char *section, const char *name,
+                     const char *value)
+{
+    ini_ctx *ctx = user;
+    char where[AFS_PATH_MAX + 32];
+    if (ctx->failed)
+        return 0;
+    snprintf(where, sizeof where, "%s:%d", ctx->path, ctx->line);
+    if (!section[0]) {
+        fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env])",
+             where, name);
+        ctx->failed = 1;
+        return 0;
+    }
+    if (afs_config_set(ctx->cfg, section, name, value, where, ctx->err, ctx->n)) {
+        ctx->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int afs_config_load(afs_config *cfg, const char *path, char *err, size_t n)
+{
+    ini_ctx ctx = {fopen(path, "r"), path, 0, cfg, err, n, 0};
+    if (!ctx.file)
+        return fail(err, n, "%s: cannot open configuration: %s", path, strerror(errno));
+    int rc = ini_parse_stream(ini_read_line, &ctx, ini_entry, &ctx);
+    fclose(ctx.file);
+    if (ctx.failed)
+        return -1;
+    if (rc > 0)
+        return fail(err, n, "%s:%d: not a 'key = value' line or a [section]", path, rc);
+    if (rc < 0)
+        return fail(err, n, "%s: cannot read configuration", path);
+    return 0;
+}
+
+int afs_config_set_arg(afs_config *cfg, const char *assignment,
+                       const char *where, char *err, size_t n)
+{
+    const char *eq = strchr(assignment, '=');
+    const char *dot = strchr(assignment, '.');
+    if (!eq || !dot || dot > eq)
+        return fail(err, n, "%s '%s': expected section.key=value, e.g. env.agents=90",
+                    where, assignment);
+    char section[64], name[64];
+    if ((size_t)(dot - assignment) >= sizeof section || (size_t)(eq - dot - 1) >= sizeof name)
+        return fail(err, n, "%s '%s': key too long", where, assignment);
+    snprintf(section, sizeof section, "%.*s", (int)(dot - assignment), assignment);
+    snprintf(name, sizeof name, "%.*s", (int)(eq - dot - 1), dot + 1);
+    return afs_config_set(cfg, section, name, eq + 1, where, err, n);
+}
+
+static int ordered(float lo, float hi, const char *lo_name, const char *hi_name,
+                   char *err, size_t n)
+{
+    if (lo <= hi)
+        return 0;
+    return fail(err, n, "env.%s = %g is above env.%s = %g: a lower bound must not exceed its upper bound",
+                lo_name, lo, hi_name, hi);
+}
+
+int afs_config_check(const afs_config *cfg, char *err, size_t n)
+{
+    const afs_env_params *p = &cfg->env;
+    if (ordered(p->f_min, p->f_max, "f_min", "f_max", err, n) ||
+        ordered(p->mu_min, p->mu_max, "mu_min", "mu_max", err, n) ||
+        ordered(p->fc_min, p->fc_max, "fc_min", "fc_max", err, n) ||
+        ordered(p->z_min, p->z_max, "z_min", "z_max", err, n) ||
+        ordered(p->k_min, p->k_max, "k_min", "k_max", err, n) ||
+        ordered(p->c_min, p->c_max, "c_min", "c_max", err, n))
+        return -1;
+    if (p->t_jitter >= p->t_mean)
+        return fail(err, n, "env.t_jitter = %g must be below env.t_mean = %g so that every deadline is positive",
+                    p->t_jitter, p->t_mean);
+    if (p->w1 + p->w2 <= 0.0f)
+        return fail(err, n, "env.w1 and env.w2 are both 0: the cloud cost P would be 0");
+    return 0;
+}
+
+void afs_config_format(const afs_config *cfg, const afs_config_key *k, char *buf, size_t n)
+{
+    const char *field = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case AFS_T_INT: snprintf(buf, n, "%d", *(const int *)(const void *)field); break;
+    case AFS_T_U32: snprintf(buf, n, "%u", *(const uint32_t *)(const void *)field); break;
+    case AFS_T_FLOAT: snprintf(buf, n, "%.9g", *(const float *)(const void *)field); break;
+    case AFS_T_BOOL: snprintf(buf, n, "%s", *(const int *)(const void *)field ? "true" : "false"); break;
+    case AFS_T_STRING: snprintf(buf, n, "%s", field); break;
+    }
+}
+
+void afs_config_dump(const afs_config *cfg, FILE *out)
+{
+    const char *section = "";
+    for (int i = 0; i < NKEYS; i++) {
+        const afs_config_key *k = &keys[i];
+        char value[AFS_PATH_MAX + 8];
+        if (strcmp(section, k->section)) {
+            fprintf(out, "%s[%s]\n", i ? "\n" : "", k->section);
+            section = k->section;
+        }
+        afs_config_format(cfg, k, value, sizeof value);
+        fprintf(out, "%s = %s", k->name, value);
+        fprintf(out, "%*s; %s%s%s%s\n", (int)(28 - strlen(k->name) - strlen(value)) > 1
+                ? (int)(28 - strlen(k->name) - strlen(value)) : 1, "",
+                k->doc, k->unit[0] ? " (" : "", k->unit, k->unit[0] ? ")" : "");
+    }
+}

@@ -1,0 +1,67 @@
+/* The configuration: every key, its type, range, default, unit and meaning,
+ * in one table (config.c) that drives parsing, checking, --dump, the HDF5
+ * attributes and docs/model.md's tables. */
+#ifndef AFS_CONFIG_H
+#define AFS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "../kernels/common/env_params.h"
+
+#define AFS_PATH_MAX 1024
+
+typedef struct afs_run_params {
+    int envs;             /* E, environments stepped together */
+    int episodes;         /* episodes per policy */
+    uint32_t seed;        /* key of every random stream */
+    int threads;          /* CPU backend threads, 0 = every core */
+    char policies[256];   /* comma-separated policy names */
+    char backend[16];     /* auto, cpu or cuda */
+    char out[AFS_PATH_MAX];  /* HDF5 results file */
+    int overwrite;        /* replace an existing results file */
+    int trace;            /* write the per-function trace */
+} afs_run_params;
+
+typedef struct afs_config {
+    afs_env_params env;
+    afs_run_params run;
+} afs_config;
+
+typedef enum { AFS_T_INT, AFS_T_U32, AFS_T_FLOAT, AFS_T_BOOL, AFS_T_STRING } afs_key_type;
+
+typedef struct afs_config_key {
+    const char *section, *name;
+    afs_key_type type;
+    size_t offset;        /* into afs_config */
+    size_t size;          /* of a string field */
+    double lo, hi;        /* allowed range of numbers */
+    int lo_open;          /* lo itself not allowed */
+    const char *def;      /* default, as written in a file */
+    const char *unit;
+    const char *doc;
+} afs_config_key;
+
+int afs_config_key_count(void);
+const afs_config_key *afs_config_key_at(int index);
+
+/* Fills every key with its default. */
+void afs_config_defaults(afs_config *cfg);
+
+/* Each returns 0, or -1 with a message in err naming where (file:line or
+ * the option), the key, the value and what is allowed. */
+int afs_config_set(afs_config *cfg, const char *section, const char *name,
+                   const char *value, const char *where, char *err, size_t n);
+int afs_config_load(afs_config *cfg, const char *path, char *err, size_t n);
+int afs_config_set_arg(afs_config *cfg, const char *assignment,
+                       const char *where, char *err, size_t n);
+/* Checks relations between keys (min <= max, ...). */
+int afs_config_check(const afs_config *cfg, char *err, size_t n);
+
+/* The value of a key as it would be written in a file. */
+void afs_config_format(const afs_config *cfg, const afs_config_key *key,
+                       char *buf, size_t n);
+/* Writes the effective configuration as an INI file with comments. */
+void afs_config_dump(const afs_config *cfg, FILE *out);
+
+#endif

@@ -1,0 +1,234 @@
+#include "run.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../kernels/common/env_math.h"
+#include "../kernels/env.h"
+#include "h5out.h"
+#include "metrics.h"
+#include "policy_names.h"
+#include "trace.h"
+
+/* The orchestrator's only mutable global: set from a signal handler. */
+static volatile sig_atomic_t stop_requested;
+
+void afs_run_request_stop(void) { stop_requested = 1; }
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+/* Everything one run owns; freed by run_free whatever happened. */
+typedef struct run_state {
+    afs_env env;
+    float *obs;      /* backend [E*M, AFS_OBS_DIM] */
+    uint8_t *act;    /* backend [E*M] */
+    afs_tracer tracer;
+    int tracing;
+    afs_h5 *h5;
+} run_state;
+
+static void run_free(run_state *s, afs_backend *b)
+{
+    if (s->obs) b->release(b, s->obs);
+    if (s->act) b->release(b, s->act);
+    afs_env_free(&s->env, b);
+    if (s->tracing) afs_tracer_free(&s->tracer);
+}
+
+static double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
+
+static int run_alloc(run_state *s, afs_backend *b, const afs_config *cfg,
+                     char *err, size_t n)
+{
+    size_t agents = (size_t)cfg->run.envs * (size_t)cfg->env.agents;
+    size_t state = afs_env_bytes(&cfg->env, cfg->run.envs);
+    size_t io = agents * (AFS_OBS_DIM * sizeof(float) + 1);
+    size_t trace = cfg->run.trace ? state : 0;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double have = (pages > 0 && page > 0) ? (double)pages * (double)page : INFINITY;
+    fprintf(stderr, "afsim: memory: %.1f MiB on the %s backend (state %.1f, observations %.1f)%s\n",
+            mib((double)(state + io)), b->name, mib((double)state), mib((double)io),
+            trace ? ", plus the same state again on the host for --trace" : "");
+    if ((double)(state + io + trace) > 0.8 * have)
+        return fail(err, n, "run.envs = %d with env.agents = %d needs %.0f MiB, more than 80%% of this machine's %.0f MiB: lower run.envs",
+                    cfg->run.envs, cfg->env.agents, mib((double)(state + io + trace)), mib(have));
+    if (afs_env_init(&s->env, b, &cfg->env, cfg->run.envs, cfg->run.seed) ||
+        !(s->obs = b->alloc(b, agents * AFS_OBS_DIM * sizeof(float))) ||
+        !(s->act = b->alloc(b, agents)))
+        return fail(err, n, "out of %s memory for %d environments of %d agents: lower run.envs",
+                    b->name, cfg->run.envs, cfg->env.agents);
+    if (cfg->run.trace) {
+        if (afs_tracer_init(&s->tracer, &s->env))
+            return fail(err, n, "out of host memory for the trace buffer");
+        s->tracing = 1;
+    }
+    return 0;
+}
+
+/* Plays one episode; returns the seconds spent deciding. */
+static int play_episode(run_state *s, afs_backend *b, int policy, uint32_t episode,
+                        double *decide_s, char *err, size_t n)
+{
+    afs_env *env = &s->env;
+    afs_env_begin_episode(env, b, episode);
+    *decide_s = 0.0;
+    for (int t = 0; t < env->p.slots; t++) {
+        b->env_arrive(b, env);
+        b->env_observe(b, env, s->obs);
+        double t0 = now_s();
+        b->env_act(b, env, policy, s->obs, s->act);
+        *decide_s += now_s() - t0;
+        b->env_step(b, env, s->act);
+        if (s->tracing && afs_tracer_collect(&s->tracer, b, env))
+            return fail(err, n, "out of host memory for the trace (%zu records): run with fewer run.envs or episodes",
+                        s->tracer.count);
+    }
+    return 0;
+}
+
+typedef struct policy_total {
+    afs_episode_sums sums;
+    int episodes;
+    double sim_s, decide_s;
+} policy_total;
+
+static void progress_line(const char *policy, int ep, int episodes, double rate,
+                          const afs_episode_row *row)
+{
+    fprintf(stderr, "\r\033[K%-10s episode %d/%d  %.3g agent-steps/s  success %.3f  latency %.3f s",
+            policy, ep + 1, episodes, rate, row->success_rate, row->mean_latency_s);
+    fflush(stderr);
+}
+
+static int run_policy(run_state *s, afs_backend *b, const afs_config *cfg, int policy,
+                      const afs_run_options *opt, policy_total *tot, char *err, size_t n)
+{
+    const char *name = afs_policy_name(policy);
+    double last_print = 0.0;
+    if (afs_h5_begin_run(s->h5, name, b->name, cfg, cfg->run.trace, err, n))
+        return 1;
+    memset(tot, 0, sizeof *tot);
+    for (int ep = 0; ep < cfg->run.episodes && !stop_requested; ep++) {
+        afs_episode_sums sums;
+        afs_episode_row row;
+        double decide_s, t0 = now_s();
+        if (play_episode(s, b, policy, (uint32_t)ep, &decide_s, err, n))
+            return 1;
+        b->env_metrics(b, &s->env, &sums);
+        double sim_s = now_s() - t0;
+        double steps = (double)s->env.E * s->env.M * s->env.p.slots;
+        afs_row_from_sums(&row, &sums);
+        row.episode = ep;
+        row.comm_floats_per_decision = 0.0; /* heuristics talk to nobody */
+        row.decision_time_s = decide_s / steps;
+        row.agent_steps_per_s = steps / sim_s;
+        if (s->tracing) {
+            if (afs_h5_append_trace(s->h5, s->tracer.recs, s->tracer.count, err, n))
+                return 1;
+            s->tracer.count = 0;
+        }
+        if (afs_h5_append_episode(s->h5, &row, err, n))
+            return 1;
+        for (int a = 0; a < AFS_ACC_N; a++)
+            tot->sums.v[a] += sums.v[a];
+        tot->episodes++;
+        tot->sim_s += sim_s;
+        tot->decide_s += decide_s;
+        double t = now_s();
+        if (opt->progress) {
+            progress_line(name, ep, cfg->run.episodes, row.agent_steps_per_s, &row);
+        } else if (t - last_print > 10.0 || ep + 1 == cfg->run.episodes) {
+            fprintf(stderr, "%s: episode %d/%d, %.3g agent-steps/s, success %.3f\n", name,
+                    ep + 1, cfg->run.episodes, row.agent_steps_per_s, row.success_rate);
+            last_print = t;
+        }
+    }
+    if (opt->progress)
+        fputs("\r\033[K", stderr);
+    return 0;
+}
+
+static void summary_header(FILE *f)
+{
+    fprintf(f, "%-10s %8s %10s %8s %10s %9s %8s %6s %6s %12s\n", "policy", "episodes",
+            "functions", "success", "latency_s", "cost", "offload", "drop", "late",
+            "agent-steps/s");
+}
+
+static void summary_row(FILE *f, const char *name, const policy_total *t, const afs_env *env)
+{
+    afs_episode_row r;
+    afs_row_from_sums(&r, &t->sums);
+    double steps = (double)t->episodes * env->E * env->M * env->p.slots;
+    fprintf(f, "%-10s %8d %10lld %8.4f %10.4f %9.4f %8.4f %6.4f %6.4f %12.3g\n", name,
+            t->episodes, (long long)r.functions, r.success_rate, r.mean_latency_s,
+            r.mean_cost, r.offload_fraction, r.drop_rate, r.miss_rate,
+            t->sim_s > 0 ? steps / t->sim_s : 0.0);
+}
+
+static int parse_policies(const char *list, int *out, int max)
+{
+    char copy[256], *save = NULL;
+    int count = 0;
+    snprintf(copy, sizeof copy, "%s", list);
+    for (char *tok = strtok_r(copy, ",", &save); tok && count < max; tok = strtok_r(NULL, ",", &save))
+        out[count++] = afs_policy_from_name(tok);
+    return count;
+}
+
+int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
+            char *err, size_t n)
+{
+    int policies[AFS_POLICY_N * 4];
+    int np = parse_policies(cfg->run.policies, policies, (int)(sizeof policies / sizeof *policies));
+    policy_total totals[AFS_POLICY_N * 4];
+    run_state s;
+    int rc = 0, done = 0;
+    memset(&s, 0, sizeof s);
+    stop_requested = 0;
+    if (run_alloc(&s, b, cfg, err, n)) {
+        run_free(&s, b);
+        return 1;
+    }
+    s.h5 = afs_h5_create(cfg->run.out, cfg->run.overwrite, cfg, err, n);
+    if (!s.h5) {
+        run_free(&s, b);
+        return 1;
+    }
+    for (; done < np && !rc && !stop_requested; done++)
+        rc = run_policy(&s, b, cfg, policies[done], opt, &totals[done], err, n);
+    char close_err[512];
+    if (afs_h5_close(s.h5, close_err, sizeof close_err) && !rc)
+        rc = fail(err, n, "%s", close_err);
+    if (!rc && opt->summary) {
+        summary_header(opt->summary);
+        for (int p = 0; p < done; p++)
+            summary_row(opt->summary, afs_policy_name(policies[p]), &totals[p], &s.env);
+        fprintf(opt->summary, "results: %s\n", cfg->run.out);
+    }
+    run_free(&s, b);
+    if (!rc && stop_requested) {
+        fprintf(stderr, "afsim: stopped by a signal; %s holds every finished episode\n", cfg->run.out);
+        return 130;
+    }
+    return rc;
+}

@@ -1,0 +1,23 @@
+/* The orchestrator of `afsim run`: episodes of every requested policy on one
+ * backend, streamed to HDF5, with a progress line and a summary. */
+#ifndef AFS_RUN_H
+#define AFS_RUN_H
+
+#include <stdio.h>
+#include "../kernels/backend.h"
+#include "config.h"
+
+typedef struct afs_run_options {
+    int progress;   /* draw a live progress line on stderr */
+    FILE *summary;  /* where the summary table goes, or NULL */
+} afs_run_options;
+
+/* Returns 0 on success, 1 on an error (message in err), 130 when stopped by
+ * SIGINT or SIGTERM after the current episode (the file is closed cleanly). */
+int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
+            char *err, size_t n);
+
+/* Asks a running afs_run to stop after its current episode (signal-safe). */
+void afs_run_request_stop(void);
+
+#endif

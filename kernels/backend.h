@@ -1,0 +1,61 @@
+/* The backend interface: a table of operations that models/ and host/ call,
+ * implemented once in plain C (kernels/cpu) and once in CUDA (kernels/cuda).
+ * Operations of the same name take the same arguments on every backend.
+ * Pointers into backend memory are marked "backend" below; everything else is
+ * host memory. */
+#ifndef AFS_BACKEND_H
+#define AFS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common/env_state.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Episode metrics summed over every environment, in environment order. */
+typedef struct afs_episode_sums { double v[AFS_ACC_N]; } afs_episode_sums;
+
+typedef struct afs_backend afs_backend;
+struct afs_backend {
+    const char *name;  /* "cpu" or "cuda" */
+    void *impl;        /* backend-private state, owned by the backend */
+
+    /* Memory. alloc returns zeroed backend memory or NULL. */
+    void *(*alloc)(afs_backend *b, size_t bytes);
+    void (*release)(afs_backend *b, void *ptr);
+    void (*to_host)(afs_backend *b, void *dst, const void *src_backend, size_t n);
+    void (*to_backend)(afs_backend *b, void *dst_backend, const void *src, size_t n);
+
+    /* Environment. env's arrays are backend memory (env.c allocates them).
+     * One slot is: env_arrive, env_observe, env_act (or a learned policy),
+     * env_step; env_step advances env->slot. */
+    void (*env_reset)(afs_backend *b, afs_env *env);         /* uses env->episode */
+    void (*env_arrive)(afs_backend *b, afs_env *env);
+    void (*env_observe)(afs_backend *b, const afs_env *env,
+                        float *obs /* backend [E*M, AFS_OBS_DIM] */);
+    void (*env_act)(afs_backend *b, const afs_env *env, int policy,
+                    const float *obs /* backend [E*M, AFS_OBS_DIM] */,
+                    uint8_t *action /* backend [E*M] */);
+    void (*env_step)(afs_backend *b, afs_env *env,
+                     const uint8_t *action /* backend [E*M] */);
+    /* Sums the episode accumulators over environments into host memory. */
+    void (*env_metrics)(afs_backend *b, const afs_env *env, afs_episode_sums *out);
+
+    void (*destroy)(afs_backend *b);
+};
+
+/* CPU backend; threads <= 0 uses every core. Never fails short of memory. */
+afs_backend *afs_backend_cpu_create(int threads);
+
+/* CUDA backend, or NULL with a reason in err when no usable device exists.
+ * Defined only when the project is built with CUDA. */
+afs_backend *afs_backend_cuda_create(char *err, size_t err_len);
+int afs_cuda_built(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,368 @@
+/* The environment's per-element math, written once for both backends.
+ * Every equation is in docs/model.md with its units; this file follows it line
+ * for line. Functions here touch only agent i's (or environment e's) entries,
+ * so a CPU loop and a CUDA thread can call them alike; sums over agents (per-AP
+ * load, metrics) are left to the backend, which must sum in a fixed order. */
+#ifndef AFS_ENV_MATH_H
+#define AFS_ENV_MATH_H
+
+#include <math.h>
+#include "afs_hd.h"
+#include "env_state.h"
+#include "rng.h"
+
+/* ---- Observation: the paper's state S, scaled to O(1). ---- */
+enum afs_obs_field {
+    AFS_OBS_DEADLINE, AFS_OBS_K, AFS_OBS_Z, AFS_OBS_HAS, AFS_OBS_QUEUE,
+    AFS_OBS_MU, AFS_OBS_R_RE, AFS_OBS_R_TR, AFS_OBS_F, AFS_OBS_F_C, AFS_OBS_DIM
+};
+/* Divisors: observation = quantity / scale (docs/model.md, "Observation"). */
+#define AFS_OBS_SCALE_DEADLINE 2.0f   /* s */
+#define AFS_OBS_SCALE_K 2.0f          /* Gcycles */
+#define AFS_OBS_SCALE_Z 3.0f          /* Mbit */
+#define AFS_OBS_SCALE_RATE 100.0f     /* Mbit/s */
+#define AFS_OBS_SCALE_F 3.5f          /* GHz */
+#define AFS_OBS_SCALE_F_C 50.0f       /* GHz */
+/* the queue is scaled by its capacity */
+
+enum afs_policy {
+    AFS_POLICY_RANDOM, AFS_POLICY_GREEDY, AFS_POLICY_ALL_LOCAL,
+    AFS_POLICY_ALL_CLOUD, AFS_POLICY_N
+};
+
+/* ---- Radio ---- */
+
+/* Power gain from path loss 128.1 + 37.6 log10(d_km) dB, d at least 1 m. */
+AFS_HD float afs_path_gain(float dist_m)
+{
+    float d_km = fmaxf(dist_m, 1.0f) / 1000.0f;
+    float loss_db = 128.1f + 37.6f * log10f(d_km);
+    return powf(10.0f, -loss_db / 10.0f);
+}
+
+/* Shannon rate of a band b (MHz) shared equally by `share` users, Mbit/s. */
+AFS_HD float afs_rate(float b_mhz, int share, float rx_power_w,
+                      float noise_interf_w)
+{
+    return (b_mhz / (float)share) * log2f(1.0f + rx_power_w / noise_interf_w);
+}
+
+/* AP of a position: the grid cell it falls in, which is the nearest AP
+ * centre of a regular grid (integer result, identical on every backend). */
+AFS_HD int afs_ap_of(float x, float y, const afs_env_params *p)
+{
+    float cell = p->area_m / (float)p->ap_grid;
+    int i = (int)(x / cell), j = (int)(y / cell);
+    i = i < 0 ? 0 : (i >= p->ap_grid ? p->ap_grid - 1 : i);
+    j = j < 0 ? 0 : (j >= p->ap_grid ? p->ap_grid - 1 : j);
+    return j * p->ap_grid + i;
+}
+
+AFS_HD float afs_ap_centre(int coord, const afs_env_params *p)
+{
+    return ((float)coord + 0.5f) * (p->area_m / (float)p->ap_grid);
+}
+
+/* ---- Serverless start ---- */
+
+AFS_HD float afs_memory_mb(int type, const afs_env_params *p)
+{
+    return p->mem_base_mb * (float)(1 << (type % 4));
+}
+
+/* Warm when the type ran at this location within the last keep_alive slots. */
+AFS_HD int afs_is_warm(int32_t last_use, int32_t slot, int keep_alive)
+{
+    return last_use != AFS_NEVER && slot - last_use <= keep_alive;
+}
+
+AFS_HD float afs_container_start(int warm, int type, const afs_env_params *p)
+{
+    return warm ? p->d_warm
+                : p->cold_base + p->cold_per_mb * afs_memory_mb(type, p);
+}
+
+/* ---- Episode start ---- */
+
+/* Puts agent i at (x, y): its gains to every AP, its AP, its downlink rate,
+ * and the uplink rate it sees before anybody offloads. */
+AFS_HD void afs_place_agent(const afs_env *env, size_t i, float x, float y)
+{
+    const afs_env_params *p = &env->p;
+    env->pos_x[i] = x;
+    env->pos_y[i] = y;
+    for (int g = 0; g < env->G; g++) {
+        float dx = x - afs_ap_centre(g % p->ap_grid, p);
+        float dy = y - afs_ap_centre(g / p->ap_grid, p);
+        env->gain[i * env->G + g] = afs_path_gain(sqrtf(dx * dx + dy * dy));
+    }
+    int ap = afs_ap_of(x, y, p);
+    float h = env->gain[i * env->G + ap];
+    env->ap[i] = ap;
+    env->h_own[i] = h;
+    env->r_re[i] = afs_rate(p->b_tr, 1, p->p_tx * h, env->noise_w);
+    env->r_obs[i] = env->r_re[i];
+}
+
+/* Draws EN m's position and properties; clears its queue and containers. */
+AFS_HD void afs_reset_agent(const afs_env *env, int e, int m)
+{
+    const afs_env_params *p = &env->p;
+    size_t i = (size_t)e * env->M + m;
+    afs_block b = afs_philox(env->seed, AFS_STREAM_RESET, (uint32_t)e,
+                             (uint32_t)m, env->episode, 0);
+    afs_place_agent(env, i, afs_uniform(b.v[0], 0.0f, p->area_m),
+                    afs_uniform(b.v[1], 0.0f, p->area_m));
+    env->f[i] = afs_uniform(b.v[2], p->f_min, p->f_max);
+    env->mu[i] = afs_uniform(b.v[3], p->mu_min, p->mu_max);
+    env->w[i] = 0.0f;
+    for (int t = 0; t < env->NT; t++)
+        env->last_edge[i * env->NT + t] = AFS_NEVER;
+    env->flags[i] = 0;
+}
+
+AFS_HD void afs_reset_env(const afs_env *env, int e)
+{
+    afs_block b = afs_philox(env->seed, AFS_STREAM_RESET, (uint32_t)e,
+                             AFS_AGENT_NONE, env->episode, 0);
+    env->f_c[e] = afs_uniform(b.v[0], env->p.fc_min, env->p.fc_max);
+    for (int t = 0; t < env->NT; t++)
+        env->last_cloud[(size_t)e * env->NT + t] = AFS_NEVER;
+    for (int g = 0; g < env->G; g++) {
+        env->n_ap[(size_t)e * env->G + g] = 0;
+        env->i_ap[(size_t)e * env->G + g] = 0.0f;
+    }
+    for (int a = 0; a < AFS_ACC_N; a++)
+        env->acc[(size_t)e * AFS_ACC_N + a] = 0.0;
+}
+
+/* ---- Slot phase 1: arrivals ---- */
+
+/* Block 0: {arrival, z, k, T}; block 1: {c, type, idle?, idle length}. */
+AFS_HD void afs_arrive_agent(const afs_env *env, int e, int m)
+{
+    const afs_env_params *p = &env->p;
+    size_t i = (size_t)e * env->M + m;
+    uint32_t ctr = (uint32_t)env->slot * AFS_BLOCKS_PER_SLOT;
+    afs_block b0 = afs_philox(env->seed, AFS_STREAM_SLOT, (uint32_t)e,
+                              (uint32_t)m, env->episode, ctr);
+    if (!afs_bernoulli(b0.v[0], env->mu[i])) {
+        env->flags[i] = 0;
+        env->z[i] = env->k[i] = env->dl[i] = env->c[i] = env->d_idle[i] = 0.0f;
+        env->type[i] = 0;
+        return;
+    }
+    afs_block b1 = afs_philox(env->seed, AFS_STREAM_SLOT, (uint32_t)e,
+                              (uint32_t)m, env->episode, ctr + 1);
+    env->flags[i] = AFS_F_HAS;
+    env->z[i] = afs_uniform(b0.v[1], p->z_min, p->z_max);
+    env->k[i] = afs_uniform(b0.v[2], p->k_min, p->k_max) * p->k_scale;
+    env->dl[i] = p->t_mean + afs_uniform(b0.v[3], -p->t_jitter, p->t_jitter);
+    env->c[i] = afs_uniform(b1.v[0], p->c_min, p->c_max);
+    env->type[i] = (int32_t)afs_int_below(b1.v[1], (uint32_t)env->NT);
+    env->d_idle[i] = afs_bernoulli(b1.v[2], p->idle_prob)
+                         ? afs_exponential(b1.v[3], p->idle_mean) : 0.0f;
+}
+
+/* ---- Slot phase 2: observe and decide ---- */
+
+AFS_HD void afs_observe_agent(const afs_env *env, int e, int m, float *obs)
+{
+    size_t i = (size_t)e * env->M + m;
+    float *o = obs + i * AFS_OBS_DIM;
+    o[AFS_OBS_DEADLINE] = env->dl[i] / AFS_OBS_SCALE_DEADLINE;
+    o[AFS_OBS_K] = env->k[i] / AFS_OBS_SCALE_K;
+    o[AFS_OBS_Z] = env->z[i] / AFS_OBS_SCALE_Z;
+    o[AFS_OBS_HAS] = (env->flags[i] & AFS_F_HAS) ? 1.0f : 0.0f;
+    o[AFS_OBS_QUEUE] = env->w[i] / env->p.queue_cap;
+    o[AFS_OBS_MU] = env->mu[i];
+    o[AFS_OBS_R_RE] = env->r_re[i] / AFS_OBS_SCALE_RATE;
+    o[AFS_OBS_R_TR] = env->r_obs[i] / AFS_OBS_SCALE_RATE;
+    o[AFS_OBS_F] = env->f[i] / AFS_OBS_SCALE_F;
+    o[AFS_OBS_F_C] = env->f_c[e] / AFS_OBS_SCALE_F_C;
+}
+
+/* Greedy: the location with the smaller completion time estimated from the
+ * observation alone. Both estimates omit the upload z / r_up (the same at
+ * either location) and the container start and result return (not observed).
+ * A queue that cannot take the function makes the edge estimate infinite. */
+AFS_HD int afs_greedy_action(const float *o, float queue_cap)
+{
+    float w = o[AFS_OBS_QUEUE] * queue_cap;
+    float k = o[AFS_OBS_K] * AFS_OBS_SCALE_K;
+    float z = o[AFS_OBS_Z] * AFS_OBS_SCALE_Z;
+    float f = o[AFS_OBS_F] * AFS_OBS_SCALE_F;
+    float f_c = o[AFS_OBS_F_C] * AFS_OBS_SCALE_F_C;
+    float r_tr = o[AFS_OBS_R_TR] * AFS_OBS_SCALE_RATE;
+    if (w + k > queue_cap)
+        return 0;
+    return (w + k) / f <= z / r_tr + k / f_c;
+}
+
+/* Action of a heuristic policy for agent i: 1 = run at the EN, 0 = cloud. */
+AFS_HD uint8_t afs_heuristic_action(const afs_env *env, int policy, int e,
+                                    int m, const float *obs)
+{
+    size_t i = (size_t)e * env->M + m;
+    switch (policy) {
+    case AFS_POLICY_RANDOM: {
+        afs_block b = afs_philox(env->seed, AFS_STREAM_POLICY, (uint32_t)e,
+                                 (uint32_t)m, env->episode,
+                                 (uint32_t)env->slot * AFS_BLOCKS_PER_SLOT);
+        return (uint8_t)afs_bernoulli(b.v[0], 0.5f);
+    }
+    case AFS_POLICY_GREEDY:
+        return (uint8_t)afs_greedy_action(obs + i * AFS_OBS_DIM,
+                                          env->p.queue_cap);
+    case AFS_POLICY_ALL_LOCAL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* ---- Slot phase 3: outcome of each function ---- */
+
+/* Offloaders' contribution to the per-AP sums: n_ap[g] += 1 for the EN's own
+ * AP; i_ap[g] += reuse * p * h_{i,g} for every other AP g. */
+AFS_HD int afs_offloads(const afs_env *env, size_t i, uint8_t action)
+{
+    return (env->flags[i] & AFS_F_HAS) && action == 0;
+}
+
+AFS_HD float afs_interference_term(const afs_env *env, size_t i, int g)
+{
+    return env->p.reuse * env->p.p_tx * env->gain[i * env->G + g];
+}
+
+AFS_HD void afs_clear_outcome(const afs_env *env, size_t i)
+{
+    env->w_before[i] = env->w[i];
+    env->d_up[i] = env->d_start[i] = env->d_wait[i] = env->d_exec[i] = 0.0f;
+    env->d_tr[i] = env->d_re[i] = env->latency[i] = 0.0f;
+    env->cost[i] = env->reward[i] = 0.0f;
+}
+
+/* Runs agent i's function at its EN (admission into the FIFO queue). */
+AFS_HD void afs_run_at_edge(const afs_env *env, size_t i)
+{
+    const afs_env_params *p = &env->p;
+    int32_t *last = &env->last_edge[i * env->NT + env->type[i]];
+    int warm = afs_is_warm(*last, env->slot, p->keep_alive);
+    float w = env->w[i], k = env->k[i], f = env->f[i];
+    env->flags[i] |= AFS_F_LOCAL | (warm ? AFS_F_WARM : 0u);
+    env->d_idle[i] = 0.0f;
+    if (w + k > p->queue_cap) {
+        env->flags[i] |= AFS_F_DROPPED;
+        return;
+    }
+    env->d_up[i] = env->z[i] / p->r_up;
+    env->d_start[i] = afs_container_start(warm, env->type[i], p);
+    env->d_wait[i] = w / f;
+    env->d_exec[i] = k / f;
+    env->latency[i] = env->d_up[i] + env->d_start[i] + env->d_wait[i] +
+                      env->d_exec[i];
+    env->w[i] = w + k;
+    *last = env->slot;
+}
+
+/* Runs agent i's function in the cloud; n_ap and i_ap hold this slot's sums. */
+AFS_HD void afs_run_in_cloud(const afs_env *env, int e, size_t i)
+{
+    const afs_env_params *p = &env->p;
+    size_t eg = (size_t)e * env->G + env->ap[i];
+    int warm = afs_is_warm(env->last_cloud[(size_t)e * env->NT + env->type[i]],
+                           env->slot, p->keep_alive);
+    float r_tr = afs_rate(p->b_tr, env->n_ap[eg], p->p_tx * env->h_own[i],
+                          env->noise_w + env->i_ap[eg]);
+    env->flags[i] |= warm ? AFS_F_WARM : 0u;
+    env->d_up[i] = env->z[i] / p->r_up;
+    env->d_start[i] = afs_container_start(warm, env->type[i], p);
+    env->d_tr[i] = env->z[i] / r_tr;
+    env->d_exec[i] = env->k[i] / env->f_c[e];
+    env->d_re[i] = env->c[i] / env->r_re[i];
+    env->latency[i] = env->d_up[i] + env->d_start[i] + env->d_tr[i] +
+                      env->d_exec[i] + env->d_re[i] + env->d_idle[i];
+}
+
+/* Success, cost and reward of agent i's function once its latency is known. */
+AFS_HD void afs_score(const afs_env *env, size_t i)
+{
+    const afs_env_params *p = &env->p;
+    uint32_t fl = env->flags[i];
+    int failed;
+    if (fl & AFS_F_DROPPED) {
+        env->cost[i] = env->dl[i]; /* charged its whole deadline */
+        failed = 1;
+    } else {
+        failed = env->latency[i] > env->dl[i];
+        env->flags[i] |= failed ? AFS_F_LATE : AFS_F_SUCCESS;
+        env->cost[i] = (fl & AFS_F_LOCAL)
+                           ? env->latency[i]
+                           : p->w1 * p->rho * env->k[i] + p->w2 * env->latency[i];
+    }
+    env->reward[i] = -env->cost[i] - (failed ? p->miss_penalty : 0.0f);
+}
+
+/* Everything of slot phase 3 for agent i except the per-environment sums. */
+AFS_HD void afs_outcome_agent(const afs_env *env, int e, size_t i,
+                              uint8_t action)
+{
+    afs_clear_outcome(env, i);
+    if (!(env->flags[i] & AFS_F_HAS))
+        return;
+    if (action)
+        afs_run_at_edge(env, i);
+    else
+        afs_run_in_cloud(env, e, i);
+    afs_score(env, i);
+}
+
+/* Adds agent i's outcome to a per-environment accumulator row. */
+AFS_HD void afs_accumulate(const afs_env *env, size_t i, double *acc)
+{
+    uint32_t fl = env->flags[i];
+    if (!(fl & AFS_F_HAS))
+        return;
+    int done = !(fl & AFS_F_DROPPED);
+    acc[AFS_ACC_GENERATED] += 1.0;
+    acc[AFS_ACC_COMPLETED] += done;
+    acc[AFS_ACC_SUCCESS] += (fl & AFS_F_SUCCESS) != 0;
+    acc[AFS_ACC_DROPPED] += !done;
+    acc[AFS_ACC_LATE] += (fl & AFS_F_LATE) != 0;
+    acc[AFS_ACC_OFFLOADED] += !(fl & AFS_F_LOCAL);
+    acc[AFS_ACC_COLD] += done && !(fl & AFS_F_WARM);
+    acc[AFS_ACC_LATENCY] += done ? (double)env->latency[i] : 0.0;
+    acc[AFS_ACC_COST] += env->cost[i];
+    acc[AFS_ACC_REWARD] += env->reward[i];
+}
+
+/* Bit of a cloud container type used this slot (types < AFS_MAX_TYPES). */
+AFS_HD uint32_t afs_cloud_type_bit(const afs_env *env, size_t i)
+{
+    uint32_t fl = env->flags[i];
+    return ((fl & AFS_F_HAS) && !(fl & AFS_F_LOCAL)) ? 1u << env->type[i] : 0u;
+}
+
+/* ---- Slot phases 4-5: end of slot ---- */
+
+/* Drains agent i's queue and sets the rate its AP broadcasts for next slot:
+ * the rate a new offloader would have had this slot. */
+AFS_HD void afs_end_slot_agent(const afs_env *env, int e, size_t i)
+{
+    const afs_env_params *p = &env->p;
+    size_t eg = (size_t)e * env->G + env->ap[i];
+    env->w[i] = fmaxf(0.0f, env->w[i] - env->f[i] * p->slot_s);
+    env->r_obs[i] = afs_rate(p->b_tr, env->n_ap[eg] + 1,
+                             p->p_tx * env->h_own[i],
+                             env->noise_w + env->i_ap[eg]);
+}
+
+AFS_HD void afs_mark_cloud_types(const afs_env *env, int e, uint32_t used)
+{
+    for (int t = 0; t < env->NT; t++)
+        if (used & (1u << t))
+            env->last_cloud[(size_t)e * env->NT + t] = env->slot;
+}
+
+#endif

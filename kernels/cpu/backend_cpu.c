@@ -1,0 +1,162 @@
+/* CPU backend: the reference implementation. Loops over the shared
+ * per-element math of kernels/common; environments are independent, so they
+ * are spread over threads with OpenMP, and every sum over agents runs in agent
+ * order inside one thread: results do not depend on the thread count. */
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "../backend.h"
+#include "../common/env_math.h"
+
+typedef struct cpu_impl { int threads; } cpu_impl;
+
+static int nthreads(afs_backend *b) { return ((cpu_impl *)b->impl)->threads; }
+
+static void *cpu_alloc(afs_backend *b, size_t bytes)
+{
+    (void)b;
+    return calloc(1, bytes ? bytes : 1);
+}
+
+static void cpu_release(afs_backend *b, void *ptr) { (void)b; free(ptr); }
+
+static void cpu_copy(afs_backend *b, void *dst, const void *src, size_t n)
+{
+    (void)b;
+    memcpy(dst, src, n);
+}
+
+static void cpu_env_reset(afs_backend *b, afs_env *env)
+{
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    for (int e = 0; e < env->E; e++) {
+        afs_reset_env(env, e);
+        for (int m = 0; m < env->M; m++)
+            afs_reset_agent(env, e, m);
+    }
+}
+
+static void cpu_env_arrive(afs_backend *b, afs_env *env)
+{
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    for (int e = 0; e < env->E; e++)
+        for (int m = 0; m < env->M; m++)
+            afs_arrive_agent(env, e, m);
+}
+
+static void cpu_env_observe(afs_backend *b, const afs_env *env, float *obs)
+{
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    for (int e = 0; e < env->E; e++)
+        for (int m = 0; m < env->M; m++)
+            afs_observe_agent(env, e, m, obs);
+}
+
+static void cpu_env_act(afs_backend *b, const afs_env *env, int policy,
+                        const float *obs, uint8_t *action)
+{
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    for (int e = 0; e < env->E; e++)
+        for (int m = 0; m < env->M; m++)
+            action[(size_t)e * env->M + m] =
+                afs_heuristic_action(env, policy, e, m, obs);
+}
+
+/* Per-AP offloader counts and interference of environment e, summed in
+ * agent order. */
+static void ap_sums(const afs_env *env, int e, const uint8_t *action)
+{
+    int n[AFS_MAX_AP_GRID * AFS_MAX_AP_GRID] = {0};
+    float interf[AFS_MAX_AP_GRID * AFS_MAX_AP_GRID] = {0};
+    for (int m = 0; m < env->M; m++) {
+        size_t i = (size_t)e * env->M + m;
+        if (!afs_offloads(env, i, action[i]))
+            continue;
+        n[env->ap[i]]++;
+        for (int g = 0; g < env->G; g++)
+            if (g != env->ap[i])
+                interf[g] += afs_interference_term(env, i, g);
+    }
+    for (int g = 0; g < env->G; g++) {
+        env->n_ap[(size_t)e * env->G + g] = n[g];
+        env->i_ap[(size_t)e * env->G + g] = interf[g];
+    }
+}
+
+static void step_env(const afs_env *env, int e, const uint8_t *action)
+{
+    double acc[AFS_ACC_N] = {0};
+    uint32_t cloud_types = 0;
+    ap_sums(env, e, action);
+    for (int m = 0; m < env->M; m++) {
+        size_t i = (size_t)e * env->M + m;
+        afs_outcome_agent(env, e, i, action[i]);
+        afs_accumulate(env, i, acc);
+        cloud_types |= afs_cloud_type_bit(env, i);
+    }
+    afs_mark_cloud_types(env, e, cloud_types);
+    for (int m = 0; m < env->M; m++)
+        afs_end_slot_agent(env, e, (size_t)e * env->M + m);
+    for (int a = 0; a < AFS_ACC_N; a++)
+        env->acc[(size_t)e * AFS_ACC_N + a] += acc[a];
+}
+
+static void cpu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
+{
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    for (int e = 0; e < env->E; e++)
+        step_env(env, e, action);
+    env->slot++;
+}
+
+static void cpu_env_metrics(afs_backend *b, const afs_env *env,
+                            afs_episode_sums *out)
+{
+    (void)b;
+    memset(out, 0, sizeof *out);
+    for (int e = 0; e < env->E; e++)
+        for (int a = 0; a < AFS_ACC_N; a++)
+            out->v[a] += env->acc[(size_t)e * AFS_ACC_N + a];
+}
+
+static void cpu_destroy(afs_backend *b)
+{
+    if (!b)
+        return;
+    free(b->impl);
+    free(b);
+}
+
+afs_backend *afs_backend_cpu_create(int threads)
+{
+    afs_backend *b = calloc(1, sizeof *b);
+    cpu_impl *impl = calloc(1, sizeof *impl);
+    if (!b || !impl) {
+        free(b);
+        free(impl);
+        return NULL;
+    }
+#ifdef _OPENMP
+    impl->threads = threads > 0 ? threads : omp_get_num_procs();
+#else
+    impl->threads = 1;
+    (void)threads;
+#endif
+    b->name = "cpu";
+    b->impl = impl;
+    b->alloc = cpu_alloc;
+    b->release = cpu_release;
+    b->to_host = cpu_copy;
+    b->to_backend = cpu_copy;
+    b->env_reset = cpu_env_reset;
+    b->env_arrive = cpu_env_arrive;
+    b->env_observe = cpu_env_observe;
+    b->env_act = cpu_env_act;
+    b->env_step = cpu_env_step;
+    b->env_metrics = cpu_env_metrics;
+    b->destroy = cpu_destroy;
+    return b;
+}

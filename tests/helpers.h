@@ -1,0 +1,31 @@
+/* Shared helpers of the test suite: small environments built by hand. */
+#ifndef AFS_TEST_HELPERS_H
+#define AFS_TEST_HELPERS_H
+
+#include "host/config.h"
+#include "kernels/backend.h"
+#include "kernels/common/env_math.h"
+#include "kernels/env.h"
+
+/* Default parameters with the randomness that the hand-worked tests do not
+ * want switched off: no network idle periods. */
+afs_env_params test_params(int agents);
+
+/* An environment of `envs` environments on the CPU backend, episode 0 begun. */
+void test_env_open(afs_env *env, afs_backend **b, const afs_env_params *p, int envs,
+                   uint32_t seed);
+void test_env_close(afs_env *env, afs_backend *b);
+
+/* Gives agent i a function with the given properties (replacing the draw). */
+void test_give(afs_env *env, size_t i, float z, float k, float deadline, float c,
+               int type);
+/* Removes agent i's function for this slot. */
+void test_take(afs_env *env, size_t i);
+
+/* Runs env_step with the given actions (one per agent of every env). */
+void test_step(afs_env *env, afs_backend *b, const uint8_t *actions);
+
+/* FNV-1a hash of the whole state, for determinism checks. */
+uint64_t test_state_hash(const afs_env *env);
+
+#endif
