@@ -1,6 +1,6 @@
 /* Environment-step throughput of a backend, in agent-steps/s (one agent
- * deciding for one slot): arrive + observe + heuristic act + step, the whole
- * slot as `afsim run` plays it, without HDF5 output.
+ * deciding for one slot): the fused heuristic slot (arrive, observe, act,
+ * step) as `afsim run` plays it, without HDF5 output.
  *
  * usage: env_bench [--backend cpu] [--envs E[,E...]] [--agents M]
  *                  [--episodes N] [--policy NAME] [--threads T] */
@@ -38,12 +38,8 @@ static double bench_one(afs_backend *b, const afs_env_params *p, int envs,
     for (int ep = 0; ep <= episodes; ep++) {
         double t0 = now_s();
         afs_env_begin_episode(&env, b, (uint32_t)ep);
-        for (int t = 0; t < p->slots; t++) {
-            b->env_arrive(b, &env);
-            b->env_observe(b, &env, obs);
-            b->env_act(b, &env, policy, obs, act);
-            b->env_step(b, &env, act);
-        }
+        for (int t = 0; t < p->slots; t++)
+            b->env_play_slot(b, &env, policy, obs, act);
         double rate = (double)agents * p->slots / (now_s() - t0);
         if (ep > 0 && rate > best)
             best = rate;

@@ -29,40 +29,33 @@ static void cpu_copy(afs_backend *b, void *dst, const void *src, size_t n)
     memcpy(dst, src, n);
 }
 
-static void cpu_env_reset(afs_backend *b, afs_env *env)
+/* Per-environment pieces of each operation. Each works on a local copy of the
+ * env descriptor: the compiler then knows that stores into the arrays cannot
+ * change the dimensions or pointers, and keeps them in registers. */
+
+static void reset_env(afs_env env, int e)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
-    for (int e = 0; e < env->E; e++) {
-        afs_reset_env(env, e);
-        for (int m = 0; m < env->M; m++)
-            afs_reset_agent(env, e, m);
-    }
+    afs_reset_env(&env, e);
+    for (int m = 0; m < env.M; m++)
+        afs_reset_agent(&env, e, m);
 }
 
-static void cpu_env_arrive(afs_backend *b, afs_env *env)
+static void arrive_env(afs_env env, int e)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
-    for (int e = 0; e < env->E; e++)
-        for (int m = 0; m < env->M; m++)
-            afs_arrive_agent(env, e, m);
+    for (int m = 0; m < env.M; m++)
+        afs_arrive_agent(&env, e, m);
 }
 
-static void cpu_env_observe(afs_backend *b, const afs_env *env, float *obs)
+static void observe_env(afs_env env, int e, float *obs)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
-    for (int e = 0; e < env->E; e++)
-        for (int m = 0; m < env->M; m++)
-            afs_observe_agent(env, e, m, obs);
+    for (int m = 0; m < env.M; m++)
+        afs_observe_agent(&env, e, m, obs);
 }
 
-static void cpu_env_act(afs_backend *b, const afs_env *env, int policy,
-                        const float *obs, uint8_t *action)
+static void act_env(afs_env env, int e, int policy, const float *obs, uint8_t *action)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
-    for (int e = 0; e < env->E; e++)
-        for (int m = 0; m < env->M; m++)
-            action[(size_t)e * env->M + m] =
-                afs_heuristic_action(env, policy, e, m, obs);
+    for (int m = 0; m < env.M; m++)
+        action[(size_t)e * env.M + m] = afs_heuristic_action(&env, policy, e, m, obs);
 }
 
 /* Per-AP offloader counts and interference of environment e, summed in
@@ -86,29 +79,75 @@ static void ap_sums(const afs_env *env, int e, const uint8_t *action)
     }
 }
 
-static void step_env(const afs_env *env, int e, const uint8_t *action)
+static void step_env(afs_env env, int e, const uint8_t *action)
 {
     double acc[AFS_ACC_N] = {0};
     uint32_t cloud_types = 0;
-    ap_sums(env, e, action);
-    for (int m = 0; m < env->M; m++) {
-        size_t i = (size_t)e * env->M + m;
-        afs_outcome_agent(env, e, i, action[i]);
-        afs_accumulate(env, i, acc);
-        cloud_types |= afs_cloud_type_bit(env, i);
+    ap_sums(&env, e, action);
+    for (int m = 0; m < env.M; m++) {
+        size_t i = (size_t)e * env.M + m;
+        afs_outcome_agent(&env, e, i, action[i]);
+        afs_accumulate(&env, i, acc);
+        cloud_types |= afs_cloud_type_bit(&env, i);
     }
-    afs_mark_cloud_types(env, e, cloud_types);
-    for (int m = 0; m < env->M; m++)
-        afs_end_slot_agent(env, e, (size_t)e * env->M + m);
+    afs_mark_cloud_types(&env, e, cloud_types);
+    for (int m = 0; m < env.M; m++)
+        afs_end_slot_agent(&env, e, (size_t)e * env.M + m);
     for (int a = 0; a < AFS_ACC_N; a++)
-        env->acc[(size_t)e * AFS_ACC_N + a] += acc[a];
+        env.acc[(size_t)e * AFS_ACC_N + a] += acc[a];
+}
+
+/* ---- Operations: each spreads its per-environment piece over threads. ---- */
+
+static void cpu_env_reset(afs_backend *b, afs_env *env)
+{
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    for (int e = 0; e < env->E; e++)
+        reset_env(*env, e);
+}
+
+static void cpu_env_arrive(afs_backend *b, afs_env *env)
+{
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    for (int e = 0; e < env->E; e++)
+        arrive_env(*env, e);
+}
+
+static void cpu_env_observe(afs_backend *b, const afs_env *env, float *obs)
+{
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    for (int e = 0; e < env->E; e++)
+        observe_env(*env, e, obs);
+}
+
+static void cpu_env_act(afs_backend *b, const afs_env *env, int policy,
+                        const float *obs, uint8_t *action)
+{
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    for (int e = 0; e < env->E; e++)
+        act_env(*env, e, policy, obs, action);
 }
 
 static void cpu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
 {
     #pragma omp parallel for schedule(static) num_threads(nthreads(b))
     for (int e = 0; e < env->E; e++)
-        step_env(env, e, action);
+        step_env(*env, e, action);
+    env->slot++;
+}
+
+/* A whole slot of a heuristic policy, one environment at a time, so that an
+ * environment's state stays in cache through the four phases. */
+static void cpu_env_play_slot(afs_backend *b, afs_env *env, int policy,
+                              float *obs, uint8_t *action)
+{
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    for (int e = 0; e < env->E; e++) {
+        arrive_env(*env, e);
+        observe_env(*env, e, obs);
+        act_env(*env, e, policy, obs, action);
+        step_env(*env, e, action);
+    }
     env->slot++;
 }
 
@@ -156,6 +195,7 @@ afs_backend *afs_backend_cpu_create(int threads)
     b->env_observe = cpu_env_observe;
     b->env_act = cpu_env_act;
     b->env_step = cpu_env_step;
+    b->env_play_slot = cpu_env_play_slot;
     b->env_metrics = cpu_env_metrics;
     b->destroy = cpu_destroy;
     return b;
