@@ -344,13 +344,23 @@ int afs_config_check(const afs_config *cfg, char *err, size_t n)
     return 0;
 }
 
+/* The shortest decimal that reads back as the same float: 0.1, not 0.100000001. */
+static void format_float(float v, char *buf, size_t n)
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, n, "%.*g", digits, v);
+        if (strtof(buf, NULL) == v)
+            return;
+    }
+}
+
 void afs_config_format(const afs_config *cfg, const afs_config_key *k, char *buf, size_t n)
 {
     const char *field = (const char *)cfg + k->offset;
     switch (k->type) {
     case AFS_T_INT: snprintf(buf, n, "%d", *(const int *)(const void *)field); break;
     case AFS_T_U32: snprintf(buf, n, "%u", *(const uint32_t *)(const void *)field); break;
-    case AFS_T_FLOAT: snprintf(buf, n, "%.9g", *(const float *)(const void *)field); break;
+    case AFS_T_FLOAT: format_float(*(const float *)(const void *)field, buf, n); break;
     case AFS_T_BOOL: snprintf(buf, n, "%s", *(const int *)(const void *)field ? "true" : "false"); break;
     case AFS_T_STRING: snprintf(buf, n, "%s", field); break;
     }
