@@ -40,9 +40,10 @@ struct afs_backend {
                     uint8_t *action /* backend [E*M] */);
     void (*env_step)(afs_backend *b, afs_env *env,
                      const uint8_t *action /* backend [E*M] */);
-    /* One whole slot under a heuristic policy: the same as env_arrive,
-     * env_observe, env_act and env_step in turn (obs and action receive the
-     * same values), fused so that the state is visited once per slot. */
+    /* One whole slot under a heuristic policy: the same state as env_arrive,
+     * env_observe, env_act and env_step in turn, fused so that the state is
+     * visited once per slot. action receives the actions; obs is scratch
+     * space whose contents are left unspecified. */
     void (*env_play_slot)(afs_backend *b, afs_env *env, int policy,
                           float *obs /* backend [E*M, AFS_OBS_DIM] */,
                           uint8_t *action /* backend [E*M] */);

@@ -166,10 +166,10 @@ AFS_HD void afs_arrive_agent(const afs_env *env, int e, int m)
 
 /* ---- Slot phase 2: observe and decide ---- */
 
-AFS_HD void afs_observe_agent(const afs_env *env, int e, int m, float *obs)
+/* Writes agent i = e * M + m's observation row o[AFS_OBS_DIM]. */
+AFS_HD void afs_observe_agent(const afs_env *env, int e, int m, float *o)
 {
     size_t i = (size_t)e * env->M + m;
-    float *o = obs + i * AFS_OBS_DIM;
     o[AFS_OBS_DEADLINE] = env->dl[i] / AFS_OBS_SCALE_DEADLINE;
     o[AFS_OBS_K] = env->k[i] / AFS_OBS_SCALE_K;
     o[AFS_OBS_Z] = env->z[i] / AFS_OBS_SCALE_Z;
@@ -199,11 +199,11 @@ AFS_HD int afs_greedy_action(const float *o, float queue_cap)
     return (w + k) / f <= z / r_tr + k / f_c;
 }
 
-/* Action of a heuristic policy for agent i: 1 = run at the EN, 0 = cloud. */
+/* Action of a heuristic policy for agent i = e * M + m, whose observation
+ * row is o: 1 = run at the EN, 0 = cloud. */
 AFS_HD uint8_t afs_heuristic_action(const afs_env *env, int policy, int e,
-                                    int m, const float *obs)
+                                    int m, const float *o)
 {
-    size_t i = (size_t)e * env->M + m;
     switch (policy) {
     case AFS_POLICY_RANDOM: {
         afs_block b = afs_philox(env->seed, AFS_STREAM_POLICY, (uint32_t)e,
@@ -212,8 +212,7 @@ AFS_HD uint8_t afs_heuristic_action(const afs_env *env, int policy, int e,
         return (uint8_t)afs_bernoulli(b.v[0], 0.5f);
     }
     case AFS_POLICY_GREEDY:
-        return (uint8_t)afs_greedy_action(obs + i * AFS_OBS_DIM,
-                                          env->p.queue_cap);
+        return (uint8_t)afs_greedy_action(o, env->p.queue_cap);
     case AFS_POLICY_ALL_LOCAL:
         return 1;
     default:
@@ -352,7 +351,8 @@ AFS_HD void afs_end_slot_agent(const afs_env *env, int e, size_t i)
 {
     const afs_env_params *p = &env->p;
     size_t eg = (size_t)e * env->G + env->ap[i];
-    env->w[i] = fmaxf(0.0f, env->w[i] - env->f[i] * p->slot_s);
+    float w = env->w[i] - env->f[i] * p->slot_s;
+    env->w[i] = w > 0.0f ? w : 0.0f;
     env->r_obs[i] = afs_rate(p->b_tr, env->n_ap[eg] + 1,
                              p->p_tx * env->h_own[i],
                              env->noise_w + env->i_ap[eg]);

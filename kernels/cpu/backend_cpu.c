@@ -49,13 +49,25 @@ static void arrive_env(afs_env env, int e)
 static void observe_env(afs_env env, int e, float *obs)
 {
     for (int m = 0; m < env.M; m++)
-        afs_observe_agent(&env, e, m, obs);
+        afs_observe_agent(&env, e, m, obs + ((size_t)e * env.M + m) * AFS_OBS_DIM);
 }
 
 static void act_env(afs_env env, int e, int policy, const float *obs, uint8_t *action)
 {
-    for (int m = 0; m < env.M; m++)
-        action[(size_t)e * env.M + m] = afs_heuristic_action(&env, policy, e, m, obs);
+    for (int m = 0; m < env.M; m++) {
+        size_t i = (size_t)e * env.M + m;
+        action[i] = afs_heuristic_action(&env, policy, e, m, obs + i * AFS_OBS_DIM);
+    }
+}
+
+/* Observe and act without storing the observation: it lives in registers. */
+static void observe_act_env(afs_env env, int e, int policy, uint8_t *action)
+{
+    for (int m = 0; m < env.M; m++) {
+        float o[AFS_OBS_DIM];
+        afs_observe_agent(&env, e, m, o);
+        action[(size_t)e * env.M + m] = afs_heuristic_action(&env, policy, e, m, o);
+    }
 }
 
 /* Per-AP offloader counts and interference of environment e, summed in
@@ -141,11 +153,11 @@ static void cpu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
 static void cpu_env_play_slot(afs_backend *b, afs_env *env, int policy,
                               float *obs, uint8_t *action)
 {
+    (void)obs;
     #pragma omp parallel for schedule(static) num_threads(nthreads(b))
     for (int e = 0; e < env->E; e++) {
         arrive_env(*env, e);
-        observe_env(*env, e, obs);
-        act_env(*env, e, policy, obs, action);
+        observe_act_env(*env, e, policy, action);
         step_env(*env, e, action);
     }
     env->slot++;

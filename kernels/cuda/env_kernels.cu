@@ -28,7 +28,7 @@ __global__ void afs_k_observe(afs_env env, float *obs)
     size_t n = (size_t)env.E * env.M;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x)
-        afs_observe_agent(&env, (int)(i / env.M), (int)(i % env.M), obs);
+        afs_observe_agent(&env, (int)(i / env.M), (int)(i % env.M), obs + i * AFS_OBS_DIM);
 }
 
 __global__ void afs_k_act(afs_env env, int policy, const float *obs, uint8_t *action)
@@ -37,7 +37,7 @@ __global__ void afs_k_act(afs_env env, int policy, const float *obs, uint8_t *ac
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x)
         action[i] = afs_heuristic_action(&env, policy, (int)(i / env.M),
-                                         (int)(i % env.M), obs);
+                                         (int)(i % env.M), obs + i * AFS_OBS_DIM);
 }
 
 }
