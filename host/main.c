@@ -200,7 +200,9 @@ static int cmd_run(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    afs_run_options opt = {!c.quiet && isatty(STDERR_FILENO), c.quiet ? NULL : stdout};
+    afs_run_options opt = {c.quiet ? AFS_PROGRESS_NONE
+                           : isatty(STDERR_FILENO) ? AFS_PROGRESS_LIVE : AFS_PROGRESS_LINES,
+                           c.quiet ? NULL : stdout};
     char err[AFS_PATH_MAX + 512];
     int rc = afs_run(&c.cfg, b, &opt, err, sizeof err);
     if (rc == 1)

@@ -57,7 +57,7 @@ static void run_free(run_state *s, afs_backend *b)
 static double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
 
 static int run_alloc(run_state *s, afs_backend *b, const afs_config *cfg,
-                     char *err, size_t n)
+                     int verbose, char *err, size_t n)
 {
     size_t agents = (size_t)cfg->run.envs * (size_t)cfg->env.agents;
     size_t state = afs_env_bytes(&cfg->env, cfg->run.envs);
@@ -65,7 +65,8 @@ static int run_alloc(run_state *s, afs_backend *b, const afs_config *cfg,
     size_t trace = cfg->run.trace ? state : 0;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     double have = (pages > 0 && page > 0) ? (double)pages * (double)page : INFINITY;
-    fprintf(stderr, "afsim: memory: %.1f MiB on the %s backend (state %.1f, observations %.1f)%s\n",
+    if (verbose)
+        fprintf(stderr, "afsim: memory: %.1f MiB on the %s backend (state %.1f, observations %.1f)%s\n",
             mib((double)(state + io)), b->name, mib((double)state), mib((double)io),
             trace ? ", plus the same state again on the host for --trace" : "");
     if ((double)(state + io + trace) > 0.8 * have)
@@ -153,15 +154,16 @@ static int run_policy(run_state *s, afs_backend *b, const afs_config *cfg, int p
         tot->sim_s += sim_s;
         tot->decide_s += decide_s;
         double t = now_s();
-        if (opt->progress) {
+        if (opt->progress == AFS_PROGRESS_LIVE) {
             progress_line(name, ep, cfg->run.episodes, row.agent_steps_per_s, &row);
-        } else if (t - last_print > 10.0 || ep + 1 == cfg->run.episodes) {
+        } else if (opt->progress == AFS_PROGRESS_LINES &&
+                   (t - last_print > 10.0 || ep + 1 == cfg->run.episodes)) {
             fprintf(stderr, "%s: episode %d/%d, %.3g agent-steps/s, success %.3f\n", name,
                     ep + 1, cfg->run.episodes, row.agent_steps_per_s, row.success_rate);
             last_print = t;
         }
     }
-    if (opt->progress)
+    if (opt->progress == AFS_PROGRESS_LIVE)
         fputs("\r\033[K", stderr);
     return 0;
 }
@@ -204,7 +206,7 @@ int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
     int rc = 0, done = 0;
     memset(&s, 0, sizeof s);
     stop_requested = 0;
-    if (run_alloc(&s, b, cfg, err, n)) {
+    if (run_alloc(&s, b, cfg, opt->progress != AFS_PROGRESS_NONE, err, n)) {
         run_free(&s, b);
         return 1;
     }

@@ -7,8 +7,10 @@
 #include "../kernels/backend.h"
 #include "config.h"
 
+enum { AFS_PROGRESS_NONE, AFS_PROGRESS_LINES, AFS_PROGRESS_LIVE };
+
 typedef struct afs_run_options {
-    int progress;   /* draw a live progress line on stderr */
+    int progress;   /* AFS_PROGRESS_*: how episodes are reported on stderr */
     FILE *summary;  /* where the summary table goes, or NULL */
 } afs_run_options;
 

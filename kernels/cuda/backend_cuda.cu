@@ -1,29 +1,176 @@
-/* CUDA backend entry points. The device operation table arrives with issue 3
- * (environment) and issue 4 (networks); this build already links the CUDA
- * runtime and reports whether a device is usable, so that `--backend auto`
- * and `--backend cuda` give a true answer today. */
+/* The CUDA backend: device memory, copies, and the environment operations
+ * launched from env_kernels.cu. Created inside the process that uses it (a
+ * CUDA context does not survive fork). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../backend.h"
 #include "cuda_check.h"
+#include "env_kernels.h"
+
+typedef struct cuda_impl {
+    int device;
+    char name[256];
+    double *acc_host;  /* host copy of the per-environment accumulators */
+    size_t acc_len;
+} cuda_impl;
+
+static cuda_impl *impl_of(afs_backend *b) { return (cuda_impl *)b->impl; }
+
+/* Out of device memory is the user's to fix (a smaller run.envs), so it is
+ * returned as NULL, not a fatal error. */
+static void *cu_alloc(afs_backend *b, size_t bytes)
+{
+    (void)b;
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError(); /* clear it, so that later checks do not see it */
+        return NULL;
+    }
+    CUDA_CHECK(cudaMemset(p, 0, bytes ? bytes : 1));
+    return p;
+}
+
+static void cu_release(afs_backend *b, void *ptr)
+{
+    (void)b;
+    CUDA_CHECK(cudaFree(ptr));
+}
+
+static void cu_to_host(afs_backend *b, void *dst, const void *src, size_t n)
+{
+    (void)b;
+    CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost));
+}
+
+static void cu_to_backend(afs_backend *b, void *dst, const void *src, size_t n)
+{
+    (void)b;
+    CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice));
+}
+
+static void cu_env_reset(afs_backend *b, afs_env *env) { (void)b; afs_cuda_env_reset(env); }
+static void cu_env_arrive(afs_backend *b, afs_env *env) { (void)b; afs_cuda_env_arrive(env); }
+
+static void cu_env_observe(afs_backend *b, const afs_env *env, float *obs)
+{
+    (void)b;
+    afs_cuda_env_observe(env, obs);
+}
+
+static void cu_env_act(afs_backend *b, const afs_env *env, int policy, const float *obs,
+                       uint8_t *action)
+{
+    (void)b;
+    afs_cuda_env_act(env, policy, obs, action);
+}
+
+static void cu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
+{
+    (void)b;
+    afs_cuda_env_step(env, action);
+    env->slot++;
+}
+
+static void cu_env_play_slot(afs_backend *b, afs_env *env, int policy, float *obs,
+                             uint8_t *action)
+{
+    (void)b;
+    (void)obs;
+    afs_cuda_env_play_slot(env, policy, action);
+    env->slot++;
+}
+
+/* One copy of E x AFS_ACC_N doubles per episode, then the same sum in
+ * environment order as the CPU backend. */
+static void cu_env_metrics(afs_backend *b, const afs_env *env, afs_episode_sums *out)
+{
+    cuda_impl *c = impl_of(b);
+    size_t len = (size_t)env->E * AFS_ACC_N;
+    if (c->acc_len < len) {
+        free(c->acc_host);
+        c->acc_host = (double *)malloc(len * sizeof(double));
+        if (!c->acc_host) {
+            fprintf(stderr, "afsim: out of host memory for metrics\n");
+            exit(1);
+        }
+        c->acc_len = len;
+    }
+    CUDA_CHECK(cudaMemcpy(c->acc_host, env->acc, len * sizeof(double), cudaMemcpyDeviceToHost));
+    memset(out, 0, sizeof *out);
+    for (int e = 0; e < env->E; e++)
+        for (int a = 0; a < AFS_ACC_N; a++)
+            out->v[a] += c->acc_host[(size_t)e * AFS_ACC_N + a];
+}
+
+static void cu_destroy(afs_backend *b)
+{
+    if (!b)
+        return;
+    free(impl_of(b)->acc_host);
+    free(b->impl);
+    free(b);
+}
 
 extern "C" int afs_cuda_built(void) { return 1; }
 
+/* Picks device 0 and makes its context now, so that every later failure is a
+ * real error; explains the usual reasons a device is not usable. */
+static int open_device(cuda_impl *c, char *err, size_t err_len)
+{
+    int count = 0, driver = 0;
+    cudaError_t rc = cudaGetDeviceCount(&count);
+    cudaDriverGetVersion(&driver);
+    if (driver == 0) {
+        snprintf(err, err_len, "no NVIDIA driver is installed (no GPU on this machine?)");
+        return -1;
+    }
+    if (rc == cudaErrorInsufficientDriver) {
+        snprintf(err, err_len, "the NVIDIA driver is older than this build's CUDA runtime %d.%d (%s)",
+                 CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10, cudaGetErrorString(rc));
+        return -1;
+    }
+    if (rc != cudaSuccess || count == 0) {
+        snprintf(err, err_len, "no CUDA device (%s)",
+                 rc != cudaSuccess ? cudaGetErrorString(rc) : "none found");
+        return -1;
+    }
+    cudaDeviceProp prop;
+    if ((rc = cudaSetDevice(0)) != cudaSuccess || (rc = cudaFree(0)) != cudaSuccess ||
+        (rc = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess) {
+        snprintf(err, err_len, "cannot use CUDA device 0: %s", cudaGetErrorString(rc));
+        return -1;
+    }
+    c->device = 0;
+    snprintf(c->name, sizeof c->name, "%s", prop.name);
+    return 0;
+}
+
 extern "C" afs_backend *afs_backend_cuda_create(char *err, size_t err_len)
 {
-    int count = 0;
-    cudaError_t rc = cudaGetDeviceCount(&count);
-    if (rc != cudaSuccess) {
-        snprintf(err, err_len, "no CUDA device (%s)", cudaGetErrorString(rc));
+    afs_backend *b = (afs_backend *)calloc(1, sizeof *b);
+    cuda_impl *c = (cuda_impl *)calloc(1, sizeof *c);
+    if (!b || !c || open_device(c, err, err_len)) {
+        if (!b || !c)
+            snprintf(err, err_len, "out of host memory");
+        free(b);
+        free(c);
         return NULL;
     }
-    if (count == 0) {
-        snprintf(err, err_len, "no CUDA device");
-        return NULL;
-    }
-    snprintf(err, err_len,
-             "%d CUDA device(s) found, but this version's CUDA backend has no "
-             "environment operations yet (they come with the CUDA environment work)",
-             count);
-    return NULL;
+    b->name = "cuda";
+    b->impl = c;
+    b->alloc = cu_alloc;
+    b->release = cu_release;
+    b->to_host = cu_to_host;
+    b->to_backend = cu_to_backend;
+    b->env_reset = cu_env_reset;
+    b->env_arrive = cu_env_arrive;
+    b->env_observe = cu_env_observe;
+    b->env_act = cu_env_act;
+    b->env_step = cu_env_step;
+    b->env_play_slot = cu_env_play_slot;
+    b->env_metrics = cu_env_metrics;
+    b->destroy = cu_destroy;
+    return b;
 }

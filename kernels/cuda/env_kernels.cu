@@ -1,43 +1,185 @@
-/* CUDA kernels of the environment's per-agent phases, calling the same
- * host+device math as the CPU backend (kernels/common/env_math.h).
- * One thread per agent, grid-stride over E*M agents.
- * The CUDA backend's operation table (issue 3) launches these; until then this
- * file is built in CI so that the shared headers keep compiling under nvcc. */
+/* CUDA kernels of the environment, calling the same host+device math as the
+ * CPU backend (kernels/common/env_math.h).
+ *
+ * Per-agent phases run one thread per agent over all E*M agents. The step
+ * runs one block per environment, a thread per agent (looping when M exceeds
+ * the block), with the environment's sums over agents (per-AP offloaders and
+ * interference, metrics) reduced in shared memory in a fixed tree order: no
+ * atomics whose order could change a result. */
 #include "../common/env_math.h"
+#include "cuda_check.h"
+#include "env_kernels.h"
 
-extern "C" {
+#define AGENT_BLOCK 256  /* threads per block of the per-agent kernels */
+#define ENV_BLOCK 256    /* threads per environment in the step */
+#define MAX_G (AFS_MAX_AP_GRID * AFS_MAX_AP_GRID)
 
-__global__ void afs_k_reset_agents(afs_env env)
+static unsigned agent_blocks(const afs_env *env)
 {
-    size_t n = (size_t)env.E * env.M;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
-        afs_reset_agent(&env, (int)(i / env.M), (int)(i % env.M));
+    size_t n = (size_t)env->E * env->M;
+    return (unsigned)((n + AGENT_BLOCK - 1) / AGENT_BLOCK);
 }
 
-__global__ void afs_k_arrive(afs_env env)
+__global__ void k_reset(afs_env env)
 {
-    size_t n = (size_t)env.E * env.M;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
+    int e = blockIdx.x;
+    if (threadIdx.x == 0)
+        afs_reset_env(&env, e);
+    for (int m = threadIdx.x; m < env.M; m += blockDim.x)
+        afs_reset_agent(&env, e, m);
+}
+
+__global__ void k_arrive(afs_env env)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < (size_t)env.E * env.M)
         afs_arrive_agent(&env, (int)(i / env.M), (int)(i % env.M));
 }
 
-__global__ void afs_k_observe(afs_env env, float *obs)
+__global__ void k_observe(afs_env env, float *obs)
 {
-    size_t n = (size_t)env.E * env.M;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < (size_t)env.E * env.M)
         afs_observe_agent(&env, (int)(i / env.M), (int)(i % env.M), obs + i * AFS_OBS_DIM);
 }
 
-__global__ void afs_k_act(afs_env env, int policy, const float *obs, uint8_t *action)
+__global__ void k_act(afs_env env, int policy, const float *obs, uint8_t *action)
 {
-    size_t n = (size_t)env.E * env.M;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
-        action[i] = afs_heuristic_action(&env, policy, (int)(i / env.M),
-                                         (int)(i % env.M), obs + i * AFS_OBS_DIM);
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < (size_t)env.E * env.M)
+        action[i] = afs_heuristic_action(&env, policy, (int)(i / env.M), (int)(i % env.M),
+                                         obs + i * AFS_OBS_DIM);
 }
 
+/* Sum of v over the block, in a fixed order; every thread gets the result.
+ * scratch holds one T per warp. */
+template <typename T>
+__device__ T block_sum(T v, T *scratch)
+{
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    int warps = (blockDim.x + 31) / 32;
+    for (int off = 16; off > 0; off /= 2)
+        v += __shfl_down_sync(0xffffffffu, v, off);
+    __syncthreads(); /* scratch may still be read by a previous call */
+    if (lane == 0)
+        scratch[warp] = v;
+    __syncthreads();
+    T total = 0;
+    for (int w = 0; w < warps; w++)
+        total += scratch[w];
+    return total;
+}
+
+/* Per-AP offloader counts and interference of environment e. */
+__device__ void ap_sums(const afs_env *env, int e, const uint8_t *action,
+                        float *fscratch, int *iscratch)
+{
+    for (int g = 0; g < env->G; g++) {
+        float interf = 0.0f;
+        int count = 0;
+        for (int m = threadIdx.x; m < env->M; m += blockDim.x) {
+            size_t i = (size_t)e * env->M + m;
+            if (!afs_offloads(env, i, action[i]))
+                continue;
+            if (env->ap[i] == g)
+                count++;
+            else
+                interf += afs_interference_term(env, i, g);
+        }
+        interf = block_sum(interf, fscratch);
+        count = block_sum(count, iscratch);
+        if (threadIdx.x == 0) {
+            env->n_ap[(size_t)e * env->G + g] = count;
+            env->i_ap[(size_t)e * env->G + g] = interf;
+        }
+    }
+    __syncthreads(); /* n_ap and i_ap are read by every thread next */
+}
+
+/* Slot phases 3-5 for environment blockIdx.x, after arrivals and actions. */
+__device__ void step_block(const afs_env *env, const uint8_t *action)
+{
+    __shared__ float fscratch[32];
+    __shared__ int iscratch[32];
+    __shared__ double dscratch[32];
+    __shared__ unsigned int cloud_types;
+    int e = blockIdx.x;
+    double acc[AFS_ACC_N] = {0};
+    if (threadIdx.x == 0)
+        cloud_types = 0;
+    ap_sums(env, e, action, fscratch, iscratch);
+    for (int m = threadIdx.x; m < env->M; m += blockDim.x) {
+        size_t i = (size_t)e * env->M + m;
+        afs_outcome_agent(env, e, i, action[i]);
+        afs_accumulate(env, i, acc);
+        uint32_t bit = afs_cloud_type_bit(env, i);
+        if (bit)
+            atomicOr(&cloud_types, bit); /* OR: the same whatever the order */
+    }
+    for (int a = 0; a < AFS_ACC_N; a++) {
+        double total = block_sum(acc[a], dscratch);
+        if (threadIdx.x == 0)
+            env->acc[(size_t)e * AFS_ACC_N + a] += total;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0)
+        afs_mark_cloud_types(env, e, cloud_types);
+    for (int m = threadIdx.x; m < env->M; m += blockDim.x)
+        afs_end_slot_agent(env, e, (size_t)e * env->M + m);
+}
+
+__global__ void k_step(afs_env env, const uint8_t *action)
+{
+    step_block(&env, action);
+}
+
+/* A whole heuristic slot of environment blockIdx.x; the observation stays
+ * in registers. */
+__global__ void k_play_slot(afs_env env, int policy, uint8_t *action)
+{
+    int e = blockIdx.x;
+    for (int m = threadIdx.x; m < env.M; m += blockDim.x) {
+        float o[AFS_OBS_DIM];
+        afs_arrive_agent(&env, e, m);
+        afs_observe_agent(&env, e, m, o);
+        action[(size_t)e * env.M + m] = afs_heuristic_action(&env, policy, e, m, o);
+    }
+    __syncthreads();
+    step_block(&env, action);
+}
+
+void afs_cuda_env_reset(const afs_env *env)
+{
+    k_reset<<<env->E, ENV_BLOCK>>>(*env);
+    CUDA_CHECK_LAUNCH();
+}
+
+void afs_cuda_env_arrive(const afs_env *env)
+{
+    k_arrive<<<agent_blocks(env), AGENT_BLOCK>>>(*env);
+    CUDA_CHECK_LAUNCH();
+}
+
+void afs_cuda_env_observe(const afs_env *env, float *obs)
+{
+    k_observe<<<agent_blocks(env), AGENT_BLOCK>>>(*env, obs);
+    CUDA_CHECK_LAUNCH();
+}
+
+void afs_cuda_env_act(const afs_env *env, int policy, const float *obs, uint8_t *action)
+{
+    k_act<<<agent_blocks(env), AGENT_BLOCK>>>(*env, policy, obs, action);
+    CUDA_CHECK_LAUNCH();
+}
+
+void afs_cuda_env_step(const afs_env *env, const uint8_t *action)
+{
+    k_step<<<env->E, ENV_BLOCK>>>(*env, action);
+    CUDA_CHECK_LAUNCH();
+}
+
+void afs_cuda_env_play_slot(const afs_env *env, int policy, uint8_t *action)
+{
+    k_play_slot<<<env->E, ENV_BLOCK>>>(*env, policy, action);
+    CUDA_CHECK_LAUNCH();
 }
