@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include "../kernels/common/env_params.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AFS_PATH_MAX 1024
 
 typedef struct afs_run_params {
@@ -63,5 +67,9 @@ void afs_config_format(const afs_config *cfg, const afs_config_key *key,
                        char *buf, size_t n);
 /* Writes the effective configuration as an INI file with comments. */
 void afs_config_dump(const afs_config *cfg, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,8 +4,16 @@
 
 #define AFS_POLICY_NAMES "random, greedy, all_local, all_cloud"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The policy's enum value, or -1 for an unknown name. */
 int afs_policy_from_name(const char *name);
 const char *afs_policy_name(int policy);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

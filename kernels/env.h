@@ -4,6 +4,10 @@
 
 #include "backend.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Bytes of backend memory E environments of the given parameters need. */
 size_t afs_env_bytes(const afs_env_params *p, int envs);
 
@@ -15,5 +19,9 @@ void afs_env_free(afs_env *env, afs_backend *b);
 
 /* Starts episode `episode`: draws a new layout, clears queues and containers. */
 void afs_env_begin_episode(afs_env *env, afs_backend *b, uint32_t episode);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,0 +1,141 @@
+/* Environment-step throughput of the CUDA backend, in agent-steps/s (one
+ * agent deciding for one slot): the fused heuristic slot, timed with CUDA
+ * events after a warm-up episode, median of repeated episodes. Beside it, the
+ * bytes one slot must move per agent, the device-to-device copy bandwidth
+ * measured in the same run, and the fraction of that bandwidth achieved.
+ *
+ * usage: cuda_env_bench [--envs E[,E...]] [--agents M] [--repeats N] [--policy NAME] */
+#include <algorithm>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vector>
+
+#include "host/config.h"
+#include "host/policy_names.h"
+#include "kernels/common/env_math.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/env.h"
+
+/* Bytes per agent that one fused slot must read or write at least once,
+ * array by array (kernels/common/env_state.h); a read-modify-write counts
+ * twice. Per-environment arrays are negligible at M = 150 and left out. */
+static double bytes_per_agent_step(int G)
+{
+    double f = sizeof(float), i = sizeof(int32_t);
+    double read = f /* mu */ + f /* f */ + i /* ap */ + f /* h_own */ + f /* r_re */ +
+                  f /* w */ + f /* r_obs */ + G * f /* gain, offloaders only: upper bound */ +
+                  i /* last_edge of the type */;
+    double written = i /* flags */ + 4 * f /* z k dl c */ + i /* type */ + f /* d_idle */ +
+                     10 * f /* w_before, d_up .. reward */ + f /* w */ + f /* r_obs */ +
+                     i /* last_edge */ + 1 /* action */;
+    return read + written;
+}
+
+/* Device-to-device copy of a 1 GiB buffer: bytes read plus bytes written per second. */
+static double copy_bandwidth(void)
+{
+    size_t n = (size_t)1 << 30;
+    void *a, *b;
+    CUDA_CHECK(cudaMalloc(&a, n));
+    CUDA_CHECK(cudaMalloc(&b, n));
+    cudaEvent_t t0, t1;
+    CUDA_CHECK(cudaEventCreate(&t0));
+    CUDA_CHECK(cudaEventCreate(&t1));
+    CUDA_CHECK(cudaMemcpy(b, a, n, cudaMemcpyDeviceToDevice));
+    std::vector<float> ms;
+    for (int r = 0; r < 5; r++) {
+        float t;
+        CUDA_CHECK(cudaEventRecord(t0));
+        CUDA_CHECK(cudaMemcpy(b, a, n, cudaMemcpyDeviceToDevice));
+        CUDA_CHECK(cudaEventRecord(t1));
+        CUDA_CHECK(cudaEventSynchronize(t1));
+        CUDA_CHECK(cudaEventElapsedTime(&t, t0, t1));
+        ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    CUDA_CHECK(cudaFree(a));
+    CUDA_CHECK(cudaFree(b));
+    return 2.0 * n / (ms[ms.size() / 2] * 1e-3);
+}
+
+static double bench_one(afs_backend *b, const afs_env_params *p, int envs, int repeats,
+                        int policy)
+{
+    afs_env env;
+    size_t agents = (size_t)envs * p->agents;
+    if (afs_env_init(&env, b, p, envs, 1)) {
+        fprintf(stderr, "cuda_env_bench: out of device memory at E=%d\n", envs);
+        exit(1);
+    }
+    uint8_t *act = (uint8_t *)b->alloc(b, agents);
+    cudaEvent_t t0, t1;
+    CUDA_CHECK(cudaEventCreate(&t0));
+    CUDA_CHECK(cudaEventCreate(&t1));
+    std::vector<double> rates;
+    for (int ep = 0; ep <= repeats; ep++) { /* episode 0 is the warm-up */
+        float ms;
+        afs_env_begin_episode(&env, b, (uint32_t)ep);
+        CUDA_CHECK(cudaEventRecord(t0));
+        for (int t = 0; t < p->slots; t++)
+            b->env_play_slot(b, &env, policy, NULL, act);
+        CUDA_CHECK(cudaEventRecord(t1));
+        CUDA_CHECK(cudaEventSynchronize(t1));
+        CUDA_CHECK(cudaEventElapsedTime(&ms, t0, t1));
+        if (ep > 0)
+            rates.push_back((double)agents * p->slots / (ms * 1e-3));
+    }
+    std::sort(rates.begin(), rates.end());
+    b->release(b, act);
+    afs_env_free(&env, b);
+    return rates[rates.size() / 2];
+}
+
+int main(int argc, char **argv)
+{
+    afs_config cfg;
+    afs_config_defaults(&cfg);
+    cfg.env.agents = 150;
+    const char *env_list = "1024,8192,32768";
+    int repeats = 5, policy = AFS_POLICY_GREEDY;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--envs") && v) env_list = argv[++i];
+        else if (!strcmp(argv[i], "--agents") && v) cfg.env.agents = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--repeats") && v) repeats = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--policy") && v) policy = afs_policy_from_name(argv[++i]);
+        else {
+            fprintf(stderr, "usage: cuda_env_bench [--envs E[,E...]] [--agents M] [--repeats N] [--policy NAME]\n");
+            return 2;
+        }
+    }
+    if (policy < 0 || cfg.env.agents < 1 || repeats < 1) {
+        fprintf(stderr, "cuda_env_bench: bad --policy, --agents or --repeats\n");
+        return 2;
+    }
+    char why[512];
+    afs_backend *b = afs_backend_cuda_create(why, sizeof why);
+    if (!b) {
+        fprintf(stderr, "cuda_env_bench: %s\n", why);
+        return 1;
+    }
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    double bw = copy_bandwidth();
+    double bytes = bytes_per_agent_step(cfg.env.ap_grid * cfg.env.ap_grid);
+    printf("device: %s\ncopy bandwidth: %.1f GB/s (device to device, read + write)\n"
+           "bytes per agent-step (floor): %.0f\n", prop.name, bw / 1e9, bytes);
+    char list[256];
+    snprintf(list, sizeof list, "%s", env_list);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        int envs = atoi(tok);
+        double rate = bench_one(b, &cfg.env, envs, repeats, policy);
+        double floor_rate = bw / bytes;
+        printf("afsim backend=cuda E=%d M=%d policy=%s agent_steps_per_s=%.4g "
+               "bandwidth_floor_rate=%.4g fraction_of_floor=%.2f\n",
+               envs, cfg.env.agents, afs_policy_name(policy), rate, floor_rate, rate / floor_rate);
+        fflush(stdout);
+    }
+    b->destroy(b);
+    return 0;
+}
