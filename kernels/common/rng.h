@@ -12,6 +12,7 @@
 #ifndef AFS_RNG_H
 #define AFS_RNG_H
 
+#include <math.h>
 #include <stdint.h>
 #include <Random123/philox.h>
 #include "afs_hd.h"
