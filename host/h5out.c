@@ -275,12 +275,14 @@ int afs_h5_append_trace(afs_h5 *h, const afs_trace_rec *recs, size_t count,
 int afs_h5_append_episode(afs_h5 *h, const afs_episode_row *row, char *err, size_t n)
 {
     hsize_t at = (hsize_t)h->rows;
-    AFS_H5_CHECK(append(h->ds_episode, H5T_NATIVE_INT64, at, 1, &row->episode));
+    /* `episode` goes last: its length is the number of complete rows even
+     * when a run is killed in the middle of this burst. */
     AFS_H5_CHECK(append(h->ds_functions, H5T_NATIVE_INT64, at, 1, &row->functions));
     for (int c = 0; c < afs_metric_column_count; c++) {
         const double *v = (const double *)(const void *)((const char *)row + afs_metric_columns[c].offset);
         AFS_H5_CHECK(append(h->ds_metric[c], H5T_NATIVE_DOUBLE, at, 1, v));
     }
+    AFS_H5_CHECK(append(h->ds_episode, H5T_NATIVE_INT64, at, 1, &row->episode));
     AFS_H5_CHECK(H5Fflush(h->file, H5F_SCOPE_LOCAL));
     h->rows++;
     return 0;
