@@ -75,8 +75,8 @@ static int run_alloc(run_state *s, afs_backend *b, const afs_config *cfg,
     if (afs_env_init(&s->env, b, &cfg->env, cfg->run.envs, cfg->run.seed) ||
         !(s->obs = b->alloc(b, agents * AFS_OBS_DIM * sizeof(float))) ||
         !(s->act = b->alloc(b, agents)))
-        return fail(err, n, "out of %s memory for %d environments of %d agents: lower run.envs",
-                    b->name, cfg->run.envs, cfg->env.agents);
+        return fail(err, n, "out of %s memory: %d environments of %d agents need %.1f MiB; lower run.envs",
+                    b->name, cfg->run.envs, cfg->env.agents, mib((double)(state + io)));
     if (cfg->run.trace) {
         if (afs_tracer_init(&s->tracer, &s->env))
             return fail(err, n, "out of host memory for the trace buffer");

@@ -12,8 +12,7 @@
 typedef struct cuda_impl {
     int device;
     char name[256];
-    double *acc_host;  /* host copy of the per-environment accumulators */
-    size_t acc_len;
+    double *sums;      /* device [AFS_ACC_N]: episode totals */
 } cuda_impl;
 
 static cuda_impl *impl_of(afs_backend *b) { return (cuda_impl *)b->impl; }
@@ -82,33 +81,19 @@ static void cu_env_play_slot(afs_backend *b, afs_env *env, int policy, float *ob
     env->slot++;
 }
 
-/* One copy of E x AFS_ACC_N doubles per episode, then the same sum in
- * environment order as the CPU backend. */
+/* Reduced on the device; one copy of AFS_ACC_N doubles per episode. */
 static void cu_env_metrics(afs_backend *b, const afs_env *env, afs_episode_sums *out)
 {
     cuda_impl *c = impl_of(b);
-    size_t len = (size_t)env->E * AFS_ACC_N;
-    if (c->acc_len < len) {
-        free(c->acc_host);
-        c->acc_host = (double *)malloc(len * sizeof(double));
-        if (!c->acc_host) {
-            fprintf(stderr, "afsim: out of host memory for metrics\n");
-            exit(1);
-        }
-        c->acc_len = len;
-    }
-    CUDA_CHECK(cudaMemcpy(c->acc_host, env->acc, len * sizeof(double), cudaMemcpyDeviceToHost));
-    memset(out, 0, sizeof *out);
-    for (int e = 0; e < env->E; e++)
-        for (int a = 0; a < AFS_ACC_N; a++)
-            out->v[a] += c->acc_host[(size_t)e * AFS_ACC_N + a];
+    afs_cuda_env_sum(env, c->sums);
+    CUDA_CHECK(cudaMemcpy(out->v, c->sums, sizeof out->v, cudaMemcpyDeviceToHost));
 }
 
 static void cu_destroy(afs_backend *b)
 {
     if (!b)
         return;
-    free(impl_of(b)->acc_host);
+    CUDA_CHECK(cudaFree(impl_of(b)->sums));
     free(b->impl);
     free(b);
 }
@@ -140,6 +125,10 @@ static int open_device(cuda_impl *c, char *err, size_t err_len)
     if ((rc = cudaSetDevice(0)) != cudaSuccess || (rc = cudaFree(0)) != cudaSuccess ||
         (rc = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess) {
         snprintf(err, err_len, "cannot use CUDA device 0: %s", cudaGetErrorString(rc));
+        return -1;
+    }
+    if ((rc = cudaMalloc(&c->sums, AFS_ACC_N * sizeof(double))) != cudaSuccess) {
+        snprintf(err, err_len, "cannot allocate on CUDA device 0: %s", cudaGetErrorString(rc));
         return -1;
     }
     c->device = 0;

@@ -148,6 +148,26 @@ __global__ void k_play_slot(afs_env env, int policy, uint8_t *action)
     step_block(&env, action);
 }
 
+/* Episode totals: thread a sums accumulator a over the environments in
+ * environment order, the same order as the CPU backend, so the totals match
+ * it bit for bit given the same per-environment sums. */
+__global__ void k_sum_envs(afs_env env, double *out)
+{
+    int a = threadIdx.x;
+    if (a >= AFS_ACC_N)
+        return;
+    double total = 0.0;
+    for (int e = 0; e < env.E; e++)
+        total += env.acc[(size_t)e * AFS_ACC_N + a];
+    out[a] = total;
+}
+
+void afs_cuda_env_sum(const afs_env *env, double *out)
+{
+    k_sum_envs<<<1, 32>>>(*env, out);
+    CUDA_CHECK_LAUNCH();
+}
+
 void afs_cuda_env_reset(const afs_env *env)
 {
     k_reset<<<env->E, ENV_BLOCK>>>(*env);

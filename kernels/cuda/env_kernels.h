@@ -13,5 +13,7 @@ void afs_cuda_env_observe(const afs_env *env, float *obs);
 void afs_cuda_env_act(const afs_env *env, int policy, const float *obs, uint8_t *action);
 void afs_cuda_env_step(const afs_env *env, const uint8_t *action);
 void afs_cuda_env_play_slot(const afs_env *env, int policy, uint8_t *action);
+/* Sums the per-environment accumulators into out[AFS_ACC_N] (device). */
+void afs_cuda_env_sum(const afs_env *env, double *out);
 
 #endif
