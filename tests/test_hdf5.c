@@ -151,6 +151,8 @@ static pid_t start_long_run(const char *path)
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr))
+            _exit(126);
         execl(AFSIM_BIN, AFSIM_BIN, "run", "--set", "env.agents=20", "--envs", "4",
               "--episodes", "1000000", "--policy", "greedy", "--backend", "cpu", "--out", path,
               "--quiet", (char *)NULL);
