@@ -3,10 +3,10 @@
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fail.h"
 #include "policy_names.h"
 
 #define ENV(f) offsetof(afs_config, env.f)
@@ -76,15 +76,6 @@ const afs_config_key *afs_config_key_at(int index)
     return index >= 0 && index < NKEYS ? &keys[index] : NULL;
 }
 
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* Levenshtein distance, for "did you mean" on a mistyped key. */
 static int edit_distance(const char *a, const char *b)
 {
@@ -132,14 +123,14 @@ static int unknown_key(const char *section, const char *name,
         }
     }
     if (best[0])
-        return fail(err, n, "%s: unknown key '%s' (did you mean '%s'?)", where, full, best);
-    return fail(err, n, "%s: unknown key '%s' (afsim config --dump lists every key)", where, full);
+        return afs_fail(err, n, "%s: unknown key '%s' (did you mean '%s'?)", where, full, best);
+    return afs_fail(err, n, "%s: unknown key '%s' (afsim config --dump lists every key)", where, full);
 }
 
 static int range_error(const afs_config_key *k, const char *value,
                        const char *what, const char *where, char *err, size_t n)
 {
-    return fail(err, n, "%s: %s.%s = '%s': expected %s in %c%g, %g]%s%s", where,
+    return afs_fail(err, n, "%s: %s.%s = '%s': expected %s in %c%g, %g]%s%s", where,
                 k->section, k->name, value, what, k->lo_open ? '(' : '[',
                 k->lo, k->hi, k->unit[0] ? " " : "", k->unit);
 }
@@ -156,12 +147,12 @@ static int check_policies(const char *list, const char *where, char *err, size_t
     int count = 0;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (afs_policy_from_name(tok) < 0)
-            return fail(err, n, "%s: run.policies: unknown policy '%s' (known: %s)",
+            return afs_fail(err, n, "%s: run.policies: unknown policy '%s' (known: %s)",
                         where, tok, AFS_POLICY_NAMES);
         count++;
     }
     if (!count)
-        return fail(err, n, "%s: run.policies is empty (known: %s)", where, AFS_POLICY_NAMES);
+        return afs_fail(err, n, "%s: run.policies is empty (known: %s)", where, AFS_POLICY_NAMES);
     return 0;
 }
 
@@ -169,15 +160,15 @@ static int set_string(afs_config *cfg, const afs_config_key *k, const char *valu
                       const char *where, char *err, size_t n)
 {
     if (strlen(value) >= k->size)
-        return fail(err, n, "%s: %s.%s: value longer than %zu characters", where,
+        return afs_fail(err, n, "%s: %s.%s: value longer than %zu characters", where,
                     k->section, k->name, k->size - 1);
     if (!strcmp(k->name, "backend") && strcmp(value, "auto") &&
         strcmp(value, "cpu") && strcmp(value, "cuda"))
-        return fail(err, n, "%s: run.backend = '%s': expected auto, cpu or cuda", where, value);
+        return afs_fail(err, n, "%s: run.backend = '%s': expected auto, cpu or cuda", where, value);
     if (!strcmp(k->name, "policies") && check_policies(value, where, err, n))
         return -1;
     if (!strcmp(k->name, "out") && !value[0])
-        return fail(err, n, "%s: run.out is empty: give a results file name", where);
+        return afs_fail(err, n, "%s: run.out is empty: give a results file name", where);
     snprintf((char *)cfg + k->offset, k->size, "%s", value);
     return 0;
 }
@@ -213,7 +204,7 @@ static int set_bool(afs_config *cfg, const afs_config_key *k, const char *value,
     else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no"))
         v = 0;
     else
-        return fail(err, n, "%s: %s.%s = '%s': expected true or false", where,
+        return afs_fail(err, n, "%s: %s.%s = '%s': expected true or false", where,
                     k->section, k->name, value);
     *(int *)(void *)((char *)cfg + k->offset) = v;
     return 0;
@@ -273,7 +264,7 @@ static int ini_entry(void *user, const char *section, const char *name,
         return 0;
     snprintf(where, sizeof where, "%s:%d", ctx->path, ctx->line);
     if (!section[0]) {
-        fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env])",
+        afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env])",
              where, name);
         ctx->failed = 1;
         return 0;
@@ -289,15 +280,15 @@ int afs_config_load(afs_config *cfg, const char *path, char *err, size_t n)
 {
     ini_ctx ctx = {fopen(path, "r"), path, 0, cfg, err, n, 0};
     if (!ctx.file)
-        return fail(err, n, "%s: cannot open configuration: %s", path, strerror(errno));
+        return afs_fail(err, n, "%s: cannot open configuration: %s", path, strerror(errno));
     int rc = ini_parse_stream(ini_read_line, &ctx, ini_entry, &ctx);
     fclose(ctx.file);
     if (ctx.failed)
         return -1;
     if (rc > 0)
-        return fail(err, n, "%s:%d: not a 'key = value' line or a [section]", path, rc);
+        return afs_fail(err, n, "%s:%d: not a 'key = value' line or a [section]", path, rc);
     if (rc < 0)
-        return fail(err, n, "%s: cannot read configuration", path);
+        return afs_fail(err, n, "%s: cannot read configuration", path);
     return 0;
 }
 
@@ -307,11 +298,11 @@ int afs_config_set_arg(afs_config *cfg, const char *assignment,
     const char *eq = strchr(assignment, '=');
     const char *dot = strchr(assignment, '.');
     if (!eq || !dot || dot > eq)
-        return fail(err, n, "%s '%s': expected section.key=value, e.g. env.agents=90",
+        return afs_fail(err, n, "%s '%s': expected section.key=value, e.g. env.agents=90",
                     where, assignment);
     char section[64], name[64];
     if ((size_t)(dot - assignment) >= sizeof section || (size_t)(eq - dot - 1) >= sizeof name)
-        return fail(err, n, "%s '%s': key too long", where, assignment);
+        return afs_fail(err, n, "%s '%s': key too long", where, assignment);
     snprintf(section, sizeof section, "%.*s", (int)(dot - assignment), assignment);
     snprintf(name, sizeof name, "%.*s", (int)(eq - dot - 1), dot + 1);
     return afs_config_set(cfg, section, name, eq + 1, where, err, n);
@@ -322,7 +313,7 @@ static int ordered(float lo, float hi, const char *lo_name, const char *hi_name,
 {
     if (lo <= hi)
         return 0;
-    return fail(err, n, "env.%s = %g is above env.%s = %g: a lower bound must not exceed its upper bound",
+    return afs_fail(err, n, "env.%s = %g is above env.%s = %g: a lower bound must not exceed its upper bound",
                 lo_name, lo, hi_name, hi);
 }
 
@@ -337,10 +328,10 @@ int afs_config_check(const afs_config *cfg, char *err, size_t n)
         ordered(p->c_min, p->c_max, "c_min", "c_max", err, n))
         return -1;
     if (p->t_jitter >= p->t_mean)
-        return fail(err, n, "env.t_jitter = %g must be below env.t_mean = %g so that every deadline is positive",
+        return afs_fail(err, n, "env.t_jitter = %g must be below env.t_mean = %g so that every deadline is positive",
                     p->t_jitter, p->t_mean);
     if (p->w1 + p->w2 <= 0.0f)
-        return fail(err, n, "env.w1 and env.w2 are both 0: the cloud cost P would be 0");
+        return afs_fail(err, n, "env.w1 and env.w2 are both 0: the cloud cost P would be 0");
     return 0;
 }
 

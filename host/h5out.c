@@ -1,7 +1,7 @@
+#include "fail.h"
 #include "h5out.h"
 
 #include <hdf5.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +29,12 @@ struct afs_h5 {
     char path[AFS_PATH_MAX];
 };
 
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* Checked HDF5 call: a negative result becomes an error naming the call. The
  * usual causes a user can act on are a full disk or a file removed mid-run. */
 #define AFS_H5_CHECK(expr)                                                          \
     do {                                                                       \
         if ((expr) < 0)                                                        \
-            return fail(err, n, "%s: HDF5 call failed: %s (%s:%d); is the disk full or the file gone?", \
+            return afs_fail(err, n, "%s: HDF5 call failed: %s (%s:%d); is the disk full or the file gone?", \
                         h->path, #expr, __FILE__, __LINE__);                  \
     } while (0)
 
@@ -200,13 +191,13 @@ afs_h5 *afs_h5_create(const char *path, int overwrite, const afs_config *cfg,
 {
     struct stat st;
     if (!overwrite && stat(path, &st) == 0) {
-        fail(err, n, "%s already exists: choose another --out, or pass --force to replace it", path);
+        afs_fail(err, n, "%s already exists: choose another --out, or pass --force to replace it", path);
         return NULL;
     }
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by AFS_H5_CHECK */
     afs_h5 *h = calloc(1, sizeof *h);
     if (!h) {
-        fail(err, n, "out of memory");
+        afs_fail(err, n, "out of memory");
         return NULL;
     }
     snprintf(h->path, sizeof h->path, "%s", path);
@@ -216,7 +207,7 @@ afs_h5 *afs_h5_create(const char *path, int overwrite, const afs_config *cfg,
     h->trace_type = trace_type();
     h->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (h->file < 0) {
-        fail(err, n, "%s: cannot create the results file (does its directory exist and is it writable?)", path);
+        afs_fail(err, n, "%s: cannot create the results file (does its directory exist and is it writable?)", path);
         H5Tclose(h->trace_type);
         free(h);
         return NULL;
@@ -224,7 +215,7 @@ afs_h5 *afs_h5_create(const char *path, int overwrite, const afs_config *cfg,
     h->runs = H5Gcreate2(h->file, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (h->runs < 0 || write_root_attrs(h, cfg, err, n)) {
         if (h->runs < 0)
-            fail(err, n, "%s: cannot create group /runs", path);
+            afs_fail(err, n, "%s: cannot create group /runs", path);
         char ignored[8];
         afs_h5_close(h, ignored, sizeof ignored);
         return NULL;
@@ -240,7 +231,7 @@ int afs_h5_begin_run(afs_h5 *h, const char *policy, const char *backend,
     h->trace_rows = 0;
     h->run = H5Gcreate2(h->runs, policy, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (h->run < 0)
-        return fail(err, n, "%s: cannot create group /runs/%s (is the policy named twice?)", h->path, policy);
+        return afs_fail(err, n, "%s: cannot create group /runs/%s (is the policy named twice?)", h->path, policy);
     AFS_H5_CHECK(attr_string(h->run, "policy", policy));
     AFS_H5_CHECK(attr_string(h->run, "backend", backend));
     AFS_H5_CHECK(attr_int(h->run, "envs", cfg->run.envs));
@@ -264,7 +255,7 @@ int afs_h5_append_trace(afs_h5 *h, const afs_trace_rec *recs, size_t count,
                         char *err, size_t n)
 {
     if (h->ds_trace < 0)
-        return fail(err, n, "%s: trace records given to a run begun without a trace", h->path);
+        return afs_fail(err, n, "%s: trace records given to a run begun without a trace", h->path);
     if (!count)
         return 0;
     AFS_H5_CHECK(append(h->ds_trace, h->trace_type, h->trace_rows, count, recs));
@@ -297,7 +288,7 @@ int afs_h5_close(afs_h5 *h, char *err, size_t n)
         H5Gclose(h->runs);
     H5Tclose(h->trace_type);
     herr_t rc = H5Fclose(h->file);
-    int result = rc < 0 ? fail(err, n, "%s: closing the results file failed (disk full?)", h->path) : 0;
+    int result = rc < 0 ? afs_fail(err, n, "%s: closing the results file failed (disk full?)", h->path) : 0;
     free(h);
     return result;
 }

@@ -175,7 +175,7 @@ static afs_backend *open_backend(const afs_config *cfg)
             fprintf(stderr, "afsim: --backend cuda: %s\n  hint: --backend cpu runs the same model on the CPU\n", why);
             return NULL;
         }
-        fprintf(stderr, "afsim: no usable CUDA device (%s); using the CPU backend\n", why);
+        fprintf(stderr, "afsim: CUDA not usable (%s): using the CPU backend\n", why);
     }
     afs_backend *b = afs_backend_cpu_create(cfg->run.threads);
     if (!b)

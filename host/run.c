@@ -1,8 +1,8 @@
+#include "fail.h"
 #include "run.h"
 
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,15 +25,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-    return 1;
 }
 
 /* Everything one run owns; freed by run_free whatever happened. */
@@ -70,16 +61,16 @@ static int run_alloc(run_state *s, afs_backend *b, const afs_config *cfg,
             mib((double)(state + io)), b->name, mib((double)state), mib((double)io),
             trace ? ", plus the same state again on the host for --trace" : "");
     if ((double)(state + io + trace) > 0.8 * have)
-        return fail(err, n, "run.envs = %d with env.agents = %d needs %.0f MiB, more than 80%% of this machine's %.0f MiB: lower run.envs",
+        return afs_fail(err, n, "run.envs = %d with env.agents = %d needs %.0f MiB, more than 80%% of this machine's %.0f MiB: lower run.envs",
                     cfg->run.envs, cfg->env.agents, mib((double)(state + io + trace)), mib(have));
     if (afs_env_init(&s->env, b, &cfg->env, cfg->run.envs, cfg->run.seed) ||
         !(s->obs = b->alloc(b, agents * AFS_OBS_DIM * sizeof(float))) ||
         !(s->act = b->alloc(b, agents)))
-        return fail(err, n, "out of %s memory: %d environments of %d agents need %.1f MiB; lower run.envs",
+        return afs_fail(err, n, "out of %s memory: %d environments of %d agents need %.1f MiB; lower run.envs",
                     b->name, cfg->run.envs, cfg->env.agents, mib((double)(state + io)));
     if (cfg->run.trace) {
         if (afs_tracer_init(&s->tracer, &s->env))
-            return fail(err, n, "out of host memory for the trace buffer");
+            return afs_fail(err, n, "out of host memory for the trace buffer");
         s->tracing = 1;
     }
     return 0;
@@ -96,7 +87,7 @@ static int play_episode(run_state *s, afs_backend *b, int policy, uint32_t episo
     for (int t = 0; t < env->p.slots; t++) {
         b->env_play_slot(b, env, policy, s->obs, s->act);
         if (s->tracing && afs_tracer_collect(&s->tracer, b, env))
-            return fail(err, n, "out of host memory for the trace (%zu records): run with fewer run.envs or episodes",
+            return afs_fail(err, n, "out of host memory for the trace (%zu records): run with fewer run.envs or episodes",
                         s->tracer.count);
     }
     double t0 = now_s();
@@ -219,7 +210,7 @@ int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
         rc = run_policy(&s, b, cfg, policies[done], opt, &totals[done], err, n);
     char close_err[512];
     if (afs_h5_close(s.h5, close_err, sizeof close_err) && !rc)
-        rc = fail(err, n, "%s", close_err);
+        rc = afs_fail(err, n, "%s", close_err);
     if (!rc && opt->summary) {
         summary_header(opt->summary);
         for (int p = 0; p < done; p++)
@@ -231,5 +222,5 @@ int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
         fprintf(stderr, "afsim: stopped by a signal; %s holds every finished episode\n", cfg->run.out);
         return 130;
     }
-    return rc;
+    return rc ? 1 : 0;
 }
