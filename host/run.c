@@ -146,7 +146,9 @@ static int run_policy(run_state *s, afs_backend *b, const afs_config *cfg, int p
         tot->decide_s += decide_s;
         double t = now_s();
         if (opt->progress == AFS_PROGRESS_LIVE) {
-            progress_line(name, ep, cfg->run.episodes, row.agent_steps_per_s, &row);
+            afs_episode_row running; /* over the episodes so far */
+            afs_row_from_sums(&running, &tot->sums);
+            progress_line(name, ep, cfg->run.episodes, row.agent_steps_per_s, &running);
         } else if (opt->progress == AFS_PROGRESS_LINES &&
                    (t - last_print > 10.0 || ep + 1 == cfg->run.episodes)) {
             fprintf(stderr, "%s: episode %d/%d, %.3g agent-steps/s, success %.3f\n", name,

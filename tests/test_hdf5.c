@@ -252,3 +252,57 @@ Test(hdf5, sigterm_stops_after_the_episode_and_closes_the_file, .timeout = 60)
     }
     H5Fclose(f);
 }
+
+/* The trace's promise: every latency can be recomputed by hand from the
+ * record's own fields and the equations of docs/model.md (default
+ * parameters: r_up 50, warm 0.01 s, cold 0.25 + 0.0005 s/MB, b 5 MHz,
+ * p 0.5 W, sigma2 1e-13 W). */
+Test(hdf5, trace_latencies_recompute_from_the_equations, .timeout = 60)
+{
+    char path[512], cmd[1024];
+    path_in(path, sizeof path, "trace.h5");
+    snprintf(cmd, sizeof cmd, "%s run --set env.agents=40 --envs 3 --episodes 2 --policy random "
+             "--backend cpu --trace --quiet --out %s", AFSIM_BIN, path);
+    cr_assert_eq(system(cmd), 0);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hsize_t n = rows(f, "runs/random/trace");
+    cr_assert(n > 1000, "only %llu records", (unsigned long long)n);
+    typedef struct { float z, k, deadline, c, memory_mb, f_m, f_c, w_before, h, i_g, d_idle, latency;
+                     int32_t n_g; int8_t warm, action, success, dropped; } rec;
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(rec));
+#define F(name) H5Tinsert(t, #name, HOFFSET(rec, name), H5T_NATIVE_FLOAT);
+#define I8(name) H5Tinsert(t, #name, HOFFSET(rec, name), H5T_NATIVE_INT8);
+    F(z) F(k) F(deadline) F(c) F(memory_mb) F(f_m) F(f_c) F(w_before) F(h) F(i_g) F(d_idle) F(latency)
+    I8(warm) I8(action) I8(success) I8(dropped)
+    H5Tinsert(t, "n_g", HOFFSET(rec, n_g), H5T_NATIVE_INT32);
+#undef F
+#undef I8
+    rec *r = malloc(n * sizeof *r);
+    read_all(f, "runs/random/trace", t, r);
+    H5Tclose(t);
+    H5Fclose(f);
+    long edge = 0, cloud = 0, dropped = 0;
+    for (hsize_t i = 0; i < n; i++) {
+        if (r[i].dropped) {
+            cr_assert(r[i].action == 1 && r[i].w_before + r[i].k > 10.0f && !r[i].success);
+            dropped++;
+            continue;
+        }
+        double start = r[i].warm ? 0.01 : 0.25 + 0.0005 * r[i].memory_mb;
+        double want;
+        if (r[i].action) {
+            want = r[i].z / 50.0 + start + r[i].w_before / r[i].f_m + r[i].k / r[i].f_m;
+            edge++;
+        } else {
+            double r_tr = 5.0 / r[i].n_g * log2(1 + 0.5 * r[i].h / (1e-13 + r[i].i_g));
+            double r_re = 5.0 * log2(1 + 0.5 * r[i].h / 1e-13);
+            want = r[i].z / 50.0 + start + r[i].z / r_tr + r[i].k / r[i].f_c + r[i].c / r_re + r[i].d_idle;
+            cloud++;
+        }
+        cr_assert(fabs(r[i].latency - want) <= 1e-4 * want, "record %llu: latency %g, recomputed %g",
+                  (unsigned long long)i, r[i].latency, want);
+        cr_assert_eq(r[i].success, r[i].latency <= r[i].deadline);
+    }
+    cr_assert(edge > 100 && cloud > 100, "edge %ld cloud %ld", edge, cloud);
+    free(r);
+}
