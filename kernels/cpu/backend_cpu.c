@@ -101,10 +101,9 @@ static void step_env(afs_env env, int e, const uint8_t *action)
         afs_outcome_agent(&env, e, i, action[i]);
         afs_accumulate(&env, i, acc);
         cloud_types |= afs_cloud_type_bit(&env, i);
+        afs_end_slot_agent(&env, e, i); /* needs only agent i and the AP sums */
     }
     afs_mark_cloud_types(&env, e, cloud_types);
-    for (int m = 0; m < env.M; m++)
-        afs_end_slot_agent(&env, e, (size_t)e * env.M + m);
     for (int a = 0; a < AFS_ACC_N; a++)
         env.acc[(size_t)e * AFS_ACC_N + a] += acc[a];
 }

@@ -115,6 +115,7 @@ __device__ void step_block(const afs_env *env, const uint8_t *action)
         uint32_t bit = afs_cloud_type_bit(env, i);
         if (bit)
             atomicOr(&cloud_types, bit); /* OR: the same whatever the order */
+        afs_end_slot_agent(env, e, i); /* needs only agent i and the AP sums */
     }
     for (int a = 0; a < AFS_ACC_N; a++) {
         double total = block_sum(acc[a], dscratch);
@@ -124,8 +125,6 @@ __device__ void step_block(const afs_env *env, const uint8_t *action)
     __syncthreads();
     if (threadIdx.x == 0)
         afs_mark_cloud_types(env, e, cloud_types);
-    for (int m = threadIdx.x; m < env->M; m += blockDim.x)
-        afs_end_slot_agent(env, e, (size_t)e * env->M + m);
 }
 
 __global__ void k_step(afs_env env, const uint8_t *action)
