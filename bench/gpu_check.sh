@@ -15,26 +15,33 @@ echo "card: $card"
 start=$(date +%s)
 
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH=/usr/local/cuda/bin:$PATH; fi
-missing=0
-for h in /usr/include/Random123/philox.h /usr/include/ini.h /usr/include/criterion/criterion.h; do
-  [ -f "$h" ] || missing=1
-done
-if [ $missing = 1 ] || ! pkg-config --exists hdf5; then bash "$root/cmake/install-deps.sh"; fi
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DAFSIM_REQUIRE_CUDA=ON \
-      -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null || { echo "configure failed"; exit 1; }
-cmake --build "$root/build" -j "$(nproc)" 2>&1 | grep -E "error|warning" || true
-[ -x "$root/build/afsim_tests" ] && [ -x "$root/build/cuda_env_bench" ] || { echo "build failed"; exit 1; }
+# A GPU machine without package registries gets the dependencies from
+# gpu-deps/ (made by bench/gpu_bundle.sh on a development machine, carried).
+deps=()
+if [ -d "$root/gpu-deps" ]; then
+  deps=(-DAFSIM_DEPS_DIR="$root/gpu-deps")
+  export LD_LIBRARY_PATH="$root/gpu-deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+elif ! [ -f /usr/include/Random123/philox.h ]; then
+  bash "$root/cmake/install-deps.sh" || { echo "no gpu-deps/ and cannot install: run bench/gpu_bundle.sh and carry gpu-deps"; exit 1; }
+fi
+rm -rf "$root/build-gpu"
+cmake -S "$root" -B "$root/build-gpu" -DCMAKE_BUILD_TYPE=Release -DAFSIM_REQUIRE_CUDA=ON \
+      -DCMAKE_CUDA_ARCHITECTURES=90 "${deps[@]}" > "$out/configure.txt" 2>&1 ||
+  { tail -20 "$out/configure.txt"; echo "configure failed"; exit 1; }
+cmake --build "$root/build-gpu" -j "$(nproc)" > "$out/build.txt" 2>&1 ||
+  { grep -E "error" "$out/build.txt" | head -20; echo "build failed"; exit 1; }
+bin="$root/build-gpu"
 
 echo "== tests"
-"$root/build/afsim_tests" --jobs 4 --verbose > "$out/tests.txt" 2>&1
+"$bin/afsim_tests" --jobs 4 --verbose > "$out/tests.txt" 2>&1
 grep -E "^\[(FAIL|SKIP|WARN)|Synthesis" "$out/tests.txt" | head -40
 synth=$(grep Synthesis "$out/tests.txt" | tail -1 | sed 's/.*Synthesis: //')
 parity="$(grep -c 'PASS.*cuda_parity' "$out/tests.txt" || true) passed, $(grep -c 'FAIL.*cuda_parity' "$out/tests.txt" || true) failed, $(grep -c 'SKIP.*cuda_parity' "$out/tests.txt" || true) skipped"
 
 echo "== CUDA environment benchmark"
-timeout 240 "$root/build/cuda_env_bench" --envs 1024,8192,32768 --repeats 5 | tee "$out/cuda_env_bench.txt"
+timeout 240 "$bin/cuda_env_bench" --envs 1024,8192,32768 --repeats 5 | tee "$out/cuda_env_bench.txt"
 echo "== CPU environment benchmark (this machine's CPU, for reference)"
-timeout 120 "$root/build/env_bench" --envs 64,1024 --episodes 2 --policy greedy | tee "$out/cpu_env_bench.txt"
+timeout 120 "$bin/env_bench" --envs 64,1024 --episodes 2 --policy greedy | tee "$out/cpu_env_bench.txt"
 
 echo
 echo "== summary ($(($(date +%s) - start)) s)"
