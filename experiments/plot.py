@@ -3,8 +3,11 @@
 
 usage: /usr/bin/python3 experiments/plot.py FILE.h5 [-o OUT.png] [--metrics m1,m2,...]
 
-One subplot per metric, x = episode, one line per policy run (/runs/<policy>).
-Reads files of runs still going or killed (see docs/output.md).
+One subplot per metric (default: every float metric the file holds),
+x = episode, one line per policy run (/runs/<policy>). Reads files of runs
+still going or killed: a run's rows are the first len(episode) rows of each
+dataset (docs/output.md, "Crash safety"); a run with no finished episode is
+skipped with a note on stderr.
 """
 import argparse
 import math
@@ -16,85 +19,222 @@ import matplotlib
 matplotlib.use("Agg")
 import h5py  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-METRICS = {  # name: axis label
+# Known float metrics of schema version 1, in display order: name -> title.
+# Rates and fractions are shares of functions, 0..1.
+METRICS = {
     "mean_latency_s": "mean latency (s)",
-    "success_rate": "success rate",
-    "mean_cost": "mean cost R",
-    "mean_reward": "mean reward",
-    "offload_fraction": "offload fraction",
-    "drop_rate": "drop rate",
-    "miss_rate": "late rate",
+    "success_rate": "success rate (fraction)",
+    "mean_cost": "mean cost R per function",
+    "mean_reward": "mean reward per function",
+    "offload_fraction": "offload fraction (to cloud)",
+    "drop_rate": "drop rate (fraction)",
+    "miss_rate": "deadline-miss rate (fraction)",
     "cold_start_fraction": "cold-start fraction",
-    "comm_floats_per_decision": "floats sent per decision",
-    "decision_time_s": "decision time (s)",
-    "agent_steps_per_s": "agent-steps/s",
+    "comm_floats_per_decision": "communication (floats / decision)",
+    "decision_time_s": "decision time (s / decision)",
+    "agent_steps_per_s": "speed (agent-steps / s)",
 }
-DEFAULT = ["success_rate", "mean_latency_s", "mean_cost", "offload_fraction",
-           "drop_rate", "cold_start_fraction"]
+NOT_METRICS = {"episode", "functions", "trace"}
+
+
+def note(msg):
+    print(f"plot.py: {msg}", file=sys.stderr)
 
 
 def fail(msg):
-    print(f"plot.py: {msg}", file=sys.stderr)
+    note(msg)
     sys.exit(1)
+
+
+def text(v):
+    """An attribute value as str (h5py gives bytes for fixed-length strings)."""
+    if isinstance(v, (bytes, np.bytes_)):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, np.ndarray) and v.size == 1:
+        return text(v.reshape(-1)[0])
+    if isinstance(v, np.generic):
+        return str(v.item())
+    return str(v)
 
 
 def open_results(path):
     if not os.path.exists(path):
         fail(f"{path}: no such file")
+    if not os.path.isfile(path):
+        fail(f"{path}: not a regular file")
     try:
         return h5py.File(path, "r")
     except OSError as first:
-        try:
+        try:  # a file still open for writing in SWMR mode
             return h5py.File(path, "r", swmr=True)
         except OSError:
+            pass
+        if "lock" not in str(first):
             fail(f"{path}: cannot open as HDF5: {first}")
+        # afsim holds a write lock while a run goes on; it flushes after
+        # every episode, so the finished episodes can be read without locking.
+        try:
+            f = h5py.File(path, "r", locking=False)
+        except (OSError, TypeError, ValueError):
+            fail(f"{path}: cannot open as HDF5: {first}")
+        note(f"{path}: locked by a writer (run in progress?), read without locking")
+        return f
+
+
+def is_float_series(obj):
+    return (isinstance(obj, h5py.Dataset) and obj.ndim == 1
+            and obj.dtype.kind == "f")
+
+
+def title_of(name, ds_unit):
+    if name in METRICS:
+        return METRICS[name]
+    # A metric of another schema version: use its `unit` attribute if any.
+    return f"{name} ({ds_unit})" if ds_unit else name
+
+
+def read_runs(f, path):
+    """[(name, episodes, {metric: values}, attrs, {metric: unit})] of the runs
+    with at least one finished episode, in file order."""
+    runs = []
+    for name, g in f["runs"].items():
+        if not isinstance(g, h5py.Group):
+            continue
+        if "episode" not in g or not isinstance(g["episode"], h5py.Dataset):
+            note(f"{path}: run {name!r} has no episode dataset, skipped")
+            continue
+        n = len(g["episode"])
+        if n == 0:
+            note(f"{path}: run {name!r} has no finished episode, skipped")
+            continue
+        ep = g["episode"][:n]
+        data, units = {}, {}
+        for key, ds in g.items():
+            if key in NOT_METRICS or not is_float_series(ds):
+                continue
+            # A run killed inside an episode's burst may leave a metric one
+            # row longer than `episode`: take the first len(episode) rows.
+            m = min(n, len(ds))
+            data[key] = (ep[:m], ds[:m].astype(float))
+            units[key] = text(ds.attrs["unit"]) if "unit" in ds.attrs else ""
+        attrs = {k: text(v) for k, v in g.attrs.items()}
+        runs.append((name, data, attrs, units))
+    return runs
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("file")
-    ap.add_argument("-o", "--out", help="PNG to write (default: FILE with .png)")
-    ap.add_argument("--metrics", default=",".join(DEFAULT),
-                    help="comma-separated, from: " + ", ".join(METRICS))
+    ap = argparse.ArgumentParser(
+        description="Draws the per-episode metrics of an afsim HDF5 results file to PNG.")
+    ap.add_argument("file", help="afsim results file (.h5)")
+    ap.add_argument("-o", "--out", help="PNG to write (default: FILE with .h5 replaced by .png)")
+    ap.add_argument("--metrics",
+                    help="comma-separated metrics to draw (default: all present); known: "
+                         + ", ".join(METRICS))
     a = ap.parse_args()
-    metrics = [m for m in a.metrics.split(",") if m]
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown or not metrics:
-        fail(f"unknown metric(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(METRICS)}")
-    out = a.out or os.path.splitext(a.file)[0] + ".png"
+
+    wanted = None
+    if a.metrics is not None:
+        wanted = [m.strip() for m in a.metrics.split(",") if m.strip()]
+        if not wanted:
+            fail(f"--metrics is empty; valid metrics: {', '.join(METRICS)}")
+
+    if a.out:
+        out = a.out
+    elif a.file.endswith(".h5"):
+        out = a.file[:-3] + ".png"
+    else:
+        out = os.path.splitext(a.file)[0] + ".png"
+    if os.path.abspath(out) == os.path.abspath(a.file):
+        fail(f"output {out} would overwrite the input file; give -o OUT.png")
 
     with open_results(a.file) as f:
-        if "runs" not in f or not len(f["runs"]):
-            fail(f"{a.file}: no /runs group with policy runs (is it an afsim results file?)")
-        runs = []
-        for name, g in f["runs"].items():
-            if "episode" not in g or len(g["episode"]) == 0:
-                print(f"plot.py: {name}: no finished episode, skipped", file=sys.stderr)
+        if "runs" not in f or not isinstance(f["runs"], h5py.Group):
+            fail(f"{a.file}: no /runs group (is it an afsim results file?)")
+        if not len(f["runs"]):
+            fail(f"{a.file}: /runs holds no policy run")
+        try:
+            runs = read_runs(f, a.file)
+        except (OSError, KeyError) as e:
+            fail(f"{a.file}: reading the runs failed: {e}")
+        root = {k: text(v) for k, v in f.attrs.items()}
+    if not runs:
+        fail(f"{a.file}: no run has a finished episode; nothing to plot")
+
+    present = set()
+    units = {}
+    for _, data, _, u in runs:
+        present.update(data)
+        for k, v in u.items():
+            units.setdefault(k, v)
+    # Known metrics first in their order, then any others the file holds.
+    valid = list(METRICS) + sorted(present - set(METRICS))
+
+    if wanted is None:
+        metrics = [m for m in valid if m in present]
+        if not metrics:
+            fail(f"{a.file}: the runs hold no float metric dataset")
+    else:
+        unknown = [m for m in wanted if m not in valid]
+        if unknown:
+            fail(f"unknown metric(s): {', '.join(unknown)}; valid metrics: {', '.join(valid)}")
+        metrics = []
+        for m in dict.fromkeys(wanted):  # keeps order, drops repeats
+            if m in present:
+                metrics.append(m)
+            else:
+                note(f"{a.file}: metric {m} is in no run of this file, not drawn")
+        if not metrics:
+            fail(f"{a.file}: none of the requested metrics is in the file")
+
+    cols = 1 if len(metrics) == 1 else 2 if len(metrics) <= 4 else 3
+    rows = math.ceil(len(metrics) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols + (0.8 if cols == 1 else 0), 3.4 * rows + 0.6),
+                             squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, m in zip(axes.flat, metrics):
+        for i, (name, data, _, _) in enumerate(runs):
+            if m not in data:
                 continue
-            runs.append((name, g["episode"][:], {m: g[m][:] for m in metrics if m in g}, dict(g.attrs)))
-        if not runs:
-            fail(f"{a.file}: no run has a finished episode")
-        cols = 3 if len(metrics) > 4 else 2 if len(metrics) > 1 else 1
-        rows = math.ceil(len(metrics) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False)
-        for ax, m in zip(axes.flat, metrics):
-            for name, ep, data, _ in runs:
-                if m in data:
-                    ax.plot(ep, data[m], label=name, marker="." if len(ep) < 30 else None)
-            ax.set_title(METRICS[m])
-            ax.set_xlabel("episode")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.grid(alpha=0.3)
-        for ax in list(axes.flat)[len(metrics):]:
-            ax.axis("off")
-        axes.flat[0].legend(fontsize="small")
-        attrs = runs[0][3]
-        fig.suptitle(f"{os.path.basename(a.file)}: {attrs.get('agents', '?')} ENs x "
-                     f"{attrs.get('envs', '?')} environments, backend {attrs.get('backend', '?')}")
-        fig.tight_layout()
+            ep, y = data[m]
+            ax.plot(ep, y, label=name, color=colors[i % len(colors)],
+                    marker="." if len(ep) <= 50 else None, linewidth=1.3)
+        ax.set_title(title_of(m, units.get(m, "")), fontsize="medium")
+        ax.set_xlabel("episode")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+
+    handles, labels = [], []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    first = runs[0][2]
+    # The first run's attributes; the configuration keys as a fallback.
+    agents = first.get("agents", root.get("env.agents", "?"))
+    envs = first.get("envs", root.get("run.envs", "?"))
+    title = f"{os.path.basename(a.file)}: {agents} agents x {envs} envs"
+    if "backend" in first:
+        title += f", backend {first['backend']}"
+    if "seed" in first:
+        title += f", seed {first['seed']}"
+    height = fig.get_figheight()
+    fig.suptitle(title, y=1 - 0.12 / height, va="top")
+    ncol = min(len(labels), 6)
+    header = 0.3 + 0.25 * math.ceil(len(labels) / ncol)  # inches: title + legend
+    fig.legend(handles, labels, loc="upper center", ncol=ncol, frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.4 / height))
+    fig.tight_layout(rect=(0, 0, 1, 1 - header / height))
+    try:
         fig.savefig(out, dpi=110)
+    except OSError as e:
+        fail(f"cannot write {out}: {e}")
+    plt.close(fig)
     print(out)
 
 
