@@ -9,6 +9,7 @@ packages=(
   libinih-dev        # INI configuration files
   libhdf5-dev        # results files
   libcriterion-dev   # tests
+  libopenblas-dev    # matrix products of the CPU backend
   python3-h5py python3-matplotlib python3-numpy  # plots and the NumPy benchmark peer
 )
 

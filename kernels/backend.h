@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/env_state.h"
+#include "common/nn_math.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,6 +50,46 @@ struct afs_backend {
                           uint8_t *action /* backend [E*M] */);
     /* Sums the episode accumulators over environments into host memory. */
     void (*env_metrics)(afs_backend *b, const afs_env *env, afs_episode_sums *out);
+
+    /* Neural-network operations. Row-major: x [B, in], W [out, in],
+     * bias [out], y [B, out]. Backward operations ADD into parameter
+     * gradients (dW, db), so that several uses of one layer accumulate;
+     * input gradients (dx) are overwritten. All pointers are backend memory
+     * except the host results of losses and norms. */
+    void (*linear_forward)(afs_backend *b, int B, int in, int out, const float *x,
+                           const float *W, const float *bias, float *y);
+    void (*linear_backward)(afs_backend *b, int B, int in, int out, const float *x,
+                            const float *W, const float *dy,
+                            float *dx /* or NULL */, float *dW, float *db);
+    void (*activation_forward)(afs_backend *b, int kind, size_t n, const float *x, float *y);
+    /* from the forward's output y */
+    void (*activation_backward)(afs_backend *b, int kind, size_t n, const float *y,
+                                const float *dy, float *dx);
+    void (*softmax_forward)(afs_backend *b, int rows, int cols, const float *x, float *y);
+    void (*softmax_backward)(afs_backend *b, int rows, int cols, const float *y,
+                             const float *dy, float *dx);
+    /* soft = softmax((logits + g) / tau) with Gumbel noise g drawn from
+     * Philox (key {seed, stream}, counter {row, counter, 0, col / 4});
+     * hard = one-hot of argmax(soft) (the first on ties). The straight-through
+     * estimator uses hard forward and soft's gradient backward:
+     * gumbel_softmax_backward turns dL/dhard into dL/dlogits. */
+    void (*gumbel_softmax_forward)(afs_backend *b, int rows, int cols, float tau,
+                                   uint32_t seed, uint32_t stream, uint32_t counter,
+                                   const float *logits, float *soft, float *hard);
+    void (*gumbel_softmax_backward)(afs_backend *b, int rows, int cols, float tau,
+                                    const float *soft, const float *dhard, float *dlogits);
+    /* Mean over n elements of w * loss(pred, target) (w = 1 where weight is
+     * NULL); writes dL/dpred into grad and returns the loss on the host. */
+    double (*mse_loss)(afs_backend *b, size_t n, const float *pred, const float *target,
+                       const float *weight, float *grad);
+    double (*bce_loss)(afs_backend *b, size_t n, const float *prob, const float *target,
+                       const float *weight, float *grad);
+    void (*adam_step)(afs_backend *b, size_t n, float *param, const float *grad,
+                      float *m, float *v, const afs_adam *hp);
+    void (*soft_update)(afs_backend *b, size_t n, float tau, const float *online, float *target);
+    /* Scales grad so that its L2 norm is at most max_norm; returns the norm
+     * before scaling. */
+    double (*clip_grad_norm)(afs_backend *b, size_t n, float *grad, float max_norm);
 
     void (*destroy)(afs_backend *b);
 };

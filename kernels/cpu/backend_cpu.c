@@ -10,6 +10,7 @@
 
 #include "../backend.h"
 #include "../common/env_math.h"
+#include "nn_cpu.h"
 
 typedef struct cpu_impl { int threads; } cpu_impl;
 
@@ -209,5 +210,6 @@ afs_backend *afs_backend_cpu_create(int threads)
     b->env_play_slot = cpu_env_play_slot;
     b->env_metrics = cpu_env_metrics;
     b->destroy = cpu_destroy;
+    afs_nn_cpu_install(b);
     return b;
 }

@@ -1,0 +1,166 @@
+/* CPU neural-network operations: OpenBLAS for the matrix products, loops
+ * over kernels/common/nn_math.h for the rest. Sums that must not depend on
+ * the thread count (losses, norms) run in one thread in index order. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "nn_cpu.h"
+
+static void linear_forward(afs_backend *b, int B, int in, int out, const float *x,
+                           const float *W, const float *bias, float *y)
+{
+    (void)b;
+    /* y = x W^T + bias */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, x, in, W, in,
+                0.0f, y, out);
+    for (int r = 0; r < B; r++)
+        for (int o = 0; o < out; o++)
+            y[(size_t)r * out + o] += bias[o];
+}
+
+static void linear_backward(afs_backend *b, int B, int in, int out, const float *x,
+                            const float *W, const float *dy, float *dx, float *dW, float *db)
+{
+    (void)b;
+    if (dx) /* dx = dy W */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, W,
+                    in, 0.0f, dx, in);
+    /* dW += dy^T x */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in,
+                1.0f, dW, in);
+    for (int r = 0; r < B; r++)
+        for (int o = 0; o < out; o++)
+            db[o] += dy[(size_t)r * out + o];
+}
+
+static void activation_forward(afs_backend *b, int kind, size_t n, const float *x, float *y)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        y[i] = afs_act(kind, x[i]);
+}
+
+static void activation_backward(afs_backend *b, int kind, size_t n, const float *y,
+                                const float *dy, float *dx)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        dx[i] = afs_act_grad(kind, y[i], dy[i]);
+}
+
+static void softmax_forward(afs_backend *b, int rows, int cols, const float *x, float *y)
+{
+    (void)b;
+    for (int r = 0; r < rows; r++)
+        afs_softmax_row(x + (size_t)r * cols, y + (size_t)r * cols, cols);
+}
+
+static void softmax_backward(afs_backend *b, int rows, int cols, const float *y,
+                             const float *dy, float *dx)
+{
+    (void)b;
+    for (int r = 0; r < rows; r++) {
+        size_t o = (size_t)r * cols;
+        afs_softmax_grad_row(y + o, dy + o, dx + o, cols, 1.0f);
+    }
+}
+
+static void gumbel_softmax_forward(afs_backend *b, int rows, int cols, float tau,
+                                   uint32_t seed, uint32_t stream, uint32_t counter,
+                                   const float *logits, float *soft, float *hard)
+{
+    (void)b;
+    for (int r = 0; r < rows; r++) {
+        size_t o = (size_t)r * cols;
+        for (int j = 0; j < cols; j++) {
+            afs_block blk = afs_philox(seed, stream, (uint32_t)r, counter, 0, (uint32_t)j / 4);
+            soft[o + j] = (logits[o + j] + afs_gumbel(blk.v[j % 4])) / tau;
+        }
+        afs_softmax_row(soft + o, soft + o, cols);
+        int best = 0;
+        for (int j = 1; j < cols; j++)
+            best = soft[o + j] > soft[o + best] ? j : best;
+        for (int j = 0; j < cols; j++)
+            hard[o + j] = j == best ? 1.0f : 0.0f;
+    }
+}
+
+static void gumbel_softmax_backward(afs_backend *b, int rows, int cols, float tau,
+                                    const float *soft, const float *dhard, float *dlogits)
+{
+    (void)b;
+    for (int r = 0; r < rows; r++) {
+        size_t o = (size_t)r * cols;
+        afs_softmax_grad_row(soft + o, dhard + o, dlogits + o, cols, 1.0f / tau);
+    }
+}
+
+static double mse_loss(afs_backend *b, size_t n, const float *pred, const float *target,
+                       const float *weight, float *grad)
+{
+    (void)b;
+    double loss = 0.0;
+    float inv_n = 1.0f / (float)n;
+    for (size_t i = 0; i < n; i++)
+        loss += afs_mse_term(pred[i], target[i], weight ? weight[i] : 1.0f, inv_n, &grad[i]);
+    return loss;
+}
+
+static double bce_loss(afs_backend *b, size_t n, const float *prob, const float *target,
+                       const float *weight, float *grad)
+{
+    (void)b;
+    double loss = 0.0;
+    float inv_n = 1.0f / (float)n;
+    for (size_t i = 0; i < n; i++)
+        loss += afs_bce_term(prob[i], target[i], weight ? weight[i] : 1.0f, inv_n, &grad[i]);
+    return loss;
+}
+
+static void adam_step(afs_backend *b, size_t n, float *param, const float *grad, float *m,
+                      float *v, const afs_adam *hp)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        afs_adam_update(&param[i], grad[i], &m[i], &v[i], hp);
+}
+
+static void soft_update(afs_backend *b, size_t n, float tau, const float *online, float *target)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        target[i] = afs_soft_update(target[i], online[i], tau);
+}
+
+static double clip_grad_norm(afs_backend *b, size_t n, float *grad, float max_norm)
+{
+    (void)b;
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum += (double)grad[i] * grad[i];
+    double norm = sqrt(sum);
+    if (norm > max_norm) {
+        float scale = (float)(max_norm / norm);
+        for (size_t i = 0; i < n; i++)
+            grad[i] *= scale;
+    }
+    return norm;
+}
+
+void afs_nn_cpu_install(afs_backend *b)
+{
+    b->linear_forward = linear_forward;
+    b->linear_backward = linear_backward;
+    b->activation_forward = activation_forward;
+    b->activation_backward = activation_backward;
+    b->softmax_forward = softmax_forward;
+    b->softmax_backward = softmax_backward;
+    b->gumbel_softmax_forward = gumbel_softmax_forward;
+    b->gumbel_softmax_backward = gumbel_softmax_backward;
+    b->mse_loss = mse_loss;
+    b->bce_loss = bce_loss;
+    b->adam_step = adam_step;
+    b->soft_update = soft_update;
+    b->clip_grad_norm = clip_grad_norm;
+}
