@@ -36,7 +36,7 @@ echo "== tests"
 "$bin/afsim_tests" --jobs 4 --verbose > "$out/tests.txt" 2>&1
 grep -E "^\[(FAIL|SKIP|WARN)|Synthesis" "$out/tests.txt" | head -40
 synth=$(grep Synthesis "$out/tests.txt" | tail -1 | sed 's/.*Synthesis: //')
-parity="$(grep -c 'PASS.*cuda_parity' "$out/tests.txt" || true) passed, $(grep -c 'FAIL.*cuda_parity' "$out/tests.txt" || true) failed, $(grep -c 'SKIP.*cuda_parity' "$out/tests.txt" || true) skipped"
+parity="$(grep -cE 'PASS.*cuda_(nn_)?parity' "$out/tests.txt" || true) passed, $(grep -cE 'FAIL.*cuda_(nn_)?parity' "$out/tests.txt" || true) failed, $(grep -cE 'SKIP.*cuda_(nn_)?parity' "$out/tests.txt" || true) skipped"
 
 echo "== CUDA environment benchmark"
 timeout 240 "$bin/cuda_env_bench" --envs 1024,8192,32768 --repeats 5 | tee "$out/cuda_env_bench.txt"

@@ -1,0 +1,337 @@
+/* CUDA neural-network operations: cuBLAS for the matrix products, small
+ * kernels over kernels/common/nn_math.h for the rest. Every sum that feeds a
+ * result (bias gradients, losses, norms) is reduced in a fixed order, so a
+ * run is repeatable on one device. TF32 tensor-core math is off unless asked
+ * for (afs_nn_cuda_install's tf32 argument). */
+#include <cublas_v2.h>
+
+#include "../common/nn_math.h"
+#include "cuda_check.h"
+#include "nn_cuda.h"
+
+#define CUBLAS_CHECK(expr)                                                     \
+    do {                                                                       \
+        cublasStatus_t afs_st_ = (expr);                                       \
+        if (afs_st_ != CUBLAS_STATUS_SUCCESS) {                                \
+            fprintf(stderr, "afsim: cuBLAS error at %s:%d: %s: %s\n", __FILE__, \
+                    __LINE__, #expr, cublasGetStatusString(afs_st_));          \
+            exit(1);                                                           \
+        }                                                                      \
+    } while (0)
+
+#define THREADS 256
+
+static unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
+
+static cublasHandle_t handle_of(afs_backend *b) { return *(cublasHandle_t *)afs_cuda_blas_slot(b); }
+
+__global__ void k_add_bias(int rows, int cols, const float *bias, float *y)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < (size_t)rows * cols)
+        y[i] += bias[i % cols];
+}
+
+/* db[o] += sum over rows of dy[r, o], rows in order. */
+__global__ void k_bias_grad(int rows, int cols, const float *dy, float *db)
+{
+    int o = blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= cols)
+        return;
+    float s = 0.0f;
+    for (int r = 0; r < rows; r++)
+        s += dy[(size_t)r * cols + o];
+    db[o] += s;
+}
+
+/* Row-major matrices are column-major transposes: y^T = W x^T etc. */
+static void linear_forward(afs_backend *b, int B, int in, int out, const float *x,
+                           const float *W, const float *bias, float *y)
+{
+    const float one = 1.0f, zero = 0.0f;
+    CUBLAS_CHECK(cublasSgemm(handle_of(b), CUBLAS_OP_T, CUBLAS_OP_N, out, B, in, &one, W, in,
+                             x, in, &zero, y, out));
+    k_add_bias<<<blocks_for((size_t)B * out), THREADS>>>(B, out, bias, y);
+    CUDA_CHECK_LAUNCH();
+}
+
+static void linear_backward(afs_backend *b, int B, int in, int out, const float *x,
+                            const float *W, const float *dy, float *dx, float *dW, float *db)
+{
+    const float one = 1.0f, zero = 0.0f;
+    cublasHandle_t h = handle_of(b);
+    if (dx) /* dx^T = W^T dy^T */
+        CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, in, B, out, &one, W, in, dy, out,
+                                 &zero, dx, in));
+    /* dW^T += x^T dy */
+    CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, in, out, B, &one, x, in, dy, out,
+                             &one, dW, in));
+    k_bias_grad<<<blocks_for((size_t)out), THREADS>>>(B, out, dy, db);
+    CUDA_CHECK_LAUNCH();
+}
+
+__global__ void k_act(int kind, size_t n, const float *x, float *y)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n)
+        y[i] = afs_act(kind, x[i]);
+}
+
+__global__ void k_act_grad(int kind, size_t n, const float *y, const float *dy, float *dx)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n)
+        dx[i] = afs_act_grad(kind, y[i], dy[i]);
+}
+
+static void activation_forward(afs_backend *b, int kind, size_t n, const float *x, float *y)
+{
+    (void)b;
+    k_act<<<blocks_for(n), THREADS>>>(kind, n, x, y);
+    CUDA_CHECK_LAUNCH();
+}
+
+static void activation_backward(afs_backend *b, int kind, size_t n, const float *y,
+                                const float *dy, float *dx)
+{
+    (void)b;
+    k_act_grad<<<blocks_for(n), THREADS>>>(kind, n, y, dy, dx);
+    CUDA_CHECK_LAUNCH();
+}
+
+/* One thread per row: the rows here are a few actions wide. */
+__global__ void k_softmax(int rows, int cols, const float *x, float *y)
+{
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r < rows)
+        afs_softmax_row(x + (size_t)r * cols, y + (size_t)r * cols, cols);
+}
+
+__global__ void k_softmax_grad(int rows, int cols, float scale, const float *y, const float *dy,
+                               float *dx)
+{
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r < rows) {
+        size_t o = (size_t)r * cols;
+        afs_softmax_grad_row(y + o, dy + o, dx + o, cols, scale);
+    }
+}
+
+static void softmax_forward(afs_backend *b, int rows, int cols, const float *x, float *y)
+{
+    (void)b;
+    k_softmax<<<blocks_for((size_t)rows), THREADS>>>(rows, cols, x, y);
+    CUDA_CHECK_LAUNCH();
+}
+
+static void softmax_backward(afs_backend *b, int rows, int cols, const float *y,
+                             const float *dy, float *dx)
+{
+    (void)b;
+    k_softmax_grad<<<blocks_for((size_t)rows), THREADS>>>(rows, cols, 1.0f, y, dy, dx);
+    CUDA_CHECK_LAUNCH();
+}
+
+__global__ void k_gumbel(int rows, int cols, float tau, uint32_t seed, uint32_t stream,
+                         uint32_t counter, const float *logits, float *soft, float *hard)
+{
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= rows)
+        return;
+    size_t o = (size_t)r * cols;
+    for (int j = 0; j < cols; j++) {
+        afs_block blk = afs_philox(seed, stream, (uint32_t)r, counter, 0, (uint32_t)j / 4);
+        soft[o + j] = (logits[o + j] + afs_gumbel(blk.v[j % 4])) / tau;
+    }
+    afs_softmax_row(soft + o, soft + o, cols);
+    int best = 0;
+    for (int j = 1; j < cols; j++)
+        best = soft[o + j] > soft[o + best] ? j : best;
+    for (int j = 0; j < cols; j++)
+        hard[o + j] = j == best ? 1.0f : 0.0f;
+}
+
+static void gumbel_softmax_forward(afs_backend *b, int rows, int cols, float tau, uint32_t seed,
+                                   uint32_t stream, uint32_t counter, const float *logits,
+                                   float *soft, float *hard)
+{
+    (void)b;
+    k_gumbel<<<blocks_for((size_t)rows), THREADS>>>(rows, cols, tau, seed, stream, counter,
+                                                    logits, soft, hard);
+    CUDA_CHECK_LAUNCH();
+}
+
+static void gumbel_softmax_backward(afs_backend *b, int rows, int cols, float tau,
+                                    const float *soft, const float *dhard, float *dlogits)
+{
+    (void)b;
+    k_softmax_grad<<<blocks_for((size_t)rows), THREADS>>>(rows, cols, 1.0f / tau, soft, dhard,
+                                                          dlogits);
+    CUDA_CHECK_LAUNCH();
+}
+
+/* Per-element loss terms and gradients; the terms go to `terms` for the sum. */
+__global__ void k_loss(int bce, size_t n, const float *pred, const float *target,
+                       const float *weight, float *grad, double *terms)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    float w = weight ? weight[i] : 1.0f, inv_n = 1.0f / (float)n;
+    terms[i] = bce ? afs_bce_term(pred[i], target[i], w, inv_n, &grad[i])
+                   : afs_mse_term(pred[i], target[i], w, inv_n, &grad[i]);
+}
+
+/* Sum of n doubles by one block: each thread a strided partial sum, then a
+ * fixed tree; the same order on every run. */
+__global__ void k_sum(size_t n, const double *v, double *out)
+{
+    __shared__ double part[THREADS];
+    double s = 0.0;
+    for (size_t i = threadIdx.x; i < n; i += blockDim.x)
+        s += v[i];
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (int step = THREADS / 2; step > 0; step /= 2) {
+        if ((int)threadIdx.x < step)
+            part[threadIdx.x] += part[threadIdx.x + step];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0)
+        *out = part[0];
+}
+
+__global__ void k_square(size_t n, const float *g, double *sq)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n)
+        sq[i] = (double)g[i] * g[i];
+}
+
+/* A scratch buffer of doubles, grown as needed, owned by the backend. */
+static double *scratch(afs_backend *b, size_t n)
+{
+    afs_cuda_scratch *s = afs_cuda_scratch_of(b);
+    if (s->len < n + 1) {
+        if (s->ptr)
+            CUDA_CHECK(cudaFree(s->ptr));
+        CUDA_CHECK(cudaMalloc(&s->ptr, (n + 1) * sizeof(double)));
+        s->len = n + 1;
+    }
+    return s->ptr;
+}
+
+static double sum_to_host(afs_backend *b, size_t n, double *terms)
+{
+    double total;
+    k_sum<<<1, THREADS>>>(n, terms, terms + n);
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaMemcpy(&total, terms + n, sizeof total, cudaMemcpyDeviceToHost));
+    (void)b;
+    return total;
+}
+
+static double loss(afs_backend *b, int bce, size_t n, const float *pred, const float *target,
+                   const float *weight, float *grad)
+{
+    double *terms = scratch(b, n);
+    k_loss<<<blocks_for(n), THREADS>>>(bce, n, pred, target, weight, grad, terms);
+    CUDA_CHECK_LAUNCH();
+    return sum_to_host(b, n, terms);
+}
+
+static double mse_loss(afs_backend *b, size_t n, const float *pred, const float *target,
+                       const float *weight, float *grad)
+{
+    return loss(b, 0, n, pred, target, weight, grad);
+}
+
+static double bce_loss(afs_backend *b, size_t n, const float *prob, const float *target,
+                       const float *weight, float *grad)
+{
+    return loss(b, 1, n, prob, target, weight, grad);
+}
+
+__global__ void k_adam(size_t n, float *p, const float *g, float *m, float *v, afs_adam hp)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n)
+        afs_adam_update(&p[i], g[i], &m[i], &v[i], &hp);
+}
+
+static void adam_step(afs_backend *b, size_t n, float *param, const float *grad, float *m,
+                      float *v, const afs_adam *hp)
+{
+    (void)b;
+    k_adam<<<blocks_for(n), THREADS>>>(n, param, grad, m, v, *hp);
+    CUDA_CHECK_LAUNCH();
+}
+
+__global__ void k_soft_update(size_t n, float tau, const float *online, float *target)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n)
+        target[i] = afs_soft_update(target[i], online[i], tau);
+}
+
+static void soft_update(afs_backend *b, size_t n, float tau, const float *online, float *target)
+{
+    (void)b;
+    k_soft_update<<<blocks_for(n), THREADS>>>(n, tau, online, target);
+    CUDA_CHECK_LAUNCH();
+}
+
+__global__ void k_scale(size_t n, float s, float *g)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n)
+        g[i] *= s;
+}
+
+static double clip_grad_norm(afs_backend *b, size_t n, float *grad, float max_norm)
+{
+    double *sq = scratch(b, n);
+    k_square<<<blocks_for(n), THREADS>>>(n, grad, sq);
+    CUDA_CHECK_LAUNCH();
+    double norm = sqrt(sum_to_host(b, n, sq));
+    if (norm > max_norm) {
+        k_scale<<<blocks_for(n), THREADS>>>(n, (float)(max_norm / norm), grad);
+        CUDA_CHECK_LAUNCH();
+    }
+    return norm;
+}
+
+int afs_nn_cuda_install(afs_backend *b, int tf32, char *err, size_t err_len)
+{
+    cublasHandle_t *h = (cublasHandle_t *)afs_cuda_blas_slot(b);
+    cublasStatus_t st = cublasCreate(h);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        snprintf(err, err_len, "cannot start cuBLAS: %s", cublasGetStatusString(st));
+        return -1;
+    }
+    CUBLAS_CHECK(cublasSetMathMode(*h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    b->linear_forward = linear_forward;
+    b->linear_backward = linear_backward;
+    b->activation_forward = activation_forward;
+    b->activation_backward = activation_backward;
+    b->softmax_forward = softmax_forward;
+    b->softmax_backward = softmax_backward;
+    b->gumbel_softmax_forward = gumbel_softmax_forward;
+    b->gumbel_softmax_backward = gumbel_softmax_backward;
+    b->mse_loss = mse_loss;
+    b->bce_loss = bce_loss;
+    b->adam_step = adam_step;
+    b->soft_update = soft_update;
+    b->clip_grad_norm = clip_grad_norm;
+    return 0;
+}
+
+void afs_nn_cuda_release(afs_backend *b)
+{
+    cublasHandle_t *h = (cublasHandle_t *)afs_cuda_blas_slot(b);
+    if (*h)
+        cublasDestroy(*h);
+    afs_cuda_scratch *s = afs_cuda_scratch_of(b);
+    if (s->ptr)
+        CUDA_CHECK(cudaFree(s->ptr));
+}

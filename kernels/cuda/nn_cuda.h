@@ -1,0 +1,19 @@
+/* The CUDA backend's neural-network operations (nn_cuda.cu) and the pieces
+ * of backend state they keep (backend_cuda.cu owns the storage). */
+#ifndef AFS_NN_CUDA_H
+#define AFS_NN_CUDA_H
+
+#include <stddef.h>
+#include "../backend.h"
+
+typedef struct afs_cuda_scratch { double *ptr; size_t len; } afs_cuda_scratch;
+
+/* Where the backend keeps its cuBLAS handle and its reduction scratch. */
+void *afs_cuda_blas_slot(afs_backend *b);
+afs_cuda_scratch *afs_cuda_scratch_of(afs_backend *b);
+
+/* Creates the cuBLAS handle and fills the table; -1 with a reason on failure. */
+int afs_nn_cuda_install(afs_backend *b, int tf32, char *err, size_t err_len);
+void afs_nn_cuda_release(afs_backend *b);
+
+#endif
