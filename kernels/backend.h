@@ -28,6 +28,7 @@ struct afs_backend {
     void (*release)(afs_backend *b, void *ptr);
     void (*to_host)(afs_backend *b, void *dst, const void *src_backend, size_t n);
     void (*to_backend)(afs_backend *b, void *dst_backend, const void *src, size_t n);
+    void (*zero)(afs_backend *b, void *dst_backend, size_t n);
 
     /* Environment. env's arrays are backend memory (env.c allocates them).
      * One slot is: env_arrive, env_observe, env_act (or a learned policy),

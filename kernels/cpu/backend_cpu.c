@@ -30,6 +30,12 @@ static void cpu_copy(afs_backend *b, void *dst, const void *src, size_t n)
     memcpy(dst, src, n);
 }
 
+static void cpu_zero(afs_backend *b, void *dst, size_t n)
+{
+    (void)b;
+    memset(dst, 0, n);
+}
+
 /* Per-environment pieces of each operation. Each works on a local copy of the
  * env descriptor: the compiler then knows that stores into the arrays cannot
  * change the dimensions or pointers, and keeps them in registers. */
@@ -202,6 +208,7 @@ afs_backend *afs_backend_cpu_create(int threads)
     b->release = cpu_release;
     b->to_host = cpu_copy;
     b->to_backend = cpu_copy;
+    b->zero = cpu_zero;
     b->env_reset = cpu_env_reset;
     b->env_arrive = cpu_env_arrive;
     b->env_observe = cpu_env_observe;

@@ -53,6 +53,12 @@ static void cu_to_backend(afs_backend *b, void *dst, const void *src, size_t n)
     CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice));
 }
 
+static void cu_zero(afs_backend *b, void *dst, size_t n)
+{
+    (void)b;
+    CUDA_CHECK(cudaMemset(dst, 0, n));
+}
+
 static void cu_env_reset(afs_backend *b, afs_env *env) { (void)b; afs_cuda_env_reset(env); }
 static void cu_env_arrive(afs_backend *b, afs_env *env) { (void)b; afs_cuda_env_arrive(env); }
 
@@ -161,6 +167,7 @@ extern "C" afs_backend *afs_backend_cuda_create(char *err, size_t err_len)
     b->release = cu_release;
     b->to_host = cu_to_host;
     b->to_backend = cu_to_backend;
+    b->zero = cu_zero;
     b->env_reset = cu_env_reset;
     b->env_arrive = cu_env_arrive;
     b->env_observe = cu_env_observe;
