@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include "common/env_state.h"
 #include "common/nn_math.h"
+#include "models/lstm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -91,6 +92,20 @@ struct afs_backend {
     /* Scales grad so that its L2 norm is at most max_norm; returns the norm
      * before scaling. */
     double (*clip_grad_norm)(afs_backend *b, size_t n, float *grad, float max_norm);
+
+    /* LSTM through time (models/lstm.h has the layout). lengths is host
+     * memory [B]. h0, c0 [D, B, H] are the initial states (NULL: zeros);
+     * h_n, c_n [D, B, H] receive the final states when not NULL, so that one
+     * step (S = 1) is the recurrent cell of the attention unit. The backward
+     * takes dL/dh_out (and dL/dh_n, or NULL), ADDS dL/dparams into dparams
+     * and writes dL/dx (when dx is not NULL). */
+    void (*lstm_forward)(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
+                         const float *x, const float *params, const float *h0, const float *c0,
+                         float *h_out, float *h_n, float *c_n, float *work);
+    void (*lstm_backward)(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
+                          const float *x, const float *params, const float *h0,
+                          const float *c0, const float *work, const float *dh_out,
+                          const float *dh_n, float *dx, float *dparams);
 
     void (*destroy)(afs_backend *b);
 };

@@ -10,6 +10,7 @@
 
 #include "../backend.h"
 #include "../common/env_math.h"
+#include "lstm_cpu.h"
 #include "nn_cpu.h"
 
 typedef struct cpu_impl { int threads; } cpu_impl;
@@ -218,5 +219,6 @@ afs_backend *afs_backend_cpu_create(int threads)
     b->env_metrics = cpu_env_metrics;
     b->destroy = cpu_destroy;
     afs_nn_cpu_install(b);
+    afs_lstm_cpu_install(b);
     return b;
 }

@@ -1,0 +1,40 @@
+/* LSTM layer shapes and parameter layout, shared by the backends' LSTM
+ * operations (kernels/cpu/lstm_cpu.c; CUDA through cuDNN to come).
+ *
+ * Sequences are time-major and padded: x [S, B, in], h_out [S, B, D*H] with
+ * D = 2 when bidirectional (forward direction first). Sequence b has
+ * lengths[b] <= S valid steps; the reverse direction runs from step
+ * lengths[b] - 1 down to 0, and outputs past a sequence's end are 0.
+ * Gates in the order i, f, g, o (cuDNN's and PyTorch's):
+ *   a = W x_t + b_w + U h_{t-1} + b_u,  i, f, o = sigmoid, g = tanh,
+ *   c_t = f c_{t-1} + i g,  h_t = o tanh(c_t).
+ * Parameters of direction d, one after the other:
+ *   W [4H, in], U [4H, H], b_w [4H], b_u [4H]. */
+#ifndef AFS_LSTM_H
+#define AFS_LSTM_H
+
+#include <stddef.h>
+
+typedef struct afs_lstm_desc {
+    int S, B, in, H;
+    int dirs; /* 1 or 2 */
+} afs_lstm_desc;
+
+static inline size_t afs_lstm_dir_params(const afs_lstm_desc *d)
+{
+    return (size_t)4 * d->H * (d->in + d->H + 2);
+}
+
+static inline size_t afs_lstm_params(const afs_lstm_desc *d)
+{
+    return afs_lstm_dir_params(d) * (size_t)d->dirs;
+}
+
+/* Floats of workspace the forward keeps for the backward: per step, batch
+ * row and direction, the four gates, the cell and the output. */
+static inline size_t afs_lstm_workspace(const afs_lstm_desc *d)
+{
+    return (size_t)d->S * d->B * d->dirs * d->H * 6;
+}
+
+#endif
