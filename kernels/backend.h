@@ -97,15 +97,18 @@ struct afs_backend {
      * memory [B]. h0, c0 [D, B, H] are the initial states (NULL: zeros);
      * h_n, c_n [D, B, H] receive the final states when not NULL, so that one
      * step (S = 1) is the recurrent cell of the attention unit. The backward
-     * takes dL/dh_out (and dL/dh_n, or NULL), ADDS dL/dparams into dparams
-     * and writes dL/dx (when dx is not NULL). */
+     * takes the forward's work and h_out, dL/dh_out (and dL/dh_n, or NULL),
+     * ADDS dL/dparams into dparams and writes dL/dx (when dx is not NULL).
+     * No gradient flows into h0 or c0. */
     void (*lstm_forward)(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
                          const float *x, const float *params, const float *h0, const float *c0,
                          float *h_out, float *h_n, float *c_n, float *work);
     void (*lstm_backward)(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
                           const float *x, const float *params, const float *h0,
-                          const float *c0, const float *work, const float *dh_out,
-                          const float *dh_n, float *dx, float *dparams);
+                          const float *c0, const float *work, const float *h_out,
+                          const float *dh_out, const float *dh_n, float *dx, float *dparams);
+    /* Bytes of `work` the forward keeps for the backward (backend memory). */
+    size_t (*lstm_work_bytes)(afs_backend *b, const afs_lstm_desc *d);
 
     void (*destroy)(afs_backend *b);
 };

@@ -30,11 +30,5 @@ static inline size_t afs_lstm_params(const afs_lstm_desc *d)
     return afs_lstm_dir_params(d) * (size_t)d->dirs;
 }
 
-/* Floats of workspace the forward keeps for the backward: per step, batch
- * row and direction, the four gates, the cell and the output. */
-static inline size_t afs_lstm_workspace(const afs_lstm_desc *d)
-{
-    return (size_t)d->S * d->B * d->dirs * d->H * 6;
-}
 
 #endif

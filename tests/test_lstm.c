@@ -87,7 +87,7 @@ Test(lstm, matches_the_step_by_step_reference_with_masking)
     float *x = random_vec(S * B * IN, 1, 1), *p = random_vec(np, 2, 0.5f);
     float *h0 = random_vec(D * B * H, 3, 0.5f), *c0 = random_vec(D * B * H, 4, 0.5f);
     run r;
-    r.work = malloc(afs_lstm_workspace(&desc) * sizeof(float));
+    r.work = malloc(cpu->lstm_work_bytes(cpu, &desc));
     forward(x, p, h0, c0, &r);
     static double out[S * B * D * H], hn[D * B * H], cn[D * B * H];
     reference(x, p, h0, c0, out, hn, cn);
@@ -131,10 +131,10 @@ Test(lstm, backward_matches_finite_differences)
     float *h0 = random_vec(D * B * H, 7, 0.5f), *c0 = random_vec(D * B * H, 8, 0.5f);
     float *r_out = random_vec(S * B * D * H, 9, 1), *r_hn = random_vec(D * B * H, 10, 1);
     run r;
-    r.work = malloc(afs_lstm_workspace(&desc) * sizeof(float));
+    r.work = malloc(cpu->lstm_work_bytes(cpu, &desc));
     float *dp = calloc(np, sizeof(float)), dx[S * B * IN];
     forward(x, p, h0, c0, &r);
-    cpu->lstm_backward(cpu, &desc, lengths, x, p, h0, c0, r.work, r_out, r_hn, dx, dp);
+    cpu->lstm_backward(cpu, &desc, lengths, x, p, h0, c0, r.work, r.out, r_out, r_hn, dx, dp);
     const float step = 1e-2f;
     for (size_t i = 0; i < np; i++) {
         float keep = p[i];
@@ -167,7 +167,7 @@ Test(lstm, single_steps_chain_to_the_whole_sequence)
     const int len3[2] = {3, 3}, len1[2] = {1, 1};
     float *x = random_vec(3 * 2 * IN, 11, 1), *p = random_vec(afs_lstm_params(&seq), 12, 0.5f);
     float out[3 * 2 * H], hn[2 * H], cn[2 * H], step_out[2 * H], h[2 * H] = {0}, c[2 * H] = {0};
-    float *work = malloc(afs_lstm_workspace(&seq) * sizeof(float));
+    float *work = malloc(cpu->lstm_work_bytes(cpu, &seq));
     cpu->lstm_forward(cpu, &seq, len3, x, p, NULL, NULL, out, hn, cn, work);
     for (int t = 0; t < 3; t++) {
         cpu->lstm_forward(cpu, &one, len1, x + t * 2 * IN, p, h, c, step_out, h, c, work);

@@ -137,10 +137,11 @@ static void backward_one(const afs_lstm_desc *d, int dir, int b, int len, const 
 
 static void lstm_backward(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
                           const float *x, const float *params, const float *h0,
-                          const float *c0, const float *work, const float *dh_out,
-                          const float *dh_n, float *dx, float *dparams)
+                          const float *c0, const float *work, const float *h_out,
+                          const float *dh_out, const float *dh_n, float *dx, float *dparams)
 {
     (void)b;
+    (void)h_out; /* the work buffer holds every step's output already */
     if (dx)
         memset(dx, 0, (size_t)d->S * d->B * d->in * sizeof(float));
     for (int dir = 0; dir < d->dirs; dir++)
@@ -148,8 +149,16 @@ static void lstm_backward(afs_backend *b, const afs_lstm_desc *d, const int *len
             backward_one(d, dir, r, lengths[r], x, params, h0, c0, work, dh_out, dh_n, dx, dparams);
 }
 
+/* Per step, batch row and direction: the four gates, the cell, the output. */
+static size_t lstm_work_bytes(afs_backend *b, const afs_lstm_desc *d)
+{
+    (void)b;
+    return (size_t)d->S * d->B * d->dirs * d->H * SAVED * sizeof(float);
+}
+
 void afs_lstm_cpu_install(afs_backend *b)
 {
+    b->lstm_work_bytes = lstm_work_bytes;
     b->lstm_forward = lstm_forward;
     b->lstm_backward = lstm_backward;
 }

@@ -8,14 +8,17 @@
 #include "../backend.h"
 #include "cuda_check.h"
 #include "env_kernels.h"
+#include "lstm_cuda.h"
 #include "nn_cuda.h"
 #include <cublas_v2.h>
+#include <cudnn.h>
 
 typedef struct cuda_impl {
     int device;
     char name[256];
     double *sums;      /* device [AFS_ACC_N]: episode totals */
     cublasHandle_t blas;
+    cudnnHandle_t dnn;
     afs_cuda_scratch scratch; /* reductions of the NN operations */
 } cuda_impl;
 
@@ -101,12 +104,14 @@ static void cu_env_metrics(afs_backend *b, const afs_env *env, afs_episode_sums 
 
 void *afs_cuda_blas_slot(afs_backend *b) { return &impl_of(b)->blas; }
 afs_cuda_scratch *afs_cuda_scratch_of(afs_backend *b) { return &impl_of(b)->scratch; }
+void *afs_cuda_dnn_slot(afs_backend *b) { return &impl_of(b)->dnn; }
 
 static void cu_destroy(afs_backend *b)
 {
     if (!b)
         return;
     afs_nn_cuda_release(b);
+    afs_lstm_cuda_release(b);
     CUDA_CHECK(cudaFree(impl_of(b)->sums));
     free(b->impl);
     free(b);
@@ -176,7 +181,7 @@ extern "C" afs_backend *afs_backend_cuda_create(char *err, size_t err_len)
     b->env_play_slot = cu_env_play_slot;
     b->env_metrics = cu_env_metrics;
     b->destroy = cu_destroy;
-    if (afs_nn_cuda_install(b, 0, err, err_len)) {
+    if (afs_nn_cuda_install(b, 0, err, err_len) || afs_lstm_cuda_install(b, err, err_len)) {
         cu_destroy(b);
         return NULL;
     }
