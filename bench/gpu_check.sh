@@ -24,6 +24,12 @@ if [ -d "$root/gpu-deps" ]; then
 elif ! [ -f /usr/include/Random123/philox.h ]; then
   bash "$root/cmake/install-deps.sh" || { echo "no gpu-deps/ and cannot install: run bench/gpu_bundle.sh and carry gpu-deps"; exit 1; }
 fi
+# cuDNN: the toolkit's own, or the nvidia-cudnn Python package's.
+cudnn=$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null || true)
+if [ -n "$cudnn" ] && [ -f "$cudnn/include/cudnn.h" ]; then
+  deps+=(-DAFSIM_CUDNN_DIR="$cudnn")
+  export LD_LIBRARY_PATH="$cudnn/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 rm -rf "$root/build-gpu"
 cmake -S "$root" -B "$root/build-gpu" -DCMAKE_BUILD_TYPE=Release -DAFSIM_REQUIRE_CUDA=ON \
       -DCMAKE_CUDA_ARCHITECTURES=90 "${deps[@]}" > "$out/configure.txt" 2>&1 ||

@@ -169,3 +169,37 @@ Test(cuda_nn_parity, losses_adam_soft_update_clip)
     check(k.gpu, gclip, w, N, "clipped gradient");
     close_both(k);
 }
+
+/* cuDNN's LSTM against the CPU reference: bidirectional, padded sequences of
+ * different lengths (one empty), initial states, forward outputs and final
+ * states, then the gradients of the inputs and of every parameter. */
+Test(cuda_nn_parity, lstm_forward_and_backward)
+{
+    both k = open_both();
+    const afs_lstm_desc d = {6, 5, 7, 8, 2};
+    const int lengths[5] = {6, 4, 1, 0, 6};
+    size_t np = afs_lstm_params(&d), nx = (size_t)d.S * d.B * d.in;
+    size_t ny = (size_t)d.S * d.B * d.dirs * d.H, ns = (size_t)d.dirs * d.B * d.H;
+    float *x = random_host(nx, 20), *p = random_host(np, 21), *h0 = random_host(ns, 22);
+    float *c0 = random_host(ns, 23), *dy = random_host(ny, 24), *dhn = random_host(ns, 25);
+    float *y = malloc(ny * 4), *hn = malloc(ns * 4), *cn = malloc(ns * 4), *dx = malloc(nx * 4);
+    float *dp = calloc(np, 4);
+    float *work = malloc(k.cpu->lstm_work_bytes(k.cpu, &d));
+    k.cpu->lstm_forward(k.cpu, &d, lengths, x, p, h0, c0, y, hn, cn, work);
+    k.cpu->lstm_backward(k.cpu, &d, lengths, x, p, h0, c0, work, y, dy, dhn, dx, dp);
+    float *gx = upload(k.gpu, x, nx), *gp = upload(k.gpu, p, np), *gh0 = upload(k.gpu, h0, ns);
+    float *gc0 = upload(k.gpu, c0, ns), *gdy = upload(k.gpu, dy, ny), *gdhn = upload(k.gpu, dhn, ns);
+    float *gy = upload(k.gpu, NULL, ny), *ghn = upload(k.gpu, NULL, ns), *gcn = upload(k.gpu, NULL, ns);
+    float *gdx = upload(k.gpu, NULL, nx), *gdp = upload(k.gpu, NULL, np);
+    k.gpu->zero(k.gpu, gdp, np * sizeof(float));
+    float *gwork = k.gpu->alloc(k.gpu, k.gpu->lstm_work_bytes(k.gpu, &d));
+    k.gpu->lstm_forward(k.gpu, &d, lengths, gx, gp, gh0, gc0, gy, ghn, gcn, gwork);
+    k.gpu->lstm_backward(k.gpu, &d, lengths, gx, gp, gh0, gc0, gwork, gy, gdy, gdhn, gdx, gdp);
+    check(k.gpu, gy, y, ny, "lstm h_out");
+    check(k.gpu, ghn, hn, ns, "lstm h_n");
+    check(k.gpu, gcn, cn, ns, "lstm c_n");
+    check(k.gpu, gdx, dx, nx, "lstm dx");
+    check(k.gpu, gdp, dp, np, "lstm dparams");
+    k.gpu->release(k.gpu, gwork);
+    close_both(k);
+}
