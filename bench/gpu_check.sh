@@ -46,6 +46,8 @@ parity="$(grep -cE 'PASS.*cuda_(nn_)?parity' "$out/tests.txt" || true) passed, $
 
 echo "== CUDA environment benchmark"
 timeout 240 "$bin/cuda_env_bench" --envs 1024,8192,32768 --repeats 5 | tee "$out/cuda_env_bench.txt"
+echo "== CUDA network benchmark (forward + backward)"
+timeout 120 "$bin/nn_bench" --backend cuda --repeats 5 | tee "$out/cuda_nn_bench.txt"
 echo "== CPU environment benchmark (this machine's CPU, for reference)"
 timeout 120 "$bin/env_bench" --envs 64,1024 --episodes 2 --policy greedy | tee "$out/cpu_env_bench.txt"
 
@@ -54,6 +56,7 @@ echo "== summary ($(($(date +%s) - start)) s)"
 echo "card:            $card"
 echo "all tests:       ${synth:-none}"
 echo "cuda parity:     ${parity:-none}"
+grep -h "batch=65536" "$out/cuda_nn_bench.txt" | sed -E 's/nn backend=cuda net=([a-z_]+) batch=([0-9]+) samples_per_s=([^ ]+) gflops=([^ ]+)/nn    \1 B=\2: \3 samples\/s, \4 GFLOP\/s/'
 grep -h "agent_steps_per_s" "$out/cuda_env_bench.txt" "$out/cpu_env_bench.txt" |
   sed -E 's/.*backend=([a-z]+) E=([0-9]+).*agent_steps_per_s=([^ ]+)( .*fraction_of_floor=([^ ]+))?.*/\1  E=\2  \3 agent-steps\/s  \5/' |
   awk '{printf "%-5s %-8s %12s %s %s\n", $1, $2, $3, $4, ($5 != "" ? "of bandwidth floor: " $5 : "")}'
