@@ -54,13 +54,16 @@ struct afs_backend {
     void (*env_metrics)(afs_backend *b, const afs_env *env, afs_episode_sums *out);
 
     /* Neural-network operations. Row-major: x [B, in], W [out, in],
-     * bias [out], y [B, out]. Backward operations ADD into parameter
+     * bias [out], y [B, out]. The linear operations run G independent layers
+     * at once (one per agent, each with its own weights: MADDPG's per-agent
+     * networks): x [G, B, in], W [G, out, in], bias [G, out], y [G, B, out];
+     * G = 1 is one ordinary layer. Backward operations ADD into parameter
      * gradients (dW, db), so that several uses of one layer accumulate;
      * input gradients (dx) are overwritten. All pointers are backend memory
      * except the host results of losses and norms. */
-    void (*linear_forward)(afs_backend *b, int B, int in, int out, const float *x,
+    void (*linear_forward)(afs_backend *b, int G, int B, int in, int out, const float *x,
                            const float *W, const float *bias, float *y);
-    void (*linear_backward)(afs_backend *b, int B, int in, int out, const float *x,
+    void (*linear_backward)(afs_backend *b, int G, int B, int in, int out, const float *x,
                             const float *W, const float *dy,
                             float *dx /* or NULL */, float *dW, float *db);
     void (*activation_forward)(afs_backend *b, int kind, size_t n, const float *x, float *y);

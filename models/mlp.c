@@ -98,7 +98,7 @@ const float *afs_mlp_forward(afs_mlp *net, afs_backend *b, int B, const float *x
     net->act[0] = (float *)x;
     for (int l = 0; l < net->layers; l++) {
         int in = net->sizes[l], out = net->sizes[l + 1];
-        b->linear_forward(b, B, in, out, net->act[l], net->params + net->w_off[l],
+        b->linear_forward(b, 1, B, in, out, net->act[l], net->params + net->w_off[l],
                           net->params + net->b_off[l], net->act[l + 1]);
         if (act_of(net, l) != AFS_ACT_NONE)
             b->activation_forward(b, act_of(net, l), (size_t)B * out, net->act[l + 1],
@@ -118,7 +118,7 @@ void afs_mlp_backward(afs_mlp *net, afs_backend *b, int B, const float *dy, floa
             d = pre;
         }
         float *next = l == 0 ? dx : net->delta[(l + 1) % 2];
-        b->linear_backward(b, B, in, out, net->act[l], net->params + net->w_off[l], d, next,
+        b->linear_backward(b, 1, B, in, out, net->act[l], net->params + net->w_off[l], d, next,
                            net->grads + net->w_off[l], net->grads + net->b_off[l]);
         d = next;
     }

@@ -73,25 +73,33 @@ static void check(afs_backend *g, float *dev, const float *want, size_t n, const
     g->release(g, dev - GUARD);
 }
 
+/* G = 1 and G = 4 grouped layers (strided-batched GEMM on CUDA). */
+static void linear_parity(both k, int G)
+{
+    enum { B = 37, IN = 19, OUT = 11 };
+    size_t nx = (size_t)G * B * IN, nw = (size_t)G * OUT * IN, nb = (size_t)G * OUT;
+    size_t ny = (size_t)G * B * OUT;
+    float *x = random_host(nx, 1), *W = random_host(nw, 2), *bias = random_host(nb, 3);
+    float *dy = random_host(ny, 4), *y = malloc(ny * 4), *dx = malloc(nx * 4);
+    float *dW = random_host(nw, 5), *db = random_host(nb, 6);
+    float *gx = upload(k.gpu, x, nx), *gW = upload(k.gpu, W, nw), *gb = upload(k.gpu, bias, nb);
+    float *gdy = upload(k.gpu, dy, ny), *gy = upload(k.gpu, NULL, ny), *gdx = upload(k.gpu, NULL, nx);
+    float *gdW = upload(k.gpu, dW, nw), *gdb = upload(k.gpu, db, nb);
+    k.cpu->linear_forward(k.cpu, G, B, IN, OUT, x, W, bias, y);
+    k.gpu->linear_forward(k.gpu, G, B, IN, OUT, gx, gW, gb, gy);
+    k.cpu->linear_backward(k.cpu, G, B, IN, OUT, x, W, dy, dx, dW, db);
+    k.gpu->linear_backward(k.gpu, G, B, IN, OUT, gx, gW, gdy, gdx, gdW, gdb);
+    check(k.gpu, gy, y, ny, "y");
+    check(k.gpu, gdx, dx, nx, "dx");
+    check(k.gpu, gdW, dW, nw, "dW (accumulated)");
+    check(k.gpu, gdb, db, nb, "db (accumulated)");
+}
+
 Test(cuda_nn_parity, linear_forward_and_backward)
 {
     both k = open_both();
-    enum { B = 37, IN = 19, OUT = 11 };
-    float *x = random_host(B * IN, 1), *W = random_host(OUT * IN, 2), *bias = random_host(OUT, 3);
-    float *dy = random_host(B * OUT, 4), *y = malloc(B * OUT * 4), *dx = malloc(B * IN * 4);
-    float *dW = random_host(OUT * IN, 5), *db = random_host(OUT, 6);
-    float *gx = upload(k.gpu, x, B * IN), *gW = upload(k.gpu, W, OUT * IN);
-    float *gb = upload(k.gpu, bias, OUT), *gdy = upload(k.gpu, dy, B * OUT);
-    float *gy = upload(k.gpu, NULL, B * OUT), *gdx = upload(k.gpu, NULL, B * IN);
-    float *gdW = upload(k.gpu, dW, OUT * IN), *gdb = upload(k.gpu, db, OUT);
-    k.cpu->linear_forward(k.cpu, B, IN, OUT, x, W, bias, y);
-    k.gpu->linear_forward(k.gpu, B, IN, OUT, gx, gW, gb, gy);
-    k.cpu->linear_backward(k.cpu, B, IN, OUT, x, W, dy, dx, dW, db);
-    k.gpu->linear_backward(k.gpu, B, IN, OUT, gx, gW, gdy, gdx, gdW, gdb);
-    check(k.gpu, gy, y, B * OUT, "y");
-    check(k.gpu, gdx, dx, B * IN, "dx");
-    check(k.gpu, gdW, dW, OUT * IN, "dW (accumulated)");
-    check(k.gpu, gdb, db, OUT, "db (accumulated)");
+    linear_parity(k, 1);
+    linear_parity(k, 4);
     close_both(k);
 }
 

@@ -46,7 +46,7 @@ enum { B = 5, IN = 4, OUT = 3 };
 static double linear_loss(const float *x, const float *W, const float *bias, const float *r)
 {
     float y[B * OUT];
-    cpu->linear_forward(cpu, B, IN, OUT, x, W, bias, y);
+    cpu->linear_forward(cpu, 1, B, IN, OUT, x, W, bias, y);
     return dot(y, r, B * OUT);
 }
 
@@ -65,7 +65,7 @@ static double linear_loss(const float *x, const float *W, const float *bias, con
 Test(nn, linear_forward_by_hand)
 {
     float x[2] = {1, 2}, W[2 * 2] = {1, -1, 0.5f, 2}, bias[2] = {0.25f, -1}, y[2];
-    cpu->linear_forward(cpu, 1, 2, 2, x, W, bias, y);
+    cpu->linear_forward(cpu, 1, 1, 2, 2, x, W, bias, y);
     cr_assert_float_eq(y[0], 1 * 1 + 2 * -1 + 0.25f, 1e-6); /* -0.75 */
     cr_assert_float_eq(y[1], 1 * 0.5f + 2 * 2 - 1.0f, 1e-6);  /* 3.5 */
 }
@@ -80,7 +80,7 @@ Test(nn, linear_backward_matches_finite_differences)
     fill(r, B * OUT, -1, 1, 4);
     memset(dW, 0, sizeof dW);
     memset(db, 0, sizeof db);
-    cpu->linear_backward(cpu, B, IN, OUT, x, W, r, dx, dW, db); /* dL/dy = r */
+    cpu->linear_backward(cpu, 1, B, IN, OUT, x, W, r, dx, dW, db); /* dL/dy = r */
     for (size_t i = 0; i < B * IN; i++)
         close_to(dx[i], CENTRAL(x, i, linear_loss(x, W, bias, r)), FD_TOL, "dx", i);
     for (size_t i = 0; i < OUT * IN; i++)
@@ -89,7 +89,7 @@ Test(nn, linear_backward_matches_finite_differences)
         close_to(db[i], CENTRAL(bias, i, linear_loss(x, W, bias, r)), FD_TOL, "db", i);
     /* Parameter gradients accumulate: a second call doubles them. */
     float dW1 = dW[0];
-    cpu->linear_backward(cpu, B, IN, OUT, x, W, r, NULL, dW, db);
+    cpu->linear_backward(cpu, 1, B, IN, OUT, x, W, r, NULL, dW, db);
     cr_assert_float_eq(dW[0], 2 * dW1, 1e-5);
 }
 
@@ -274,15 +274,15 @@ Test(nn, small_regression_trains_to_near_zero_loss)
     double loss = 0;
     afs_adam hp = {0.01f, 0.9f, 0.999f, 1e-8f, 0, 0};
     for (int step = 1; step <= 3000; step++) {
-        cpu->linear_forward(cpu, N, 2, H, x, W1, b1, h);
+        cpu->linear_forward(cpu, 1, N, 2, H, x, W1, b1, h);
         cpu->activation_forward(cpu, AFS_ACT_TANH, N * H, h, h);
-        cpu->linear_forward(cpu, N, H, 1, h, W2, b2, y);
+        cpu->linear_forward(cpu, 1, N, H, 1, h, W2, b2, y);
         loss = cpu->mse_loss(cpu, N, y, t, NULL, dy);
         memset(gW1, 0, sizeof gW1); memset(gb1, 0, sizeof gb1);
         memset(gW2, 0, sizeof gW2); gb2[0] = 0;
-        cpu->linear_backward(cpu, N, H, 1, h, W2, dy, dh, gW2, gb2);
+        cpu->linear_backward(cpu, 1, N, H, 1, h, W2, dy, dh, gW2, gb2);
         cpu->activation_backward(cpu, AFS_ACT_TANH, N * H, h, dh, dz);
-        cpu->linear_backward(cpu, N, 2, H, x, W1, dz, NULL, gW1, gb1);
+        cpu->linear_backward(cpu, 1, N, 2, H, x, W1, dz, NULL, gW1, gb1);
         hp.corr1 = 1 - powf(hp.beta1, (float)step);
         hp.corr2 = 1 - powf(hp.beta2, (float)step);
         cpu->adam_step(cpu, H * 2, W1, gW1, mW1, vW1, &hp);
@@ -291,4 +291,34 @@ Test(nn, small_regression_trains_to_near_zero_loss)
         cpu->adam_step(cpu, 1, b2, gb2, mb2, vb2, &hp);
     }
     cr_assert(loss < 1e-3, "final loss %g", loss);
+}
+
+/* G grouped layers (one per agent) are G independent layers: the same as G
+ * single calls, and one group's weights never reach another's output. */
+Test(nn, grouped_linear_layers_are_independent)
+{
+    enum { G = 3 };
+    float x[G * B * IN], W[G * OUT * IN], bias[G * OUT], dy[G * B * OUT];
+    float y[G * B * OUT], dx[G * B * IN], dW[G * OUT * IN] = {0}, db[G * OUT] = {0};
+    fill(x, sizeof x / 4, -1, 1, 30);
+    fill(W, sizeof W / 4, -1, 1, 31);
+    fill(bias, sizeof bias / 4, -1, 1, 32);
+    fill(dy, sizeof dy / 4, -1, 1, 33);
+    cpu->linear_forward(cpu, G, B, IN, OUT, x, W, bias, y);
+    cpu->linear_backward(cpu, G, B, IN, OUT, x, W, dy, dx, dW, db);
+    for (int g = 0; g < G; g++) {
+        float y1[B * OUT], dx1[B * IN], dW1[OUT * IN] = {0}, db1[OUT] = {0};
+        cpu->linear_forward(cpu, 1, B, IN, OUT, x + g * B * IN, W + g * OUT * IN, bias + g * OUT, y1);
+        cpu->linear_backward(cpu, 1, B, IN, OUT, x + g * B * IN, W + g * OUT * IN, dy + g * B * OUT,
+                             dx1, dW1, db1);
+        cr_assert_eq(memcmp(y1, y + g * B * OUT, sizeof y1), 0, "group %d output", g);
+        cr_assert_eq(memcmp(dx1, dx + g * B * IN, sizeof dx1), 0, "group %d dx", g);
+        cr_assert_eq(memcmp(dW1, dW + g * OUT * IN, sizeof dW1), 0, "group %d dW", g);
+        cr_assert_eq(memcmp(db1, db + g * OUT, sizeof db1), 0, "group %d db", g);
+    }
+    float before[B * OUT];
+    memcpy(before, y, sizeof before);
+    W[OUT * IN] += 1.0f; /* group 1 */
+    cpu->linear_forward(cpu, G, B, IN, OUT, x, W, bias, y);
+    cr_assert_eq(memcmp(before, y, sizeof before), 0, "group 0 unaffected");
 }

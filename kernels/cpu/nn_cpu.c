@@ -7,11 +7,10 @@
 
 #include "nn_cpu.h"
 
-static void linear_forward(afs_backend *b, int B, int in, int out, const float *x,
-                           const float *W, const float *bias, float *y)
+/* One layer: y = x W^T + bias. */
+static void linear_one(int B, int in, int out, const float *x, const float *W,
+                       const float *bias, float *y)
 {
-    (void)b;
-    /* y = x W^T + bias */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, x, in, W, in,
                 0.0f, y, out);
     for (int r = 0; r < B; r++)
@@ -19,19 +18,37 @@ static void linear_forward(afs_backend *b, int B, int in, int out, const float *
             y[(size_t)r * out + o] += bias[o];
 }
 
-static void linear_backward(afs_backend *b, int B, int in, int out, const float *x,
-                            const float *W, const float *dy, float *dx, float *dW, float *db)
+/* One layer: dx = dy W, dW += dy^T x, db += column sums of dy. */
+static void linear_grad_one(int B, int in, int out, const float *x, const float *W,
+                            const float *dy, float *dx, float *dW, float *db)
 {
-    (void)b;
-    if (dx) /* dx = dy W */
+    if (dx)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, W,
                     in, 0.0f, dx, in);
-    /* dW += dy^T x */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in,
                 1.0f, dW, in);
     for (int r = 0; r < B; r++)
         for (int o = 0; o < out; o++)
             db[o] += dy[(size_t)r * out + o];
+}
+
+static void linear_forward(afs_backend *b, int G, int B, int in, int out, const float *x,
+                           const float *W, const float *bias, float *y)
+{
+    (void)b;
+    size_t xs = (size_t)B * in, ws = (size_t)out * in, ys = (size_t)B * out;
+    for (int g = 0; g < G; g++)
+        linear_one(B, in, out, x + g * xs, W + g * ws, bias + (size_t)g * out, y + g * ys);
+}
+
+static void linear_backward(afs_backend *b, int G, int B, int in, int out, const float *x,
+                            const float *W, const float *dy, float *dx, float *dW, float *db)
+{
+    (void)b;
+    size_t xs = (size_t)B * in, ws = (size_t)out * in, ys = (size_t)B * out;
+    for (int g = 0; g < G; g++)
+        linear_grad_one(B, in, out, x + g * xs, W + g * ws, dy + g * ys, dx ? dx + g * xs : NULL,
+                        dW + g * ws, db + (size_t)g * out);
 }
 
 static void activation_forward(afs_backend *b, int kind, size_t n, const float *x, float *y)

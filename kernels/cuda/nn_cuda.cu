@@ -25,48 +25,56 @@ static unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THR
 
 static cublasHandle_t handle_of(afs_backend *b) { return *(cublasHandle_t *)afs_cuda_blas_slot(b); }
 
-__global__ void k_add_bias(int rows, int cols, const float *bias, float *y)
+/* y[g, r, o] += bias[g, o] */
+__global__ void k_add_bias(int G, int rows, int cols, const float *bias, float *y)
 {
     size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (i < (size_t)rows * cols)
-        y[i] += bias[i % cols];
+    size_t per = (size_t)rows * cols;
+    if (i < (size_t)G * per)
+        y[i] += bias[(i / per) * cols + i % cols];
 }
 
-/* db[o] += sum over rows of dy[r, o], rows in order. */
-__global__ void k_bias_grad(int rows, int cols, const float *dy, float *db)
+/* db[g, o] += sum over rows of dy[g, r, o], rows in order. */
+__global__ void k_bias_grad(int G, int rows, int cols, const float *dy, float *db)
 {
-    int o = blockIdx.x * blockDim.x + threadIdx.x;
-    if (o >= cols)
+    size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (k >= (size_t)G * cols)
         return;
+    size_t g = k / cols, o = k % cols;
+    const float *d = dy + g * rows * cols;
     float s = 0.0f;
     for (int r = 0; r < rows; r++)
-        s += dy[(size_t)r * cols + o];
-    db[o] += s;
+        s += d[(size_t)r * cols + o];
+    db[k] += s;
 }
 
-/* Row-major matrices are column-major transposes: y^T = W x^T etc. */
-static void linear_forward(afs_backend *b, int B, int in, int out, const float *x,
+/* Row-major matrices are column-major transposes: y^T = W x^T etc.; the G
+ * layers are one strided-batched GEMM. */
+static void linear_forward(afs_backend *b, int G, int B, int in, int out, const float *x,
                            const float *W, const float *bias, float *y)
 {
     const float one = 1.0f, zero = 0.0f;
-    CUBLAS_CHECK(cublasSgemm(handle_of(b), CUBLAS_OP_T, CUBLAS_OP_N, out, B, in, &one, W, in,
-                             x, in, &zero, y, out));
-    k_add_bias<<<blocks_for((size_t)B * out), THREADS>>>(B, out, bias, y);
+    CUBLAS_CHECK(cublasSgemmStridedBatched(handle_of(b), CUBLAS_OP_T, CUBLAS_OP_N, out, B, in,
+                                           &one, W, in, (long long)out * in, x, in,
+                                           (long long)B * in, &zero, y, out, (long long)B * out, G));
+    k_add_bias<<<blocks_for((size_t)G * B * out), THREADS>>>(G, B, out, bias, y);
     CUDA_CHECK_LAUNCH();
 }
 
-static void linear_backward(afs_backend *b, int B, int in, int out, const float *x,
+static void linear_backward(afs_backend *b, int G, int B, int in, int out, const float *x,
                             const float *W, const float *dy, float *dx, float *dW, float *db)
 {
     const float one = 1.0f, zero = 0.0f;
     cublasHandle_t h = handle_of(b);
     if (dx) /* dx^T = W^T dy^T */
-        CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, in, B, out, &one, W, in, dy, out,
-                                 &zero, dx, in));
+        CUBLAS_CHECK(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, in, B, out, &one, W,
+                                               in, (long long)out * in, dy, out, (long long)B * out,
+                                               &zero, dx, in, (long long)B * in, G));
     /* dW^T += x^T dy */
-    CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, in, out, B, &one, x, in, dy, out,
-                             &one, dW, in));
-    k_bias_grad<<<blocks_for((size_t)out), THREADS>>>(B, out, dy, db);
+    CUBLAS_CHECK(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_T, in, out, B, &one, x, in,
+                                           (long long)B * in, dy, out, (long long)B * out, &one,
+                                           dW, in, (long long)out * in, G));
+    k_bias_grad<<<blocks_for((size_t)G * out), THREADS>>>(G, B, out, dy, db);
     CUDA_CHECK_LAUNCH();
 }
 
