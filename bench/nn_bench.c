@@ -5,12 +5,15 @@
  * Median of the repeats after a warm-up; the end of each repeat waits for the
  * backend (a 4-byte copy to the host), so CUDA timings include the work.
  *
- * usage: nn_bench [--backend cpu|cuda] [--repeats N] [--max-batch B] */
+ * usage: nn_bench [--backend cpu|cuda] [--repeats N] [--max-batch B] [--tf32]
+ *                 [--set nn.KEY=VALUE ...] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "host/config.h"
+#include "kernels/common/env_math.h"
 #include "models/mlp.h"
 
 static double now_s(void)
@@ -28,15 +31,32 @@ static int cmp_double(const void *a, const void *b)
 
 typedef struct shape { const char *name; int layers; int sizes[5]; int hidden, out; } shape;
 
-/* AM-DRL (ATOC) actor: obs 10 -> 128 -> thought 128 -> 128 -> 2 logits;
- * its critic: (obs, action) 12 -> 512 -> 256 -> 1; ES-DRL / MADDPG actor
- * and critic bodies: 10 -> 64 -> 64 -> 2 and 12 -> 64 -> 64 -> 1. */
-static const shape shapes[] = {
-    {"amdrl_actor", 4, {10, 128, 128, 128, 2}, AFS_ACT_RELU, AFS_ACT_NONE},
-    {"amdrl_critic", 3, {12, 512, 256, 1}, AFS_ACT_RELU, AFS_ACT_NONE},
+/* The AM-DRL (ATOC) actor and critic take their hidden sizes from the
+ * configuration (nn.actor_hidden, default obs 10 -> 128 -> 128 -> 128 -> 2
+ * logits; nn.critic_hidden, default (obs, action) 12 -> 512 -> 256 -> 1);
+ * the ES-DRL / MADDPG bodies are 10 -> 64 -> 64 -> 2 and 12 -> 64 -> 64 -> 1. */
+static shape shapes[] = {
+    {"amdrl_actor", 0, {0}, AFS_ACT_RELU, AFS_ACT_NONE},
+    {"amdrl_critic", 0, {0}, AFS_ACT_RELU, AFS_ACT_NONE},
     {"esdrl_actor", 3, {10, 64, 64, 2}, AFS_ACT_RELU, AFS_ACT_NONE},
     {"esdrl_critic", 3, {12, 64, 64, 1}, AFS_ACT_RELU, AFS_ACT_NONE},
 };
+
+/* input -> hidden... -> output from a configuration list. */
+static void shape_from(shape *s, int input, const char *hidden, int output)
+{
+    int h[AFS_MLP_MAX_LAYERS];
+    int n = afs_parse_sizes(hidden, h, 3);
+    if (n < 0) {
+        fprintf(stderr, "nn_bench: bad hidden sizes '%s'\n", hidden);
+        exit(2);
+    }
+    s->sizes[0] = input;
+    for (int i = 0; i < n; i++)
+        s->sizes[i + 1] = h[i];
+    s->sizes[n + 1] = output;
+    s->layers = n + 1;
+}
 
 static double flops_per_sample(const shape *s)
 {
@@ -84,14 +104,24 @@ static double time_one(afs_backend *b, const shape *s, int batch, int repeats)
 int main(int argc, char **argv)
 {
     const char *backend = "cpu";
-    int repeats = 7, max_batch = 65536;
+    int repeats = 7, max_batch = 65536, tf32 = 0;
+    afs_config cfg;
+    char err[512];
+    afs_config_defaults(&cfg);
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--backend") && v) backend = argv[++i];
         else if (!strcmp(argv[i], "--repeats") && v) repeats = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--max-batch") && v) max_batch = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: nn_bench [--backend cpu|cuda] [--repeats N] [--max-batch B]\n");
+        else if (!strcmp(argv[i], "--tf32")) tf32 = 1;
+        else if (!strcmp(argv[i], "--set") && v) {
+            if (afs_config_set_arg(&cfg, argv[++i], "--set", err, sizeof err)) {
+                fprintf(stderr, "nn_bench: %s\n", err);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "usage: nn_bench [--backend cpu|cuda] [--repeats N] [--max-batch B] "
+                            "[--tf32] [--set nn.KEY=VALUE]\n");
             return 2;
         }
     }
@@ -106,11 +136,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "nn_bench: --backend %s: %s\n", backend, why);
         return 1;
     }
+    b->set_tf32(b, tf32 || cfg.nn.tf32);
+    shape_from(&shapes[0], AFS_OBS_DIM, cfg.nn.actor_hidden, 2);
+    shape_from(&shapes[1], AFS_OBS_DIM + 2, cfg.nn.critic_hidden, 1);
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int batch = 1024; batch <= max_batch; batch *= 4) {
             double sec = time_one(b, &shapes[s], batch, repeats);
-            printf("nn backend=%s net=%s batch=%d samples_per_s=%.4g gflops=%.3g\n", b->name,
-                   shapes[s].name, batch, batch / sec, batch * flops_per_sample(&shapes[s]) / sec / 1e9);
+            printf("nn backend=%s%s net=%s batch=%d samples_per_s=%.4g gflops=%.3g\n", b->name,
+                   tf32 || cfg.nn.tf32 ? "+tf32" : "", shapes[s].name, batch, batch / sec, batch * flops_per_sample(&shapes[s]) / sec / 1e9);
             fflush(stdout);
         }
     b->destroy(b);

@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "fail.h"
+#include "models/mlp.h"
 #include "policy_names.h"
 
 #define ENV(f) offsetof(afs_config, env.f)
 #define RUN(f) offsetof(afs_config, run.f)
+#define NN(f) offsetof(afs_config, nn.f)
 #define BIG 1e9
 
 /* section, name, type, offset, size, lo, hi, lo_open, default, unit, doc */
@@ -65,6 +67,12 @@ static const afs_config_key keys[] = {
     {"env", "w2", AFS_T_FLOAT, ENV(w2), 0, 0, 1, 0, "0.5", "1/s", "weight of latency in P"},
     {"env", "rho", AFS_T_FLOAT, ENV(rho), 0, 0, 1e6, 0, "1", "1/Gcycle", "price of compute"},
     {"env", "miss_penalty", AFS_T_FLOAT, ENV(miss_penalty), 0, 0, 1e6, 0, "2", "", "reward penalty of a failed function"},
+
+    {"nn", "actor_hidden", AFS_T_STRING, NN(actor_hidden), sizeof(((afs_nn_params *)0)->actor_hidden), 0, 0, 0,
+     "128,128,128", "", "actor hidden layer sizes (AM-DRL: obs -> 128 -> thought 128 -> 128 -> 2)"},
+    {"nn", "critic_hidden", AFS_T_STRING, NN(critic_hidden), sizeof(((afs_nn_params *)0)->critic_hidden), 0, 0, 0,
+     "512,256", "", "critic hidden layer sizes ((obs, action) -> 512 -> 256 -> 1)"},
+    {"nn", "tf32", AFS_T_BOOL, NN(tf32), 0, 0, 1, 0, "false", "", "TF32 tensor-core matrix products on CUDA (faster, ~1e-3 relative error)"},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -159,6 +167,7 @@ static int check_policies(const char *list, const char *where, char *err, size_t
 static int set_string(afs_config *cfg, const afs_config_key *k, const char *value,
                       const char *where, char *err, size_t n)
 {
+    int sizes[AFS_MLP_MAX_LAYERS];
     if (strlen(value) >= k->size)
         return afs_fail(err, n, "%s: %s.%s: value longer than %zu characters", where,
                     k->section, k->name, k->size - 1);
@@ -167,6 +176,10 @@ static int set_string(afs_config *cfg, const afs_config_key *k, const char *valu
         return afs_fail(err, n, "%s: run.backend = '%s': expected auto, cpu or cuda", where, value);
     if (!strcmp(k->name, "policies") && check_policies(value, where, err, n))
         return -1;
+    if (!strcmp(k->section, "nn") && afs_parse_sizes(value, sizes, AFS_MLP_MAX_LAYERS - 1) < 0)
+        return afs_fail(err, n, "%s: %s.%s = '%s': expected 1 to %d layer sizes in 1..65536, "
+                        "comma-separated, e.g. 128,128", where, k->section, k->name, value,
+                        AFS_MLP_MAX_LAYERS - 1);
     if (!strcmp(k->name, "out") && !value[0])
         return afs_fail(err, n, "%s: run.out is empty: give a results file name", where);
     snprintf((char *)cfg + k->offset, k->size, "%s", value);

@@ -27,9 +27,18 @@ typedef struct afs_run_params {
     int trace;            /* write the per-function trace */
 } afs_run_params;
 
+/* Networks (design section 5): hidden layer sizes as comma-separated lists,
+ * read with afs_parse_sizes (models/mlp.h). */
+typedef struct afs_nn_params {
+    char actor_hidden[64];   /* e.g. "128,128,128" */
+    char critic_hidden[64];  /* e.g. "512,256" */
+    int tf32;                /* TF32 tensor-core math on CUDA */
+} afs_nn_params;
+
 typedef struct afs_config {
     afs_env_params env;
     afs_run_params run;
+    afs_nn_params nn;
 } afs_config;
 
 typedef enum { AFS_T_INT, AFS_T_U32, AFS_T_FLOAT, AFS_T_BOOL, AFS_T_STRING } afs_key_type;

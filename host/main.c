@@ -169,8 +169,10 @@ static afs_backend *open_backend(const afs_config *cfg)
     if (strcmp(want, "cpu")) {
         char why[512] = "this build has no CUDA backend (configure with nvcc on PATH)";
         afs_backend *b = afs_cuda_built() ? afs_backend_cuda_create(why, sizeof why) : NULL;
-        if (b)
+        if (b) {
+            b->set_tf32(b, cfg->nn.tf32);
             return b;
+        }
         if (!strcmp(want, "cuda")) {
             fprintf(stderr, "afsim: --backend cuda: %s\n  hint: --backend cpu runs the same model on the CPU\n", why);
             return NULL;

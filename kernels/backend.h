@@ -96,6 +96,9 @@ struct afs_backend {
      * before scaling. */
     double (*clip_grad_norm)(afs_backend *b, size_t n, float *grad, float max_norm);
 
+    /* TF32 tensor-core math for matrix products (CUDA; the CPU ignores it). */
+    void (*set_tf32)(afs_backend *b, int on);
+
     /* LSTM through time (models/lstm.h has the layout). lengths is host
      * memory [B]. h0, c0 [D, B, H] are the initial states (NULL: zeros);
      * h_n, c_n [D, B, H] receive the final states when not NULL, so that one

@@ -75,6 +75,23 @@ int afs_mlp_init(afs_mlp *net, afs_backend *b, const int *sizes, int layers, int
     return 0;
 }
 
+int afs_parse_sizes(const char *text, int *sizes, int max)
+{
+    int count = 0;
+    const char *s = text;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > 65536 || count == max || (*end && *end != ','))
+            return -1;
+        sizes[count++] = (int)v;
+        s = *end ? end + 1 : end;
+        if (*end == ',' && !*s)
+            return -1; /* trailing comma */
+    }
+    return count ? count : -1;
+}
+
 void afs_mlp_free(afs_mlp *net, afs_backend *b)
 {
     float *bufs[] = {net->params, net->grads, net->adam_m, net->adam_v, net->delta[0],

@@ -35,6 +35,10 @@ int afs_mlp_init(afs_mlp *net, afs_backend *b, const int *sizes, int layers, int
                  int out_act, int batch, uint32_t seed, uint32_t stream);
 void afs_mlp_free(afs_mlp *net, afs_backend *b);
 
+/* Parses "128,64" into sizes[]; returns the count, or -1 when the text is
+ * not 1..max positive sizes up to 65536 separated by commas. */
+int afs_parse_sizes(const char *text, int *sizes, int max);
+
 /* y = net(x) for B <= batch rows; returns the output rows (net workspace). */
 const float *afs_mlp_forward(afs_mlp *net, afs_backend *b, int B, const float *x);
 /* Adds dL/dparams into grads given dL/dy of the last forward; writes dL/dx

@@ -165,8 +165,16 @@ static double clip_grad_norm(afs_backend *b, size_t n, float *grad, float max_no
     return norm;
 }
 
+/* The CPU always multiplies in float32. */
+static void set_tf32(afs_backend *b, int on)
+{
+    (void)b;
+    (void)on;
+}
+
 void afs_nn_cpu_install(afs_backend *b)
 {
+    b->set_tf32 = set_tf32;
     b->linear_forward = linear_forward;
     b->linear_backward = linear_backward;
     b->activation_forward = activation_forward;

@@ -181,7 +181,7 @@ extern "C" afs_backend *afs_backend_cuda_create(char *err, size_t err_len)
     b->env_play_slot = cu_env_play_slot;
     b->env_metrics = cu_env_metrics;
     b->destroy = cu_destroy;
-    if (afs_nn_cuda_install(b, 0, err, err_len) || afs_lstm_cuda_install(b, err, err_len)) {
+    if (afs_nn_cuda_install(b, err, err_len) || afs_lstm_cuda_install(b, err, err_len)) {
         cu_destroy(b);
         return NULL;
     }

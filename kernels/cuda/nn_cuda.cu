@@ -2,7 +2,7 @@
  * kernels over kernels/common/nn_math.h for the rest. Every sum that feeds a
  * result (bias gradients, losses, norms) is reduced in a fixed order, so a
  * run is repeatable on one device. TF32 tensor-core math is off unless asked
- * for (afs_nn_cuda_install's tf32 argument). */
+ * for (set_tf32, from the nn.tf32 key). */
 #include <cublas_v2.h>
 
 #include "../common/nn_math.h"
@@ -309,7 +309,12 @@ static double clip_grad_norm(afs_backend *b, size_t n, float *grad, float max_no
     return norm;
 }
 
-int afs_nn_cuda_install(afs_backend *b, int tf32, char *err, size_t err_len)
+static void set_tf32(afs_backend *b, int on)
+{
+    CUBLAS_CHECK(cublasSetMathMode(handle_of(b), on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+}
+
+int afs_nn_cuda_install(afs_backend *b, char *err, size_t err_len)
 {
     cublasHandle_t *h = (cublasHandle_t *)afs_cuda_blas_slot(b);
     cublasStatus_t st = cublasCreate(h);
@@ -317,7 +322,8 @@ int afs_nn_cuda_install(afs_backend *b, int tf32, char *err, size_t err_len)
         snprintf(err, err_len, "cannot start cuBLAS: %s", cublasGetStatusString(st));
         return -1;
     }
-    CUBLAS_CHECK(cublasSetMathMode(*h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    b->set_tf32 = set_tf32;
+    set_tf32(b, 0);
     b->linear_forward = linear_forward;
     b->linear_backward = linear_backward;
     b->activation_forward = activation_forward;

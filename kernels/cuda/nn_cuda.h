@@ -13,7 +13,7 @@ void *afs_cuda_blas_slot(afs_backend *b);
 afs_cuda_scratch *afs_cuda_scratch_of(afs_backend *b);
 
 /* Creates the cuBLAS handle and fills the table; -1 with a reason on failure. */
-int afs_nn_cuda_install(afs_backend *b, int tf32, char *err, size_t err_len);
+int afs_nn_cuda_install(afs_backend *b, char *err, size_t err_len);
 void afs_nn_cuda_release(afs_backend *b);
 
 #endif
