@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fail.h"
+#include "kernels/common/env_math.h"
 #include "models/mlp.h"
 #include "policy_names.h"
 
@@ -138,7 +139,7 @@ static int unknown_key(const char *section, const char *name,
 static int range_error(const afs_config_key *k, const char *value,
                        const char *what, const char *where, char *err, size_t n)
 {
-    return afs_fail(err, n, "%s: %s.%s = '%s': expected %s in %c%g, %g]%s%s", where,
+    return afs_fail(err, n, "%s: %s.%s = '%s': expected %s in %c%.10g, %.10g]%s%s", where,
                 k->section, k->name, value, what, k->lo_open ? '(' : '[',
                 k->lo, k->hi, k->unit[0] ? " " : "", k->unit);
 }
@@ -148,15 +149,20 @@ static int in_range(const afs_config_key *k, double v)
     return (k->lo_open ? v > k->lo : v >= k->lo) && v <= k->hi;
 }
 
+/* Policy names, comma-separated, spaces around names allowed; each known and
+ * named once (each policy gets one group in the results file). */
 static int check_policies(const char *list, const char *where, char *err, size_t n)
 {
     char copy[256], *save = NULL;
+    int seen[AFS_POLICY_N] = {0}, count = 0;
     snprintf(copy, sizeof copy, "%s", list);
-    int count = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (afs_policy_from_name(tok) < 0)
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        int p = afs_policy_from_name(tok);
+        if (p < 0)
             return afs_fail(err, n, "%s: run.policies: unknown policy '%s' (known: %s)",
-                        where, tok, AFS_POLICY_NAMES);
+                            where, tok, AFS_POLICY_NAMES);
+        if (seen[p]++)
+            return afs_fail(err, n, "%s: run.policies: '%s' is named twice", where, tok);
         count++;
     }
     if (!count)
@@ -193,9 +199,10 @@ static int set_number(afs_config *cfg, const afs_config_key *k, const char *valu
     errno = 0;
     if (k->type == AFS_T_FLOAT) {
         double v = strtod(value, &end);
-        if (end == value || *end || errno || !isfinite(v) || !in_range(k, v))
+        float stored = (float)v; /* the range is checked on what is stored */
+        if (end == value || *end || errno || !isfinite(stored) || !in_range(k, stored))
             return range_error(k, value, "a number", where, err, n);
-        *(float *)(void *)((char *)cfg + k->offset) = (float)v;
+        *(float *)(void *)((char *)cfg + k->offset) = stored;
         return 0;
     }
     long long v = strtoll(value, &end, 10);
@@ -248,23 +255,28 @@ void afs_config_defaults(afs_config *cfg)
         }
 }
 
-/* inih reads through this reader so that the handler knows the line. */
+/* inih reads through this reader so that the handler knows the line; a
+ * long line may come in several pieces, counted as one line. */
 typedef struct ini_ctx {
     FILE *file;
     const char *path;
-    int line;
+    int line;           /* of the piece last read */
+    int at_line_start;
     afs_config *cfg;
     char *err;
     size_t n;
-    int failed;
+    int failed_line;    /* line of the first error the handler found, or 0 */
 } ini_ctx;
 
 static char *ini_read_line(char *str, int num, void *stream)
 {
     ini_ctx *ctx = stream;
     char *s = fgets(str, num, ctx->file);
-    if (s)
-        ctx->line++;
+    if (s) {
+        ctx->line += ctx->at_line_start;
+        size_t len = strlen(s);
+        ctx->at_line_start = len > 0 && s[len - 1] == '\n';
+    }
     return s;
 }
 
@@ -273,35 +285,45 @@ static int ini_entry(void *user, const char *section, const char *name,
 {
     ini_ctx *ctx = user;
     char where[AFS_PATH_MAX + 32];
-    if (ctx->failed)
+    if (ctx->failed_line)
         return 0;
     snprintf(where, sizeof where, "%s:%d", ctx->path, ctx->line);
     if (!section[0]) {
-        afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env])",
-             where, name);
-        ctx->failed = 1;
+        afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env], [nn])",
+                 where, name);
+        ctx->failed_line = ctx->line;
         return 0;
     }
     if (afs_config_set(ctx->cfg, section, name, value, where, ctx->err, ctx->n)) {
-        ctx->failed = 1;
+        ctx->failed_line = ctx->line;
         return 0;
     }
     return 1;
 }
 
+#define AFS_INI_MAX_LINE 8192 /* longer than any key = value afsim accepts */
+
 int afs_config_load(afs_config *cfg, const char *path, char *err, size_t n)
 {
-    ini_ctx ctx = {fopen(path, "r"), path, 0, cfg, err, n, 0};
+    ini_ctx ctx = {fopen(path, "r"), path, 0, 1, cfg, err, n, 0};
     if (!ctx.file)
         return afs_fail(err, n, "%s: cannot open configuration: %s", path, strerror(errno));
+    /* Debian's inih reads lines into a 200-byte stack buffer unless told
+     * otherwise: a long path or comment would be split into two lines. */
+    ini_use_stack = false;
+    ini_allow_realloc = true;
+    ini_max_line = AFS_INI_MAX_LINE;
     int rc = ini_parse_stream(ini_read_line, &ctx, ini_entry, &ctx);
     fclose(ctx.file);
-    if (ctx.failed)
+    /* inih returns the first error's line: a syntax error before the
+     * handler's own error is the one to report. */
+    if (rc > 0 && (!ctx.failed_line || rc < ctx.failed_line))
+        return afs_fail(err, n, "%s:%d: not a 'key = value' line or a [section] "
+                        "(or longer than %d characters)", path, rc, AFS_INI_MAX_LINE - 3);
+    if (ctx.failed_line)
         return -1;
-    if (rc > 0)
-        return afs_fail(err, n, "%s:%d: not a 'key = value' line or a [section]", path, rc);
     if (rc < 0)
-        return afs_fail(err, n, "%s: cannot read configuration", path);
+        return afs_fail(err, n, "%s: cannot read configuration (out of memory?)", path);
     return 0;
 }
 

@@ -1,4 +1,5 @@
 #include "fail.h"
+#define _POSIX_C_SOURCE 200809L /* gmtime_r */
 #include "h5out.h"
 
 #include <hdf5.h>
@@ -205,7 +206,8 @@ afs_h5 *afs_h5_create(const char *path, int overwrite, const afs_config *cfg,
     for (int c = 0; c < afs_metric_column_count; c++)
         h->ds_metric[c] = -1;
     h->trace_type = trace_type();
-    h->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* EXCL: a file that appeared since the check above is not replaced. */
+    h->file = H5Fcreate(path, overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (h->file < 0) {
         afs_fail(err, n, "%s: cannot create the results file (does its directory exist and is it writable?)", path);
         H5Tclose(h->trace_type);

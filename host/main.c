@@ -22,7 +22,7 @@ static const char usage_main[] =
     "commands:\n"
     "  run      run episodes of one configuration for each named policy\n"
     "  config   print or check the effective configuration\n"
-    "  version  print the version\n"
+    "  version  print the version (also --version)\n"
     "\n"
     "`afsim <command> --help` describes each command. Every configuration key,\n"
     "with its default, unit and meaning: `afsim config --dump`.\n";

@@ -15,7 +15,8 @@
 #include "policy_names.h"
 #include "trace.h"
 
-/* The orchestrator's only mutable global: set from a signal handler. */
+/* The orchestrator's only mutable global: set from a signal handler, never
+ * cleared (a signal that arrives before the run starts still stops it). */
 static volatile sig_atomic_t stop_requested;
 
 void afs_run_request_stop(void) { stop_requested = 1; }
@@ -198,7 +199,6 @@ int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
     run_state s;
     int rc = 0, done = 0;
     memset(&s, 0, sizeof s);
-    stop_requested = 0;
     if (run_alloc(&s, b, cfg, opt->progress != AFS_PROGRESS_NONE, err, n)) {
         run_free(&s, b);
         return 1;
