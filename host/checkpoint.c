@@ -6,26 +6,7 @@
 #include <string.h>
 
 #include "fail.h"
-
-static herr_t write_attr(hid_t obj, const char *name, hid_t type, hsize_t len, const void *v)
-{
-    hid_t space = len ? H5Screate_simple(1, &len, NULL) : H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, v);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    return rc;
-}
-
-static herr_t read_attr(hid_t obj, const char *name, hid_t type, void *v)
-{
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Aread(a, type, v);
-    if (a >= 0)
-        H5Aclose(a);
-    return rc;
-}
+#include "h5attr.h"
 
 static herr_t write_floats(hid_t group, const char *name, afs_backend *b, const float *dev,
                            size_t count, float *host)
@@ -67,8 +48,8 @@ static int save_net(hid_t nets_group, const char *name, afs_backend *b, const af
     if (g < 0)
         return -1;
     int64_t t = net->adam_t;
-    int rc = write_attr(g, "sizes", H5T_NATIVE_INT, (hsize_t)net->layers + 1, net->sizes) < 0 ||
-             write_attr(g, "adam_t", H5T_NATIVE_INT64, 0, &t) < 0 ||
+    int rc = afs_h5_attr_write(g, "sizes", H5T_NATIVE_INT, (hsize_t)net->layers + 1, net->sizes) < 0 ||
+             afs_h5_attr_write(g, "adam_t", H5T_NATIVE_INT64, 0, &t) < 0 ||
              write_floats(g, "params", b, net->params, net->n_params, host) < 0 ||
              write_floats(g, "adam_m", b, net->adam_m, net->n_params, host) < 0 ||
              write_floats(g, "adam_v", b, net->adam_v, net->n_params, host) < 0;
@@ -99,11 +80,11 @@ int afs_checkpoint_save(const char *path, afs_backend *b, afs_mlp *const *nets,
     }
     int64_t schema = AFS_CHECKPOINT_SCHEMA;
     hid_t g = H5Gcreate2(f, "networks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int bad = g < 0 || write_attr(f, "schema_version", H5T_NATIVE_INT64, 0, &schema) < 0 ||
-              write_attr(f, "seed", H5T_NATIVE_UINT32, 0, &c->seed) < 0 ||
-              write_attr(f, "episode", H5T_NATIVE_INT64, 0, &c->episode) < 0 ||
-              write_attr(f, "slot", H5T_NATIVE_INT64, 0, &c->slot) < 0 ||
-              write_attr(f, "updates", H5T_NATIVE_INT64, 0, &c->updates) < 0;
+    int bad = g < 0 || afs_h5_attr_write(f, "schema_version", H5T_NATIVE_INT64, 0, &schema) < 0 ||
+              afs_h5_attr_write(f, "seed", H5T_NATIVE_UINT32, 0, &c->seed) < 0 ||
+              afs_h5_attr_write(f, "episode", H5T_NATIVE_INT64, 0, &c->episode) < 0 ||
+              afs_h5_attr_write(f, "slot", H5T_NATIVE_INT64, 0, &c->slot) < 0 ||
+              afs_h5_attr_write(f, "updates", H5T_NATIVE_INT64, 0, &c->updates) < 0;
     for (int i = 0; i < count && !bad; i++)
         bad = save_net(g, names[i], b, nets[i], host);
     if (g >= 0)
@@ -134,14 +115,14 @@ static int load_net(hid_t nets_group, const char *path, const char *name, afs_ba
         H5Sclose(space);
     if (a >= 0)
         H5Aclose(a);
-    int same = len == net->layers + 1 && read_attr(g, "sizes", H5T_NATIVE_INT, sizes) >= 0 &&
+    int same = len == net->layers + 1 && afs_h5_attr_read(g, "sizes", H5T_NATIVE_INT, sizes) >= 0 &&
                !memcmp(sizes, net->sizes, (size_t)len * sizeof(int));
     if (!same) {
         H5Gclose(g);
         return afs_fail(err, n, "%s: network '%s' has other layer sizes than the one configured",
                         path, name);
     }
-    int rc = read_attr(g, "adam_t", H5T_NATIVE_INT64, &t) < 0 ||
+    int rc = afs_h5_attr_read(g, "adam_t", H5T_NATIVE_INT64, &t) < 0 ||
              read_floats(g, "params", b, net->params, net->n_params, host) < 0 ||
              read_floats(g, "adam_m", b, net->adam_m, net->n_params, host) < 0 ||
              read_floats(g, "adam_v", b, net->adam_v, net->n_params, host) < 0;
@@ -162,14 +143,14 @@ int afs_checkpoint_load(const char *path, afs_backend *b, afs_mlp *const *nets,
         return afs_fail(err, n, "%s: cannot open the checkpoint (missing, or not HDF5)", path);
     int64_t schema = 0;
     int rc = 0;
-    if (read_attr(f, "schema_version", H5T_NATIVE_INT64, &schema) < 0 ||
+    if (afs_h5_attr_read(f, "schema_version", H5T_NATIVE_INT64, &schema) < 0 ||
         schema != AFS_CHECKPOINT_SCHEMA) {
         rc = afs_fail(err, n, "%s: checkpoint schema %lld, this afsim reads %d", path,
                       (long long)schema, AFS_CHECKPOINT_SCHEMA);
-    } else if (read_attr(f, "seed", H5T_NATIVE_UINT32, &c->seed) < 0 ||
-               read_attr(f, "episode", H5T_NATIVE_INT64, &c->episode) < 0 ||
-               read_attr(f, "slot", H5T_NATIVE_INT64, &c->slot) < 0 ||
-               read_attr(f, "updates", H5T_NATIVE_INT64, &c->updates) < 0) {
+    } else if (afs_h5_attr_read(f, "seed", H5T_NATIVE_UINT32, &c->seed) < 0 ||
+               afs_h5_attr_read(f, "episode", H5T_NATIVE_INT64, &c->episode) < 0 ||
+               afs_h5_attr_read(f, "slot", H5T_NATIVE_INT64, &c->slot) < 0 ||
+               afs_h5_attr_read(f, "updates", H5T_NATIVE_INT64, &c->updates) < 0) {
         rc = afs_fail(err, n, "%s: the checkpoint's counters are missing", path);
     }
     hid_t g = rc ? -1 : H5Gopen2(f, "networks", H5P_DEFAULT);

@@ -1,6 +1,7 @@
 #include "fail.h"
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 #include "h5out.h"
+#include "h5attr.h"
 
 #include <hdf5.h>
 #include <stdio.h>
@@ -47,21 +48,10 @@ static hid_t string_type(void)
     return t;
 }
 
-static herr_t attr_write(hid_t obj, const char *name, hid_t type, const void *value)
-{
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, value);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    return rc;
-}
-
 static herr_t attr_string(hid_t obj, const char *name, const char *value)
 {
     hid_t t = string_type();
-    herr_t rc = attr_write(obj, name, t, &value);
+    herr_t rc = afs_h5_attr_write(obj, name, t, 0, &value);
     H5Tclose(t);
     return rc;
 }
@@ -69,7 +59,7 @@ static herr_t attr_string(hid_t obj, const char *name, const char *value)
 static herr_t attr_int(hid_t obj, const char *name, long long value)
 {
     int64_t v = value;
-    return attr_write(obj, name, H5T_NATIVE_INT64, &v);
+    return afs_h5_attr_write(obj, name, H5T_NATIVE_INT64, 0, &v);
 }
 
 static herr_t config_attrs(hid_t obj, const afs_config *cfg)
@@ -81,7 +71,7 @@ static herr_t config_attrs(hid_t obj, const afs_config *cfg)
         herr_t rc;
         snprintf(name, sizeof name, "%s.%s", k->section, k->name);
         switch (k->type) {
-        case AFS_T_FLOAT: rc = attr_write(obj, name, H5T_NATIVE_FLOAT, field); break;
+        case AFS_T_FLOAT: rc = afs_h5_attr_write(obj, name, H5T_NATIVE_FLOAT, 0, field); break;
         case AFS_T_U32: rc = attr_int(obj, name, *(const uint32_t *)(const void *)field); break;
         case AFS_T_INT:
         case AFS_T_BOOL: rc = attr_int(obj, name, *(const int *)(const void *)field); break;

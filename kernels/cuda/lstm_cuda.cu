@@ -12,15 +12,6 @@
 #include "cuda_check.h"
 #include "lstm_cuda.h"
 
-#define CUDNN_CHECK(expr)                                                      \
-    do {                                                                       \
-        cudnnStatus_t afs_st_ = (expr);                                        \
-        if (afs_st_ != CUDNN_STATUS_SUCCESS) {                                 \
-            fprintf(stderr, "afsim: cuDNN error at %s:%d: %s: %s\n", __FILE__, \
-                    __LINE__, #expr, cudnnGetErrorString(afs_st_));            \
-            exit(1);                                                           \
-        }                                                                      \
-    } while (0)
 
 /* Everything cuDNN needs for one shape, made per call (shapes change with the
  * communication groups) and destroyed after. */

@@ -9,15 +9,6 @@
 #include "cuda_check.h"
 #include "nn_cuda.h"
 
-#define CUBLAS_CHECK(expr)                                                     \
-    do {                                                                       \
-        cublasStatus_t afs_st_ = (expr);                                       \
-        if (afs_st_ != CUBLAS_STATUS_SUCCESS) {                                \
-            fprintf(stderr, "afsim: cuBLAS error at %s:%d: %s: %s\n", __FILE__, \
-                    __LINE__, #expr, cublasGetStatusString(afs_st_));          \
-            exit(1);                                                           \
-        }                                                                      \
-    } while (0)
 
 #define THREADS 256
 
