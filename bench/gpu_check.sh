@@ -20,6 +20,7 @@ if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export 
 deps=()
 if [ -d "$root/gpu-deps" ]; then
   deps=(-DAFSIM_DEPS_DIR="$root/gpu-deps")
+  [ -f /usr/include/x86_64-linux-gnu/cblas.h ] || [ -f /usr/include/cblas.h ] || deps+=(-DAFSIM_BLAS=OFF)
   export LD_LIBRARY_PATH="$root/gpu-deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 elif ! [ -f /usr/include/Random123/philox.h ]; then
   bash "$root/cmake/install-deps.sh" || { echo "no gpu-deps/ and cannot install: run bench/gpu_bundle.sh and carry gpu-deps"; exit 1; }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/gemm_cpu.h"
 
 static afs_backend *cpu;
 
@@ -321,4 +322,29 @@ Test(nn, grouped_linear_layers_are_independent)
     W[OUT * IN] += 1.0f; /* group 1 */
     cpu->linear_forward(cpu, G, B, IN, OUT, x, W, bias, y);
     cr_assert_eq(memcmp(before, y, sizeof before), 0, "group 0 unaffected");
+}
+
+/* The plain-loop product (used where OpenBLAS is missing) agrees with the
+ * one in use, for every transpose combination the backend needs. */
+Test(nn, reference_gemm_matches_the_backend_gemm)
+{
+    enum { M = 7, N = 5, K = 9 };
+    float A[K * M], Bm[K * N], C1[M * N], C2[M * N];
+    fill(A, K * M, -1, 1, 40);
+    fill(Bm, K * N, -1, 1, 41);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            int lda = ta ? M : K, ldb = tb ? K : N;
+            fill(C1, M * N, -1, 1, 42);
+            memcpy(C2, C1, sizeof C1);
+            afs_gemm(ta, tb, M, N, K, A, lda, Bm, ldb, 1.0f, C1, N);
+            afs_gemm_reference(ta, tb, M, N, K, A, lda, Bm, ldb, 1.0f, C2, N);
+            for (int i = 0; i < M * N; i++)
+                cr_assert(fabsf(C1[i] - C2[i]) < 1e-5f, "ta %d tb %d [%d]: %g vs %g", ta, tb, i,
+                          C1[i], C2[i]);
+        }
+    /* By hand: [1 2; 3 4] [5; 6] = [17; 39]. */
+    float a[4] = {1, 2, 3, 4}, b[2] = {5, 6}, c[2];
+    afs_gemm_reference(0, 0, 2, 1, 2, a, 2, b, 1, 0.0f, c, 1);
+    cr_assert(c[0] == 17 && c[1] == 39);
 }

@@ -1,18 +1,18 @@
-/* CPU neural-network operations: OpenBLAS for the matrix products, loops
+/* CPU neural-network operations: OpenBLAS for the matrix products (a plain
+ * loop where it is missing, gemm_cpu.c), loops
  * over kernels/common/nn_math.h for the rest. Sums that must not depend on
  * the thread count (losses, norms) run in one thread in index order. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "gemm_cpu.h"
 #include "nn_cpu.h"
 
 /* One layer: y = x W^T + bias. */
 static void linear_one(int B, int in, int out, const float *x, const float *W,
                        const float *bias, float *y)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, x, in, W, in,
-                0.0f, y, out);
+    afs_gemm(0, 1, B, out, in, x, in, W, in, 0.0f, y, out);
     for (int r = 0; r < B; r++)
         for (int o = 0; o < out; o++)
             y[(size_t)r * out + o] += bias[o];
@@ -23,10 +23,8 @@ static void linear_grad_one(int B, int in, int out, const float *x, const float 
                             const float *dy, float *dx, float *dW, float *db)
 {
     if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, W,
-                    in, 0.0f, dx, in);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in,
-                1.0f, dW, in);
+        afs_gemm(0, 0, B, in, out, dy, out, W, in, 0.0f, dx, in);
+    afs_gemm(1, 0, out, in, B, dy, out, x, in, 1.0f, dW, in);
     for (int r = 0; r < B; r++)
         for (int o = 0; o < out; o++)
             db[o] += dy[(size_t)r * out + o];

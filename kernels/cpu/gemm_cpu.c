@@ -1,0 +1,41 @@
+#include "gemm_cpu.h"
+
+#ifdef AFS_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+void afs_gemm_reference(int ta, int tb, int m, int n, int k, const float *A, int lda,
+                        const float *B, int ldb, float beta, float *C, int ldc)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (int p = 0; p < k; p++) {
+                float a = ta ? A[(long)p * lda + i] : A[(long)i * lda + p];
+                float b = tb ? B[(long)j * ldb + p] : B[(long)p * ldb + j];
+                s += a * b;
+            }
+            float *c = &C[(long)i * ldc + j];
+            *c = beta == 0.0f ? s : s + beta * *c;
+        }
+}
+
+void afs_gemm(int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc)
+{
+#ifdef AFS_HAVE_CBLAS
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                m, n, k, 1.0f, A, lda, B, ldb, beta, C, ldc);
+#else
+    afs_gemm_reference(ta, tb, m, n, k, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+int afs_gemm_is_blas(void)
+{
+#ifdef AFS_HAVE_CBLAS
+    return 1;
+#else
+    return 0;
+#endif
+}
