@@ -1,6 +1,7 @@
-/* The CUDA backend: device memory, copies, and the environment operations
- * launched from env_kernels.cu. Created inside the process that uses it (a
- * CUDA context does not survive fork). */
+/* The CUDA backend: device memory, copies, the environment operations
+ * launched from env_kernels.cu, and the cuBLAS and cuDNN handles behind the
+ * network operations (nn_cuda.cu, lstm_cuda.cu). Created inside the process
+ * that uses it (a CUDA context does not survive fork). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,6 @@
 #include "env_kernels.h"
 #include "lstm_cuda.h"
 #include "nn_cuda.h"
-#include <cublas_v2.h>
-#include <cudnn.h>
 
 typedef struct cuda_impl {
     int device;
