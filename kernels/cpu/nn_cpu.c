@@ -111,26 +111,32 @@ static void gumbel_softmax_backward(afs_backend *b, int rows, int cols, float ta
     }
 }
 
+/* Mean of the per-element terms of nn_math.h, summed in index order. */
+static double loss(int bce, size_t n, const float *pred, const float *target,
+                   const float *weight, float *grad)
+{
+    double total = 0.0;
+    float inv_n = 1.0f / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        float w = weight ? weight[i] : 1.0f;
+        total += bce ? afs_bce_term(pred[i], target[i], w, inv_n, &grad[i])
+                     : afs_mse_term(pred[i], target[i], w, inv_n, &grad[i]);
+    }
+    return total;
+}
+
 static double mse_loss(afs_backend *b, size_t n, const float *pred, const float *target,
                        const float *weight, float *grad)
 {
     (void)b;
-    double loss = 0.0;
-    float inv_n = 1.0f / (float)n;
-    for (size_t i = 0; i < n; i++)
-        loss += afs_mse_term(pred[i], target[i], weight ? weight[i] : 1.0f, inv_n, &grad[i]);
-    return loss;
+    return loss(0, n, pred, target, weight, grad);
 }
 
 static double bce_loss(afs_backend *b, size_t n, const float *prob, const float *target,
                        const float *weight, float *grad)
 {
     (void)b;
-    double loss = 0.0;
-    float inv_n = 1.0f / (float)n;
-    for (size_t i = 0; i < n; i++)
-        loss += afs_bce_term(prob[i], target[i], weight ? weight[i] : 1.0f, inv_n, &grad[i]);
-    return loss;
+    return loss(1, n, prob, target, weight, grad);
 }
 
 static void adam_step(afs_backend *b, size_t n, float *param, const float *grad, float *m,
