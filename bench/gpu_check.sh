@@ -18,18 +18,19 @@ if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export 
 # A GPU machine without package registries gets the dependencies from
 # gpu-deps/ (made by bench/gpu_bundle.sh on a development machine, carried).
 deps=()
-if [ -d "$root/gpu-deps" ]; then
-  deps=(-DAFSIM_DEPS_DIR="$root/gpu-deps")
-  [ -f /usr/include/x86_64-linux-gnu/cblas.h ] || [ -f /usr/include/cblas.h ] || deps+=(-DAFSIM_BLAS=OFF)
-  export LD_LIBRARY_PATH="$root/gpu-deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-elif ! [ -f /usr/include/Random123/philox.h ]; then
-  bash "$root/cmake/install-deps.sh" || { echo "no gpu-deps/ and cannot install: run bench/gpu_bundle.sh and carry gpu-deps"; exit 1; }
-fi
-# cuDNN: the toolkit's own, or the nvidia-cudnn Python package's.
+# cuDNN: the toolkit's own, or the nvidia-cudnn Python package's (asked
+# before gpu-deps/lib is on the library path, so Python loads its own).
 cudnn=$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null || true)
 if [ -n "$cudnn" ] && [ -f "$cudnn/include/cudnn.h" ]; then
   deps+=(-DAFSIM_CUDNN_DIR="$cudnn")
   export LD_LIBRARY_PATH="$cudnn/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+if [ -d "$root/gpu-deps" ]; then
+  deps+=(-DAFSIM_DEPS_DIR="$root/gpu-deps")
+  [ -f /usr/include/x86_64-linux-gnu/cblas.h ] || [ -f /usr/include/cblas.h ] || deps+=(-DAFSIM_BLAS=OFF)
+  export LD_LIBRARY_PATH="$root/gpu-deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+elif ! [ -f /usr/include/Random123/philox.h ]; then
+  bash "$root/cmake/install-deps.sh" || { echo "no gpu-deps/ and cannot install: run bench/gpu_bundle.sh and carry gpu-deps"; exit 1; }
 fi
 rm -rf "$root/build-gpu"
 cmake -S "$root" -B "$root/build-gpu" -DCMAKE_BUILD_TYPE=Release -DAFSIM_REQUIRE_CUDA=ON \
