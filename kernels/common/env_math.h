@@ -336,6 +336,16 @@ AFS_HD void afs_accumulate(const afs_env *env, size_t i, double *acc)
     acc[AFS_ACC_REWARD] += env->reward[i];
 }
 
+/* Episode total of accumulator a over every environment, in environment
+ * order (the one order both backends use, so their totals agree). */
+AFS_HD double afs_sum_over_envs(const afs_env *env, int a)
+{
+    double total = 0.0;
+    for (int e = 0; e < env->E; e++)
+        total += env->acc[(size_t)e * AFS_ACC_N + a];
+    return total;
+}
+
 /* Bit of a cloud container type used this slot (types < AFS_MAX_TYPES). */
 AFS_HD uint32_t afs_cloud_type_bit(const afs_env *env, size_t i)
 {

@@ -174,10 +174,8 @@ static void cpu_env_metrics(afs_backend *b, const afs_env *env,
                             afs_episode_sums *out)
 {
     (void)b;
-    memset(out, 0, sizeof *out);
-    for (int e = 0; e < env->E; e++)
-        for (int a = 0; a < AFS_ACC_N; a++)
-            out->v[a] += env->acc[(size_t)e * AFS_ACC_N + a];
+    for (int a = 0; a < AFS_ACC_N; a++)
+        out->v[a] = afs_sum_over_envs(env, a);
 }
 
 static void cpu_destroy(afs_backend *b)

@@ -147,18 +147,14 @@ __global__ void k_play_slot(afs_env env, int policy, uint8_t *action)
     step_block(&env, action);
 }
 
-/* Episode totals: thread a sums accumulator a over the environments in
- * environment order, the same order as the CPU backend, so the totals match
- * it bit for bit given the same per-environment sums. */
+/* Episode totals: thread a sums accumulator a over the environments with
+ * the CPU backend's function, so the totals match it bit for bit given the
+ * same per-environment sums. */
 __global__ void k_sum_envs(afs_env env, double *out)
 {
     int a = threadIdx.x;
-    if (a >= AFS_ACC_N)
-        return;
-    double total = 0.0;
-    for (int e = 0; e < env.E; e++)
-        total += env.acc[(size_t)e * AFS_ACC_N + a];
-    out[a] = total;
+    if (a < AFS_ACC_N)
+        out[a] = afs_sum_over_envs(&env, a);
 }
 
 void afs_cuda_env_sum(const afs_env *env, double *out)
