@@ -1,6 +1,10 @@
 #include "helpers.h"
 
+#define _DEFAULT_SOURCE /* rmdir, unlink */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,4 +64,21 @@ uint64_t test_state_hash(const afs_env *env)
         h *= 1099511628211ull;
     }
     return h;
+}
+
+void test_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[1024];
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path))
+            rmdir(path);
+    }
+    closedir(d);
+    rmdir(dir);
 }

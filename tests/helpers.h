@@ -25,6 +25,10 @@ void test_take(afs_env *env, size_t i);
 /* Runs env_step with the given actions (one per agent of every env). */
 void test_step(afs_env *env, afs_backend *b, const uint8_t *actions);
 
+/* Removes a test's temporary directory: its files and empty subfolders,
+ * then itself. */
+void test_remove_dir(const char *dir);
+
 /* FNV-1a hash of the whole state, for determinism checks. */
 uint64_t test_state_hash(const afs_env *env);
 

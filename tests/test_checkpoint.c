@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "host/checkpoint.h"
 
 static afs_backend *cpu;
@@ -16,7 +17,11 @@ static void setup(void)
     cpu = afs_backend_cpu_create(1);
     cr_assert_not_null(mkdtemp(dir));
 }
-static void teardown(void) { cpu->destroy(cpu); }
+static void teardown(void)
+{
+    cpu->destroy(cpu);
+    test_remove_dir(dir);
+}
 TestSuite(checkpoint, .init = setup, .fini = teardown);
 
 static const int actor_sizes[4] = {10, 16, 16, 2};

@@ -5,7 +5,6 @@
  * table in host/config.c. */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,28 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "host/config.h"
 
 static char dir[] = "/tmp/afsim-config-XXXXXX";
 
 static void make_dir(void) { cr_assert_not_null(mkdtemp(dir)); }
 
-/* The directory is flat: its files, then itself. */
-static void remove_dir(void)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    for (struct dirent *e; (e = readdir(d));) {
-        char path[1024];
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
+static void remove_dir(void) { test_remove_dir(dir); }
 
 TestSuite(config, .init = make_dir, .fini = remove_dir);
 

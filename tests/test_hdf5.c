@@ -5,7 +5,6 @@
 #define _DEFAULT_SOURCE /* mkdtemp, setenv */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
@@ -19,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "host/h5out.h"
 
 static char dir[] = "/tmp/afsim-hdf5-XXXXXX";
@@ -32,23 +32,7 @@ static void setup(void)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
-/* The directory is flat: its files, then itself. */
-static void teardown(void)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    for (struct dirent *e; (e = readdir(d));) {
-        char path[1024];
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path))
-            rmdir(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
+static void teardown(void) { test_remove_dir(dir); }
 
 TestSuite(hdf5, .init = setup, .fini = teardown);
 
