@@ -4,7 +4,12 @@
  * bytes one slot must move per agent, the device-to-device copy bandwidth
  * measured in the same run, and the fraction of that bandwidth achieved.
  *
- * usage: cuda_env_bench [--envs E[,E...]] [--agents M] [--repeats N] [--policy NAME] */
+ * Each size runs with each thread count per environment of --env-block (0:
+ * the backend's default, M rounded up to whole warps), so that one run on a
+ * GPU settles which block size is faster.
+ *
+ * usage: cuda_env_bench [--envs E[,E...]] [--agents M] [--repeats N] [--policy NAME]
+ *                       [--env-block T[,T...]] */
 #include <algorithm>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +20,7 @@
 #include "host/policy_names.h"
 #include "kernels/common/env_math.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/env_kernels.h"
 #include "kernels/env.h"
 
 /* Bytes per agent that one fused slot must read or write at least once,
@@ -96,7 +102,7 @@ int main(int argc, char **argv)
     afs_config cfg;
     afs_config_defaults(&cfg);
     cfg.env.agents = 150;
-    const char *env_list = "1024,8192,32768";
+    const char *env_list = "1024,8192,32768", *block_list = "0,256";
     int repeats = 5, policy = AFS_POLICY_GREEDY;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -104,8 +110,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--agents") && v) cfg.env.agents = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repeats") && v) repeats = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--policy") && v) policy = afs_policy_from_name(argv[++i]);
+        else if (!strcmp(argv[i], "--env-block") && v) block_list = argv[++i];
         else {
-            fprintf(stderr, "usage: cuda_env_bench [--envs E[,E...]] [--agents M] [--repeats N] [--policy NAME]\n");
+            fprintf(stderr, "usage: cuda_env_bench [--envs E[,E...]] [--agents M] [--repeats N] "
+                            "[--policy NAME] [--env-block T[,T...]]\n");
             return 2;
         }
     }
@@ -125,17 +133,29 @@ int main(int argc, char **argv)
     double bytes = bytes_per_agent_step(cfg.env.ap_grid * cfg.env.ap_grid);
     printf("device: %s\ncopy bandwidth: %.1f GB/s (device to device, read + write)\n"
            "bytes per agent-step (floor): %.0f\n", prop.name, bw / 1e9, bytes);
+    std::vector<int> blocks;
     char list[256];
+    snprintf(list, sizeof list, "%s", block_list);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","))
+        blocks.push_back(atoi(tok));
     snprintf(list, sizeof list, "%s", env_list);
-    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-        int envs = atoi(tok);
-        double rate = bench_one(b, &cfg.env, envs, repeats, policy);
-        double floor_rate = bw / bytes;
-        printf("afsim backend=cuda E=%d M=%d policy=%s agent_steps_per_s=%.4g "
-               "bandwidth_floor_rate=%.4g fraction_of_floor=%.2f\n",
-               envs, cfg.env.agents, afs_policy_name(policy), rate, floor_rate, rate / floor_rate);
-        fflush(stdout);
-    }
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","))
+        for (int block : blocks) {
+            int envs = atoi(tok);
+            afs_cuda_set_env_block(b, block);
+            double rate = bench_one(b, &cfg.env, envs, repeats, policy);
+            double floor_rate = bw / bytes;
+            afs_env shape;
+            shape.M = cfg.env.agents;
+            char threads[16];
+            snprintf(threads, sizeof threads, "%u%s", afs_cuda_env_threads(&shape, block),
+                     block ? "" : "(auto)");
+            printf("afsim backend=cuda E=%d M=%d policy=%s block=%s agent_steps_per_s=%.4g "
+                   "bandwidth_floor_rate=%.4g fraction_of_floor=%.2f\n",
+                   envs, cfg.env.agents, afs_policy_name(policy), threads, rate, floor_rate,
+                   rate / floor_rate);
+            fflush(stdout);
+        }
     b->destroy(b);
     return 0;
 }

@@ -150,23 +150,40 @@ static int in_range(const afs_config_key *k, double v)
 }
 
 /* Policy names, comma-separated, spaces around names allowed; each known and
- * named once (each policy gets one group in the results file). */
-static int check_policies(const char *list, const char *where, char *err, size_t n)
+ * named once (each policy gets one group in the results file). Parsed here,
+ * once, into the ids the run uses. */
+static int parse_policies(afs_config *cfg, const char *list, const char *where, char *err,
+                          size_t n)
 {
-    char copy[256], *save = NULL;
-    int seen[AFS_POLICY_N] = {0}, count = 0;
-    snprintf(copy, sizeof copy, "%s", list);
-    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        int p = afs_policy_from_name(tok);
-        if (p < 0)
-            return afs_fail(err, n, "%s: run.policies: unknown policy '%s' (known: %s)",
-                            where, tok, AFS_POLICY_NAMES);
-        if (seen[p]++)
-            return afs_fail(err, n, "%s: run.policies: '%s' is named twice", where, tok);
-        count++;
-    }
-    if (!count)
+    _Static_assert(AFS_POLICY_N <= AFS_MAX_POLICIES, "room for every policy once");
+    int seen[AFS_POLICY_N] = {0}, ids[AFS_MAX_POLICIES], count = 0;
+    if (!list[strspn(list, ", \t")])
         return afs_fail(err, n, "%s: run.policies is empty (known: %s)", where, AFS_POLICY_NAMES);
+    for (const char *p = list;; p++) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (!len)
+            return afs_fail(err, n, "%s: run.policies = '%s': an empty name between commas",
+                            where, list);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), p);
+        int id = len < 63 ? afs_policy_from_name(name) : -1;
+        if (id < 0)
+            return afs_fail(err, n, "%s: run.policies: unknown policy '%s' (known: %s)",
+                            where, name, AFS_POLICY_NAMES);
+        if (seen[id]++)
+            return afs_fail(err, n, "%s: run.policies: '%s' is named twice", where, name);
+        ids[count++] = id;
+        if (!end)
+            break;
+        p = end;
+    }
+    memcpy(cfg->run.policy, ids, sizeof ids);
+    cfg->run.policy_count = count;
     return 0;
 }
 
@@ -180,7 +197,7 @@ static int set_string(afs_config *cfg, const afs_config_key *k, const char *valu
     if (!strcmp(k->name, "backend") && strcmp(value, "auto") &&
         strcmp(value, "cpu") && strcmp(value, "cuda"))
         return afs_fail(err, n, "%s: run.backend = '%s': expected auto, cpu or cuda", where, value);
-    if (!strcmp(k->name, "policies") && check_policies(value, where, err, n))
+    if (!strcmp(k->name, "policies") && parse_policies(cfg, value, where, err, n))
         return -1;
     if (!strcmp(k->section, "nn") && afs_parse_sizes(value, sizes, AFS_MLP_MAX_LAYERS - 1) < 0)
         return afs_fail(err, n, "%s: %s.%s = '%s': expected 1 to %d layer sizes in 1..65536, "

@@ -14,13 +14,16 @@ extern "C" {
 #endif
 
 #define AFS_PATH_MAX 1024
+#define AFS_MAX_POLICIES 16
 
 typedef struct afs_run_params {
     int envs;             /* E, environments stepped together */
     int episodes;         /* episodes per policy */
     uint32_t seed;        /* key of every random stream */
     int threads;          /* CPU backend threads, 0 = every core */
-    char policies[256];   /* comma-separated policy names */
+    char policies[256];   /* comma-separated policy names, as given */
+    int policy[AFS_MAX_POLICIES]; /* the same, parsed once: enum afs_policy */
+    int policy_count;
     char backend[16];     /* auto, cpu or cuda */
     char out[AFS_PATH_MAX];  /* HDF5 results file */
     int overwrite;        /* replace an existing results file */

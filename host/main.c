@@ -39,7 +39,7 @@ static const char usage_run[] =
     "  --config FILE        INI file of [run] and [env] keys (default: built-in defaults)\n"
     "  --set SEC.KEY=VALUE  override one key, after the file; repeatable\n"
     "  --policy LIST        comma-separated policies: random, greedy, all_local, all_cloud\n"
-    "                       (run.policies)\n"
+    "                       (run.policies; blanks around names are allowed)\n"
     "  --backend NAME       cpu, cuda or auto: CUDA when a device is present (run.backend)\n"
     "  --episodes N         episodes per policy (run.episodes)\n"
     "  --envs N             environments stepped together (run.envs)\n"

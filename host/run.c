@@ -79,7 +79,9 @@ static int run_alloc(run_state *s, afs_backend *b, const afs_config *cfg,
 
 /* Plays one episode. The heuristic decides inside the fused slot, so its
  * decision time is measured by one more env_act on the last slot's
- * observations, which changes no state. */
+ * observations, which changes no state. The backend may run it
+ * asynchronously (CUDA): the clock is read with the device synchronized
+ * before and after, so the time is the decision's, not its launch's. */
 static int play_episode(run_state *s, afs_backend *b, int policy, uint32_t episode,
                         double *decide_s, char *err, size_t n)
 {
@@ -91,8 +93,10 @@ static int play_episode(run_state *s, afs_backend *b, int policy, uint32_t episo
             return afs_fail(err, n, "out of host memory for the trace (%zu records): run with fewer run.envs or episodes",
                         s->tracer.count);
     }
+    b->synchronize(b);
     double t0 = now_s();
     b->env_act(b, env, policy, s->obs, s->act);
+    b->synchronize(b);
     *decide_s = (now_s() - t0) * env->p.slots;
     return 0;
 }
@@ -180,22 +184,11 @@ static void summary_row(FILE *f, const char *name, const policy_total *t, const 
             t->sim_s > 0 ? steps / t->sim_s : 0.0);
 }
 
-static int parse_policies(const char *list, int *out, int max)
-{
-    char copy[256], *save = NULL;
-    int count = 0;
-    snprintf(copy, sizeof copy, "%s", list);
-    for (char *tok = strtok_r(copy, ",", &save); tok && count < max; tok = strtok_r(NULL, ",", &save))
-        out[count++] = afs_policy_from_name(tok);
-    return count;
-}
-
 int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
             char *err, size_t n)
 {
-    int policies[AFS_POLICY_N * 4];
-    int np = parse_policies(cfg->run.policies, policies, (int)(sizeof policies / sizeof *policies));
-    policy_total totals[AFS_POLICY_N * 4];
+    const int *policies = cfg->run.policy, np = cfg->run.policy_count;
+    policy_total totals[AFS_MAX_POLICIES];
     run_state s;
     int rc = 0, done = 0;
     memset(&s, 0, sizeof s);

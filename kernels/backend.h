@@ -2,7 +2,10 @@
  * implemented once in plain C (kernels/cpu) and once in CUDA (kernels/cuda).
  * Operations of the same name take the same arguments on every backend.
  * Pointers into backend memory are marked "backend" below; everything else is
- * host memory. */
+ * host memory. Every operation takes empty work (a size of 0) and then does
+ * nothing (losses and norms return 0). Operations may run asynchronously
+ * (CUDA queues them on the device): copies to the host, host results of
+ * losses and norms, and synchronize wait for what was queued before. */
 #ifndef AFS_BACKEND_H
 #define AFS_BACKEND_H
 
@@ -30,6 +33,8 @@ struct afs_backend {
     void (*to_host)(afs_backend *b, void *dst, const void *src_backend, size_t n);
     void (*to_backend)(afs_backend *b, void *dst_backend, const void *src, size_t n);
     void (*zero)(afs_backend *b, void *dst_backend, size_t n);
+    /* Returns once every operation queued so far has finished (for timing). */
+    void (*synchronize)(afs_backend *b);
 
     /* Environment. env's arrays are backend memory (env.c allocates them).
      * One slot is: env_arrive, env_observe, env_act (or a learned policy),
@@ -96,15 +101,19 @@ struct afs_backend {
      * before scaling. */
     double (*clip_grad_norm)(afs_backend *b, size_t n, float *grad, float max_norm);
 
-    /* TF32 tensor-core math for matrix products (CUDA; the CPU ignores it). */
+    /* TF32 tensor-core math for matrix products, cuBLAS's and cuDNN's
+     * (CUDA; the CPU ignores it). Off unless switched on. Switch it before
+     * sizing LSTM work buffers: cuDNN's sizes may depend on it. */
     void (*set_tf32)(afs_backend *b, int on);
 
     /* LSTM through time (models/lstm.h has the layout). lengths is host
      * memory [B]. h0, c0 [D, B, H] are the initial states (NULL: zeros);
      * h_n, c_n [D, B, H] receive the final states when not NULL, so that one
-     * step (S = 1) is the recurrent cell of the attention unit. The backward
-     * takes the forward's work and h_out, dL/dh_out (and dL/dh_n, or NULL),
-     * ADDS dL/dparams into dparams and writes dL/dx (when dx is not NULL).
+     * step (S = 1) is the recurrent cell of the attention unit; h_n may be
+     * h0 and c_n c0 (the cell stepped in place). The backward takes the
+     * forward's work and h_out, dL/dh_out (and dL/dh_n, or NULL), ADDS
+     * dL/dparams into dparams and writes dL/dx (when dx is not NULL); it
+     * leaves work as it was, so one forward may have several backwards.
      * No gradient flows into h0 or c0. */
     void (*lstm_forward)(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
                          const float *x, const float *params, const float *h0, const float *c0,

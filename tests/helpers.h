@@ -29,6 +29,17 @@ void test_step(afs_env *env, afs_backend *b, const uint8_t *actions);
  * then itself. */
 void test_remove_dir(const char *dir);
 
+/* A CUDA backend, or the test is skipped with the reason printed; with
+ * AFSIM_REQUIRE_GPU=1 in the environment (set on GPU machines, so that a
+ * broken cuBLAS or cuDNN set-up shows) it fails instead. Call inside the
+ * test: a CUDA context does not survive Criterion's fork. */
+afs_backend *test_cuda_or_skip(const char *what);
+
+/* Runs every operation of the backend table with empty work (sizes of 0)
+ * and checks that each leaves guarded memory untouched, that losses and
+ * norms return 0, and that a layer without inputs gives its bias. */
+void test_empty_work(afs_backend *b);
+
 /* FNV-1a hash of the whole state, for determinism checks. */
 uint64_t test_state_hash(const afs_env *env);
 

@@ -593,6 +593,34 @@ Test(config, a_policy_named_twice_is_refused)
     EXPECT_ERROR("[run]\npolicies = greedy,random,greedy\n", "run.policies", "'greedy'");
 }
 
+/* The policy list is parsed once, here, into the ids the run uses: names
+ * separated by commas, blanks around them allowed, none empty. */
+Test(config, policies_parse_into_ids_with_blanks_around_names)
+{
+    afs_config cfg;
+    char err[512];
+    afs_config_defaults(&cfg);
+    cr_assert_eq(cfg.run.policy_count, 4);
+    cr_assert_eq(afs_config_set(&cfg, "run", "policies", "greedy, all_local", "t", err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(cfg.run.policy_count, 2);
+    cr_assert(cfg.run.policy[0] == AFS_POLICY_GREEDY && cfg.run.policy[1] == AFS_POLICY_ALL_LOCAL);
+    cr_assert_eq(afs_config_set(&cfg, "run", "policies", "\tall_cloud ,random  ", "t", err,
+                                sizeof err), 0, "%s", err);
+    cr_assert(cfg.run.policy_count == 2 && cfg.run.policy[0] == AFS_POLICY_ALL_CLOUD &&
+              cfg.run.policy[1] == AFS_POLICY_RANDOM);
+    const char *bad[][2] = {{"greedy,,random", "empty name"}, {"greedy,", "empty name"},
+                            {" , ", "is empty"}, {"", "is empty"}, {"greedy random", "unknown policy 'greedy random'"},
+                            {"gredy", "unknown policy 'gredy'"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(afs_config_set(&cfg, "run", "policies", bad[i][0], "t", err, sizeof err), -1,
+                     "'%s' accepted", bad[i][0]);
+        cr_assert(strstr(err, bad[i][1]), "'%s': %s", bad[i][0], err);
+    }
+    /* A refused list leaves the last good one in place. */
+    cr_assert(cfg.run.policy_count == 2 && cfg.run.policy[0] == AFS_POLICY_ALL_CLOUD);
+}
+
 /* ---- The command line ---- */
 
 typedef struct result {

@@ -178,3 +178,95 @@ Test(lstm, single_steps_chain_to_the_whole_sequence)
         cr_assert(fabsf(h[i] - hn[i]) < 1e-6 && fabsf(c[i] - cn[i]) < 1e-6);
     free(x); free(p); free(work);
 }
+
+Test(lstm, nonempty_rows_in_order_then_the_empty_ones)
+{
+    const int lens[6] = {3, 0, 1, 0, 0, 2};
+    int rows[6], len[6];
+    cr_assert_eq(afs_lstm_nonempty(lens, 6, rows, len), 3);
+    const int want_rows[6] = {0, 2, 5, 1, 3, 4}, want_len[3] = {3, 1, 2};
+    cr_assert_arr_eq(rows, want_rows, sizeof want_rows);
+    cr_assert_arr_eq(len, want_len, sizeof want_len);
+    const int none[2] = {0, 0};
+    cr_assert_eq(afs_lstm_nonempty(none, 2, rows, len), 0);
+    cr_assert(rows[0] == 0 && rows[1] == 1);
+}
+
+/* An empty sequence (models/lstm.h): zero outputs, h_n = h0 and c_n = c0
+ * (zeros without them), dx = 0 even where dx held garbage, and no effect on
+ * the parameter gradients: a batch with an empty row gives exactly the
+ * gradients of the batch without it. */
+Test(lstm, an_empty_sequence_keeps_its_state_and_gets_no_gradient)
+{
+    size_t np = afs_lstm_params(&desc);
+    float *x = random_vec(S * B * IN, 13, 1), *p = random_vec(np, 14, 0.5f);
+    float *h0 = random_vec(D * B * H, 15, 0.5f), *c0 = random_vec(D * B * H, 16, 0.5f);
+    float *r_out = random_vec(S * B * D * H, 17, 1), *r_hn = random_vec(D * B * H, 18, 1);
+    run r;
+    r.work = malloc(cpu->lstm_work_bytes(cpu, &desc));
+    forward(x, p, h0, c0, &r);
+    for (int dir = 0; dir < D; dir++)
+        for (int j = 0; j < H; j++) {
+            int at = (dir * B + 3) * H + j; /* sequence 3 is empty */
+            cr_assert_eq(r.hn[at], h0[at]);
+            cr_assert_eq(r.cn[at], c0[at]);
+        }
+    float hn[D * B * H], cn[D * B * H], out[S * B * D * H];
+    cpu->lstm_forward(cpu, &desc, lengths, x, p, NULL, NULL, out, hn, cn, r.work);
+    for (int dir = 0; dir < D; dir++)
+        for (int j = 0; j < H; j++)
+            cr_assert(hn[(dir * B + 3) * H + j] == 0.0f && cn[(dir * B + 3) * H + j] == 0.0f);
+
+    float *dp = calloc(np, sizeof(float)), dx[S * B * IN];
+    for (int i = 0; i < S * B * IN; i++)
+        dx[i] = 777.0f;
+    forward(x, p, h0, c0, &r);
+    cpu->lstm_backward(cpu, &desc, lengths, x, p, h0, c0, r.work, r.out, r_out, r_hn, dx, dp);
+    for (int t = 0; t < S; t++)
+        for (int b = 0; b < B; b++)
+            for (int n = 0; t >= lengths[b] && n < IN; n++)
+                cr_assert_eq(dx[(t * B + b) * IN + n], 0.0f, "dx at t %d of sequence %d", t, b);
+
+    /* The same batch without sequence 3: rows 0-2, states and gradients
+     * of rows 0-2 only. */
+    const afs_lstm_desc three = {S, 3, IN, H, D};
+    float x3[S * 3 * IN], h03[D * 3 * H], c03[D * 3 * H], ro3[S * 3 * D * H], rh3[D * 3 * H];
+    for (int t = 0; t < S; t++)
+        for (int b = 0; b < 3; b++) {
+            memcpy(&x3[(t * 3 + b) * IN], &x[(t * B + b) * IN], IN * sizeof(float));
+            memcpy(&ro3[(t * 3 + b) * D * H], &r_out[(t * B + b) * D * H], D * H * sizeof(float));
+        }
+    for (int dir = 0; dir < D; dir++)
+        for (int b = 0; b < 3; b++) {
+            memcpy(&h03[(dir * 3 + b) * H], &h0[(dir * B + b) * H], H * sizeof(float));
+            memcpy(&c03[(dir * 3 + b) * H], &c0[(dir * B + b) * H], H * sizeof(float));
+            memcpy(&rh3[(dir * 3 + b) * H], &r_hn[(dir * B + b) * H], H * sizeof(float));
+        }
+    float out3[S * 3 * D * H], hn3[D * 3 * H], cn3[D * 3 * H], dx3[S * 3 * IN];
+    float *dp3 = calloc(np, sizeof(float)), *work3 = malloc(cpu->lstm_work_bytes(cpu, &three));
+    cpu->lstm_forward(cpu, &three, lengths, x3, p, h03, c03, out3, hn3, cn3, work3);
+    cpu->lstm_backward(cpu, &three, lengths, x3, p, h03, c03, work3, out3, ro3, rh3, dx3, dp3);
+    cr_assert_arr_eq(dp, dp3, np * sizeof(float), "an empty sequence changed the parameter gradients");
+    free(x); free(p); free(h0); free(c0); free(r_out); free(r_hn); free(dp); free(dp3);
+    free(work3); free(r.work);
+}
+
+/* The backward leaves the forward's work as it was (kernels/backend.h), so
+ * one forward may have several backwards, each giving the same gradients. */
+Test(lstm, a_second_backward_gives_the_same_gradients)
+{
+    size_t np = afs_lstm_params(&desc), wb = cpu->lstm_work_bytes(cpu, &desc);
+    float *x = random_vec(S * B * IN, 19, 1), *p = random_vec(np, 20, 0.5f);
+    float *r_out = random_vec(S * B * D * H, 21, 1);
+    run r;
+    r.work = malloc(wb);
+    forward(x, p, NULL, NULL, &r);
+    char *kept = malloc(wb);
+    memcpy(kept, r.work, wb);
+    float *first = calloc(np, sizeof(float)), *second = calloc(np, sizeof(float));
+    cpu->lstm_backward(cpu, &desc, lengths, x, p, NULL, NULL, r.work, r.out, r_out, NULL, NULL, first);
+    cr_assert_eq(memcmp(kept, r.work, wb), 0, "the backward changed work");
+    cpu->lstm_backward(cpu, &desc, lengths, x, p, NULL, NULL, r.work, r.out, r_out, NULL, NULL, second);
+    cr_assert_arr_eq(first, second, np * sizeof(float), "the second backward differs");
+    free(x); free(p); free(r_out); free(r.work); free(kept); free(first); free(second);
+}

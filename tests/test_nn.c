@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/gemm_cpu.h"
 
@@ -347,4 +348,36 @@ Test(nn, reference_gemm_matches_the_backend_gemm)
     float a[4] = {1, 2, 3, 4}, b[2] = {5, 6}, c[2];
     afs_gemm_reference(0, 0, 2, 1, 2, a, 2, b, 1, 0.0f, c, 1);
     cr_assert(c[0] == 17 && c[1] == 39);
+}
+
+/* Empty work (a size of 0) is a no-op on every backend; test_cuda_nn_parity.c
+ * runs the same checks on CUDA. */
+Test(nn, empty_work_is_a_no_op)
+{
+    test_empty_work(cpu);
+}
+
+/* Bias gradients at a large batch against the exact sum: values that are
+ * multiples of 1/8 in [-1, 1] sum exactly in float (partial sums stay
+ * below 2^21), so the CPU's serial sum must equal it bit for bit; CUDA's
+ * two-pass reduction is held to the same (test_cuda_nn_parity.c). */
+Test(nn, bias_gradient_is_the_exact_column_sum_at_large_batch)
+{
+    enum { G = 2, BIG = 65537, O = 5 };
+    size_t ny = (size_t)G * BIG * O;
+    float *dy = malloc(ny * sizeof(float)), W[G * O] = {0}, dW[G * O] = {0}, db[G * O] = {0};
+    fill(dy, ny, -1.0f, 1.0f, 40);
+    for (size_t i = 0; i < ny; i++)
+        dy[i] = roundf(dy[i] * 8.0f) / 8.0f;
+    double want[G * O] = {0};
+    for (int g = 0; g < G; g++)
+        for (int r = 0; r < BIG; r++)
+            for (int o = 0; o < O; o++)
+                want[g * O + o] += dy[((size_t)g * BIG + r) * O + o];
+    float *xs = calloc((size_t)G * BIG, sizeof(float)); /* in = 1, x = 0 */
+    cpu->linear_backward(cpu, G, BIG, 1, O, xs, W, dy, NULL, dW, db);
+    for (int i = 0; i < G * O; i++)
+        cr_assert_eq((double)db[i], want[i], "db[%d]: %.9g, exact %.9g", i, db[i], want[i]);
+    free(dy);
+    free(xs);
 }

@@ -122,6 +122,42 @@ Test(rng, u01_is_open_exact_and_symmetric)
     }
 }
 
+/* Expectation: the draws docs/architecture.md calls bit-identical on every
+ * backend are IEEE basic operations on exact uniforms, each rounded once:
+ * afs_uniform(x, lo, hi) = round(lo + round(round(hi - lo) * u)). Computed
+ * here in double, where each product and sum of two floats of these ranges
+ * is exact, and rounded to float once per float operation, the result must
+ * equal the function's bit for bit. A fused multiply-add (one rounding for
+ * two operations) or extended precision would break it: the backends are
+ * built without contraction (-ffp-contract=off, nvcc --fmad=false) so that
+ * any IEEE-conforming processor gives these bits. Ranges: the environment's
+ * defaults (area, CPU speeds, arrival rates, cloud CPU, z, k, T jitter, c). */
+Test(rng, uniform_draws_are_correctly_rounded_basic_operations)
+{
+    static const float ranges[][2] = {{0.0f, 350.0f}, {0.5f, 3.5f},  {0.5f, 1.0f},
+                                      {31.5f, 51.5f}, {1.0f, 3.0f},  {1.0f, 2.0f},
+                                      {-0.2f, 0.2f},  {0.05f, 0.2f}, {-1.0f, 1.0f}};
+    int differ_from_fma = 0;
+    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+        float lo = ranges[r][0], hi = ranges[r][1];
+        for (uint32_t i = 0; i < 100000; i++) {
+            uint32_t x = word(21, (uint32_t)r, i);
+            float u = afs_u01(x);
+            float d = (float)((double)hi - (double)lo);
+            float prod = (float)((double)d * (double)u);
+            float want = (float)((double)lo + (double)prod);
+            float got = afs_uniform(x, lo, hi);
+            cr_assert_eq(got, want, "uniform(%08x, %g, %g) = %a, rounded steps give %a", x,
+                         (double)lo, (double)hi, (double)got, (double)want);
+            differ_from_fma += (float)fma((double)d, (double)u, (double)lo) != want;
+        }
+    }
+    /* The check can fail: a single-rounding fma differs from the two
+     * roundings on a good share of these inputs. */
+    cr_assert_gt(differ_from_fma, 1000, "fma and two roundings differ on %d inputs only",
+                 differ_from_fma);
+}
+
 /* ---- 3. Distributions --------------------------------------------------- */
 
 static int cmp_float(const void *a, const void *b)

@@ -34,6 +34,8 @@ AFS_HD float afs_act_grad(int kind, float y, float dy)
 /* Softmax of one row of n values: y_j = exp(x_j - max) / sum_k exp(x_k - max). */
 AFS_HD void afs_softmax_row(const float *x, float *y, int n)
 {
+    if (n <= 0)
+        return;
     float mx = x[0], sum = 0.0f;
     for (int j = 1; j < n; j++)
         mx = x[j] > mx ? x[j] : mx;

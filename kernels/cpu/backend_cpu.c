@@ -37,6 +37,9 @@ static void cpu_zero(afs_backend *b, void *dst, size_t n)
     memset(dst, 0, n);
 }
 
+/* Every CPU operation has finished when it returns. */
+static void cpu_synchronize(afs_backend *b) { (void)b; }
+
 /* Per-environment pieces of each operation. Each works on a local copy of the
  * env descriptor: the compiler then knows that stores into the arrays cannot
  * change the dimensions or pointers, and keeps them in registers. */
@@ -208,6 +211,7 @@ afs_backend *afs_backend_cpu_create(int threads)
     b->to_host = cpu_copy;
     b->to_backend = cpu_copy;
     b->zero = cpu_zero;
+    b->synchronize = cpu_synchronize;
     b->env_reset = cpu_env_reset;
     b->env_arrive = cpu_env_arrive;
     b->env_observe = cpu_env_observe;

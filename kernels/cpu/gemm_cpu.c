@@ -23,6 +23,14 @@ void afs_gemm_reference(int ta, int tb, int m, int n, int k, const float *A, int
 void afs_gemm(int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc)
 {
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) { /* C = beta C; BLAS wants leading dimensions of at least 1 */
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                C[(long)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(long)i * ldc + j];
+        return;
+    }
 #ifdef AFS_HAVE_CBLAS
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 m, n, k, 1.0f, A, lda, B, ldb, beta, C, ldc);

@@ -2,6 +2,8 @@
  * Each (direction, sequence) pair runs on its own; the loops follow the
  * equations of models/lstm.h one for one. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/nn_math.h"
@@ -36,7 +38,7 @@ static void forward_one(const afs_lstm_desc *d, int dir, int b, int len, const f
     dir_params q = params_of(d, params, dir);
     const float *h_prev = h0 ? h0 + ((size_t)dir * d->B + b) * H : NULL;
     const float *c_prev = c0 ? c0 + ((size_t)dir * d->B + b) * H : NULL;
-    for (int k = 0; k < len; k++) {
+    for (int k = 0; k < len; k++) { /* len >= 1 */
         int t = step_time(dir, k, len);
         const float *xt = x + ((size_t)t * d->B + b) * in;
         float *s = (float *)saved(d, work, t, b, dir);
@@ -59,14 +61,39 @@ static void forward_one(const afs_lstm_desc *d, int dir, int b, int len, const f
         h_prev = s + HID * H;
         c_prev = s + CELL * H;
     }
-    if (h_n) {
-        float *hn = h_n + ((size_t)dir * d->B + b) * H;
-        float *cn = c_n + ((size_t)dir * d->B + b) * H;
-        for (int j = 0; j < H; j++) {
-            hn[j] = h_prev ? h_prev[j] : 0.0f;
-            cn[j] = c_prev ? c_prev[j] : 0.0f;
+    if (h_n)
+        memcpy(h_n + ((size_t)dir * d->B + b) * H, h_prev, H * sizeof(float));
+    if (c_n)
+        memcpy(c_n + ((size_t)dir * d->B + b) * H, c_prev, H * sizeof(float));
+}
+
+/* Final states of an empty sequence: its initial ones (models/lstm.h). */
+static void fill_empty(const afs_lstm_desc *d, int b, const float *h0, const float *c0,
+                       float *h_n, float *c_n)
+{
+    size_t H = (size_t)d->H;
+    for (int dir = 0; dir < d->dirs; dir++) {
+        size_t at = ((size_t)dir * d->B + b) * H;
+        for (size_t j = 0; j < H; j++) {
+            if (h_n)
+                h_n[at + j] = h0 ? h0[at + j] : 0.0f;
+            if (c_n)
+                c_n[at + j] = c0 ? c0[at + j] : 0.0f;
         }
     }
+}
+
+/* Rows of the non-empty sequences (and their lengths), then the empty ones;
+ * the caller frees *rows (one allocation for both arrays). */
+static int split_rows(const afs_lstm_desc *d, const int *lengths, int **rows, int **len)
+{
+    *rows = malloc((size_t)2 * (d->B > 0 ? d->B : 1) * sizeof(int));
+    if (!*rows) {
+        fprintf(stderr, "afsim: out of host memory in the CPU LSTM (B = %d)\n", d->B);
+        exit(1);
+    }
+    *len = *rows + d->B;
+    return afs_lstm_nonempty(lengths, d->B, *rows, *len);
 }
 
 static void lstm_forward(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
@@ -74,10 +101,14 @@ static void lstm_forward(afs_backend *b, const afs_lstm_desc *d, const int *leng
                          float *h_out, float *h_n, float *c_n, float *work)
 {
     (void)b;
+    int *rows, *len, n = split_rows(d, lengths, &rows, &len);
     memset(h_out, 0, (size_t)d->S * d->B * d->dirs * d->H * sizeof(float));
     for (int dir = 0; dir < d->dirs; dir++)
-        for (int r = 0; r < d->B; r++)
-            forward_one(d, dir, r, lengths[r], x, params, h0, c0, h_out, h_n, c_n, work);
+        for (int j = 0; j < n; j++)
+            forward_one(d, dir, rows[j], len[j], x, params, h0, c0, h_out, h_n, c_n, work);
+    for (int j = n; j < d->B; j++)
+        fill_empty(d, rows[j], h0, c0, h_n, c_n);
+    free(rows);
 }
 
 static void backward_one(const afs_lstm_desc *d, int dir, int b, int len, const float *x,
@@ -142,11 +173,14 @@ static void lstm_backward(afs_backend *b, const afs_lstm_desc *d, const int *len
 {
     (void)b;
     (void)h_out; /* the work buffer holds every step's output already */
+    int *rows, *len, n = split_rows(d, lengths, &rows, &len);
     if (dx)
         memset(dx, 0, (size_t)d->S * d->B * d->in * sizeof(float));
     for (int dir = 0; dir < d->dirs; dir++)
-        for (int r = 0; r < d->B; r++)
-            backward_one(d, dir, r, lengths[r], x, params, h0, c0, work, dh_out, dh_n, dx, dparams);
+        for (int j = 0; j < n; j++)
+            backward_one(d, dir, rows[j], len[j], x, params, h0, c0, work, dh_out, dh_n, dx,
+                         dparams);
+    free(rows);
 }
 
 /* Per step, batch row and direction: the four gates, the cell, the output. */

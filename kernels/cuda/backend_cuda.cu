@@ -17,8 +17,9 @@ typedef struct cuda_impl {
     char name[256];
     double *sums;      /* device [AFS_ACC_N]: episode totals */
     cublasHandle_t blas;
-    cudnnHandle_t dnn;
+    void *lstm;               /* lstm_cuda.cu's state: cuDNN handle, cached plans */
     afs_cuda_scratch scratch; /* reductions of the NN operations */
+    int env_block;            /* threads per environment, 0 = by M (benchmarks set it) */
 } cuda_impl;
 
 static cuda_impl *impl_of(afs_backend *b) { return (cuda_impl *)b->impl; }
@@ -61,7 +62,14 @@ static void cu_zero(afs_backend *b, void *dst, size_t n)
     CUDA_CHECK(cudaMemset(dst, 0, n));
 }
 
-static void cu_env_reset(afs_backend *b, afs_env *env) { (void)b; afs_cuda_env_reset(env); }
+static unsigned env_threads(afs_backend *b, const afs_env *env)
+{
+    return afs_cuda_env_threads(env, impl_of(b)->env_block);
+}
+
+void afs_cuda_set_env_block(afs_backend *b, int threads) { impl_of(b)->env_block = threads; }
+
+static void cu_env_reset(afs_backend *b, afs_env *env) { afs_cuda_env_reset(env, env_threads(b, env)); }
 static void cu_env_arrive(afs_backend *b, afs_env *env) { (void)b; afs_cuda_env_arrive(env); }
 
 static void cu_env_observe(afs_backend *b, const afs_env *env, float *obs)
@@ -79,17 +87,15 @@ static void cu_env_act(afs_backend *b, const afs_env *env, int policy, const flo
 
 static void cu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
 {
-    (void)b;
-    afs_cuda_env_step(env, action);
+    afs_cuda_env_step(env, action, env_threads(b, env));
     env->slot++;
 }
 
 static void cu_env_play_slot(afs_backend *b, afs_env *env, int policy, float *obs,
                              uint8_t *action)
 {
-    (void)b;
     (void)obs;
-    afs_cuda_env_play_slot(env, policy, action);
+    afs_cuda_env_play_slot(env, policy, action, env_threads(b, env));
     env->slot++;
 }
 
@@ -103,7 +109,21 @@ static void cu_env_metrics(afs_backend *b, const afs_env *env, afs_episode_sums 
 
 void *afs_cuda_blas_slot(afs_backend *b) { return &impl_of(b)->blas; }
 afs_cuda_scratch *afs_cuda_scratch_of(afs_backend *b) { return &impl_of(b)->scratch; }
-void *afs_cuda_dnn_slot(afs_backend *b) { return &impl_of(b)->dnn; }
+void *afs_cuda_lstm_slot(afs_backend *b) { return &impl_of(b)->lstm; }
+
+/* One switch for every matrix product: cuBLAS's and cuDNN's. */
+static void cu_set_tf32(afs_backend *b, int on)
+{
+    afs_nn_cuda_set_tf32(b, on);
+    afs_lstm_cuda_set_tf32(b, on);
+}
+
+/* Waits for every operation queued on the device. */
+static void cu_synchronize(afs_backend *b)
+{
+    (void)b;
+    CUDA_CHECK(cudaDeviceSynchronize());
+}
 
 static void cu_destroy(afs_backend *b)
 {
@@ -180,9 +200,11 @@ extern "C" afs_backend *afs_backend_cuda_create(char *err, size_t err_len)
     b->env_play_slot = cu_env_play_slot;
     b->env_metrics = cu_env_metrics;
     b->destroy = cu_destroy;
+    b->synchronize = cu_synchronize;
     if (afs_nn_cuda_install(b, err, err_len) || afs_lstm_cuda_install(b, err, err_len)) {
         cu_destroy(b);
         return NULL;
     }
+    b->set_tf32 = cu_set_tf32;
     return b;
 }

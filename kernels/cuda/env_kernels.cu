@@ -11,14 +11,27 @@
 #include "env_kernels.h"
 
 #define AGENT_BLOCK 256  /* threads per block of the per-agent kernels */
-#define ENV_BLOCK 256    /* threads per environment in the step */
-#define MAX_G (AFS_MAX_AP_GRID * AFS_MAX_AP_GRID)
+#define ENV_BLOCK 256    /* most threads per environment in the step */
+/* Blocks of the step per multiprocessor that __launch_bounds__ asks room
+ * for: it caps the step at 64 registers (80 without), which ptxas reaches
+ * without spilling; docs/performance.md has the figures. */
+#define ENV_MIN_BLOCKS 4
 
 static unsigned agent_blocks(const afs_env *env)
 {
     size_t n = (size_t)env->E * env->M;
     return (unsigned)((n + AGENT_BLOCK - 1) / AGENT_BLOCK);
 }
+
+unsigned afs_cuda_env_threads(const afs_env *env, int block)
+{
+    int threads = (block > 0 ? block : env->M + 31) / 32 * 32;
+    return (unsigned)(threads < 32 ? 32 : threads > ENV_BLOCK ? ENV_BLOCK : threads);
+}
+
+/* Nothing to launch for an empty batch (a grid of zero blocks is an invalid
+ * configuration). */
+static int empty(const afs_env *env) { return env->E <= 0 || env->M <= 0; }
 
 __global__ void k_reset(afs_env env)
 {
@@ -127,14 +140,15 @@ __device__ void step_block(const afs_env *env, const uint8_t *action)
         afs_mark_cloud_types(env, e, cloud_types);
 }
 
-__global__ void k_step(afs_env env, const uint8_t *action)
+__global__ void __launch_bounds__(ENV_BLOCK, ENV_MIN_BLOCKS) k_step(afs_env env, const uint8_t *action)
 {
     step_block(&env, action);
 }
 
 /* A whole heuristic slot of environment blockIdx.x; the observation stays
  * in registers. */
-__global__ void k_play_slot(afs_env env, int policy, uint8_t *action)
+__global__ void __launch_bounds__(ENV_BLOCK, ENV_MIN_BLOCKS)
+k_play_slot(afs_env env, int policy, uint8_t *action)
 {
     int e = blockIdx.x;
     for (int m = threadIdx.x; m < env.M; m += blockDim.x) {
@@ -159,42 +173,54 @@ __global__ void k_sum_envs(afs_env env, double *out)
 
 void afs_cuda_env_sum(const afs_env *env, double *out)
 {
-    k_sum_envs<<<1, 32>>>(*env, out);
+    k_sum_envs<<<1, 32>>>(*env, out); /* one thread per accumulator, even for E = 0 */
     CUDA_CHECK_LAUNCH();
 }
 
-void afs_cuda_env_reset(const afs_env *env)
+void afs_cuda_env_reset(const afs_env *env, unsigned threads)
 {
-    k_reset<<<env->E, ENV_BLOCK>>>(*env);
+    if (empty(env))
+        return;
+    k_reset<<<env->E, threads>>>(*env);
     CUDA_CHECK_LAUNCH();
 }
 
 void afs_cuda_env_arrive(const afs_env *env)
 {
+    if (empty(env))
+        return;
     k_arrive<<<agent_blocks(env), AGENT_BLOCK>>>(*env);
     CUDA_CHECK_LAUNCH();
 }
 
 void afs_cuda_env_observe(const afs_env *env, float *obs)
 {
+    if (empty(env))
+        return;
     k_observe<<<agent_blocks(env), AGENT_BLOCK>>>(*env, obs);
     CUDA_CHECK_LAUNCH();
 }
 
 void afs_cuda_env_act(const afs_env *env, int policy, const float *obs, uint8_t *action)
 {
+    if (empty(env))
+        return;
     k_act<<<agent_blocks(env), AGENT_BLOCK>>>(*env, policy, obs, action);
     CUDA_CHECK_LAUNCH();
 }
 
-void afs_cuda_env_step(const afs_env *env, const uint8_t *action)
+void afs_cuda_env_step(const afs_env *env, const uint8_t *action, unsigned threads)
 {
-    k_step<<<env->E, ENV_BLOCK>>>(*env, action);
+    if (empty(env))
+        return;
+    k_step<<<env->E, threads>>>(*env, action);
     CUDA_CHECK_LAUNCH();
 }
 
-void afs_cuda_env_play_slot(const afs_env *env, int policy, uint8_t *action)
+void afs_cuda_env_play_slot(const afs_env *env, int policy, uint8_t *action, unsigned threads)
 {
-    k_play_slot<<<env->E, ENV_BLOCK>>>(*env, policy, action);
+    if (empty(env))
+        return;
+    k_play_slot<<<env->E, threads>>>(*env, policy, action);
     CUDA_CHECK_LAUNCH();
 }

@@ -1,160 +1,418 @@
 /* LSTM through time on CUDA with cuDNN's RNN API (cudnnRNNForward and the
  * v8 backward calls), padded variable-length sequences in the time-major
- * unpacked layout. afsim keeps the parameters in its own layout
- * (models/lstm.h, shared with the CPU backend); they are copied into cuDNN's
- * weight space before each call, and cuDNN's weight gradients are added back
- * into afsim's layout after the backward. The forward's reserve space is the
- * caller's `work` buffer, so the backward finds it there. */
+ * unpacked layout.
+ *
+ * afsim keeps the parameters in its own layout (models/lstm.h, shared with
+ * the CPU backend): one kernel copies them into cuDNN's weight space before
+ * each call and adds cuDNN's weight gradients back after the backward, from
+ * a table of segments made once per layer shape. The forward's reserve
+ * space is the caller's `work` buffer, so the backward finds it there; the
+ * backward passes write into their reserve space, so they get a copy and
+ * `work` stays as the forward left it (a second backward of one forward
+ * gives the same gradients, as on the CPU).
+ *
+ * What is costly to make (the RNN descriptor, the weight spaces, the segment
+ * table: cudaMalloc and cudaFree each synchronize the device) is cached per
+ * layer shape and math mode (kernels/plan_cache.h); work buffers only grow.
+ * What changes from call to call (sequence lengths, batch size) is set on
+ * the data descriptors each call, a host-only operation.
+ *
+ * Empty sequences never reach cuDNN (models/lstm.h): when a batch has some,
+ * the non-empty rows are gathered into a packed batch, cuDNN runs on it, and
+ * the results are scattered back; empty rows get h_n = h0, c_n = c0, zero
+ * outputs and no gradient. */
 #include <cudnn.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../plan_cache.h"
 #include "cuda_check.h"
 #include "lstm_cuda.h"
 
+#define THREADS 256
 
-/* Everything cuDNN needs for one shape, made per call (shapes change with the
- * communication groups) and destroyed after. */
-typedef struct rnn {
+/* A contiguous run of parameters: afsim's offset, cuDNN's, the length. */
+typedef struct segment { size_t ours, theirs, len; } segment;
+#define SEGMENTS 32 /* 2 directions x 8 matrices and 8 biases */
+
+/* One layer shape (in, H, dirs, math), built once. */
+typedef struct plan {
     cudnnRNNDescriptor_t rnn;
-    cudnnRNNDataDescriptor_t x, y;
+    size_t weight_bytes;
+    float *weights, *dweights;  /* cuDNN's weight space and its gradient */
+    segment *segs;              /* device [nseg] */
+    int nseg;
+    size_t max_seg;
+} plan;
+
+/* A device buffer that only grows. */
+typedef struct grow { void *ptr; size_t bytes; } grow;
+
+typedef struct lstm_state {
+    cudnnHandle_t handle;
+    int tf32;
+    afs_plan_cache cache;
+    plan plans[AFS_PLAN_SLOTS];
+    cudnnRNNDataDescriptor_t x, y;  /* re-set every call: lengths change */
     cudnnTensorDescriptor_t h;
-    int32_t *dev_lengths;
-    size_t weight_bytes, work_bytes, reserve_bytes;
-    void *weights, *temp;
-} rnn;
+    grow temp;    /* cuDNN's workspace */
+    grow reserve; /* the backward's copy of the forward's reserve space */
+    grow rows;    /* int32 [B + n]: packed lengths, then the row map */
+    grow pack;    /* packed copies of the tensors of the non-empty rows */
+    int *host, host_cap;      /* [4 B] of host ints, see host_ints */
+} lstm_state;
 
-static cudnnHandle_t handle_of(afs_backend *b) { return *(cudnnHandle_t *)afs_cuda_dnn_slot(b); }
+static lstm_state *state_of(afs_backend *b) { return *(lstm_state **)afs_cuda_lstm_slot(b); }
 
-static void rnn_open(afs_backend *b, const afs_lstm_desc *d, const int *lengths, rnn *r)
+static void *grow_to(grow *g, size_t bytes)
 {
-    cudnnHandle_t h = handle_of(b);
-    CUDNN_CHECK(cudnnCreateRNNDescriptor(&r->rnn));
-    CUDNN_CHECK(cudnnSetRNNDescriptor_v8(
-        r->rnn, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM, CUDNN_RNN_DOUBLE_BIAS,
-        d->dirs == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT,
-        CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, CUDNN_DEFAULT_MATH, d->in, d->H, d->H, 1, NULL,
-        CUDNN_RNN_PADDED_IO_ENABLED));
-    float zero = 0.0f;
-    CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&r->x));
-    CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&r->y));
-    CUDNN_CHECK(cudnnSetRNNDataDescriptor(r->x, CUDNN_DATA_FLOAT,
-                                          CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, d->S, d->B,
-                                          d->in, lengths, &zero));
-    CUDNN_CHECK(cudnnSetRNNDataDescriptor(r->y, CUDNN_DATA_FLOAT,
-                                          CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, d->S, d->B,
-                                          d->dirs * d->H, lengths, &zero));
-    int dims[3] = {d->dirs, d->B, d->H}, strides[3] = {d->B * d->H, d->H, 1};
-    CUDNN_CHECK(cudnnCreateTensorDescriptor(&r->h));
-    CUDNN_CHECK(cudnnSetTensorNdDescriptor(r->h, CUDNN_DATA_FLOAT, 3, dims, strides));
-    CUDA_CHECK(cudaMalloc(&r->dev_lengths, (size_t)d->B * sizeof(int32_t)));
-    CUDA_CHECK(cudaMemcpy(r->dev_lengths, lengths, (size_t)d->B * sizeof(int32_t),
-                          cudaMemcpyHostToDevice));
-    CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(h, r->rnn, &r->weight_bytes));
-    CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(h, r->rnn, CUDNN_FWD_MODE_TRAINING, r->x,
-                                          &r->work_bytes, &r->reserve_bytes));
-    CUDA_CHECK(cudaMalloc(&r->weights, r->weight_bytes));
-    CUDA_CHECK(cudaMalloc(&r->temp, r->work_bytes ? r->work_bytes : 1));
+    if (g->bytes < bytes) {
+        if (g->ptr)
+            CUDA_CHECK(cudaFree(g->ptr));
+        CUDA_CHECK(cudaMalloc(&g->ptr, bytes));
+        g->bytes = bytes;
+    }
+    return g->ptr;
 }
 
-static void rnn_close(rnn *r)
+/* cuDNN's math mode: FMA only (no TF32, whatever the card) unless nn.tf32;
+ * CUDNN_DEFAULT_MATH lets cuDNN use TF32 tensor cores on A100 and newer. */
+static cudnnMathType_t math_of(int tf32) { return tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH; }
+
+/* The RNN descriptor of a layer: host-only, needs no device. */
+static cudnnStatus_t describe(cudnnRNNDescriptor_t r, int in, int H, int dirs, int tf32)
 {
-    CUDA_CHECK(cudaFree(r->temp));
-    CUDA_CHECK(cudaFree(r->weights));
-    CUDA_CHECK(cudaFree(r->dev_lengths));
-    CUDNN_CHECK(cudnnDestroyTensorDescriptor(r->h));
-    CUDNN_CHECK(cudnnDestroyRNNDataDescriptor(r->x));
-    CUDNN_CHECK(cudnnDestroyRNNDataDescriptor(r->y));
-    CUDNN_CHECK(cudnnDestroyRNNDescriptor(r->rnn));
+    return cudnnSetRNNDescriptor_v8(
+        r, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM, CUDNN_RNN_DOUBLE_BIAS,
+        dirs == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT,
+        CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, math_of(tf32), in, H, H, 1, NULL,
+        CUDNN_RNN_PADDED_IO_ENABLED);
 }
 
-/* Where cuDNN keeps gate k's input (k < 4) or recurrent (k >= 4) matrix and
- * bias of direction dir, inside a weight space. */
-static void cudnn_slot(afs_backend *b, rnn *r, void *space, int dir, int k, float **mat,
-                       float **bias)
+int afs_lstm_cuda_math_type(int in, int H, int dirs, int tf32)
 {
-    cudnnTensorDescriptor_t md, bd;
-    CUDNN_CHECK(cudnnCreateTensorDescriptor(&md));
-    CUDNN_CHECK(cudnnCreateTensorDescriptor(&bd));
-    CUDNN_CHECK(cudnnGetRNNWeightParams(handle_of(b), r->rnn, dir, r->weight_bytes, space, k,
-                                        md, (void **)mat, bd, (void **)bias));
-    CUDNN_CHECK(cudnnDestroyTensorDescriptor(md));
-    CUDNN_CHECK(cudnnDestroyTensorDescriptor(bd));
+    cudnnRNNDescriptor_t r;
+    cudnnRNNAlgo_t algo;
+    cudnnRNNMode_t mode;
+    cudnnRNNBiasMode_t bias;
+    cudnnDirectionMode_t dir;
+    cudnnRNNInputMode_t input;
+    cudnnDataType_t data, prec;
+    cudnnMathType_t math = (cudnnMathType_t)-1;
+    int32_t in_size, hidden, proj, layers;
+    cudnnDropoutDescriptor_t drop;
+    uint32_t aux;
+    if (cudnnCreateRNNDescriptor(&r) != CUDNN_STATUS_SUCCESS)
+        return -1;
+    if (describe(r, in, H, dirs, tf32) != CUDNN_STATUS_SUCCESS ||
+        cudnnGetRNNDescriptor_v8(r, &algo, &mode, &bias, &dir, &input, &data, &prec, &math,
+                                 &in_size, &hidden, &proj, &layers, &drop, &aux) !=
+            CUDNN_STATUS_SUCCESS)
+        math = (cudnnMathType_t)-1;
+    cudnnDestroyRNNDescriptor(r);
+    return (int)math;
 }
 
-/* afsim's offsets of gate k's matrix and bias in direction dir (models/lstm.h). */
-static void afsim_slot(const afs_lstm_desc *d, int dir, int k, size_t *mat, size_t *bias,
-                       size_t *mat_len)
+/* afsim's offsets of gate k's matrix and bias in direction dir (models/lstm.h);
+ * cuDNN's linear layer k < 4 is the input matrix of gate k, k >= 4 the
+ * recurrent one of gate k - 4, each with its own bias. */
+static void afsim_slot(const afs_lstm_desc *d, int dir, int k, segment *mat, segment *bias)
 {
     size_t base = afs_lstm_dir_params(d) * (size_t)dir, H = (size_t)d->H, H4 = 4 * H;
     size_t gate = (size_t)(k % 4);
     if (k < 4) {
-        *mat = base + gate * H * d->in;
-        *mat_len = H * d->in;
-        *bias = base + H4 * (d->in + d->H) + gate * H;
+        mat->ours = base + gate * H * d->in;
+        mat->len = H * d->in;
+        bias->ours = base + H4 * (d->in + d->H) + gate * H;
     } else {
-        *mat = base + H4 * d->in + gate * H * H;
-        *mat_len = H * H;
-        *bias = base + H4 * (d->in + d->H) + H4 + gate * H;
+        mat->ours = base + H4 * d->in + gate * H * H;
+        mat->len = H * H;
+        bias->ours = base + H4 * (d->in + d->H) + H4 + gate * H;
     }
+    bias->len = H;
 }
 
-/* dst[i] += src[i] */
-__global__ void k_add(size_t n, const float *src, float *dst)
+/* The segment table of a plan: where cuDNN keeps each matrix and bias. */
+static void map_segments(cudnnHandle_t h, const afs_lstm_desc *d, plan *p)
 {
-    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (i < n)
-        dst[i] += src[i];
-}
-
-/* Copies afsim's parameters into cuDNN's weight space (to_cudnn) or adds
- * cuDNN's weight gradients into afsim's (the other way). */
-static void exchange(afs_backend *b, const afs_lstm_desc *d, rnn *r, void *space, float *ours,
-                     int to_cudnn)
-{
+    segment host[SEGMENTS];
+    cudnnTensorDescriptor_t md, bd;
+    CUDNN_CHECK(cudnnCreateTensorDescriptor(&md));
+    CUDNN_CHECK(cudnnCreateTensorDescriptor(&bd));
+    p->nseg = 0;
+    p->max_seg = 0;
     for (int dir = 0; dir < d->dirs; dir++)
         for (int k = 0; k < 8; k++) {
             float *mat, *bias;
-            size_t m, bo, len;
-            cudnn_slot(b, r, space, dir, k, &mat, &bias);
-            afsim_slot(d, dir, k, &m, &bo, &len);
-            if (to_cudnn) {
-                CUDA_CHECK(cudaMemcpy(mat, ours + m, len * sizeof(float), cudaMemcpyDeviceToDevice));
-                CUDA_CHECK(cudaMemcpy(bias, ours + bo, (size_t)d->H * sizeof(float),
-                                      cudaMemcpyDeviceToDevice));
-            } else {
-                k_add<<<(unsigned)((len + 255) / 256), 256>>>(len, mat, ours + m);
-                CUDA_CHECK_LAUNCH();
-                k_add<<<(unsigned)((d->H + 255) / 256), 256>>>((size_t)d->H, bias, ours + bo);
-                CUDA_CHECK_LAUNCH();
-            }
+            segment *sm = &host[p->nseg++], *sb = &host[p->nseg++];
+            CUDNN_CHECK(cudnnGetRNNWeightParams(h, p->rnn, dir, p->weight_bytes, p->weights, k,
+                                                md, (void **)&mat, bd, (void **)&bias));
+            afsim_slot(d, dir, k, sm, sb);
+            sm->theirs = (size_t)(mat - p->weights);
+            sb->theirs = (size_t)(bias - p->weights);
+            p->max_seg = sm->len > p->max_seg ? sm->len : p->max_seg;
         }
+    CUDNN_CHECK(cudnnDestroyTensorDescriptor(md));
+    CUDNN_CHECK(cudnnDestroyTensorDescriptor(bd));
+    CUDA_CHECK(cudaMalloc(&p->segs, (size_t)p->nseg * sizeof(segment)));
+    CUDA_CHECK(cudaMemcpy(p->segs, host, (size_t)p->nseg * sizeof(segment), cudaMemcpyHostToDevice));
+}
+
+static void plan_build(lstm_state *st, const afs_lstm_desc *d, plan *p)
+{
+    CUDNN_CHECK(cudnnCreateRNNDescriptor(&p->rnn));
+    CUDNN_CHECK(describe(p->rnn, d->in, d->H, d->dirs, st->tf32));
+    CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(st->handle, p->rnn, &p->weight_bytes));
+    CUDA_CHECK(cudaMalloc(&p->weights, p->weight_bytes));
+    CUDA_CHECK(cudaMalloc(&p->dweights, p->weight_bytes));
+    map_segments(st->handle, d, p);
+}
+
+static void plan_destroy(plan *p)
+{
+    CUDA_CHECK(cudaFree(p->segs));
+    CUDA_CHECK(cudaFree(p->weights));
+    CUDA_CHECK(cudaFree(p->dweights));
+    CUDNN_CHECK(cudnnDestroyRNNDescriptor(p->rnn));
+}
+
+static plan *plan_for(lstm_state *st, const afs_lstm_desc *d)
+{
+    int key[AFS_PLAN_KEY] = {d->in, d->H, d->dirs, st->tf32}, build, evict;
+    int slot = afs_plan_lookup(&st->cache, key, &build, &evict);
+    if (evict)
+        plan_destroy(&st->plans[slot]);
+    if (build)
+        plan_build(st, d, &st->plans[slot]);
+    return &st->plans[slot];
+}
+
+/* Copies afsim's parameters into cuDNN's weight space (to_cudnn) or adds
+ * cuDNN's weight gradients into afsim's; one block row per segment. */
+__global__ void k_exchange(const segment *segs, float *ours, float *theirs, int to_cudnn)
+{
+    segment s = segs[blockIdx.y];
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i >= s.len)
+        return;
+    if (to_cudnn)
+        theirs[s.theirs + i] = ours[s.ours + i];
+    else
+        ours[s.ours + i] += theirs[s.theirs + i];
+}
+
+static void exchange(const plan *p, float *ours, float *theirs, int to_cudnn)
+{
+    dim3 grid((unsigned)((p->max_seg + THREADS - 1) / THREADS), (unsigned)p->nseg);
+    k_exchange<<<grid, THREADS>>>(p->segs, ours, theirs, to_cudnn);
+    CUDA_CHECK_LAUNCH();
+}
+
+/* Moves n rows of `width` floats in each of `outer` blocks:
+ * dst[t, dst_row(j)] = src[t, src_row(j)] for j < n, where a NULL map is
+ * the identity and a NULL src writes zeros. Gathers the non-empty rows into
+ * the packed batch, scatters results back, fills the empty rows. */
+__global__ void k_move_rows(int outer, int n, int width, const float *src, int src_rows,
+                            const int *src_map, float *dst, int dst_rows, const int *dst_map)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i >= (size_t)outer * n * width)
+        return;
+    int k = (int)(i % width), j = (int)(i / width % n), t = (int)(i / width / n);
+    size_t to = ((size_t)t * dst_rows + (dst_map ? dst_map[j] : j)) * width + k;
+    dst[to] = src ? src[((size_t)t * src_rows + (src_map ? src_map[j] : j)) * width + k] : 0.0f;
+}
+
+static void move_rows(int outer, int n, int width, const float *src, int src_rows,
+                      const int *src_map, float *dst, int dst_rows, const int *dst_map)
+{
+    size_t total = (size_t)outer * n * width;
+    if (!total || !dst)
+        return;
+    k_move_rows<<<(unsigned)((total + THREADS - 1) / THREADS), THREADS>>>(
+        outer, n, width, src, src_rows, src_map, dst, dst_rows, dst_map);
+    CUDA_CHECK_LAUNCH();
+}
+
+/* One call's batch: the non-empty rows (n of B) and, when some rows are
+ * empty, packed buffers for them. */
+typedef struct batch {
+    int B, n;
+    const int *map;    /* device [n]: packed row j is row map[j] */
+    const int *empty;  /* device [B - n]: the empty rows */
+    const int *dev_len;/* device [n]: packed lengths */
+    int in_place;      /* h0 is h_n or c0 is c_n */
+    char *cursor;      /* next free byte of st->pack */
+} batch;
+
+/* The host ints of a batch of B rows: rows [B] (afs_lstm_nonempty's order),
+ * stage [2 B] (what goes to the device: the packed lengths, then the rows),
+ * full [B] (every row at full length, for lstm_work_bytes). */
+static int *host_ints(lstm_state *st, int B)
+{
+    if (st->host_cap < B) {
+        free(st->host);
+        st->host = (int *)malloc((size_t)4 * B * sizeof(int));
+        if (!st->host) {
+            fprintf(stderr, "afsim: out of host memory in the cuDNN LSTM (B = %d)\n", B);
+            exit(1);
+        }
+        st->host_cap = B;
+    }
+    return st->host;
+}
+
+static int *stage_of(lstm_state *st, int B) { return host_ints(st, B) + B; }
+
+static batch batch_of(lstm_state *st, const afs_lstm_desc *d, const int *lengths)
+{
+    batch bt = {d->B, 0, NULL, NULL, NULL, 0, NULL};
+    int *rows = host_ints(st, d->B), *stage = stage_of(st, d->B);
+    bt.n = afs_lstm_nonempty(lengths, d->B, rows, stage);
+    memcpy(stage + bt.n, rows, (size_t)d->B * sizeof(int));
+    int *dev = (int *)grow_to(&st->rows, ((size_t)d->B + bt.n) * sizeof(int));
+    CUDA_CHECK(cudaMemcpy(dev, stage, ((size_t)d->B + bt.n) * sizeof(int), cudaMemcpyHostToDevice));
+    bt.dev_len = dev;
+    bt.map = dev + bt.n;
+    bt.empty = dev + bt.n + bt.n;
+    return bt;
+}
+
+/* Whether the call runs on packed copies: when some rows are empty, and
+ * when an initial state is also the final state's buffer (the recurrent
+ * cell stepped in place), since cuDNN does not say that hx may be hy. */
+static int packed(const batch *bt) { return bt->n < bt->B || bt->in_place; }
+
+/* Room for a packed tensor of `floats` floats, 256-byte aligned. */
+static float *take(batch *bt, size_t floats)
+{
+    float *p = (float *)bt->cursor;
+    bt->cursor += (floats * sizeof(float) + 255) / 256 * 256;
+    return p;
+}
+
+/* Packed copy of a [outer, B, width] tensor (NULL stays NULL). */
+static float *gather(batch *bt, int outer, int width, const float *src)
+{
+    if (!src)
+        return NULL;
+    float *dst = take(bt, (size_t)outer * bt->n * width);
+    move_rows(outer, bt->n, width, src, bt->B, bt->map, dst, bt->n, NULL);
+    return dst;
+}
+
+static void reserve_pack(lstm_state *st, batch *bt, const afs_lstm_desc *d)
+{
+    size_t S = (size_t)d->S, n = (size_t)bt->n, DH = (size_t)d->dirs * d->H;
+    size_t floats = S * n * d->in * 2 + S * n * DH * 2 + n * DH * 4; /* the backward's set */
+    bt->cursor = (char *)grow_to(&st->pack, floats * sizeof(float) + 16 * 256);
+}
+
+/* Sets the input descriptor for n rows of the given lengths (host) and
+ * sizes cuDNN's buffers for them. */
+static void size_for(lstm_state *st, const plan *p, const afs_lstm_desc *d, int n,
+                     const int *len, size_t *work_bytes, size_t *reserve_bytes)
+{
+    float zero = 0.0f;
+    CUDNN_CHECK(cudnnSetRNNDataDescriptor(st->x, CUDNN_DATA_FLOAT,
+                                          CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, d->S, n,
+                                          d->in, len, &zero));
+    CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(st->handle, p->rnn, CUDNN_FWD_MODE_TRAINING, st->x,
+                                          work_bytes, reserve_bytes));
+}
+
+/* Reserve space for every row at full length: what the caller allocates. */
+static size_t full_reserve(lstm_state *st, const plan *p, const afs_lstm_desc *d)
+{
+    size_t work = 0, reserve = 0;
+    if (d->B <= 0 || d->S <= 0)
+        return 0;
+    int *full = host_ints(st, d->B) + 3 * d->B;
+    for (int i = 0; i < d->B; i++)
+        full[i] = d->S;
+    size_for(st, p, d, d->B, full, &work, &reserve);
+    return reserve;
 }
 
 static size_t lstm_work_bytes(afs_backend *b, const afs_lstm_desc *d)
 {
-    int *lengths = (int *)malloc((size_t)d->B * sizeof(int));
-    for (int i = 0; i < d->B; i++)
-        lengths[i] = d->S;
-    rnn r;
-    rnn_open(b, d, lengths, &r);
-    size_t bytes = r.reserve_bytes;
-    rnn_close(&r);
-    free(lengths);
-    return bytes;
+    lstm_state *st = state_of(b);
+    return full_reserve(st, plan_for(st, d), d);
+}
+
+/* Sets every descriptor for this call's batch and sizes cuDNN's buffers.
+ * The packed batch's reserve space must fit the caller's work buffer, sized
+ * by lstm_work_bytes for every row at full length. */
+static void describe_call(lstm_state *st, const plan *p, const afs_lstm_desc *d,
+                          const batch *bt, size_t *work_bytes, size_t *reserve_bytes)
+{
+    float zero = 0.0f;
+    const int *len = stage_of(st, d->B); /* the packed lengths */
+    size_t have = full_reserve(st, p, d);
+    size_for(st, p, d, bt->n, len, work_bytes, reserve_bytes);
+    if (*reserve_bytes > have) {
+        fprintf(stderr, "afsim: cuDNN LSTM needs %zu bytes of reserve space, more than the %zu "
+                        "of lstm_work_bytes (S %d, B %d, in %d, H %d)\n",
+                *reserve_bytes, have, d->S, d->B, d->in, d->H);
+        exit(1);
+    }
+    CUDNN_CHECK(cudnnSetRNNDataDescriptor(st->y, CUDNN_DATA_FLOAT,
+                                          CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, d->S, bt->n,
+                                          d->dirs * d->H, len, &zero));
+    int dims[3] = {d->dirs, bt->n, d->H}, strides[3] = {bt->n * d->H, d->H, 1};
+    CUDNN_CHECK(cudnnSetTensorNdDescriptor(st->h, CUDNN_DATA_FLOAT, 3, dims, strides));
+}
+
+/* What the forward and the backward do first: descriptors and buffer sizes
+ * for this batch, parameters into cuDNN's weight space; returns the
+ * workspace. */
+static void *prepare_call(lstm_state *st, const plan *p, const afs_lstm_desc *d, const batch *bt,
+                          const float *params, size_t *work_bytes, size_t *reserve_bytes)
+{
+    describe_call(st, p, d, bt, work_bytes, reserve_bytes);
+    exchange(p, (float *)params, p->weights, 1);
+    return grow_to(&st->temp, *work_bytes ? *work_bytes : 1);
 }
 
 static void lstm_forward(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
                          const float *x, const float *params, const float *h0, const float *c0,
                          float *h_out, float *h_n, float *c_n, float *work)
 {
-    rnn r;
-    rnn_open(b, d, lengths, &r);
-    exchange(b, d, &r, r.weights, (float *)params, 1);
-    CUDNN_CHECK(cudnnRNNForward(handle_of(b), r.rnn, CUDNN_FWD_MODE_TRAINING, r.dev_lengths,
-                                r.x, x, r.y, h_out, r.h, h0, h_n, r.h, c0, c_n, r.weight_bytes,
-                                r.weights, r.work_bytes, r.temp, r.reserve_bytes, work));
-    rnn_close(&r);
+    lstm_state *st = state_of(b);
+    size_t DH = (size_t)d->dirs * d->H;
+    if (d->B <= 0)
+        return;
+    CUDA_CHECK(cudaMemsetAsync(h_out, 0, (size_t)d->S * d->B * DH * sizeof(float)));
+    plan *p = plan_for(st, d);
+    batch bt = batch_of(st, d, lengths);
+    bt.in_place = (h0 && h0 == h_n) || (c0 && c0 == c_n);
+    int nempty = d->B - bt.n;
+    move_rows(d->dirs, nempty, d->H, h0, d->B, bt.empty, h_n, d->B, bt.empty);
+    move_rows(d->dirs, nempty, d->H, c0, d->B, bt.empty, c_n, d->B, bt.empty);
+    if (!bt.n)
+        return;
+    size_t work_bytes, reserve_bytes;
+    void *temp = prepare_call(st, p, d, &bt, params, &work_bytes, &reserve_bytes);
+    const float *px = x, *ph0 = h0, *pc0 = c0;
+    float *py = h_out, *phn = h_n, *pcn = c_n;
+    if (packed(&bt)) {
+        reserve_pack(st, &bt, d);
+        px = gather(&bt, d->S, d->in, x);
+        ph0 = gather(&bt, d->dirs, d->H, h0);
+        pc0 = gather(&bt, d->dirs, d->H, c0);
+        py = take(&bt, (size_t)d->S * bt.n * DH); /* zeros wherever cuDNN leaves it */
+        CUDA_CHECK(cudaMemsetAsync(py, 0, (size_t)d->S * bt.n * DH * sizeof(float)));
+        phn = h_n ? take(&bt, (size_t)d->dirs * bt.n * d->H) : NULL;
+        pcn = c_n ? take(&bt, (size_t)d->dirs * bt.n * d->H) : NULL;
+    }
+    CUDNN_CHECK(cudnnRNNForward(st->handle, p->rnn, CUDNN_FWD_MODE_TRAINING, bt.dev_len, st->x,
+                                px, st->y, py, st->h, ph0, phn, st->h, pc0, pcn, p->weight_bytes,
+                                p->weights, work_bytes, temp, reserve_bytes, work));
+    if (packed(&bt)) {
+        move_rows(d->S, bt.n, (int)DH, py, bt.n, NULL, h_out, d->B, bt.map);
+        move_rows(d->dirs, bt.n, d->H, phn, bt.n, NULL, h_n, d->B, bt.map);
+        move_rows(d->dirs, bt.n, d->H, pcn, bt.n, NULL, c_n, d->B, bt.map);
+    }
 }
 
 static void lstm_backward(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
@@ -162,39 +420,84 @@ static void lstm_backward(afs_backend *b, const afs_lstm_desc *d, const int *len
                           const float *c0, const float *work, const float *h_out,
                           const float *dh_out, const float *dh_n, float *dx, float *dparams)
 {
-    rnn r;
-    rnn_open(b, d, lengths, &r);
-    exchange(b, d, &r, r.weights, (float *)params, 1);
-    float *dx_buf = dx;
-    if (!dx_buf)
-        CUDA_CHECK(cudaMalloc(&dx_buf, (size_t)d->S * d->B * d->in * sizeof(float)));
+    lstm_state *st = state_of(b);
+    size_t DH = (size_t)d->dirs * d->H, nx = (size_t)d->S * d->B * d->in;
+    if (d->B <= 0)
+        return;
+    /* cuDNN does not document what it writes at padded positions: zeros
+     * there (and for empty rows), as on the CPU. */
+    if (dx)
+        CUDA_CHECK(cudaMemsetAsync(dx, 0, nx * sizeof(float)));
+    plan *p = plan_for(st, d);
+    batch bt = batch_of(st, d, lengths);
+    if (!bt.n)
+        return;
+    size_t work_bytes, reserve_bytes;
+    void *temp = prepare_call(st, p, d, &bt, params, &work_bytes, &reserve_bytes);
+    void *reserve = grow_to(&st->reserve, reserve_bytes ? reserve_bytes : 1);
+    CUDA_CHECK(cudaMemcpyAsync(reserve, work, reserve_bytes, cudaMemcpyDeviceToDevice));
+    if (packed(&bt) || !dx)
+        reserve_pack(st, &bt, d);
+    const float *px = x, *py = h_out, *pdy = dh_out, *pdhn = dh_n, *ph0 = h0, *pc0 = c0;
+    float *pdx = dx;
+    if (packed(&bt)) {
+        px = gather(&bt, d->S, d->in, x);
+        py = gather(&bt, d->S, (int)DH, h_out);
+        pdy = gather(&bt, d->S, (int)DH, dh_out);
+        pdhn = gather(&bt, d->dirs, d->H, dh_n);
+        ph0 = gather(&bt, d->dirs, d->H, h0);
+        pc0 = gather(&bt, d->dirs, d->H, c0);
+        pdx = NULL;
+    }
+    if (!pdx) { /* cuDNN always writes dx: a packed or throw-away one */
+        pdx = take(&bt, (size_t)d->S * bt.n * d->in);
+        CUDA_CHECK(cudaMemsetAsync(pdx, 0, (size_t)d->S * bt.n * d->in * sizeof(float)));
+    }
     /* The data pass must come first: it leaves in the reserve space what the
      * weight pass reads. */
-    CUDNN_CHECK(cudnnRNNBackwardData_v8(handle_of(b), r.rnn, r.dev_lengths, r.y, h_out, dh_out,
-                                        r.x, dx_buf, r.h, h0, dh_n, NULL, r.h, c0, NULL, NULL,
-                                        r.weight_bytes, r.weights, r.work_bytes, r.temp,
-                                        r.reserve_bytes, (void *)work));
-    void *dweights;
-    CUDA_CHECK(cudaMalloc(&dweights, r.weight_bytes));
-    CUDA_CHECK(cudaMemset(dweights, 0, r.weight_bytes));
-    CUDNN_CHECK(cudnnRNNBackwardWeights_v8(handle_of(b), r.rnn, CUDNN_WGRAD_MODE_ADD,
-                                           r.dev_lengths, r.x, x, r.h, h0, r.y, h_out,
-                                           r.weight_bytes, dweights, r.work_bytes, r.temp,
-                                           r.reserve_bytes, (void *)work));
-    exchange(b, d, &r, dweights, dparams, 0);
-    CUDA_CHECK(cudaFree(dweights));
-    if (!dx)
-        CUDA_CHECK(cudaFree(dx_buf));
-    rnn_close(&r);
+    CUDNN_CHECK(cudnnRNNBackwardData_v8(st->handle, p->rnn, bt.dev_len, st->y, py, pdy, st->x,
+                                        pdx, st->h, ph0, pdhn, NULL, st->h, pc0, NULL, NULL,
+                                        p->weight_bytes, p->weights, work_bytes, temp,
+                                        reserve_bytes, reserve));
+    CUDA_CHECK(cudaMemsetAsync(p->dweights, 0, p->weight_bytes));
+    CUDNN_CHECK(cudnnRNNBackwardWeights_v8(st->handle, p->rnn, CUDNN_WGRAD_MODE_ADD, bt.dev_len,
+                                           st->x, px, st->h, ph0, st->y, py, p->weight_bytes,
+                                           p->dweights, work_bytes, temp, reserve_bytes,
+                                           reserve));
+    exchange(p, dparams, p->dweights, 0);
+    if (packed(&bt) && dx)
+        move_rows(d->S, bt.n, d->in, pdx, bt.n, NULL, dx, d->B, bt.map);
+}
+
+/* Plans are keyed by the math mode too: switching builds (or finds) them. */
+void afs_lstm_cuda_set_tf32(afs_backend *b, int on) { state_of(b)->tf32 = on != 0; }
+
+unsigned long long afs_lstm_cuda_plan_builds(afs_backend *b)
+{
+    return state_of(b)->cache.builds;
 }
 
 int afs_lstm_cuda_install(afs_backend *b, char *err, size_t err_len)
 {
-    cudnnHandle_t *h = (cudnnHandle_t *)afs_cuda_dnn_slot(b);
-    cudnnStatus_t st = cudnnCreate(h);
-    if (st != CUDNN_STATUS_SUCCESS) {
-        snprintf(err, err_len, "cannot start cuDNN: %s", cudnnGetErrorString(st));
-        *h = NULL;
+    lstm_state *st = (lstm_state *)calloc(1, sizeof *st);
+    *(lstm_state **)afs_cuda_lstm_slot(b) = st;
+    if (!st) {
+        snprintf(err, err_len, "out of host memory");
+        return -1;
+    }
+    cudnnStatus_t rc = cudnnCreate(&st->handle);
+    if (rc != CUDNN_STATUS_SUCCESS) {
+        snprintf(err, err_len, "cannot start cuDNN: %s", cudnnGetErrorString(rc));
+        st->handle = NULL;
+        return -1;
+    }
+    /* cuDNN 9 loads its RNN part (libcudnn_adv) on first use: a missing
+     * one shows here, as a backend that cannot start, not as an exit. */
+    if ((rc = cudnnCreateRNNDataDescriptor(&st->x)) != CUDNN_STATUS_SUCCESS ||
+        (rc = cudnnCreateRNNDataDescriptor(&st->y)) != CUDNN_STATUS_SUCCESS ||
+        (rc = cudnnCreateTensorDescriptor(&st->h)) != CUDNN_STATUS_SUCCESS) {
+        snprintf(err, err_len, "cannot use cuDNN's RNN functions (libcudnn_adv): %s",
+                 cudnnGetErrorString(rc));
         return -1;
     }
     b->lstm_forward = lstm_forward;
@@ -205,8 +508,24 @@ int afs_lstm_cuda_install(afs_backend *b, char *err, size_t err_len)
 
 void afs_lstm_cuda_release(afs_backend *b)
 {
-    cudnnHandle_t *h = (cudnnHandle_t *)afs_cuda_dnn_slot(b);
-    if (*h)
-        cudnnDestroy(*h);
-    *h = NULL;
+    lstm_state *st = state_of(b);
+    if (!st)
+        return;
+    for (int s = 0; s < st->cache.filled; s++)
+        plan_destroy(&st->plans[s]);
+    grow *bufs[4] = {&st->temp, &st->reserve, &st->rows, &st->pack};
+    for (int i = 0; i < 4; i++)
+        if (bufs[i]->ptr)
+            CUDA_CHECK(cudaFree(bufs[i]->ptr));
+    if (st->x)
+        cudnnDestroyRNNDataDescriptor(st->x);
+    if (st->y)
+        cudnnDestroyRNNDataDescriptor(st->y);
+    if (st->h)
+        cudnnDestroyTensorDescriptor(st->h);
+    if (st->handle)
+        cudnnDestroy(st->handle);
+    free(st->host);
+    free(st);
+    *(lstm_state **)afs_cuda_lstm_slot(b) = NULL;
 }

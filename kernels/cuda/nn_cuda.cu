@@ -2,7 +2,8 @@
  * kernels over kernels/common/nn_math.h for the rest. Every sum that feeds a
  * result (bias gradients, losses, norms) is reduced in a fixed order, so a
  * run is repeatable on one device. TF32 tensor-core math is off unless asked
- * for (set_tf32, from the nn.tf32 key). */
+ * for (afs_nn_cuda_set_tf32, from the nn.tf32 key). Empty work (a size of 0)
+ * launches nothing: a grid of zero blocks is an invalid configuration. */
 #include <cublas_v2.h>
 
 #include "../common/nn_math.h"
@@ -14,7 +15,30 @@
 
 static unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
 
+/* Launches kernel over n elements, one thread each, or nothing when n = 0. */
+#define LAUNCH_N(n, kernel, ...)                                  \
+    do {                                                          \
+        if ((n) > 0) {                                            \
+            kernel<<<blocks_for(n), THREADS>>>(__VA_ARGS__);      \
+            CUDA_CHECK_LAUNCH();                                  \
+        }                                                         \
+    } while (0)
+
 static cublasHandle_t handle_of(afs_backend *b) { return *(cublasHandle_t *)afs_cuda_blas_slot(b); }
+
+/* A scratch buffer, grown as needed, owned by the backend. Launches run in
+ * stream order, so one buffer serves every operation in turn. */
+static void *scratch(afs_backend *b, size_t bytes)
+{
+    afs_cuda_scratch *s = afs_cuda_scratch_of(b);
+    if (s->bytes < bytes) {
+        if (s->ptr)
+            CUDA_CHECK(cudaFree(s->ptr));
+        CUDA_CHECK(cudaMalloc(&s->ptr, bytes));
+        s->bytes = bytes;
+    }
+    return s->ptr;
+}
 
 /* y[g, r, o] += bias[g, o] */
 __global__ void k_add_bias(int G, int rows, int cols, const float *bias, float *y)
@@ -25,31 +49,79 @@ __global__ void k_add_bias(int G, int rows, int cols, const float *bias, float *
         y[i] += bias[(i / per) * cols + i % cols];
 }
 
-/* db[g, o] += sum over rows of dy[g, r, o], rows in order. */
-__global__ void k_bias_grad(int G, int rows, int cols, const float *dy, float *db)
+/* Bias gradients db[g, o] += sum over rows of dy[g, r, o], in two passes
+ * over a fixed partition of the rows, so the result is the same on every run
+ * and every device. Pass 1: a block of 32 x BIAS_LANES threads sums `chunk`
+ * rows of 32 columns (a warp reads 32 consecutive columns: coalesced), its
+ * lanes combined in lane order. Pass 2 adds the chunk sums in chunk order.
+ * (One thread per column summing all B rows leaves the device idle at large
+ * B.) */
+#define BIAS_LANES 8
+#define BIAS_CHUNK 1024 /* rows per block, grown past 65535 chunks (grid.y) */
+
+__global__ void k_bias_partial(int rows, int cols, int chunk, int chunks, const float *dy,
+                               float *part)
+{
+    __shared__ float lane_sum[BIAS_LANES][32];
+    int g = blockIdx.z, ch = blockIdx.y, c = blockIdx.x * 32 + threadIdx.x;
+    long long r_end = min((long long)rows, (long long)(ch + 1) * chunk);
+    const float *d = dy + (size_t)g * rows * cols;
+    float s = 0.0f;
+    if (c < cols)
+        for (long long r = (long long)ch * chunk + threadIdx.y; r < r_end; r += BIAS_LANES)
+            s += d[(size_t)r * cols + c];
+    lane_sum[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < cols) {
+        for (int k = 1; k < BIAS_LANES; k++)
+            s += lane_sum[k][threadIdx.x];
+        part[((size_t)g * chunks + ch) * cols + c] = s;
+    }
+}
+
+__global__ void k_bias_total(int G, int cols, int chunks, const float *part, float *db)
 {
     size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (k >= (size_t)G * cols)
         return;
     size_t g = k / cols, o = k % cols;
-    const float *d = dy + g * rows * cols;
     float s = 0.0f;
-    for (int r = 0; r < rows; r++)
-        s += d[(size_t)r * cols + o];
+    for (int ch = 0; ch < chunks; ch++)
+        s += part[((size_t)g * chunks + ch) * cols + o];
     db[k] += s;
 }
 
+static void bias_grad(afs_backend *b, int G, int rows, int cols, const float *dy, float *db)
+{
+    int chunk = BIAS_CHUNK;
+    while ((rows + (long long)chunk - 1) / chunk > 65535)
+        chunk *= 2;
+    int chunks = (int)((rows + (long long)chunk - 1) / chunk);
+    float *part = (float *)scratch(b, (size_t)G * chunks * cols * sizeof(float));
+    dim3 grid((unsigned)((cols + 31) / 32), (unsigned)chunks, (unsigned)G);
+    k_bias_partial<<<grid, dim3(32, BIAS_LANES)>>>(rows, cols, chunk, chunks, dy, part);
+    CUDA_CHECK_LAUNCH();
+    LAUNCH_N((size_t)G * cols, k_bias_total, G, cols, chunks, part, db);
+}
+
 /* Row-major matrices are column-major transposes: y^T = W x^T etc.; the G
- * layers are one strided-batched GEMM. */
+ * layers are one strided-batched GEMM. cuBLAS needs in >= 1 (its leading
+ * dimension), so a layer without inputs is its bias alone. */
 static void linear_forward(afs_backend *b, int G, int B, int in, int out, const float *x,
                            const float *W, const float *bias, float *y)
 {
     const float one = 1.0f, zero = 0.0f;
-    CUBLAS_CHECK(cublasSgemmStridedBatched(handle_of(b), CUBLAS_OP_T, CUBLAS_OP_N, out, B, in,
-                                           &one, W, in, (long long)out * in, x, in,
-                                           (long long)B * in, &zero, y, out, (long long)B * out, G));
-    k_add_bias<<<blocks_for((size_t)G * B * out), THREADS>>>(G, B, out, bias, y);
-    CUDA_CHECK_LAUNCH();
+    size_t ny = (size_t)G * B * out;
+    if (!ny)
+        return;
+    if (in > 0)
+        CUBLAS_CHECK(cublasSgemmStridedBatched(handle_of(b), CUBLAS_OP_T, CUBLAS_OP_N, out, B,
+                                               in, &one, W, in, (long long)out * in, x, in,
+                                               (long long)B * in, &zero, y, out,
+                                               (long long)B * out, G));
+    else
+        CUDA_CHECK(cudaMemsetAsync(y, 0, ny * sizeof(float)));
+    LAUNCH_N(ny, k_add_bias, G, B, out, bias, y);
 }
 
 static void linear_backward(afs_backend *b, int G, int B, int in, int out, const float *x,
@@ -57,16 +129,24 @@ static void linear_backward(afs_backend *b, int G, int B, int in, int out, const
 {
     const float one = 1.0f, zero = 0.0f;
     cublasHandle_t h = handle_of(b);
-    if (dx) /* dx^T = W^T dy^T */
-        CUBLAS_CHECK(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, in, B, out, &one, W,
-                                               in, (long long)out * in, dy, out, (long long)B * out,
-                                               &zero, dx, in, (long long)B * in, G));
-    /* dW^T += x^T dy */
-    CUBLAS_CHECK(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_T, in, out, B, &one, x, in,
-                                           (long long)B * in, dy, out, (long long)B * out, &one,
-                                           dW, in, (long long)out * in, G));
-    k_bias_grad<<<blocks_for((size_t)G * out), THREADS>>>(G, B, out, dy, db);
-    CUDA_CHECK_LAUNCH();
+    if (!G || !B)
+        return;
+    if (dx && in > 0) { /* dx^T = W^T dy^T; dx = 0 when there are no outputs */
+        if (out > 0)
+            CUBLAS_CHECK(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, in, B, out, &one,
+                                                   W, in, (long long)out * in, dy, out,
+                                                   (long long)B * out, &zero, dx, in,
+                                                   (long long)B * in, G));
+        else
+            CUDA_CHECK(cudaMemsetAsync(dx, 0, (size_t)G * B * in * sizeof(float)));
+    }
+    if (!out)
+        return;
+    if (in > 0) /* dW^T += x^T dy */
+        CUBLAS_CHECK(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_T, in, out, B, &one, x,
+                                               in, (long long)B * in, dy, out, (long long)B * out,
+                                               &one, dW, in, (long long)out * in, G));
+    bias_grad(b, G, B, out, dy, db);
 }
 
 __global__ void k_act(int kind, size_t n, const float *x, float *y)
@@ -86,16 +166,14 @@ __global__ void k_act_grad(int kind, size_t n, const float *y, const float *dy, 
 static void activation_forward(afs_backend *b, int kind, size_t n, const float *x, float *y)
 {
     (void)b;
-    k_act<<<blocks_for(n), THREADS>>>(kind, n, x, y);
-    CUDA_CHECK_LAUNCH();
+    LAUNCH_N(n, k_act, kind, n, x, y);
 }
 
 static void activation_backward(afs_backend *b, int kind, size_t n, const float *y,
                                 const float *dy, float *dx)
 {
     (void)b;
-    k_act_grad<<<blocks_for(n), THREADS>>>(kind, n, y, dy, dx);
-    CUDA_CHECK_LAUNCH();
+    LAUNCH_N(n, k_act_grad, kind, n, y, dy, dx);
 }
 
 /* One thread per row: the rows here are a few actions wide. */
@@ -119,16 +197,14 @@ __global__ void k_softmax_grad(int rows, int cols, float scale, const float *y, 
 static void softmax_forward(afs_backend *b, int rows, int cols, const float *x, float *y)
 {
     (void)b;
-    k_softmax<<<blocks_for((size_t)rows), THREADS>>>(rows, cols, x, y);
-    CUDA_CHECK_LAUNCH();
+    LAUNCH_N(cols > 0 ? rows : 0, k_softmax, rows, cols, x, y);
 }
 
 static void softmax_backward(afs_backend *b, int rows, int cols, const float *y,
                              const float *dy, float *dx)
 {
     (void)b;
-    k_softmax_grad<<<blocks_for((size_t)rows), THREADS>>>(rows, cols, 1.0f, y, dy, dx);
-    CUDA_CHECK_LAUNCH();
+    LAUNCH_N(cols > 0 ? rows : 0, k_softmax_grad, rows, cols, 1.0f, y, dy, dx);
 }
 
 __global__ void k_gumbel(int rows, int cols, float tau, uint32_t seed, uint32_t stream,
@@ -155,18 +231,15 @@ static void gumbel_softmax_forward(afs_backend *b, int rows, int cols, float tau
                                    float *soft, float *hard)
 {
     (void)b;
-    k_gumbel<<<blocks_for((size_t)rows), THREADS>>>(rows, cols, tau, seed, stream, counter,
-                                                    logits, soft, hard);
-    CUDA_CHECK_LAUNCH();
+    LAUNCH_N(cols > 0 ? rows : 0, k_gumbel, rows, cols, tau, seed, stream, counter, logits,
+             soft, hard);
 }
 
 static void gumbel_softmax_backward(afs_backend *b, int rows, int cols, float tau,
                                     const float *soft, const float *dhard, float *dlogits)
 {
     (void)b;
-    k_softmax_grad<<<blocks_for((size_t)rows), THREADS>>>(rows, cols, 1.0f / tau, soft, dhard,
-                                                          dlogits);
-    CUDA_CHECK_LAUNCH();
+    LAUNCH_N(cols > 0 ? rows : 0, k_softmax_grad, rows, cols, 1.0f / tau, soft, dhard, dlogits);
 }
 
 /* Per-element loss terms and gradients; the terms go to `terms` for the sum. */
@@ -207,36 +280,26 @@ __global__ void k_square(size_t n, const float *g, double *sq)
         sq[i] = (double)g[i] * g[i];
 }
 
-/* A scratch buffer of doubles, grown as needed, owned by the backend. */
-static double *scratch(afs_backend *b, size_t n)
-{
-    afs_cuda_scratch *s = afs_cuda_scratch_of(b);
-    if (s->len < n + 1) {
-        if (s->ptr)
-            CUDA_CHECK(cudaFree(s->ptr));
-        CUDA_CHECK(cudaMalloc(&s->ptr, (n + 1) * sizeof(double)));
-        s->len = n + 1;
-    }
-    return s->ptr;
-}
+/* terms [n] and the total right after them, in one scratch buffer. */
+static double *terms_of(afs_backend *b, size_t n) { return (double *)scratch(b, (n + 1) * sizeof(double)); }
 
-static double sum_to_host(afs_backend *b, size_t n, double *terms)
+static double sum_to_host(size_t n, double *terms)
 {
     double total;
     k_sum<<<1, THREADS>>>(n, terms, terms + n);
     CUDA_CHECK_LAUNCH();
     CUDA_CHECK(cudaMemcpy(&total, terms + n, sizeof total, cudaMemcpyDeviceToHost));
-    (void)b;
     return total;
 }
 
 static double loss(afs_backend *b, int bce, size_t n, const float *pred, const float *target,
                    const float *weight, float *grad)
 {
-    double *terms = scratch(b, n);
-    k_loss<<<blocks_for(n), THREADS>>>(bce, n, pred, target, weight, grad, terms);
-    CUDA_CHECK_LAUNCH();
-    return sum_to_host(b, n, terms);
+    if (!n)
+        return 0.0;
+    double *terms = terms_of(b, n);
+    LAUNCH_N(n, k_loss, bce, n, pred, target, weight, grad, terms);
+    return sum_to_host(n, terms);
 }
 
 static double mse_loss(afs_backend *b, size_t n, const float *pred, const float *target,
@@ -262,8 +325,7 @@ static void adam_step(afs_backend *b, size_t n, float *param, const float *grad,
                       float *v, const afs_adam *hp)
 {
     (void)b;
-    k_adam<<<blocks_for(n), THREADS>>>(n, param, grad, m, v, *hp);
-    CUDA_CHECK_LAUNCH();
+    LAUNCH_N(n, k_adam, n, param, grad, m, v, *hp);
 }
 
 __global__ void k_soft_update(size_t n, float tau, const float *online, float *target)
@@ -276,8 +338,7 @@ __global__ void k_soft_update(size_t n, float tau, const float *online, float *t
 static void soft_update(afs_backend *b, size_t n, float tau, const float *online, float *target)
 {
     (void)b;
-    k_soft_update<<<blocks_for(n), THREADS>>>(n, tau, online, target);
-    CUDA_CHECK_LAUNCH();
+    LAUNCH_N(n, k_soft_update, n, tau, online, target);
 }
 
 __global__ void k_scale(size_t n, float s, float *g)
@@ -289,18 +350,17 @@ __global__ void k_scale(size_t n, float s, float *g)
 
 static double clip_grad_norm(afs_backend *b, size_t n, float *grad, float max_norm)
 {
-    double *sq = scratch(b, n);
-    k_square<<<blocks_for(n), THREADS>>>(n, grad, sq);
-    CUDA_CHECK_LAUNCH();
-    double norm = sqrt(sum_to_host(b, n, sq));
-    if (norm > max_norm) {
-        k_scale<<<blocks_for(n), THREADS>>>(n, (float)(max_norm / norm), grad);
-        CUDA_CHECK_LAUNCH();
-    }
+    if (!n)
+        return 0.0;
+    double *sq = terms_of(b, n);
+    LAUNCH_N(n, k_square, n, grad, sq);
+    double norm = sqrt(sum_to_host(n, sq));
+    if (norm > max_norm)
+        LAUNCH_N(n, k_scale, n, (float)(max_norm / norm), grad);
     return norm;
 }
 
-static void set_tf32(afs_backend *b, int on)
+void afs_nn_cuda_set_tf32(afs_backend *b, int on)
 {
     CUBLAS_CHECK(cublasSetMathMode(handle_of(b), on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
 }
@@ -311,10 +371,10 @@ int afs_nn_cuda_install(afs_backend *b, char *err, size_t err_len)
     cublasStatus_t st = cublasCreate(h);
     if (st != CUBLAS_STATUS_SUCCESS) {
         snprintf(err, err_len, "cannot start cuBLAS: %s", cublasGetStatusString(st));
+        *h = NULL;
         return -1;
     }
-    b->set_tf32 = set_tf32;
-    set_tf32(b, 0);
+    afs_nn_cuda_set_tf32(b, 0);
     b->linear_forward = linear_forward;
     b->linear_backward = linear_backward;
     b->activation_forward = activation_forward;
@@ -336,7 +396,10 @@ void afs_nn_cuda_release(afs_backend *b)
     cublasHandle_t *h = (cublasHandle_t *)afs_cuda_blas_slot(b);
     if (*h)
         cublasDestroy(*h);
+    *h = NULL;
     afs_cuda_scratch *s = afs_cuda_scratch_of(b);
     if (s->ptr)
         CUDA_CHECK(cudaFree(s->ptr));
+    s->ptr = NULL;
+    s->bytes = 0;
 }

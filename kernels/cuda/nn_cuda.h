@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include "../backend.h"
 
-typedef struct afs_cuda_scratch { double *ptr; size_t len; } afs_cuda_scratch;
+typedef struct afs_cuda_scratch { void *ptr; size_t bytes; } afs_cuda_scratch;
 
 /* Where the backend keeps its cuBLAS handle and its reduction scratch. */
 void *afs_cuda_blas_slot(afs_backend *b);
@@ -15,5 +15,7 @@ afs_cuda_scratch *afs_cuda_scratch_of(afs_backend *b);
 /* Creates the cuBLAS handle and fills the table; -1 with a reason on failure. */
 int afs_nn_cuda_install(afs_backend *b, char *err, size_t err_len);
 void afs_nn_cuda_release(afs_backend *b);
+/* TF32 tensor-core math for cuBLAS's matrix products (off by default). */
+void afs_nn_cuda_set_tf32(afs_backend *b, int on);
 
 #endif

@@ -1,0 +1,140 @@
+/* The orchestrator (host/run.c) on tiny runs: the policy list parsed once
+ * by the configuration drives the run, and decision times include device
+ * work that finishes after the call returns. */
+#define _POSIX_C_SOURCE 200809L
+#include <criterion/criterion.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "helpers.h"
+#include "host/run.h"
+
+static char dir[] = "/tmp/afsim-run-XXXXXX";
+
+static void make_dir(void) { cr_assert_not_null(mkdtemp(dir)); }
+static void remove_dir(void) { test_remove_dir(dir); }
+TestSuite(run, .init = make_dir, .fini = remove_dir);
+
+/* A tiny configuration writing to DIR/name. */
+static afs_config tiny(const char *name, const char *policies)
+{
+    afs_config cfg;
+    char err[512];
+    afs_config_defaults(&cfg);
+    cr_assert_eq(afs_config_set(&cfg, "run", "policies", policies, "test", err, sizeof err), 0,
+                 "%s", err);
+    cfg.run.envs = 2;
+    cfg.run.episodes = 2;
+    cfg.env.agents = 5;
+    cfg.env.slots = 3;
+    snprintf(cfg.run.out, sizeof cfg.run.out, "%s/%s", dir, name);
+    return cfg;
+}
+
+static void run_ok(const afs_config *cfg, afs_backend *b, FILE *summary)
+{
+    afs_run_options opt = {AFS_PROGRESS_NONE, summary};
+    char err[1024];
+    cr_assert_eq(afs_run(cfg, b, &opt, err, sizeof err), 0, "%s", err);
+}
+
+static double first_value(const char *path, const char *dataset)
+{
+    double v = -1.0;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(f >= 0, "%s", path);
+    hid_t d = H5Dopen2(f, dataset, H5P_DEFAULT);
+    cr_assert(d >= 0, "%s: %s", path, dataset);
+    hid_t space = H5Dget_space(d), one = H5Screate_simple(1, (hsize_t[]){1}, NULL);
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, (hsize_t[]){0}, NULL, (hsize_t[]){1}, NULL);
+    cr_assert(H5Dread(d, H5T_NATIVE_DOUBLE, one, space, H5P_DEFAULT, &v) >= 0);
+    H5Sclose(one);
+    H5Sclose(space);
+    H5Dclose(d);
+    H5Fclose(f);
+    return v;
+}
+
+/* "greedy, all_local" with a space: run.c used to split on ',' only and
+ * ran " all_local" as an unknown policy under the name "?". */
+Test(run, a_policy_list_with_spaces_runs_each_named_policy)
+{
+    afs_config cfg = tiny("spaces.h5", " greedy ,\tall_local ");
+    cr_assert_eq(cfg.run.policy_count, 2);
+    afs_backend *b = afs_backend_cpu_create(1);
+    char summary[4096] = "";
+    FILE *f = fmemopen(summary, sizeof summary - 1, "w");
+    run_ok(&cfg, b, f);
+    fclose(f);
+    b->destroy(b);
+    hid_t h = H5Fopen(cfg.run.out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(h >= 0);
+    cr_assert_gt(H5Lexists(h, "runs/greedy", H5P_DEFAULT), 0);
+    cr_assert_gt(H5Lexists(h, "runs/all_local", H5P_DEFAULT), 0);
+    cr_assert_eq(H5Lexists(h, "runs/?", H5P_DEFAULT), 0);
+    H5Fclose(h);
+    cr_assert(strstr(summary, "\ngreedy ") && strstr(summary, "\nall_local "), "%s", summary);
+    cr_assert_null(strstr(summary, "?"), "%s", summary);
+    /* all_local offloads nothing; had it run as all_cloud it would offload all. */
+    cr_assert_eq(first_value(cfg.run.out, "runs/all_local/offload_fraction"), 0.0);
+}
+
+/* A backend whose decisions finish later than the call returns, as CUDA's
+ * do: env_act queues DELAY_S of "device work" that synchronize waits for. */
+#define DELAY_S 0.004
+static void (*real_act)(afs_backend *, const afs_env *, int, const float *, uint8_t *);
+static int queued;
+
+static void late_act(afs_backend *b, const afs_env *env, int policy, const float *obs,
+                     uint8_t *action)
+{
+    real_act(b, env, policy, obs, action);
+    queued = 1;
+}
+
+static void late_synchronize(afs_backend *b)
+{
+    (void)b;
+    if (queued) {
+        struct timespec t = {0, (long)(DELAY_S * 1e9)};
+        nanosleep(&t, NULL);
+        queued = 0;
+    }
+}
+
+Test(run, decision_time_waits_for_asynchronous_device_work)
+{
+    afs_config cfg = tiny("async.h5", "greedy");
+    afs_backend *b = afs_backend_cpu_create(1);
+    real_act = b->env_act;
+    b->env_act = late_act;
+    b->synchronize = late_synchronize;
+    run_ok(&cfg, b, NULL);
+    b->destroy(b);
+    /* decision_time_s is per agent decision: times E * M, one slot's
+     * decisions, which took at least DELAY_S once the device was waited for. */
+    double per_slot = first_value(cfg.run.out, "runs/greedy/decision_time_s") * cfg.run.envs *
+                      cfg.env.agents;
+    cr_assert_geq(per_slot, DELAY_S, "a slot's decisions timed at %.3g s: the clock was read "
+                  "before the queued work finished", per_slot);
+    cr_assert_lt(per_slot, 50 * DELAY_S);
+}
+
+/* On CUDA the run synchronizes the device around the timed decision: the
+ * time is positive and finite (the check above is the one that tells a
+ * synchronized clock from launch latency). */
+Test(run, cuda_decision_time_is_measured_with_the_device_waited_for, .timeout = 120)
+{
+    afs_backend *g = test_cuda_or_skip("CUDA run timing");
+    afs_config cfg = tiny("cuda.h5", "greedy");
+    cfg.run.envs = 512;
+    cfg.env.agents = 150;
+    cfg.env.slots = 20;
+    run_ok(&cfg, g, NULL);
+    g->destroy(g);
+    double decide = first_value(cfg.run.out, "runs/greedy/decision_time_s");
+    cr_assert(decide > 0.0 && decide < 1e-3, "decision time per agent %g s", decide);
+}
