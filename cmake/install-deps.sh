@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages afsim needs to build, test and plot, when any
 # is missing. Used by experiments/run.sh and tests/run.sh; safe to re-run.
+# With --tests, also what tests/run.sh's sanitizer and fuzz stages need
+# (clang and its runtimes).
 set -euo pipefail
 
 packages=(
@@ -12,6 +14,12 @@ packages=(
   libopenblas-dev    # matrix products of the CPU backend
   python3-h5py python3-matplotlib python3-numpy  # plots and the NumPy benchmark peer
 )
+if [ "${1:-}" = --tests ]; then
+  # The sanitizer and fuzz builds (tests/sanitize, tests/fuzz): clang, its
+  # sanitizer and libFuzzer runtimes, its OpenMP runtime (libomp), and
+  # llvm-symbolizer for the reports' stacks.
+  packages+=(clang libclang-rt-dev libomp-dev llvm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,7 +5,7 @@ usage: /usr/bin/python3 experiments/plot.py FILE.h5 [-o OUT.png] [--metrics m1,m
 
 One subplot per metric (default: every float metric the file holds),
 x = episode, one line per policy run (/runs/<policy>). Reads files of runs
-still going or killed: a run's rows are the first len(episode) rows of each
+still going or killed: a run's rows are the first `finished` rows of each
 dataset (docs/output.md, "Crash safety"); a run with no finished episode is
 skipped with a note on stderr.
 """
@@ -96,6 +96,14 @@ def title_of(name, ds_unit):
     return f"{name} ({ds_unit})" if ds_unit else name
 
 
+def finished_rows(g):
+    """Finished episodes of a run: its `finished` attribute (schema 2; the
+    rows past it are unfinished after a kill), else len(episode)."""
+    if "finished" in g.attrs:
+        return int(min(g.attrs["finished"]["episodes"], len(g["episode"])))
+    return len(g["episode"])
+
+
 def read_runs(f, path):
     """[(name, episodes, {metric: values}, attrs, {metric: unit})] of the runs
     with at least one finished episode, in file order."""
@@ -106,7 +114,7 @@ def read_runs(f, path):
         if "episode" not in g or not isinstance(g["episode"], h5py.Dataset):
             note(f"{path}: run {name!r} has no episode dataset, skipped")
             continue
-        n = len(g["episode"])
+        n = finished_rows(g)
         if n == 0:
             note(f"{path}: run {name!r} has no finished episode, skipped")
             continue
@@ -115,8 +123,6 @@ def read_runs(f, path):
         for key, ds in g.items():
             if key in NOT_METRICS or not is_float_series(ds):
                 continue
-            # A run killed inside an episode's burst may leave a metric one
-            # row longer than `episode`: take the first len(episode) rows.
             m = min(n, len(ds))
             data[key] = (ep[:m], ds[:m].astype(float))
             units[key] = text(ds.attrs["unit"]) if "unit" in ds.attrs else ""

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* fmemopen */
 #include "config.h"
 
 #include <errno.h>
@@ -5,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fail.h"
 #include "kernels/common/env_math.h"
@@ -35,7 +37,7 @@ static const afs_config_key keys[] = {
     {"env", "slots", AFS_T_INT, ENV(slots), 0, 1, 1e7, 0, "100", "", "slots per episode (L)"},
     {"env", "types", AFS_T_INT, ENV(types), 0, 1, AFS_MAX_TYPES, 0, "8", "", "function types"},
     {"env", "keep_alive", AFS_T_INT, ENV(keep_alive), 0, 0, 1e7, 0, "10", "slots", "warm window after a container's last use"},
-    {"env", "area_m", AFS_T_FLOAT, ENV(area_m), 0, 0, 1e6, 1, "350", "m", "side of the square area"},
+    {"env", "area_m", AFS_T_FLOAT, ENV(area_m), 0, 1, 1e5, 0, "350", "m", "side of the square area"},
     {"env", "slot_s", AFS_T_FLOAT, ENV(slot_s), 0, 0, 3600, 1, "1", "s", "slot length"},
     {"env", "f_min", AFS_T_FLOAT, ENV(f_min), 0, 0, 1e4, 1, "0.5", "GHz", "EN CPU f_m, lower bound"},
     {"env", "f_max", AFS_T_FLOAT, ENV(f_max), 0, 0, 1e4, 1, "3.5", "GHz", "EN CPU f_m, upper bound"},
@@ -108,18 +110,32 @@ static int edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
-static const afs_config_key *find_key(const char *section, const char *name)
+_Static_assert(NKEYS <= AFS_MAX_KEYS, "room for every key's origin");
+
+int afs_config_key_index(const char *section, const char *name)
 {
     for (int i = 0; i < NKEYS; i++)
         if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name))
-            return &keys[i];
-    return NULL;
+            return i;
+    return -1;
+}
+
+/* Text from a file or the command line, shown in a message: control bytes
+ * (and other bytes outside printable ASCII) as \xNN, at most n - 1 bytes. */
+static const char *shown(const char *text, char *buf, size_t n)
+{
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)text; *c && o + 5 < n; c++)
+        o += (size_t)(*c >= 0x20 && *c < 0x7f ? snprintf(buf + o, n - o, "%c", *c)
+                                               : snprintf(buf + o, n - o, "\\x%02x", *c));
+    buf[o] = 0;
+    return buf;
 }
 
 static int unknown_key(const char *section, const char *name,
                        const char *where, char *err, size_t n)
 {
-    char full[160], best[160] = "";
+    char full[160], best[160] = "", safe[400];
     int best_d = 4; /* suggest only close matches */
     snprintf(full, sizeof full, "%s.%s", section, name);
     for (int i = 0; i < NKEYS; i++) {
@@ -132,15 +148,17 @@ static int unknown_key(const char *section, const char *name,
         }
     }
     if (best[0])
-        return afs_fail(err, n, "%s: unknown key '%s' (did you mean '%s'?)", where, full, best);
-    return afs_fail(err, n, "%s: unknown key '%s' (afsim config --dump lists every key)", where, full);
+        return afs_fail(err, n, "%s: unknown key '%s' (did you mean '%s'?)", where,
+                        shown(full, safe, sizeof safe), best);
+    return afs_fail(err, n, "%s: unknown key '%s' (afsim config --dump lists every key)", where,
+                    shown(full, safe, sizeof safe));
 }
 
-static int range_error(const afs_config_key *k, const char *value,
+static int range_error(const afs_config_key *k, const char *show,
                        const char *what, const char *where, char *err, size_t n)
 {
     return afs_fail(err, n, "%s: %s.%s = '%s': expected %s in %c%.10g, %.10g]%s%s", where,
-                k->section, k->name, value, what, k->lo_open ? '(' : '[',
+                k->section, k->name, show, what, k->lo_open ? '(' : '[',
                 k->lo, k->hi, k->unit[0] ? " " : "", k->unit);
 }
 
@@ -155,6 +173,7 @@ static int in_range(const afs_config_key *k, double v)
 static int parse_policies(afs_config *cfg, const char *list, const char *where, char *err,
                           size_t n)
 {
+    char safe[400];
     _Static_assert(AFS_POLICY_N <= AFS_MAX_POLICIES, "room for every policy once");
     int seen[AFS_POLICY_N] = {0}, ids[AFS_MAX_POLICIES], count = 0;
     if (!list[strspn(list, ", \t")])
@@ -168,13 +187,13 @@ static int parse_policies(afs_config *cfg, const char *list, const char *where, 
             len--;
         if (!len)
             return afs_fail(err, n, "%s: run.policies = '%s': an empty name between commas",
-                            where, list);
+                            where, shown(list, safe, sizeof safe));
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), p);
         int id = len < 63 ? afs_policy_from_name(name) : -1;
         if (id < 0)
             return afs_fail(err, n, "%s: run.policies: unknown policy '%s' (known: %s)",
-                            where, name, AFS_POLICY_NAMES);
+                            where, shown(name, safe, sizeof safe), AFS_POLICY_NAMES);
         if (seen[id]++)
             return afs_fail(err, n, "%s: run.policies: '%s' is named twice", where, name);
         ids[count++] = id;
@@ -188,7 +207,7 @@ static int parse_policies(afs_config *cfg, const char *list, const char *where, 
 }
 
 static int set_string(afs_config *cfg, const afs_config_key *k, const char *value,
-                      const char *where, char *err, size_t n)
+                      const char *show, const char *where, char *err, size_t n)
 {
     int sizes[AFS_MLP_MAX_LAYERS];
     if (strlen(value) >= k->size)
@@ -196,12 +215,12 @@ static int set_string(afs_config *cfg, const afs_config_key *k, const char *valu
                     k->section, k->name, k->size - 1);
     if (!strcmp(k->name, "backend") && strcmp(value, "auto") &&
         strcmp(value, "cpu") && strcmp(value, "cuda"))
-        return afs_fail(err, n, "%s: run.backend = '%s': expected auto, cpu or cuda", where, value);
+        return afs_fail(err, n, "%s: run.backend = '%s': expected auto, cpu or cuda", where, show);
     if (!strcmp(k->name, "policies") && parse_policies(cfg, value, where, err, n))
         return -1;
     if (!strcmp(k->section, "nn") && afs_parse_sizes(value, sizes, AFS_MLP_MAX_LAYERS - 1) < 0)
         return afs_fail(err, n, "%s: %s.%s = '%s': expected 1 to %d layer sizes in 1..65536, "
-                        "comma-separated, e.g. 128,128", where, k->section, k->name, value,
+                        "comma-separated, e.g. 128,128", where, k->section, k->name, show,
                         AFS_MLP_MAX_LAYERS - 1);
     if (!strcmp(k->name, "out") && !value[0])
         return afs_fail(err, n, "%s: run.out is empty: give a results file name", where);
@@ -210,7 +229,7 @@ static int set_string(afs_config *cfg, const afs_config_key *k, const char *valu
 }
 
 static int set_number(afs_config *cfg, const afs_config_key *k, const char *value,
-                      const char *where, char *err, size_t n)
+                      const char *show, const char *where, char *err, size_t n)
 {
     char *end = NULL;
     errno = 0;
@@ -218,13 +237,13 @@ static int set_number(afs_config *cfg, const afs_config_key *k, const char *valu
         double v = strtod(value, &end);
         float stored = (float)v; /* the range is checked on what is stored */
         if (end == value || *end || errno || !isfinite(stored) || !in_range(k, stored))
-            return range_error(k, value, "a number", where, err, n);
+            return range_error(k, show, "a number", where, err, n);
         *(float *)(void *)((char *)cfg + k->offset) = stored;
         return 0;
     }
     long long v = strtoll(value, &end, 10);
     if (end == value || *end || errno || !in_range(k, (double)v))
-        return range_error(k, value, "an integer", where, err, n);
+        return range_error(k, show, "an integer", where, err, n);
     if (k->type == AFS_T_U32)
         *(uint32_t *)(void *)((char *)cfg + k->offset) = (uint32_t)v;
     else
@@ -233,7 +252,7 @@ static int set_number(afs_config *cfg, const afs_config_key *k, const char *valu
 }
 
 static int set_bool(afs_config *cfg, const afs_config_key *k, const char *value,
-                    const char *where, char *err, size_t n)
+                    const char *show, const char *where, char *err, size_t n)
 {
     int v;
     if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes"))
@@ -242,7 +261,7 @@ static int set_bool(afs_config *cfg, const afs_config_key *k, const char *value,
         v = 0;
     else
         return afs_fail(err, n, "%s: %s.%s = '%s': expected true or false", where,
-                    k->section, k->name, value);
+                    k->section, k->name, show);
     *(int *)(void *)((char *)cfg + k->offset) = v;
     return 0;
 }
@@ -250,14 +269,20 @@ static int set_bool(afs_config *cfg, const afs_config_key *k, const char *value,
 int afs_config_set(afs_config *cfg, const char *section, const char *name,
                    const char *value, const char *where, char *err, size_t n)
 {
-    const afs_config_key *k = find_key(section, name);
-    if (!k)
+    int index = afs_config_key_index(section, name), rc;
+    if (index < 0)
         return unknown_key(section, name, where, err, n);
+    const afs_config_key *k = &keys[index];
+    char show[400]; /* the value as a message shows it */
+    shown(value, show, sizeof show);
     switch (k->type) {
-    case AFS_T_STRING: return set_string(cfg, k, value, where, err, n);
-    case AFS_T_BOOL: return set_bool(cfg, k, value, where, err, n);
-    default: return set_number(cfg, k, value, where, err, n);
+    case AFS_T_STRING: rc = set_string(cfg, k, value, show, where, err, n); break;
+    case AFS_T_BOOL: rc = set_bool(cfg, k, value, show, where, err, n); break;
+    default: rc = set_number(cfg, k, value, show, where, err, n);
     }
+    if (!rc)
+        snprintf(cfg->origin[index], AFS_ORIGIN_LEN, "%s", where);
+    return rc;
 }
 
 void afs_config_defaults(afs_config *cfg)
@@ -306,8 +331,9 @@ static int ini_entry(void *user, const char *section, const char *name,
         return 0;
     snprintf(where, sizeof where, "%s:%d", ctx->path, ctx->line);
     if (!section[0]) {
+        char safe[400];
         afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env], [nn])",
-                 where, name);
+                 where, shown(name, safe, sizeof safe));
         ctx->failed_line = ctx->line;
         return 0;
     }
@@ -320,11 +346,68 @@ static int ini_entry(void *user, const char *section, const char *name,
 
 #define AFS_INI_MAX_LINE 8192 /* longer than any key = value afsim accepts */
 
+/* The whole file, checked: a regular file (not a directory, a device or a
+ * pipe that never ends), at most AFS_CONFIG_MAX_BYTES, no NUL byte (the
+ * text after one would be dropped unseen), no line longer than the parser
+ * takes. The caller frees *text. */
+static int read_config(const char *path, char **text, size_t *len, char *err, size_t n)
+{
+    struct stat st;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return afs_fail(err, n, "%s: cannot open configuration: %s", path, strerror(errno));
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return afs_fail(err, n, "%s: not a configuration file (%s): give an INI file", path,
+                        S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+    }
+    if (st.st_size > AFS_CONFIG_MAX_BYTES) {
+        fclose(f);
+        return afs_fail(err, n, "%s: %lld bytes, more than a configuration file has (at most %d)",
+                        path, (long long)st.st_size, AFS_CONFIG_MAX_BYTES);
+    }
+    *text = malloc((size_t)st.st_size + 1);
+    *len = *text ? fread(*text, 1, (size_t)st.st_size + 1, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!*text || bad || *len > (size_t)st.st_size) {
+        free(*text);
+        return afs_fail(err, n, "%s: cannot read configuration%s", path,
+                        bad ? ": read error" : *len ? ": it grew while read" : ": out of memory");
+    }
+    (*text)[*len] = 0;
+    int line = 1;
+    size_t line_start = 0;
+    for (size_t i = 0; i <= *len; i++) {
+        if (i < *len && !(*text)[i]) {
+            free(*text);
+            return afs_fail(err, n, "%s:%d: a NUL byte: a configuration file is text", path, line);
+        }
+        if (i == *len || (*text)[i] == '\n') {
+            if (i - line_start > AFS_INI_MAX_LINE - 3) {
+                free(*text);
+                return afs_fail(err, n, "%s:%d: a line longer than %d characters", path, line,
+                                AFS_INI_MAX_LINE - 3);
+            }
+            line++;
+            line_start = i + 1;
+        }
+    }
+    return 0;
+}
+
 int afs_config_load(afs_config *cfg, const char *path, char *err, size_t n)
 {
-    ini_ctx ctx = {fopen(path, "r"), path, 0, 1, cfg, err, n, 0};
-    if (!ctx.file)
-        return afs_fail(err, n, "%s: cannot open configuration: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0;
+    if (read_config(path, &text, &len, err, n))
+        return -1;
+    ini_ctx ctx = {len ? fmemopen(text, len, "r") : fopen("/dev/null", "r"), path, 0, 1, cfg,
+                   err, n, 0};
+    if (!ctx.file) {
+        free(text);
+        return afs_fail(err, n, "%s: cannot read configuration: %s", path, strerror(errno));
+    }
     /* Debian's inih reads lines into a 200-byte stack buffer unless told
      * otherwise: a long path or comment would be split into two lines. */
     ini_use_stack = false;
@@ -332,11 +415,11 @@ int afs_config_load(afs_config *cfg, const char *path, char *err, size_t n)
     ini_max_line = AFS_INI_MAX_LINE;
     int rc = ini_parse_stream(ini_read_line, &ctx, ini_entry, &ctx);
     fclose(ctx.file);
+    free(text);
     /* inih returns the first error's line: a syntax error before the
      * handler's own error is the one to report. */
     if (rc > 0 && (!ctx.failed_line || rc < ctx.failed_line))
-        return afs_fail(err, n, "%s:%d: not a 'key = value' line or a [section] "
-                        "(or longer than %d characters)", path, rc, AFS_INI_MAX_LINE - 3);
+        return afs_fail(err, n, "%s:%d: not a 'key = value' line or a [section]", path, rc);
     if (ctx.failed_line)
         return -1;
     if (rc < 0)
@@ -349,42 +432,128 @@ int afs_config_set_arg(afs_config *cfg, const char *assignment,
 {
     const char *eq = strchr(assignment, '=');
     const char *dot = strchr(assignment, '.');
+    char safe[400];
     if (!eq || !dot || dot > eq)
         return afs_fail(err, n, "%s '%s': expected section.key=value, e.g. env.agents=90",
-                    where, assignment);
+                    where, shown(assignment, safe, sizeof safe));
     char section[64], name[64];
     if ((size_t)(dot - assignment) >= sizeof section || (size_t)(eq - dot - 1) >= sizeof name)
-        return afs_fail(err, n, "%s '%s': key too long", where, assignment);
+        return afs_fail(err, n, "%s '%s': key too long", where, shown(assignment, safe, sizeof safe));
     snprintf(section, sizeof section, "%.*s", (int)(dot - assignment), assignment);
     snprintf(name, sizeof name, "%.*s", (int)(eq - dot - 1), dot + 1);
     return afs_config_set(cfg, section, name, eq + 1, where, err, n);
 }
 
-static int ordered(float lo, float hi, const char *lo_name, const char *hi_name,
-                   char *err, size_t n)
+/* Where key env.name got its value: "file:line", "--set", "default". */
+static const char *origin(const afs_config *cfg, const char *name)
+{
+    int i = afs_config_key_index("env", name);
+    return i >= 0 && cfg->origin[i][0] ? cfg->origin[i] : "default";
+}
+
+static int ordered(const afs_config *cfg, float lo, float hi, const char *lo_name,
+                   const char *hi_name, char *err, size_t n)
 {
     if (lo <= hi)
         return 0;
-    return afs_fail(err, n, "env.%s = %g is above env.%s = %g: a lower bound must not exceed its upper bound",
-                lo_name, lo, hi_name, hi);
+    return afs_fail(err, n, "%s: env.%s = %g is above env.%s = %g (%s): a lower bound must not "
+                    "exceed its upper bound", origin(cfg, lo_name), lo_name, lo, hi_name, hi,
+                    origin(cfg, hi_name));
+}
+
+/* A derived quantity must be finite (and positive, where the model divides
+ * by it): a float that overflows or underflows there gives infinite
+ * latencies and costs (docs/model.md, "Ranges"). */
+static int derived(const afs_config *cfg, float value, int positive, const char *what,
+                   const char *names, const char *hint, char *err, size_t n)
+{
+    if (isfinite(value) && (!positive || value > 0.0f))
+        return 0;
+    char where[4 * AFS_ORIGIN_LEN + 64] = "", key[32];
+    /* The places where the keys named were set, in the order named. */
+    for (const char *k = names; *k;) {
+        size_t len = strcspn(k, ", ");
+        snprintf(key, sizeof key, "%.*s", (int)len, k);
+        if (!strncmp(key, "env.", 4))
+            snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s (%s)",
+                     where[0] ? ", " : "", key, origin(cfg, key + 4));
+        k += len + strspn(k + len, ", ");
+    }
+    return afs_fail(err, n, "%s is %g, not a finite%s number, from %s: %s", what, (double)value,
+                    positive ? " positive" : "", where, hint);
+}
+
+/* The extremes the model reaches: the longest distance from an EN to its
+ * AP (a cell's corner), the largest start and run times, computed in float
+ * as the model computes them. */
+static int check_derived(const afs_config *cfg, char *err, size_t n)
+{
+    const afs_env_params *p = &cfg->env;
+    float noise = afs_noise_w(p->noise_dbm);
+    float far = p->area_m / (float)p->ap_grid * 0.70710678f; /* half a cell's diagonal */
+    float gain = afs_path_gain(far);
+    float r_far = afs_rate(p->b_tr, 1, p->p_tx * gain, noise);
+    float k_max = p->k_max * p->k_scale;
+    float cold = afs_container_start(0, p->types > 3 ? 3 : p->types - 1, p);
+    if (derived(cfg, noise, 1, "the noise power sigma^2 (W)", "env.noise_dbm",
+                "choose env.noise_dbm within the float range", err, n) ||
+        derived(cfg, gain, 1, "the power gain at the farthest point of a cell",
+                "env.area_m, env.ap_grid", "a smaller area or more APs", err, n) ||
+        derived(cfg, r_far, 1, "the downlink rate at the farthest point of a cell (Mbit/s)",
+                "env.b_tr, env.p_tx, env.noise_dbm, env.area_m, env.ap_grid",
+                "the received power vanishes against the noise: lower env.noise_dbm or "
+                "env.area_m, or raise env.p_tx or env.ap_grid", err, n) ||
+        derived(cfg, p->z_max / p->r_up, 0, "the upload time z_max / r_up (s)",
+                "env.z_max, env.r_up", "raise env.r_up", err, n) ||
+        derived(cfg, (p->queue_cap + k_max) / p->f_min, 0,
+                "the longest run at an EN (queue_cap + k_max k_scale) / f_min (s)",
+                "env.queue_cap, env.k_max, env.k_scale, env.f_min", "raise env.f_min", err, n) ||
+        derived(cfg, k_max / p->fc_min, 0, "the longest run in the cloud k_max k_scale / fc_min (s)",
+                "env.k_max, env.k_scale, env.fc_min", "raise env.fc_min", err, n) ||
+        derived(cfg, (p->z_max + p->c_max) / r_far, 0,
+                "the transfer time of a lone offloader at the farthest point, (z_max + c_max) / rate (s)",
+                "env.z_max, env.c_max, env.b_tr, env.p_tx, env.noise_dbm, env.area_m",
+                "raise env.b_tr or env.p_tx, or lower env.noise_dbm", err, n) ||
+        derived(cfg, cold, 0, "the longest cold start (s)",
+                "env.cold_base, env.cold_per_mb, env.mem_base_mb", "lower them", err, n) ||
+        derived(cfg, p->f_min * p->slot_s, 1, "the work an EN drains per slot f_min slot_s (Gcycles)",
+                "env.f_min, env.slot_s", "raise env.f_min or env.slot_s", err, n))
+        return -1;
+    /* The sums the model forms from these: the longest latencies and cost. */
+    float up = p->z_max / p->r_up;
+    float edge = up + cold + (p->queue_cap + k_max) / p->f_min;
+    float cloud = up + cold + (p->z_max + p->c_max) / r_far + k_max / p->fc_min +
+                  20.0f * p->idle_mean; /* an idle period 20 means long: e^-20 */
+    if (derived(cfg, edge, 0, "the longest latency at an EN (s)",
+                "env.z_max, env.r_up, env.cold_base, env.queue_cap, env.k_max, env.f_min",
+                "raise env.r_up or env.f_min", err, n) ||
+        derived(cfg, cloud, 0, "the longest latency in the cloud (s)",
+                "env.z_max, env.r_up, env.c_max, env.b_tr, env.noise_dbm, env.fc_min, env.idle_mean",
+                "raise the rates or env.fc_min", err, n) ||
+        derived(cfg, p->w1 * p->rho * k_max + p->w2 * cloud, 0, "the largest cloud cost P",
+                "env.w1, env.rho, env.w2, env.k_max", "lower env.rho", err, n))
+        return -1;
+    return 0;
 }
 
 int afs_config_check(const afs_config *cfg, char *err, size_t n)
 {
     const afs_env_params *p = &cfg->env;
-    if (ordered(p->f_min, p->f_max, "f_min", "f_max", err, n) ||
-        ordered(p->mu_min, p->mu_max, "mu_min", "mu_max", err, n) ||
-        ordered(p->fc_min, p->fc_max, "fc_min", "fc_max", err, n) ||
-        ordered(p->z_min, p->z_max, "z_min", "z_max", err, n) ||
-        ordered(p->k_min, p->k_max, "k_min", "k_max", err, n) ||
-        ordered(p->c_min, p->c_max, "c_min", "c_max", err, n))
+    if (ordered(cfg, p->f_min, p->f_max, "f_min", "f_max", err, n) ||
+        ordered(cfg, p->mu_min, p->mu_max, "mu_min", "mu_max", err, n) ||
+        ordered(cfg, p->fc_min, p->fc_max, "fc_min", "fc_max", err, n) ||
+        ordered(cfg, p->z_min, p->z_max, "z_min", "z_max", err, n) ||
+        ordered(cfg, p->k_min, p->k_max, "k_min", "k_max", err, n) ||
+        ordered(cfg, p->c_min, p->c_max, "c_min", "c_max", err, n))
         return -1;
     if (p->t_jitter >= p->t_mean)
-        return afs_fail(err, n, "env.t_jitter = %g must be below env.t_mean = %g so that every deadline is positive",
-                    p->t_jitter, p->t_mean);
+        return afs_fail(err, n, "%s: env.t_jitter = %g must be below env.t_mean = %g (%s) so that "
+                        "every deadline is positive", origin(cfg, "t_jitter"), p->t_jitter,
+                        p->t_mean, origin(cfg, "t_mean"));
     if (p->w1 + p->w2 <= 0.0f)
-        return afs_fail(err, n, "env.w1 and env.w2 are both 0: the cloud cost P would be 0");
-    return 0;
+        return afs_fail(err, n, "%s: env.w1 and env.w2 (%s) are both 0: the cloud cost P would be 0",
+                        origin(cfg, "w1"), origin(cfg, "w2"));
+    return check_derived(cfg, err, n);
 }
 
 /* The shortest decimal that reads back as the same float: 0.1, not 0.100000001. */

@@ -15,6 +15,9 @@ extern "C" {
 
 #define AFS_PATH_MAX 1024
 #define AFS_MAX_POLICIES 16
+#define AFS_MAX_KEYS 256     /* room in the origin table */
+#define AFS_ORIGIN_LEN 96    /* "file:line", "--set", "default", ... */
+#define AFS_CONFIG_MAX_BYTES (1 << 20) /* a configuration file is text, and small */
 
 typedef struct afs_run_params {
     int envs;             /* E, environments stepped together */
@@ -42,6 +45,9 @@ typedef struct afs_config {
     afs_env_params env;
     afs_run_params run;
     afs_nn_params nn;
+    /* Where each key got its value ("file:line", "--set", "default"), by
+     * key index, so that an error between keys names both places. */
+    char origin[AFS_MAX_KEYS][AFS_ORIGIN_LEN];
 } afs_config;
 
 typedef enum { AFS_T_INT, AFS_T_U32, AFS_T_FLOAT, AFS_T_BOOL, AFS_T_STRING } afs_key_type;
@@ -60,6 +66,8 @@ typedef struct afs_config_key {
 
 int afs_config_key_count(void);
 const afs_config_key *afs_config_key_at(int index);
+/* The index of section.name, or -1. */
+int afs_config_key_index(const char *section, const char *name);
 
 /* Fills every key with its default. */
 void afs_config_defaults(afs_config *cfg);
@@ -68,10 +76,13 @@ void afs_config_defaults(afs_config *cfg);
  * the option), the key, the value and what is allowed. */
 int afs_config_set(afs_config *cfg, const char *section, const char *name,
                    const char *value, const char *where, char *err, size_t n);
+/* A regular file of at most AFS_CONFIG_MAX_BYTES, text without NUL bytes. */
 int afs_config_load(afs_config *cfg, const char *path, char *err, size_t n);
 int afs_config_set_arg(afs_config *cfg, const char *assignment,
                        const char *where, char *err, size_t n);
-/* Checks relations between keys (min <= max, ...). */
+/* Checks relations between keys (min <= max, ...) and that the quantities
+ * derived from them (gains, rates, start and run times) are finite and
+ * positive, naming the keys and where each was set. */
 int afs_config_check(const afs_config *cfg, char *err, size_t n);
 
 /* The value of a key as it would be written in a file. */

@@ -7,6 +7,8 @@
 
 /* Writes a scalar attribute (len 0) or a 1-D one of len elements. */
 herr_t afs_h5_attr_write(hid_t obj, const char *name, hid_t type, hsize_t len, const void *value);
-herr_t afs_h5_attr_read(hid_t obj, const char *name, hid_t type, void *value);
+/* Reads a scalar attribute (len 0) or a 1-D one of exactly len elements;
+ * -1 when it has another shape. */
+herr_t afs_h5_attr_read(hid_t obj, const char *name, hid_t type, hsize_t len, void *value);
 
 #endif

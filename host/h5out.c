@@ -3,11 +3,14 @@
 #include "h5out.h"
 #include "h5attr.h"
 
+#include <errno.h>
 #include <hdf5.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,24 +23,69 @@
 
 #define EPISODE_CHUNK 64
 #define TRACE_CHUNK 4096
+#define FIRST_CAPACITY 4096 /* episode rows allocated at first, at most */
+#define MAX_COLUMNS 32
+
+/* Rows of 1-D datasets that grow together. Their storage is allocated ahead
+ * (capacity), in a metadata change of its own flushed before any row goes
+ * there, so that writing a row touches raw data only; the group's `finished`
+ * attribute says how many rows are complete. */
+typedef struct table {
+    hid_t ds[MAX_COLUMNS];
+    int n;
+    hsize_t rows;      /* finished */
+    hsize_t capacity;  /* allocated in every dataset */
+} table;
 
 struct afs_h5 {
-    hid_t file, runs, run;     /* run: the current policy's group, or -1 */
-    hid_t ds_episode, ds_functions, ds_trace;
-    hid_t ds_metric[32];
-    hid_t trace_type;
-    int64_t rows;              /* episodes written to the current run */
-    hsize_t trace_rows;
+    hid_t file, runs, run;     /* run: the current run's group, or -1 */
+    hid_t trace_type, finished_type;
+    table episodes, trace;     /* trace.n is 0 without --trace */
+    hsize_t trace_pending;     /* trace records written for the episode under way */
+    hsize_t first_capacity;    /* of the episode table */
+    dev_t dev;                 /* the file created, to notice it replaced */
+    ino_t ino;
     char path[AFS_PATH_MAX];
 };
 
-/* Checked HDF5 call: a negative result becomes an error naming the call. The
- * usual causes a user can act on are a full disk or a file removed mid-run. */
+/* The system's reason behind the last HDF5 failure ("No space left on
+ * device"), read from the error stack where HDF5's file driver leaves it,
+ * or HDF5's own description of the innermost error. */
+typedef struct reason_walk { char text[256]; int from_system; } reason_walk;
+
+static herr_t reason_of_frame(unsigned n, const H5E_error2_t *e, void *data)
+{
+    reason_walk *w = data;
+    (void)n;
+    const char *m = e->desc ? strstr(e->desc, "error message = '") : NULL;
+    if (m) {
+        m += strlen("error message = '");
+        const char *end = strchr(m, '\'');
+        snprintf(w->text, sizeof w->text, "%.*s", end ? (int)(end - m) : 200, m);
+        w->from_system = 1;
+    } else if (!w->from_system && e->desc && !w->text[0]) {
+        snprintf(w->text, sizeof w->text, "%s", e->desc);
+    }
+    return 0;
+}
+
+static const char *h5_reason(char *buf, size_t n)
+{
+    reason_walk w = {"", 0};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, reason_of_frame, &w);
+    snprintf(buf, n, "%s", w.text[0] ? w.text : "unknown reason");
+    return buf;
+}
+
+/* Checked HDF5 call: a negative result becomes an error naming the path,
+ * the system's reason and the call. */
 #define AFS_H5_CHECK(expr)                                                          \
-    do {                                                                       \
-        if ((expr) < 0)                                                        \
-            return afs_fail(err, n, "%s: HDF5 call failed: %s (%s:%d); is the disk full or the file gone?", \
-                        h->path, #expr, __FILE__, __LINE__);                  \
+    do {                                                                            \
+        if ((expr) < 0) {                                                           \
+            char why_[256];                                                         \
+            return afs_fail(err, n, "%s: writing the results failed: %s (%s at %s:%d)", \
+                            h->path, h5_reason(why_, sizeof why_), #expr, __FILE__, __LINE__); \
+        }                                                                           \
     } while (0)
 
 static hid_t string_type(void)
@@ -85,24 +133,44 @@ static herr_t config_attrs(hid_t obj, const afs_config *cfg)
     return 0;
 }
 
-static hid_t create_extendible(hid_t group, const char *name, hid_t type, hsize_t chunk)
+/* An empty 1-D dataset that grows by set_extent; its chunks are allocated
+ * (and filled with `fill`) when it grows, not when written. */
+static hid_t create_column(hid_t group, const char *name, hid_t type, hsize_t chunk,
+                           const void *fill)
 {
     hsize_t dims = 0, maxdims = H5S_UNLIMITED;
     hid_t space = H5Screate_simple(1, &dims, &maxdims);
     hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(plist, 1, &chunk);
+    H5Pset_alloc_time(plist, H5D_ALLOC_TIME_EARLY);
+    H5Pset_obj_track_times(plist, 0);
+    if (fill)
+        H5Pset_fill_value(plist, type, fill);
     hid_t ds = H5Dcreate2(group, name, type, space, H5P_DEFAULT, plist, H5P_DEFAULT);
     H5Pclose(plist);
     H5Sclose(space);
     return ds;
 }
 
-/* Writes count elements at rows [at, at + count) of a 1-D dataset. */
-static herr_t append(hid_t ds, hid_t type, hsize_t at, hsize_t count, const void *data)
+/* Every dataset of t at least `want` rows long (doubling), flushed before
+ * anything is written there: a run killed now keeps its finished rows. */
+static herr_t table_reserve(hid_t file, table *t, hsize_t want, hsize_t first)
 {
-    hsize_t size = at + count;
-    if (H5Dset_extent(ds, &size) < 0)
-        return -1;
+    if (want <= t->capacity)
+        return 0;
+    hsize_t cap = t->capacity ? t->capacity : first;
+    while (cap < want)
+        cap *= 2;
+    for (int c = 0; c < t->n; c++)
+        if (H5Dset_extent(t->ds[c], &cap) < 0)
+            return -1;
+    t->capacity = cap;
+    return H5Fflush(file, H5F_SCOPE_LOCAL);
+}
+
+/* Writes count elements at rows [at, at + count) of a 1-D dataset. */
+static herr_t write_rows(hid_t ds, hid_t type, hsize_t at, hsize_t count, const void *data)
+{
     hid_t file_space = H5Dget_space(ds);
     hid_t mem_space = H5Screate_simple(1, &count, NULL);
     herr_t rc = H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &at, NULL, &count, NULL);
@@ -111,6 +179,24 @@ static herr_t append(hid_t ds, hid_t type, hsize_t at, hsize_t count, const void
     H5Sclose(mem_space);
     H5Sclose(file_space);
     return rc;
+}
+
+/* Cuts every dataset of t to its finished rows (a clean close). */
+static herr_t table_trim(table *t)
+{
+    herr_t rc = 0;
+    for (int c = 0; c < t->n; c++)
+        if (H5Dset_extent(t->ds[c], &t->rows) < 0)
+            rc = -1;
+    t->capacity = t->rows;
+    return rc;
+}
+
+static void table_close(table *t)
+{
+    for (int c = 0; c < t->n; c++)
+        H5Dclose(t->ds[c]);
+    memset(t, 0, sizeof *t);
 }
 
 static hid_t trace_type(void)
@@ -138,6 +224,28 @@ static hid_t trace_type(void)
     return t;
 }
 
+/* The `finished` attribute: episodes and trace records that are complete,
+ * in one attribute so that one write changes both. */
+typedef struct finished_rec { int64_t episodes, trace_records; } finished_rec;
+
+static hid_t finished_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(finished_rec));
+    H5Tinsert(t, "episodes", HOFFSET(finished_rec, episodes), H5T_NATIVE_INT64);
+    H5Tinsert(t, "trace_records", HOFFSET(finished_rec, trace_records), H5T_NATIVE_INT64);
+    return t;
+}
+
+static herr_t write_finished(afs_h5 *h)
+{
+    finished_rec f = {(int64_t)h->episodes.rows, (int64_t)h->trace.rows};
+    hid_t a = H5Aopen(h->run, "finished", H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, h->finished_type, &f);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc;
+}
+
 static void iso_time(char *buf, size_t n)
 {
     time_t now = time(NULL);
@@ -159,128 +267,322 @@ static int write_root_attrs(afs_h5 *h, const afs_config *cfg, char *err, size_t 
     return 0;
 }
 
-static void close_id(hid_t *id, herr_t (*close)(hid_t))
-{
-    if (*id >= 0)
-        close(*id);
-    *id = -1;
-}
-
-/* Closes the current run's objects; every id is -1 afterwards. */
+/* Closes the current run's objects. */
 static void close_run(afs_h5 *h)
 {
-    close_id(&h->ds_episode, H5Dclose);
-    close_id(&h->ds_functions, H5Dclose);
-    for (int c = 0; c < afs_metric_column_count; c++)
-        close_id(&h->ds_metric[c], H5Dclose);
-    close_id(&h->ds_trace, H5Dclose);
-    close_id(&h->run, H5Gclose);
+    table_close(&h->episodes);
+    table_close(&h->trace);
+    if (h->run >= 0)
+        H5Gclose(h->run);
+    h->run = -1;
+}
+
+/* ---- Where the file goes: every reason a create can fail, named ---- */
+
+/* The directory part of path, in buf. */
+static const char *dir_of(const char *path, char *buf, size_t n)
+{
+    char copy[AFS_PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    snprintf(buf, n, "%s", dirname(copy));
+    return buf;
+}
+
+int afs_h5_check_destination(const char *path, int overwrite, char *err, size_t n)
+{
+    struct stat st, lst;
+    struct statvfs vfs;
+    char dir[AFS_PATH_MAX];
+    if (strlen(path) >= AFS_PATH_MAX - 64)
+        return afs_fail(err, n, "%s: the results file name is too long", path);
+    dir_of(path, dir, sizeof dir);
+    int exists = lstat(path, &lst) == 0, target = stat(path, &st) == 0;
+    if (target && S_ISDIR(st.st_mode))
+        return afs_fail(err, n, "%s is a directory: give a file name, e.g. --out %s/afsim.h5",
+                        path, path);
+    if (exists && !target)
+        return afs_fail(err, n, "%s is a symbolic link to a missing file: remove it or choose "
+                        "another --out", path);
+    if (exists && !S_ISREG(st.st_mode))
+        return afs_fail(err, n, "%s exists and is not a regular file: choose another --out", path);
+    if (exists && !overwrite)
+        return afs_fail(err, n, "%s already exists: choose another --out, or pass --force to "
+                        "replace it", path);
+    if (stat(dir, &st) != 0)
+        return afs_fail(err, n, "%s: the directory %s does not exist (%s): create it first",
+                        path, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return afs_fail(err, n, "%s: %s is not a directory", path, dir);
+    if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
+        return afs_fail(err, n, "%s: %s is on a read-only file system", path, dir);
+    if (access(dir, W_OK) != 0)
+        return afs_fail(err, n, "%s: cannot write in %s (%s)", path, dir, strerror(errno));
+    return 0;
+}
+
+/* A name beside path for the new file: it takes its place only once it is
+ * a valid results file, so that a run killed while creating it leaves no
+ * half-made file at path. */
+static void temp_name(const char *path, char *buf, size_t n)
+{
+    char dir[AFS_PATH_MAX], copy[AFS_PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    snprintf(buf, n, "%s/.%s.afsim-new-%ld", dir_of(path, dir, sizeof dir), basename(copy),
+             (long)getpid());
+}
+
+/* Moves the new file to path: replacing an old one (overwrite), or only if
+ * no file is there (link fails when the name exists; where a file system
+ * has no hard links, a check then a rename: the lock keeps other afsim
+ * runs away). 0, or -1 with errno. */
+static int publish(const char *made, const char *path, int overwrite)
+{
+    if (overwrite)
+        return rename(made, path);
+    if (link(made, path) == 0)
+        return unlink(made);
+    if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP)
+        return -1;
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return rename(made, path);
+}
+
+static void free_h5(afs_h5 *h)
+{
+    if (h->trace_type >= 0)
+        H5Tclose(h->trace_type);
+    if (h->finished_type >= 0)
+        H5Tclose(h->finished_type);
+    free(h);
+}
+
+void afs_h5_setup(void)
+{
+    /* HDF5 closes what is open at exit, and after a close that failed (a
+     * full disk) that second close crashes in HDF5 1.10: every file is
+     * closed by afsim itself, so the library need not. */
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported with their reason */
+}
+
+/* The group of one run with its attributes, its datasets and their first
+ * rows allocated: all made before the file is published, so that a run
+ * killed later never interrupts their creation. */
+static int make_run(afs_h5 *h, const afs_h5_run *r, const afs_config *cfg, char *err, size_t n)
+{
+    hid_t g;
+    AFS_H5_CHECK(g = H5Gcreate2(h->runs, r->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    h->run = g;
+    AFS_H5_CHECK(attr_string(g, "policy", r->name));
+    AFS_H5_CHECK(attr_string(g, "backend", r->backend));
+    AFS_H5_CHECK(attr_int(g, "envs", cfg->run.envs));
+    AFS_H5_CHECK(attr_int(g, "agents", cfg->env.agents));
+    AFS_H5_CHECK(attr_int(g, "seed", cfg->run.seed));
+    finished_rec none = {0, 0};
+    AFS_H5_CHECK(afs_h5_attr_write(g, "finished", h->finished_type, 0, &none));
+    const int64_t no_episode = -1;
+    const double nan = (double)NAN;
+    table *t = &h->episodes;
+    AFS_H5_CHECK(t->ds[t->n++] = create_column(g, "episode", H5T_NATIVE_INT64, EPISODE_CHUNK, &no_episode));
+    AFS_H5_CHECK(t->ds[t->n++] = create_column(g, "functions", H5T_NATIVE_INT64, EPISODE_CHUNK, &no_episode));
+    for (int c = 0; c < afs_metric_column_count; c++) {
+        const afs_metric_column *col = &afs_metric_columns[c];
+        hid_t ds;
+        AFS_H5_CHECK(ds = create_column(g, col->name, H5T_NATIVE_DOUBLE, EPISODE_CHUNK, &nan));
+        t->ds[t->n++] = ds;
+        AFS_H5_CHECK(attr_string(ds, "unit", col->unit));
+        AFS_H5_CHECK(attr_string(ds, "description", col->doc));
+    }
+    if (r->trace)
+        AFS_H5_CHECK(h->trace.ds[h->trace.n++] = create_column(g, "trace", h->trace_type, TRACE_CHUNK, NULL));
+    hsize_t first = h->first_capacity;
+    for (int c = 0; c < t->n; c++)
+        AFS_H5_CHECK(H5Dset_extent(t->ds[c], &first));
+    /* The trace: room for about one episode's records to begin with. */
+    double per_episode = (double)cfg->run.envs * cfg->env.agents * cfg->env.slots * cfg->env.mu_max;
+    hsize_t records = (hsize_t)(per_episode < (1 << 20) ? per_episode + 1 : (1 << 20));
+    for (int c = 0; c < h->trace.n; c++)
+        AFS_H5_CHECK(H5Dset_extent(h->trace.ds[c], &records));
+    close_run(h);
+    return 0;
 }
 
 afs_h5 *afs_h5_create(const char *path, int overwrite, const afs_config *cfg,
-                      char *err, size_t n)
+                      const afs_h5_run *runs, int nruns, char *err, size_t n)
 {
-    struct stat st;
-    if (!overwrite && stat(path, &st) == 0) {
-        afs_fail(err, n, "%s already exists: choose another --out, or pass --force to replace it", path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported with their reason */
+    if (afs_h5_check_destination(path, overwrite, err, n))
         return NULL;
-    }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by AFS_H5_CHECK */
     afs_h5 *h = calloc(1, sizeof *h);
     if (!h) {
         afs_fail(err, n, "out of memory");
         return NULL;
     }
     snprintf(h->path, sizeof h->path, "%s", path);
-    h->run = h->ds_episode = h->ds_functions = h->ds_trace = -1;
-    for (int c = 0; c < afs_metric_column_count; c++)
-        h->ds_metric[c] = -1;
+    h->file = h->runs = h->run = -1;
     h->trace_type = trace_type();
-    /* EXCL: a file that appeared since the check above is not replaced. */
-    h->file = H5Fcreate(path, overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    h->finished_type = finished_type();
+    h->first_capacity = (hsize_t)(cfg->run.episodes < FIRST_CAPACITY ? cfg->run.episodes
+                                                                    : FIRST_CAPACITY);
+    char made[AFS_PATH_MAX + 64];
+    temp_name(path, made, sizeof made);
+    unlink(made); /* left by a killed run of the same pid: never a results file */
+    h->file = H5Fcreate(made, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (h->file < 0) {
-        afs_fail(err, n, "%s: cannot create the results file (does its directory exist and is it writable?)", path);
-        H5Tclose(h->trace_type);
-        free(h);
+        char why[256];
+        afs_fail(err, n, "%s: cannot create the results file: %s", path, h5_reason(why, sizeof why));
+        free_h5(h);
         return NULL;
     }
+    /* Everything but the rows, then the move to path: a file that fails on
+     * the way never takes the place of anything. */
+    char why[256];
+    struct stat st;
+    int bad = 0;
     h->runs = H5Gcreate2(h->file, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (h->runs < 0 || write_root_attrs(h, cfg, err, n)) {
-        if (h->runs < 0)
-            afs_fail(err, n, "%s: cannot create group /runs", path);
-        char ignored[8];
-        afs_h5_close(h, ignored, sizeof ignored);
+    if (h->runs < 0)
+        bad = afs_fail(err, n, "%s: cannot create group /runs: %s", path, h5_reason(why, sizeof why));
+    else if (write_root_attrs(h, cfg, err, n))
+        bad = -1;
+    for (int r = 0; !bad && r < nruns; r++)
+        bad = make_run(h, &runs[r], cfg, err, n);
+    if (!bad && H5Fflush(h->file, H5F_SCOPE_LOCAL) < 0)
+        bad = afs_fail(err, n, "%s: writing the results failed: %s", path, h5_reason(why, sizeof why));
+    else if (!bad && publish(made, path, overwrite) != 0)
+        bad = afs_fail(err, n, "%s: cannot put the new results file there: %s%s", path,
+                       strerror(errno), errno == EEXIST ? " (a file appeared meanwhile)" : "");
+    else if (!bad && stat(path, &st) != 0)
+        bad = afs_fail(err, n, "%s: the new results file is gone: %s", path, strerror(errno));
+    if (bad) {
+        close_run(h);
+        if (h->runs >= 0)
+            H5Gclose(h->runs);
+        H5Fclose(h->file);
+        unlink(made); /* ours, and not a valid results file: leave nothing behind */
+        free_h5(h);
         return NULL;
     }
+    h->dev = st.st_dev;
+    h->ino = st.st_ino;
     return h;
 }
 
-int afs_h5_begin_run(afs_h5 *h, const char *policy, const char *backend,
-                     const afs_config *cfg, int with_trace, char *err, size_t n)
+/* Opens a dataset of the current run into table t. */
+static int open_column(afs_h5 *h, table *t, const char *name, char *err, size_t n)
 {
+    hid_t ds;
+    AFS_H5_CHECK(ds = H5Dopen2(h->run, name, H5P_DEFAULT));
+    t->ds[t->n++] = ds;
+    hid_t space = H5Dget_space(ds);
+    hsize_t dims = 0;
+    H5Sget_simple_extent_dims(space, &dims, NULL);
+    H5Sclose(space);
+    t->capacity = dims;
+    return 0;
+}
+
+int afs_h5_begin_run(afs_h5 *h, const char *name, char *err, size_t n)
+{
+    char why[256];
+    if (h->run >= 0 && (table_trim(&h->episodes) < 0 || table_trim(&h->trace) < 0))
+        return afs_fail(err, n, "%s: cutting the last run's datasets to their finished rows "
+                        "failed: %s", h->path, h5_reason(why, sizeof why));
     close_run(h);
-    h->rows = 0;
-    h->trace_rows = 0;
-    h->run = H5Gcreate2(h->runs, policy, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (h->run < 0)
-        return afs_fail(err, n, "%s: cannot create group /runs/%s (is the policy named twice?)", h->path, policy);
-    AFS_H5_CHECK(attr_string(h->run, "policy", policy));
-    AFS_H5_CHECK(attr_string(h->run, "backend", backend));
-    AFS_H5_CHECK(attr_int(h->run, "envs", cfg->run.envs));
-    AFS_H5_CHECK(attr_int(h->run, "agents", cfg->env.agents));
-    AFS_H5_CHECK(attr_int(h->run, "seed", cfg->run.seed));
-    AFS_H5_CHECK(h->ds_episode = create_extendible(h->run, "episode", H5T_NATIVE_INT64, EPISODE_CHUNK));
-    AFS_H5_CHECK(h->ds_functions = create_extendible(h->run, "functions", H5T_NATIVE_INT64, EPISODE_CHUNK));
-    for (int c = 0; c < afs_metric_column_count; c++) {
-        const afs_metric_column *col = &afs_metric_columns[c];
-        AFS_H5_CHECK(h->ds_metric[c] = create_extendible(h->run, col->name, H5T_NATIVE_DOUBLE, EPISODE_CHUNK));
-        AFS_H5_CHECK(attr_string(h->ds_metric[c], "unit", col->unit));
-        AFS_H5_CHECK(attr_string(h->ds_metric[c], "description", col->doc));
-    }
-    if (with_trace)
-        AFS_H5_CHECK(h->ds_trace = create_extendible(h->run, "trace", h->trace_type, TRACE_CHUNK));
-    AFS_H5_CHECK(H5Fflush(h->file, H5F_SCOPE_LOCAL));
+    h->trace_pending = 0;
+    if (H5Lexists(h->runs, name, H5P_DEFAULT) <= 0)
+        return afs_fail(err, n, "%s: no run /runs/%s was made in this file", h->path, name);
+    AFS_H5_CHECK(h->run = H5Gopen2(h->runs, name, H5P_DEFAULT));
+    if (open_column(h, &h->episodes, "episode", err, n) ||
+        open_column(h, &h->episodes, "functions", err, n))
+        return -1;
+    for (int c = 0; c < afs_metric_column_count; c++)
+        if (open_column(h, &h->episodes, afs_metric_columns[c].name, err, n))
+            return -1;
+    if (H5Lexists(h->run, "trace", H5P_DEFAULT) > 0 && open_column(h, &h->trace, "trace", err, n))
+        return -1;
     return 0;
 }
 
 int afs_h5_append_trace(afs_h5 *h, const afs_trace_rec *recs, size_t count,
                         char *err, size_t n)
 {
-    if (h->ds_trace < 0)
+    if (!h->trace.n)
         return afs_fail(err, n, "%s: trace records given to a run begun without a trace", h->path);
     if (!count)
         return 0;
-    AFS_H5_CHECK(append(h->ds_trace, h->trace_type, h->trace_rows, count, recs));
-    h->trace_rows += count;
+    /* Written past the finished records; finished with the episode. */
+    table *t = &h->trace;
+    hsize_t at = t->rows + h->trace_pending;
+    AFS_H5_CHECK(table_reserve(h->file, t, at + count, TRACE_CHUNK));
+    AFS_H5_CHECK(write_rows(t->ds[0], h->trace_type, at, count, recs));
+    h->trace_pending += count;
     return 0;
 }
 
 int afs_h5_append_episode(afs_h5 *h, const afs_episode_row *row, char *err, size_t n)
 {
-    hsize_t at = (hsize_t)h->rows;
-    /* `episode` goes last: its length is the number of complete rows even
-     * when a run is killed in the middle of this burst. */
-    AFS_H5_CHECK(append(h->ds_functions, H5T_NATIVE_INT64, at, 1, &row->functions));
+    table *t = &h->episodes;
+    AFS_H5_CHECK(table_reserve(h->file, t, t->rows + 1, h->first_capacity));
+    AFS_H5_CHECK(write_rows(t->ds[0], H5T_NATIVE_INT64, t->rows, 1, &row->episode));
+    AFS_H5_CHECK(write_rows(t->ds[1], H5T_NATIVE_INT64, t->rows, 1, &row->functions));
     for (int c = 0; c < afs_metric_column_count; c++) {
         const double *v = (const double *)(const void *)((const char *)row + afs_metric_columns[c].offset);
-        AFS_H5_CHECK(append(h->ds_metric[c], H5T_NATIVE_DOUBLE, at, 1, v));
+        AFS_H5_CHECK(write_rows(t->ds[2 + c], H5T_NATIVE_DOUBLE, t->rows, 1, v));
     }
-    AFS_H5_CHECK(append(h->ds_episode, H5T_NATIVE_INT64, at, 1, &row->episode));
+    /* The rows first, then the count that makes them finished. */
     AFS_H5_CHECK(H5Fflush(h->file, H5F_SCOPE_LOCAL));
-    h->rows++;
+    t->rows++;
+    h->trace.rows += h->trace_pending;
+    h->trace_pending = 0;
+    AFS_H5_CHECK(write_finished(h));
+    AFS_H5_CHECK(H5Fflush(h->file, H5F_SCOPE_LOCAL));
     return 0;
 }
 
-int afs_h5_close(afs_h5 *h, char *err, size_t n)
+/* The file at path is still the one this run created. */
+static int still_ours(const afs_h5 *h, char *err, size_t n)
+{
+    struct stat st;
+    if (stat(h->path, &st) != 0)
+        return afs_fail(err, n, "%s was deleted while the run wrote it: its results are lost "
+                        "(%s)", h->path, strerror(errno));
+    if (st.st_dev != h->dev || st.st_ino != h->ino)
+        return afs_fail(err, n, "%s was replaced by another file while the run wrote it: the "
+                        "run's results are lost", h->path);
+    return 0;
+}
+
+int afs_h5_close(afs_h5 *h, int failed, char *err, size_t n)
 {
     if (!h)
         return 0;
+    char why[256];
+    int result = 0;
+    if (failed) {
+        /* After a failed write, HDF5 must write nothing more: closing would
+         * flush metadata that points past the end of a file the disk could
+         * not grow (HDF5 1.10 then refuses the file: "truncated file"). The
+         * file stays as its last flush left it, `finished` telling its rows;
+         * the handle is left open, to be dropped when the process ends. */
+        close_run(h);
+        free_h5(h);
+        return 0;
+    }
+    if (h->run >= 0 && (table_trim(&h->episodes) < 0 || table_trim(&h->trace) < 0))
+        result = afs_fail(err, n, "%s: cutting the datasets to their finished rows failed: %s",
+                          h->path, h5_reason(why, sizeof why));
     close_run(h);
     if (h->runs >= 0)
         H5Gclose(h->runs);
-    H5Tclose(h->trace_type);
-    herr_t rc = H5Fclose(h->file);
-    int result = rc < 0 ? afs_fail(err, n, "%s: closing the results file failed (disk full?)", h->path) : 0;
-    free(h);
+    if (H5Fclose(h->file) < 0 && !result)
+        result = afs_fail(err, n, "%s: closing the results file failed: %s", h->path,
+                          h5_reason(why, sizeof why));
+    if (!result && still_ours(h, err, n))
+        result = -1;
+    free_h5(h);
     return result;
 }

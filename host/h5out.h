@@ -5,9 +5,12 @@
  *     episode, functions   int64 [episodes]
  *     <metric>             float64 [episodes], one per afs_metric_columns
  *     trace                compound [functions], with --trace
- * Every dataset is chunked and extendible; each episode's rows are written in
- * one burst followed by a flush, so a run killed between bursts leaves a file
- * holding every finished episode. */
+ * Every dataset is chunked and extendible, its storage allocated ahead of the
+ * rows; each episode's rows are written and flushed, then the run group's
+ * `finished` attribute (episodes, trace records) is updated and flushed, so
+ * that a run killed at any moment leaves a file whose first `finished` rows
+ * are every finished episode (docs/output.md, "Crash safety"). A clean close
+ * cuts the datasets to their finished rows. */
 #ifndef AFS_H5OUT_H
 #define AFS_H5OUT_H
 
@@ -16,22 +19,44 @@
 #include "metrics.h"
 #include "trace.h"
 
-#define AFS_SCHEMA_VERSION 1
+#define AFS_SCHEMA_VERSION 2
 
 typedef struct afs_h5 afs_h5;
 
-/* Creates the file; refuses to replace an existing one unless overwrite. */
+/* Call first, before any other HDF5 call of the program. */
+void afs_h5_setup(void);
+
+/* Whether a results file can be made at path (or replace the one there,
+ * with overwrite): 0, or -1 with err naming the reason (a directory, a
+ * missing folder, a read-only file system, an existing file, ...). */
+int afs_h5_check_destination(const char *path, int overwrite, char *err, size_t n);
+/* A run of the file: /runs/<name>. */
+typedef struct afs_h5_run {
+    const char *name;     /* the policy */
+    const char *backend;  /* "cpu" or "cuda" */
+    int trace;            /* with a trace dataset */
+} afs_h5_run;
+
+/* Creates the file with every run's group and datasets (no rows yet);
+ * refuses to replace an existing file unless overwrite. The file appears at
+ * path (replacing an old one, or only if there is none) once it is
+ * complete, so that a run killed while creating it leaves nothing there.
+ * Every refusal names its reason (a directory, a missing folder, a
+ * read-only file system, a full disk, ...). */
 afs_h5 *afs_h5_create(const char *path, int overwrite, const afs_config *cfg,
-                      char *err, size_t n);
-/* Starts the group of one policy run; the following appends go there. */
-int afs_h5_begin_run(afs_h5 *h, const char *policy, const char *backend,
-                     const afs_config *cfg, int with_trace, char *err, size_t n);
+                      const afs_h5_run *runs, int nruns, char *err, size_t n);
+/* Makes run `name` the current one: the following appends go there. */
+int afs_h5_begin_run(afs_h5 *h, const char *name, char *err, size_t n);
 /* Appends trace records (buffered in memory until afs_h5_append_episode). */
 int afs_h5_append_trace(afs_h5 *h, const afs_trace_rec *recs, size_t count,
                         char *err, size_t n);
 /* Appends one episode row and flushes the file. */
 int afs_h5_append_episode(afs_h5 *h, const afs_episode_row *row, char *err, size_t n);
-/* Closes the file; returns -1 when the final write failed. */
-int afs_h5_close(afs_h5 *h, char *err, size_t n);
+/* Closes the file; -1 when the final write failed or the file at the path
+ * is no longer the one written (deleted or replaced). failed: after a
+ * failed write (a full disk), when nothing more is written and the file
+ * stays as its last flush left it, `finished` saying how many rows hold;
+ * its HDF5 handle then stays open until the process ends. */
+int afs_h5_close(afs_h5 *h, int failed, char *err, size_t n);
 
 #endif

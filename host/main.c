@@ -7,6 +7,7 @@
 
 #include "../kernels/backend.h"
 #include "config.h"
+#include "h5out.h"
 #include "run.h"
 
 #ifndef AFS_VERSION
@@ -51,7 +52,11 @@ static const char usage_run[] =
     "  -h, --help           this help\n"
     "\n"
     "exit status: 0 done, 1 error, 2 bad usage or configuration, 130 stopped by\n"
-    "SIGINT/SIGTERM after the current episode (the file keeps every finished episode).\n";
+    "SIGINT, SIGTERM or SIGHUP after the current episode, or at once by a second one\n"
+    "(the file keeps every finished episode).\n"
+    "\n"
+    "While it runs, the output belongs to it: a second run on the same --out is\n"
+    "refused (--force too) until the first ends (lock file FILE.h5.lock).\n";
 
 static const char usage_config[] =
     "usage: afsim config [--config FILE] [--set SEC.KEY=VALUE ...] (--dump | --check)\n"
@@ -60,10 +65,20 @@ static const char usage_config[] =
     "            file with each key's unit and meaning (it loads back with --config)\n"
     "  --check   only check the configuration; exit 0 when it is valid\n";
 
+/* SIGINT, SIGTERM, SIGHUP: stop after the episode; a second one, at once. */
 static void on_signal(int sig)
 {
     (void)sig;
     afs_run_request_stop();
+}
+
+/* The command line as one string (for the output's lock file). */
+static void command_line(int argc, char **argv, char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < argc && o + 1 < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? " " : "", argv[i]);
 }
 
 /* A shorthand option is the same as --set of its key. */
@@ -202,9 +217,12 @@ static int cmd_run(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    char command[1024];
+    command_line(argc, argv, command, sizeof command);
     afs_run_options opt = {c.quiet ? AFS_PROGRESS_NONE
                            : isatty(STDERR_FILENO) ? AFS_PROGRESS_LIVE : AFS_PROGRESS_LINES,
-                           c.quiet ? NULL : stdout};
+                           c.quiet ? NULL : stdout, command};
     char err[AFS_PATH_MAX + 512];
     int rc = afs_run(&c.cfg, b, &opt, err, sizeof err);
     if (rc == 1)
@@ -229,6 +247,7 @@ static int cmd_config(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    afs_h5_setup();
     if (argc < 2) {
         fputs(usage_main, stderr);
         return 2;

@@ -12,14 +12,23 @@ enum { AFS_PROGRESS_NONE, AFS_PROGRESS_LINES, AFS_PROGRESS_LIVE };
 typedef struct afs_run_options {
     int progress;   /* AFS_PROGRESS_*: how episodes are reported on stderr */
     FILE *summary;  /* where the summary table goes, or NULL */
+    const char *command; /* the command line, shown to a second run on the same output */
 } afs_run_options;
 
 /* Returns 0 on success, 1 on an error (message in err), 130 when stopped by
- * SIGINT or SIGTERM after the current episode (the file is closed cleanly). */
+ * a signal (afs_run_request_stop): after the current episode, or at once on
+ * a second one (the episode under way is dropped); the file is closed
+ * cleanly either way. */
 int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
             char *err, size_t n);
 
-/* Asks a running afs_run to stop after its current episode (signal-safe). */
+/* Bytes a run allocates: on the backend its state and the observations and
+ * actions; on the host, with --trace, the state's copy and the records. */
+typedef struct afs_run_memory { double state, io, trace; } afs_run_memory;
+afs_run_memory afs_run_memory_of(const afs_config *cfg);
+
+/* Asks a running afs_run to stop after its current episode; a second call
+ * stops it at once (signal-safe). */
 void afs_run_request_stop(void);
 
 #endif

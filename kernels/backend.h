@@ -35,6 +35,10 @@ struct afs_backend {
     void (*zero)(afs_backend *b, void *dst_backend, size_t n);
     /* Returns once every operation queued so far has finished (for timing). */
     void (*synchronize)(afs_backend *b);
+    /* Bytes this backend's memory can give a run: CUDA, the device's free
+     * memory now; CPU, the machine's physical memory. */
+    double (*memory_budget)(afs_backend *b);
+    int host_memory; /* 1 when backend memory is host memory (the CPU) */
 
     /* Environment. env's arrays are backend memory (env.c allocates them).
      * One slot is: env_arrive, env_observe, env_act (or a learned policy),

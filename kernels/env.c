@@ -1,4 +1,5 @@
 #include "env.h"
+#include "common/env_math.h"
 
 #include <math.h>
 #include <string.h>
@@ -45,7 +46,7 @@ int afs_env_init(afs_env *env, afs_backend *b, const afs_env_params *p,
 {
     set_dims(env, p, envs);
     env->seed = seed;
-    env->noise_w = powf(10.0f, (p->noise_dbm - 30.0f) / 10.0f);
+    env->noise_w = afs_noise_w(p->noise_dbm);
     env->blob_bytes = layout(env, NULL);
     env->blob = b->alloc(b, env->blob_bytes);
     if (!env->blob)

@@ -1,8 +1,12 @@
 #include "helpers.h"
+#include "host/metrics.h"
 
 #define _DEFAULT_SOURCE /* rmdir, unlink */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -178,4 +182,158 @@ void test_empty_work(afs_backend *b)
     for (int i = 0; i < 6; i++)
         cr_assert_eq(dx[i], 0.0f, "%s backend: dx[%d] of a layer without outputs", b->name, i);
     b->release(b, m);
+}
+
+/* ---- Results files ---- */
+
+typedef struct finished_counts { int64_t episodes, trace_records; } finished_counts;
+
+static int check_fail(char *why, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int check_fail(char *why, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, n, fmt, ap);
+    va_end(ap);
+    return -2;
+}
+
+/* Length of a 1-D dataset, or -1. */
+static long long ds_length(hid_t group, const char *name)
+{
+    hid_t ds = H5Dopen2(group, name, H5P_DEFAULT);
+    if (ds < 0)
+        return -1;
+    hid_t sp = H5Dget_space(ds);
+    hsize_t dims = 0;
+    long long len = H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &dims, NULL) == 1
+                        ? (long long)dims : -1;
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return len;
+}
+
+/* The first count elements of a 1-D dataset, as type. */
+static int ds_read(hid_t group, const char *name, hid_t type, long long count, void *buf)
+{
+    if (count <= 0)
+        return 0;
+    hid_t ds = H5Dopen2(group, name, H5P_DEFAULT);
+    hsize_t at = 0, cnt = (hsize_t)count;
+    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, &cnt, NULL);
+    int rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &at, NULL, &cnt, NULL) < 0 ||
+             H5Dread(ds, type, ms, fs, H5P_DEFAULT, buf) < 0 ? -1 : 0;
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(ds);
+    return rc;
+}
+
+static int check_run(hid_t runs, const char *name, int exact, long long *episodes, char *why,
+                     size_t n)
+{
+    hid_t g = H5Gopen2(runs, name, H5P_DEFAULT);
+    if (g < 0)
+        return check_fail(why, n, "run group %s does not open", name);
+    finished_counts fin = {-1, -1};
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof fin);
+    H5Tinsert(t, "episodes", HOFFSET(finished_counts, episodes), H5T_NATIVE_INT64);
+    H5Tinsert(t, "trace_records", HOFFSET(finished_counts, trace_records), H5T_NATIVE_INT64);
+    hid_t a = H5Aopen(g, "finished", H5P_DEFAULT);
+    int bad = a < 0 || H5Aread(a, t, &fin) < 0 || fin.episodes < 0 || fin.trace_records < 0;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Tclose(t);
+    int rc = 0;
+    if (bad)
+        rc = check_fail(why, n, "run %s: no readable `finished` attribute (%lld, %lld)", name,
+                        (long long)fin.episodes, (long long)fin.trace_records);
+    long long E = fin.episodes;
+    const char *columns[2 + 32];
+    int ncol = 0;
+    columns[ncol++] = "episode";
+    columns[ncol++] = "functions";
+    for (int c = 0; c < afs_metric_column_count; c++)
+        columns[ncol++] = afs_metric_columns[c].name;
+    for (int c = 0; !rc && c < ncol; c++) {
+        long long len = ds_length(g, columns[c]);
+        if (len < E || (exact && len != E))
+            rc = check_fail(why, n, "run %s: a dataset has %lld rows, finished episodes %lld",
+                            name, len, E);
+    }
+    int64_t *ints = malloc((size_t)(E > 0 ? E : 1) * sizeof *ints);
+    double *v = malloc((size_t)(E > 0 ? E : 1) * sizeof *v);
+    if (!rc && ds_read(g, "episode", H5T_NATIVE_INT64, E, ints))
+        rc = check_fail(why, n, "run %s: `episode` does not read", name);
+    for (long long i = 0; !rc && i < E; i++)
+        if (ints[i] != i)
+            rc = check_fail(why, n, "run %s: episode[%lld] = %lld", name, i, (long long)ints[i]);
+    if (!rc && ds_read(g, "functions", H5T_NATIVE_INT64, E, ints))
+        rc = check_fail(why, n, "run %s: `functions` does not read", name);
+    for (long long i = 0; !rc && i < E; i++)
+        if (ints[i] < 0)
+            rc = check_fail(why, n, "run %s: functions[%lld] = %lld", name, i, (long long)ints[i]);
+    /* A ratio over no functions is NaN (docs/output.md); the cold-start
+     * fraction is over completed functions, which may be none. */
+    static const char *const ratios[] = {"success_rate", "offload_fraction", "drop_rate",
+                                         "miss_rate", "cold_start_fraction"};
+    for (size_t r = 0; !rc && r < sizeof ratios / sizeof *ratios; r++) {
+        if (ds_read(g, ratios[r], H5T_NATIVE_DOUBLE, E, v))
+            rc = check_fail(why, n, "run %s: a ratio does not read", name);
+        for (long long i = 0; !rc && i < E; i++) {
+            int may_be_nan = ints[i] == 0 || r == 4;
+            if (!(v[i] >= 0.0 && v[i] <= 1.0) && !(isnan(v[i]) && may_be_nan))
+                rc = check_fail(why, n, "run %s: %s[%lld] = %g with %lld functions", name,
+                                ratios[r], i, v[i], (long long)ints[i]);
+        }
+    }
+    if (!rc && H5Lexists(g, "trace", H5P_DEFAULT) > 0) {
+        long long R = fin.trace_records, len = ds_length(g, "trace");
+        if (len < R || (exact && len != R))
+            rc = check_fail(why, n, "run %s: the trace has %lld records, finished %lld", name, len, R);
+        int32_t *ep = malloc((size_t)(R > 0 ? R : 1) * sizeof *ep);
+        hid_t only = H5Tcreate(H5T_COMPOUND, sizeof(int32_t));
+        H5Tinsert(only, "episode", 0, H5T_NATIVE_INT32);
+        if (!rc && ds_read(g, "trace", only, R, ep))
+            rc = check_fail(why, n, "run %s: the trace does not read", name);
+        for (long long i = 0; !rc && i < R; i++)
+            if (ep[i] < 0 || ep[i] >= E)
+                rc = check_fail(why, n, "run %s: trace record %lld is of episode %d", name, i, (int)ep[i]);
+        H5Tclose(only);
+        free(ep);
+    }
+    free(ints);
+    free(v);
+    H5Gclose(g);
+    *episodes = E;
+    return rc;
+}
+
+int test_check_results(const char *path, int exact, char *why, size_t n)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return check_fail(why, n, "%s does not open", path);
+    hid_t runs = H5Gopen2(f, "runs", H5P_DEFAULT);
+    long long least = -1;
+    int rc = runs < 0 ? check_fail(why, n, "%s: no /runs group", path) : 0;
+    hsize_t count = 0;
+    if (!rc && H5Gget_num_objs(runs, &count) < 0)
+        rc = check_fail(why, n, "%s: /runs does not list", path);
+    for (hsize_t i = 0; !rc && i < count; i++) {
+        char name[256];
+        long long E = 0;
+        if (H5Gget_objname_by_idx(runs, i, name, sizeof name) < 0)
+            rc = check_fail(why, n, "%s: a run name does not read", path);
+        else
+            rc = check_run(runs, name, exact, &E, why, n);
+        least = least < 0 || E < least ? E : least;
+    }
+    if (runs >= 0)
+        H5Gclose(runs);
+    H5Fclose(f);
+    return rc ? rc : (int)least;
 }

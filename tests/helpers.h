@@ -40,6 +40,17 @@ afs_backend *test_cuda_or_skip(const char *what);
  * norms return 0, and that a layer without inputs gives its bias. */
 void test_empty_work(afs_backend *b);
 
+/* Checks an afsim results file as docs/output.md promises it at any moment,
+ * even after a SIGKILL: it opens; in every /runs/<policy> the `finished`
+ * attribute counts E episodes and R trace records; every per-episode dataset
+ * has at least E rows (exactly E when exact, as after a clean close), the
+ * first E rows of `episode` are 0 .. E-1, `functions` is not negative and
+ * the ratios are in [0, 1] there (NaN over no functions); the trace has at least R records, none of an
+ * episode past the last finished one. Returns the smallest E over the runs
+ * (-1 when there is no run), or -2 with the reason in why. Safe to call on
+ * a damaged file: HDF5 errors are returned, not printed. */
+int test_check_results(const char *path, int exact, char *why, size_t n);
+
 /* FNV-1a hash of the whole state, for determinism checks. */
 uint64_t test_state_hash(const afs_env *env);
 

@@ -1,18 +1,74 @@
 #!/usr/bin/env bash
-# All tests: installs what is missing, builds everything (the CUDA code must
+# All tests (docs/testing.md has each stage, its time and how to run it
+# alone): installs what is missing, builds everything (the CUDA code must
 # compile: a missing nvcc is an error here, not a quiet CPU-only build), runs
-# the smoke experiment and its plot end to end, the Criterion suite, then the
-# script tests (tests/scripts: the compiled kernels' resources, the GPU check).
+# the smoke experiment and its plot end to end, the Criterion suite, the
+# script tests (tests/scripts: the compiled kernels' resources, the GPU
+# check), then the whole suite again under ASan + UBSan (clang, CPU only)
+# and the fuzz harnesses (replays, then a short run of each).
+# AFSIM_TEST_QUICK=1 leaves out the last two stages (a quick local run; CI
+# runs everything).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bash "$root/cmake/install-deps.sh"
-bash "$root/cmake/build.sh" -DAFSIM_REQUIRE_CUDA=ON
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-echo "end to end: smoke run and plot"
-"$root/build/afsim" run --config "$root/experiments/smoke.ini" --out "$tmp/smoke.h5" --quiet
-/usr/bin/python3 "$root/experiments/plot.py" "$tmp/smoke.h5" -o "$tmp/smoke.png"
-test -s "$tmp/smoke.png"
-"$root/build/afsim_tests" --jobs 2
-bash "$root/tests/scripts/test_kernel_resources.sh"
-bash "$root/tests/scripts/test_gpu_check.sh"
+quick=${AFSIM_TEST_QUICK:-0}
+
+names=()
+times=()
+current=""
+start_all=$(date +%s)
+summary() {
+  local rc=$?
+  echo "==== stages (seconds)"
+  for i in "${!names[@]}"; do
+    printf '  %-10s %4d\n' "${names[$i]}" "${times[$i]}"
+  done
+  if [ "$rc" != 0 ] && [ -n "$current" ]; then
+    printf '  %-10s FAILED\n' "$current"
+  fi
+  printf '  %-10s %4d\n' total $(($(date +%s) - start_all))
+  [ "$quick" = 0 ] || echo "  (AFSIM_TEST_QUICK=1: sanitize and fuzz stages left out)"
+}
+trap summary EXIT
+# stage NAME COMMAND...: runs one stage and records its time.
+stage() {
+  current=$1
+  shift
+  echo "==== $current"
+  local s
+  s=$(date +%s)
+  "$@"
+  names+=("$current")
+  times+=($(($(date +%s) - s)))
+  current=""
+}
+
+deps() {
+  if [ "$quick" = 0 ]; then
+    bash "$root/cmake/install-deps.sh" --tests
+  else
+    bash "$root/cmake/install-deps.sh"
+  fi
+}
+smoke() {
+  local tmp rc=0
+  tmp=$(mktemp -d)
+  "$root/build/afsim" run --config "$root/experiments/smoke.ini" --out "$tmp/smoke.h5" --quiet &&
+    /usr/bin/python3 "$root/experiments/plot.py" "$tmp/smoke.h5" -o "$tmp/smoke.png" &&
+    test -s "$tmp/smoke.png" || rc=1
+  rm -rf "$tmp"
+  return "$rc"
+}
+scripts() {
+  bash "$root/tests/scripts/test_kernel_resources.sh"
+  bash "$root/tests/scripts/test_gpu_check.sh"
+}
+
+stage deps deps
+stage build bash "$root/cmake/build.sh" -DAFSIM_CUDA=ON -DAFSIM_REQUIRE_CUDA=ON
+stage smoke smoke
+stage suite "$root/build/afsim_tests" --jobs 2
+stage scripts scripts
+if [ "$quick" = 0 ]; then
+  stage sanitize bash "$root/tests/sanitize/run.sh"
+  stage fuzz bash "$root/tests/fuzz/run.sh"
+fi

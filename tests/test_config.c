@@ -128,7 +128,8 @@ Test(config, the_key_table_is_consistent)
         }
     }
     const afs_config_key *area = key_named("env", "area_m");
-    cr_assert(area->type == AFS_T_FLOAT && area->lo_open && area->lo == 0.0 && !strcmp(area->unit, "m"));
+    cr_assert(area->type == AFS_T_FLOAT && !area->lo_open && area->lo == 1.0 && area->hi == 1e5 &&
+              !strcmp(area->unit, "m"));
     const afs_config_key *mu = key_named("env", "mu_max");
     cr_assert(!mu->lo_open && mu->lo == 0.0 && mu->hi == 1.0);
     cr_assert_eq(key_named("env", "ap_grid")->hi, 8.0);
@@ -195,22 +196,24 @@ Test(config, a_valid_file_loads_with_comments_and_blanks)
 Test(config, the_ends_of_every_range_are_allowed)
 {
     afs_config c;
-    expect_loads("[env]\nagents = 1\nap_grid = 8\nmu_min = 0\nmu_max = 1\narea_m = 1e6\n"
+    expect_loads("[env]\nagents = 1\nap_grid = 8\nmu_min = 0\nmu_max = 1\narea_m = 1e5\n"
                  "noise_dbm = -250\nkeep_alive = 0\ntypes = 32\n"
                  "[run]\nseed = 0\nthreads = 1024\n", &c);
     cr_assert_eq(c.env.agents, 1);
     cr_assert_eq(c.env.ap_grid, 8);
     cr_assert_eq(c.env.mu_min, 0.0f);
     cr_assert_eq(c.env.mu_max, 1.0f);
-    cr_assert_eq(c.env.area_m, 1e6f);
+    cr_assert_eq(c.env.area_m, 1e5f);
     cr_assert_eq(c.env.noise_dbm, -250.0f);
     cr_assert_eq(c.env.keep_alive, 0);
     cr_assert_eq(c.env.types, 32);
     cr_assert_eq(c.run.seed, 0u);
     cr_assert_eq(c.run.threads, 1024);
     /* The smallest positive value of an open range. */
-    expect_loads("[env]\narea_m = 0.001\n", &c);
-    cr_assert_eq(c.env.area_m, 0.001f);
+    expect_loads("[env]\nk_scale = 0.001\n", &c);
+    cr_assert_eq(c.env.k_scale, 0.001f);
+    expect_loads("[env]\narea_m = 1\n", &c);
+    cr_assert_eq(c.env.area_m, 1.0f);
 }
 
 Test(config, unknown_key_names_file_line_and_a_suggestion)
@@ -283,9 +286,9 @@ Test(config, out_of_range_values_say_the_range)
     EXPECT_ERROR("[env]\nap_grid = 9\n", "c.ini:2: env.ap_grid = '9': expected an integer in [1, 8]");
     EXPECT_ERROR("[env]\ntypes = 33\n", "env.types = '33'", "[1, 32]");
     /* An open lower bound is written '(' and the bound itself is refused. */
-    EXPECT_ERROR("[env]\narea_m = 0\n", "c.ini:2: env.area_m = '0': expected a number in (0, 1000000] m");
-    EXPECT_ERROR("[env]\narea_m = -1\n", "env.area_m = '-1'", "(0, 1000000] m");
-    EXPECT_ERROR("[env]\narea_m = 1000001\n", "env.area_m = '1000001'", "(0, 1000000] m");
+    EXPECT_ERROR("[env]\narea_m = 0.5\n", "c.ini:2: env.area_m = '0.5': expected a number in [1, 100000] m");
+    EXPECT_ERROR("[env]\narea_m = -1\n", "env.area_m = '-1'", "[1, 100000] m");
+    EXPECT_ERROR("[env]\narea_m = 100001\n", "env.area_m = '100001'", "[1, 100000] m");
     EXPECT_ERROR("[env]\nslot_s = 0\n", "env.slot_s = '0'", "(0, 3600] s");
     EXPECT_ERROR("[env]\nnoise_dbm = -250.5\n", "env.noise_dbm = '-250.5'", "[-250, 100] dBm");
     EXPECT_ERROR("[run]\nseed = -1\n", "run.seed = '-1'", "an integer in [0, ");
@@ -426,6 +429,88 @@ Test(config, relations_between_keys)
     cr_assert_eq(afs_config_check(&c, err, sizeof err), 0, "%s", err);
 }
 
+/* A relation error names where each of its keys was set. */
+Test(config, relation_errors_name_where_each_key_was_set)
+{
+    afs_config c;
+    char err[1024];
+    const char *path = write_file("rel.ini", "[env]\n; the speeds\nf_min = 9\n");
+    afs_config_defaults(&c);
+    cr_assert_eq(afs_config_load(&c, path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(afs_config_check(&c, err, sizeof err), -1);
+    char where[600];
+    snprintf(where, sizeof where, "%s:3: env.f_min = 9 is above env.f_max = 3.5 (default)", path);
+    cr_assert(strstr(err, where), "%s", err);
+    cr_assert_eq(afs_config_set_arg(&c, "env.f_max=8", "--set", err, sizeof err), 0);
+    cr_assert_eq(afs_config_check(&c, err, sizeof err), -1);
+    cr_assert(strstr(err, "env.f_max = 8 (--set)"), "%s", err);
+    afs_config_defaults(&c);
+    cr_assert_eq(afs_config_set_arg(&c, "env.t_jitter=2", "--set", err, sizeof err), 0);
+    cr_assert_eq(afs_config_check(&c, err, sizeof err), -1);
+    cr_assert(strstr(err, "--set: env.t_jitter = 2") && strstr(err, "(default)"), "%s", err);
+}
+
+/* Values inside their ranges whose derived quantities are not finite and
+ * positive (they made infinite latencies and costs with exit 0) are refused,
+ * naming the keys and the quantity. */
+Test(config, derived_quantities_must_be_finite_and_positive)
+{
+    struct { const char *set, *quantity, *key; } bad[] = {
+        {"env.noise_dbm=100", "downlink rate", "env.noise_dbm"},
+        {"env.area_m=100000", "downlink rate", "env.area_m"}, /* with noise at -50 dBm */
+        {"env.r_up=1e-45", "upload time", "env.r_up"},
+        {"env.f_min=1e-45", "longest run at an EN", "env.f_min"},
+        {"env.fc_min=1e-45", "longest run in the cloud", "env.fc_min"},
+        {"env.b_tr=1e-45", "transfer time", "env.b_tr"},
+        {"env.p_tx=1e-45", "downlink rate", "env.p_tx"},
+        {"env.r_up=2e-38", "longest latency at an EN", "env.r_up"}, /* each term finite, not the sum */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        afs_config c;
+        char err[1024];
+        afs_config_defaults(&c);
+        if (!strcmp(bad[i].set, "env.area_m=100000"))
+            c.env.noise_dbm = -50.0f; /* 1 - 1e5 m alone: slow (88,000 s) but finite */
+        if (!strcmp(bad[i].set, "env.fc_min=1e-45"))
+            c.env.fc_max = 1.0f;
+        if (!strcmp(bad[i].set, "env.f_min=1e-45"))
+            c.env.f_max = 1.0f;
+        if (!strcmp(bad[i].set, "env.r_up=2e-38"))
+            c.env.cold_base = 2e38f; /* 1.5e38 s of upload, 2e38 s of cold start */
+        cr_assert_eq(afs_config_set_arg(&c, bad[i].set, "--set", err, sizeof err), 0, "%s", err);
+        cr_assert_eq(afs_config_check(&c, err, sizeof err), -1, "%s accepted", bad[i].set);
+        cr_assert(strstr(err, bad[i].quantity) && strstr(err, bad[i].key) && strstr(err, "(--set)"),
+                  "%s: %s", bad[i].set, err);
+    }
+    /* The extremes of the model that stay finite are accepted. */
+    afs_config c;
+    char err[1024];
+    afs_config_defaults(&c);
+    c.env.area_m = 10000.0f; /* 2.4 km to the AP: SINR 0.03 */
+    cr_assert_eq(afs_config_check(&c, err, sizeof err), 0, "%s", err);
+    afs_config_defaults(&c);
+    c.env.noise_dbm = -60.0f; /* 82 m to the AP: SINR 0.9 */
+    cr_assert_eq(afs_config_check(&c, err, sizeof err), 0, "%s", err);
+}
+
+/* The AP of any position, however odd (NaN, infinite, far outside), is a
+ * valid index, computed without an out-of-range float-to-int conversion. */
+Test(config, the_ap_of_any_position_is_a_valid_index)
+{
+    afs_env_params p = test_params(5);
+    p.ap_grid = 3;
+    const float xs[] = {-1e30f, -1.0f, 0.0f, 116.6f, 349.9f, 350.0f, 1e30f, INFINITY, -INFINITY, NAN};
+    for (size_t i = 0; i < sizeof xs / sizeof *xs; i++)
+        for (size_t j = 0; j < sizeof xs / sizeof *xs; j++) {
+            int ap = afs_ap_of(xs[i], xs[j], &p);
+            cr_assert(ap >= 0 && ap < 9, "ap_of(%g, %g) = %d", xs[i], xs[j], ap);
+        }
+    cr_assert_eq(afs_ap_of(0.0f, 0.0f, &p), 0);
+    cr_assert_eq(afs_ap_of(349.0f, 0.0f, &p), 2);
+    cr_assert_eq(afs_ap_of(0.0f, 349.0f, &p), 6);
+    cr_assert_eq(afs_ap_of(NAN, 1e30f, &p), 6);
+}
+
 /* Dumps a, loads the dump into fresh defaults, and compares every key. */
 static void round_trip(const afs_config *a)
 {
@@ -460,7 +545,7 @@ Test(config, dump_loads_back_to_the_same_values)
     a.env.noise_dbm = -95.5f;
     a.env.k_scale = 1.0f / 3.0f;          /* needs 9 significant digits */
     a.env.cold_per_mb = 1.17549435e-38f;  /* FLT_MIN */
-    a.env.area_m = 999999.9375f;
+    a.env.area_m = 99999.9922f;          /* needs 9 significant digits */
     a.env.t_jitter = 0.0f;
     a.run.seed = 4294967295u;
     a.run.threads = 3;
@@ -574,6 +659,53 @@ Test(config, long_lines_load)
     snprintf(text, sizeof text, "; %s\n[env]\nagents = 5\n", name);
     expect_loads(text, &a);
     cr_assert_eq(a.env.agents, 5);
+}
+
+/* A line too long, a NUL byte, a control byte in a key: each named with
+ * its own line, shown escaped. */
+Test(config, odd_bytes_and_overlong_lines_are_named_at_their_line)
+{
+    static char text[20000];
+    memset(text, 0, sizeof text);
+    strcpy(text, "[env]\nagents = 5\n; ");
+    memset(text + strlen(text), 'x', 9000);
+    strcat(text, "\nagents = 6\n");
+    EXPECT_ERROR(text, "c.ini:3: a line longer than");
+    /* A NUL byte: the text after it would otherwise be dropped unseen. */
+    const char *path = write_file("nul.ini", "");
+    FILE *f = fopen(path, "wb");
+    fwrite("[env]\nagents = 5\nk_scale\0 = 9\n", 1, 30, f);
+    fclose(f);
+    afs_config c;
+    char err[1024];
+    afs_config_defaults(&c);
+    cr_assert_eq(afs_config_load(&c, path, err, sizeof err), -1);
+    cr_assert(strstr(err, "nul.ini:3: a NUL byte"), "%s", err);
+    /* Control bytes are escaped, never echoed raw to the terminal. */
+    EXPECT_ERROR("[env]\nage\x1b[2Jnts = 5\n", "c.ini:2: unknown key 'env.age\\x1b[2Jnts'");
+    EXPECT_ERROR("[env]\nagents = 5\x07\n", "env.agents = '5\\x07'");
+}
+
+/* A directory, a device that never ends, a file far too big: refused at
+ * once, not read forever. */
+Test(config, only_a_small_regular_file_is_a_configuration, .timeout = 20)
+{
+    afs_config c;
+    char err[1024];
+    const char *paths[] = {dir, "/dev/zero", "/dev/urandom", "/dev/null"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        afs_config_defaults(&c);
+        cr_assert_eq(afs_config_load(&c, paths[i], err, sizeof err), -1, "%s accepted", paths[i]);
+        cr_assert(strstr(err, paths[i]) && strstr(err, "not a configuration file"), "%s", err);
+    }
+    const char *big = write_file("big.ini", "");
+    FILE *f = fopen(big, "w");
+    for (int i = 0; i < 200000; i++)
+        fputs("; padding\n", f);
+    fclose(f);
+    afs_config_defaults(&c);
+    cr_assert_eq(afs_config_load(&c, big, err, sizeof err), -1);
+    cr_assert(strstr(err, "bytes, more than a configuration file has"), "%s", err);
 }
 
 /* afs_config_load reports the handler's error in preference to inih's

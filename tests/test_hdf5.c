@@ -5,6 +5,7 @@
 #define _DEFAULT_SOURCE /* mkdtemp, setenv */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
@@ -202,9 +203,10 @@ Test(hdf5, round_trip)
     path_in(path, sizeof path, "rt.h5");
     snprintf(cfg.run.out, sizeof cfg.run.out, "%s", path);
 
-    afs_h5 *h = afs_h5_create(path, 0, &cfg, err, sizeof err);
+    const afs_h5_run runs[] = {{"greedy", "cpu", 1}};
+    afs_h5 *h = afs_h5_create(path, 0, &cfg, runs, 1, err, sizeof err);
     cr_assert_not_null(h, "%s", err);
-    cr_assert_eq(afs_h5_begin_run(h, "greedy", "cpu", &cfg, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(afs_h5_begin_run(h, "greedy", err, sizeof err), 0, "%s", err);
     afs_trace_rec recs[2];
     fill_rec(&recs[0], 0);
     fill_rec(&recs[1], 1);
@@ -220,7 +222,7 @@ Test(hdf5, round_trip)
             *metric_field(&row, c) = metric_value(c, e);
         cr_assert_eq(afs_h5_append_episode(h, &row, err, sizeof err), 0, "%s", err);
     }
-    cr_assert_eq(afs_h5_close(h, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(afs_h5_close(h, 0, err, sizeof err), 0, "%s", err);
 
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     cr_assert(f >= 0, "%s does not open", path);
@@ -346,9 +348,10 @@ Test(hdf5, runs_of_several_policies_share_a_file)
     afs_config_defaults(&cfg);
     char path[512], err[1024];
     path_in(path, sizeof path, "two.h5");
-    afs_h5 *h = afs_h5_create(path, 0, &cfg, err, sizeof err);
+    const afs_h5_run runs[] = {{"greedy", "cpu", 0}, {"all_local", "cuda", 1}, {"random", "cpu", 1}};
+    afs_h5 *h = afs_h5_create(path, 0, &cfg, runs, 3, err, sizeof err);
     cr_assert_not_null(h, "%s", err);
-    cr_assert_eq(afs_h5_begin_run(h, "greedy", "cpu", &cfg, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(afs_h5_begin_run(h, "greedy", err, sizeof err), 0, "%s", err);
     afs_trace_rec rec;
     fill_rec(&rec, 0);
     cr_assert_eq(afs_h5_append_trace(h, &rec, 1, err, sizeof err), -1);
@@ -360,15 +363,15 @@ Test(hdf5, runs_of_several_policies_share_a_file)
         cr_assert_eq(afs_h5_append_episode(h, &row, err, sizeof err), 0, "%s", err);
     }
     /* The next run starts at row 0 of its own datasets. */
-    cr_assert_eq(afs_h5_begin_run(h, "all_local", "cuda", &cfg, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(afs_h5_begin_run(h, "all_local", err, sizeof err), 0, "%s", err);
     row.episode = 0;
     cr_assert_eq(afs_h5_append_episode(h, &row, err, sizeof err), 0, "%s", err);
     /* A run with no episodes at all. */
-    cr_assert_eq(afs_h5_begin_run(h, "random", "cpu", &cfg, 1, err, sizeof err), 0, "%s", err);
-    /* The same policy twice is refused with the reason. */
-    cr_assert_eq(afs_h5_begin_run(h, "greedy", "cpu", &cfg, 0, err, sizeof err), -1);
-    cr_assert(strstr(err, "/runs/greedy") && strstr(err, "twice"), "%s", err);
-    cr_assert_eq(afs_h5_close(h, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(afs_h5_begin_run(h, "random", err, sizeof err), 0, "%s", err);
+    /* A run the file was not made for is refused with the reason. */
+    cr_assert_eq(afs_h5_begin_run(h, "all_cloud", err, sizeof err), -1);
+    cr_assert(strstr(err, "/runs/all_cloud") && strstr(err, "no run"), "%s", err);
+    cr_assert_eq(afs_h5_close(h, 0, err, sizeof err), 0, "%s", err);
 
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     cr_assert(f >= 0);
@@ -406,16 +409,17 @@ Test(hdf5, an_existing_file_is_not_replaced_without_overwrite)
     afs_config_defaults(&cfg);
     char path[512], err[1024];
     path_in(path, sizeof path, "keep.h5");
-    afs_h5 *h = afs_h5_create(path, 0, &cfg, err, sizeof err);
+    const afs_h5_run greedy[] = {{"greedy", "cpu", 0}};
+    afs_h5 *h = afs_h5_create(path, 0, &cfg, greedy, 1, err, sizeof err);
     cr_assert_not_null(h, "%s", err);
-    cr_assert_eq(afs_h5_begin_run(h, "greedy", "cpu", &cfg, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(afs_h5_close(h, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(afs_h5_begin_run(h, "greedy", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(afs_h5_close(h, 0, err, sizeof err), 0, "%s", err);
     size_t before_len, after_len;
     char *before = file_bytes(path, &before_len);
 
     sleep(1); /* a rewrite would show in created_utc too */
     err[0] = 0;
-    cr_assert_null(afs_h5_create(path, 0, &cfg, err, sizeof err));
+    cr_assert_null(afs_h5_create(path, 0, &cfg, NULL, 0, err, sizeof err));
     cr_assert(strstr(err, path) && strstr(err, "already exists") && strstr(err, "--force"), "%s", err);
     char *after = file_bytes(path, &after_len);
     cr_assert(before_len == after_len && !memcmp(before, after, before_len),
@@ -426,13 +430,13 @@ Test(hdf5, an_existing_file_is_not_replaced_without_overwrite)
     char empty[512];
     path_in(empty, sizeof empty, "empty.h5");
     fclose(fopen(empty, "w"));
-    cr_assert_null(afs_h5_create(empty, 0, &cfg, err, sizeof err));
+    cr_assert_null(afs_h5_create(empty, 0, &cfg, NULL, 0, err, sizeof err));
     cr_assert(strstr(err, "already exists"), "%s", err);
 
     /* With overwrite the file is replaced by a fresh one. */
-    h = afs_h5_create(path, 1, &cfg, err, sizeof err);
+    h = afs_h5_create(path, 1, &cfg, NULL, 0, err, sizeof err);
     cr_assert_not_null(h, "%s", err);
-    cr_assert_eq(afs_h5_close(h, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(afs_h5_close(h, 0, err, sizeof err), 0, "%s", err);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     cr_assert(f >= 0);
     cr_assert_eq(H5Lexists(f, "runs", H5P_DEFAULT), 1);
@@ -441,27 +445,61 @@ Test(hdf5, an_existing_file_is_not_replaced_without_overwrite)
     free(before);
 }
 
+/* Every reason a results file cannot be created is named, and nothing is
+ * left behind. */
 Test(hdf5, an_unwritable_place_is_a_clear_error)
 {
     afs_config cfg;
     afs_config_defaults(&cfg);
-    char err[1024], path[512];
+    char err[1024], path[512], inside[1024];
     err[0] = 0;
-    cr_assert_null(afs_h5_create("/nonexistent-dir/x.h5", 0, &cfg, err, sizeof err));
-    cr_assert(strstr(err, "/nonexistent-dir/x.h5") && strstr(err, "cannot create") &&
-              strstr(err, "directory"), "%s", err);
+    cr_assert_null(afs_h5_create("/nonexistent-dir/x.h5", 0, &cfg, NULL, 0, err, sizeof err));
+    cr_assert(strstr(err, "/nonexistent-dir/x.h5") && strstr(err, "/nonexistent-dir does not exist"),
+              "%s", err);
     cr_assert_neq(access("/nonexistent-dir/x.h5", F_OK), 0);
     /* Also with overwrite, and below the test's own directory. */
     path_in(path, sizeof path, "missing/sub/x.h5");
     err[0] = 0;
-    cr_assert_null(afs_h5_create(path, 1, &cfg, err, sizeof err));
-    cr_assert(strstr(err, path) && strstr(err, "cannot create"), "%s", err);
-    /* A directory in the way, replaced with --force, is still not a file. */
+    cr_assert_null(afs_h5_create(path, 1, &cfg, NULL, 0, err, sizeof err));
+    cr_assert(strstr(err, path) && strstr(err, "does not exist"), "%s", err);
+    /* A directory in the way, replaced with --force, is still not a file:
+     * the message says so and offers a file name inside it. */
     path_in(path, sizeof path, "adir.h5");
     cr_assert_eq(mkdir(path, 0700), 0);
-    err[0] = 0;
-    cr_assert_null(afs_h5_create(path, 1, &cfg, err, sizeof err));
-    cr_assert(strstr(err, path) && strstr(err, "cannot create"), "%s", err);
+    for (int force = 0; force < 2; force++) {
+        err[0] = 0;
+        cr_assert_null(afs_h5_create(path, force, &cfg, NULL, 0, err, sizeof err));
+        cr_assert(strstr(err, "is a directory") && strstr(err, "adir.h5/afsim.h5"), "%s", err);
+    }
+    /* Not a regular file (a device that is always full), a dangling link. */
+    cr_assert_null(afs_h5_create("/dev/full", 1, &cfg, NULL, 0, err, sizeof err));
+    cr_assert(strstr(err, "/dev/full") && strstr(err, "not a regular file"), "%s", err);
+    path_in(path, sizeof path, "dangling.h5");
+    path_in(inside, sizeof inside, "gone/target.h5");
+    cr_assert_eq(symlink(inside, path), 0);
+    cr_assert_null(afs_h5_create(path, 1, &cfg, NULL, 0, err, sizeof err));
+    cr_assert(strstr(err, "symbolic link to a missing file"), "%s", err);
+    /* A directory that cannot be written in (as a user other than root). */
+    path_in(path, sizeof path, "locked");
+    cr_assert_eq(mkdir(path, 0500), 0);
+    snprintf(inside, sizeof inside, "%s/x.h5", path);
+    if (geteuid() != 0) {
+        cr_assert_null(afs_h5_create(inside, 0, &cfg, NULL, 0, err, sizeof err));
+        cr_assert(strstr(err, "cannot write in") && strstr(err, "Permission denied"), "%s", err);
+    }
+    chmod(path, 0700);
+    /* A name too long for the file system: the system's reason. */
+    char longname[400];
+    memset(longname, 'n', 300);
+    longname[300] = 0;
+    snprintf(inside, sizeof inside, "%s/%s.h5", dir, longname);
+    cr_assert_null(afs_h5_create(inside, 0, &cfg, NULL, 0, err, sizeof err));
+    cr_assert(strstr(err, "name too long"), "%s", err);
+    /* No file was left anywhere by the refusals (only what the test made). */
+    DIR *d = opendir(dir);
+    for (struct dirent *e; (e = readdir(d));)
+        cr_assert(!strstr(e->d_name, "afsim-new"), "left behind: %s", e->d_name);
+    closedir(d);
 }
 
 /* ---- The command line: no overwrite, --force, and a complete run ---- */
@@ -527,212 +565,10 @@ Test(hdf5, cli_refuses_to_overwrite_and_force_replaces, .timeout = 60)
 
     snprintf(args, sizeof args, "run %s --out '%s/no/such/dir/x.h5'", small, dir);
     cr_assert_eq(shell(args, err, sizeof err), 1, "%s", err);
-    cr_assert(strstr(err, "no/such/dir/x.h5") && strstr(err, "cannot create"), "%s", err);
+    cr_assert(strstr(err, "no/such/dir/x.h5") && strstr(err, "does not exist"), "%s", err);
 }
 
-/* ---- Runs stopped from outside ---- */
-
-/* Starts a run of more episodes than it can finish, writing to path; its
- * stderr goes to path.err. Returns its pid. */
-static pid_t start_long_run(const char *path)
-{
-    char err_path[600];
-    snprintf(err_path, sizeof err_path, "%s.err", path);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        /* Dies with the test: a test that fails or times out leaves no run
-         * behind writing episodes. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
-            _exit(125);
-        int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int null = open("/dev/null", O_WRONLY);
-        if (fd < 0 || null < 0 || dup2(fd, 2) < 0 || dup2(null, 1) < 0)
-            _exit(126);
-        execl(AFSIM_BIN, AFSIM_BIN, "run", "--set", "env.agents=20", "--envs", "4",
-              "--episodes", "100000", "--policy", "greedy", "--out", path, "--quiet",
-              (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static const char *run_stderr(const char *path)
-{
-    static char text[8192];
-    char err_path[600];
-    snprintf(err_path, sizeof err_path, "%s.err", path);
-    text[0] = 0;
-    FILE *f = fopen(err_path, "r");
-    if (f) {
-        size_t len = fread(text, 1, sizeof text - 1, f);
-        text[len] = 0;
-        fclose(f);
-    }
-    return text;
-}
-
-/* Episodes in a file another process is writing (0 when it does not open
- * yet). Read in a child process, so that a half-written file met by chance
- * cannot take this test down with it. */
-static int episodes_in(const char *path)
-{
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int n = 0;
-        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-        if (f >= 0) {
-            hid_t ds = H5Lexists(f, "runs/greedy/episode", H5P_DEFAULT) > 0
-                       ? H5Dopen2(f, "runs/greedy/episode", H5P_DEFAULT) : -1;
-            if (ds >= 0) {
-                hid_t sp = H5Dget_space(ds);
-                hsize_t dims = 0;
-                if (H5Sget_simple_extent_dims(sp, &dims, NULL) == 1)
-                    n = dims > 250 ? 250 : (int)dims;
-                H5Sclose(sp);
-                H5Dclose(ds);
-            }
-            H5Fclose(f);
-        }
-        _exit(n);
-    }
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Waits up to 20 s for want episodes; the run must still be going. */
-static void wait_for_episodes(pid_t pid, const char *path, int want)
-{
-    double end = now_s() + 20.0;
-    int have = 0;
-    while ((have = episodes_in(path)) < want && now_s() < end) {
-        int status;
-        cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "the run ended early (status %d): %s",
-                     status, run_stderr(path));
-        usleep(20000);
-    }
-    if (have < want) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-    cr_assert_geq(have, want, "the run wrote %d of %d episodes in 20 s: %s", have, want,
-                  run_stderr(path));
-}
-
-/* Checks the finished rows of /runs/greedy and returns their number N: the
- * episode column counts 0..N-1; every metric and `functions` hold N rows
- * (N + 1 allowed when exact is 0: h5out.c writes `episode` last, so a kill in
- * the middle of a burst may leave one more row in the others); the ratios of
- * the first N rows are finite and in [0, 1]. */
-static int check_rows(const char *path, int exact)
-{
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    cr_assert(f >= 0, "%s does not open", path);
-    hsize_t n = rows(f, "runs/greedy/episode");
-    int64_t *ep = malloc(n * sizeof *ep), *fn = malloc((n + 1) * sizeof *fn);
-    double *v = malloc((n + 1) * sizeof *v);
-    read_all(f, "runs/greedy/episode", H5T_NATIVE_INT64, ep);
-    for (hsize_t i = 0; i < n; i++)
-        cr_assert_eq(ep[i], (int64_t)i, "episode[%llu] = %lld", (unsigned long long)i, (long long)ep[i]);
-    hsize_t m = rows(f, "runs/greedy/functions");
-    cr_assert(m == n || (!exact && m == n + 1), "functions has %llu rows, episode %llu",
-              (unsigned long long)m, (unsigned long long)n);
-    read_all(f, "runs/greedy/functions", H5T_NATIVE_INT64, fn);
-    for (hsize_t i = 0; i < n; i++)
-        cr_assert_gt(fn[i], 0, "functions[%llu]", (unsigned long long)i);
-    const char *ratios[] = {"success_rate", "offload_fraction", "drop_rate", "miss_rate",
-                            "cold_start_fraction"};
-    for (int c = 0; c < afs_metric_column_count; c++) {
-        char name[128];
-        snprintf(name, sizeof name, "runs/greedy/%s", afs_metric_columns[c].name);
-        m = rows(f, name);
-        cr_assert(m == n || (!exact && m == n + 1), "%s has %llu rows, episode %llu", name,
-                  (unsigned long long)m, (unsigned long long)n);
-        if (m > n)
-            cr_log_warn("%s holds a row past the last complete episode", name);
-        read_all(f, name, H5T_NATIVE_DOUBLE, v);
-        for (size_t r = 0; r < sizeof ratios / sizeof *ratios; r++)
-            if (!strcmp(afs_metric_columns[c].name, ratios[r]))
-                for (hsize_t i = 0; i < n; i++)
-                    cr_assert(isfinite(v[i]) && v[i] >= 0.0 && v[i] <= 1.0, "%s[%llu] = %g", name,
-                              (unsigned long long)i, v[i]);
-    }
-    free(ep);
-    free(fn);
-    free(v);
-    H5Fclose(f);
-    return (int)n;
-}
-
-static int have_h5py(void)
-{
-    return access("/usr/bin/python3", X_OK) == 0 &&
-           system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") == 0;
-}
-
-Test(hdf5, a_run_killed_with_sigkill_leaves_a_readable_file, .timeout = 90)
-{
-    int h5py = have_h5py();
-    if (!h5py)
-        cr_log_info("h5py not installed: checked with the HDF5 C library only");
-    /* Three kills, landing at different points of an episode's burst. */
-    const int delay_us[] = {0, 7000, 23000};
-    for (int k = 0; k < 3; k++) {
-        char path[512], name[32];
-        snprintf(name, sizeof name, "killed%d.h5", k);
-        path_in(path, sizeof path, name);
-        pid_t pid = start_long_run(path);
-        wait_for_episodes(pid, path, 3);
-        usleep((useconds_t)delay_us[k]);
-        cr_assert_eq(kill(pid, SIGKILL), 0);
-        int status;
-        cr_assert_eq(waitpid(pid, &status, 0), pid);
-        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-                  "the run was not killed but ended with status %d: %s", status, run_stderr(path));
-        int n = check_rows(path, 0);
-        cr_assert_geq(n, 3);
-        if (h5py) {
-            char cmd[1024];
-            snprintf(cmd, sizeof cmd,
-                     "/usr/bin/python3 -c \"import h5py; f = h5py.File('%s', 'r'); "
-                     "assert len(f['runs/greedy/episode']) >= 3\"", path);
-            cr_assert_eq(system(cmd), 0, "h5py cannot read the killed run's file %s", path);
-        }
-    }
-}
-
-Test(hdf5, sigterm_and_sigint_stop_after_the_episode_and_close_the_file, .timeout = 90)
-{
-    const int sigs[] = {SIGTERM, SIGINT};
-    for (int k = 0; k < 2; k++) {
-        char path[512], name[32];
-        snprintf(name, sizeof name, "stopped%d.h5", k);
-        path_in(path, sizeof path, name);
-        pid_t pid = start_long_run(path);
-        wait_for_episodes(pid, path, 3);
-        cr_assert_eq(kill(pid, sigs[k]), 0);
-        int status;
-        cr_assert_eq(waitpid(pid, &status, 0), pid);
-        const char *err = run_stderr(path);
-        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 130, "%s: status %d: %s",
-                  strsignal(sigs[k]), status, err);
-        cr_assert(strstr(err, "stopped by a signal") && strstr(err, path), "%s", err);
-        /* A clean stop: every dataset has exactly the finished episodes. */
-        int n = check_rows(path, 1);
-        cr_assert_geq(n, 3);
-        cr_assert_lt(n, 100000);
-    }
-}
+/* Runs killed or stopped from outside: tests/test_crash.c. */
 
 /* The trace's promise: every latency can be recomputed by hand from the
  * record's own fields and the equations of docs/model.md (default

@@ -1,13 +1,16 @@
 /* The orchestrator (host/run.c) on tiny runs: the policy list parsed once
  * by the configuration drives the run, and decision times include device
  * work that finishes after the call returns. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* wait4, fmemopen */
 #include <criterion/criterion.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "host/run.h"
@@ -36,7 +39,7 @@ static afs_config tiny(const char *name, const char *policies)
 
 static void run_ok(const afs_config *cfg, afs_backend *b, FILE *summary)
 {
-    afs_run_options opt = {AFS_PROGRESS_NONE, summary};
+    afs_run_options opt = {AFS_PROGRESS_NONE, summary, "test_run"};
     char err[1024];
     cr_assert_eq(afs_run(cfg, b, &opt, err, sizeof err), 0, "%s", err);
 }
@@ -137,4 +140,99 @@ Test(run, cuda_decision_time_is_measured_with_the_device_waited_for, .timeout = 
     g->destroy(g);
     double decide = first_value(cfg.run.out, "runs/greedy/decision_time_s");
     cr_assert(decide > 0.0 && decide < 1e-3, "decision time per agent %g s", decide);
+}
+
+/* The memory a run needs counts the trace's host buffers too: a budget
+ * that holds the state but not the trace refuses --trace, saying so. */
+static double small_budget(afs_backend *b)
+{
+    (void)b;
+    return 64.0 * 1024 * 1024;
+}
+
+Test(run, the_memory_check_counts_the_trace)
+{
+    afs_config cfg = tiny("mem.h5", "greedy");
+    cfg.run.envs = 2000;
+    cfg.env.agents = 60;
+    afs_backend *b = afs_backend_cpu_create(1);
+    b->memory_budget = small_budget;
+    afs_run_options opt = {AFS_PROGRESS_NONE, NULL, "test_run"};
+    char err[1024];
+    cfg.run.trace = 1;
+    cr_assert_eq(afs_run(&cfg, b, &opt, err, sizeof err), 1, "a trace of 2000 environments fit in 64 MiB");
+    cr_assert(strstr(err, "trace") && strstr(err, "MiB") && strstr(err, "64 MiB"), "%s", err);
+    cfg.run.trace = 0;
+    cr_assert_eq(afs_run(&cfg, b, &opt, err, sizeof err), 0, "%s", err);
+    b->destroy(b);
+}
+
+/* The estimate bounds what a run with --trace really takes: the growth of
+ * the peak resident memory (VmHWM, reset through /proc/self/clear_refs)
+ * during the run, above the same run without the trace, measured in a
+ * child process. */
+static long vm_hwm_kib(void)
+{
+    char line[256];
+    long kib = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6))
+            kib = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+static long run_growth_kib(int trace)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        afs_config cfg = tiny(trace ? "with.h5" : "without.h5", "random");
+        cfg.run.envs = 100;
+        cfg.env.agents = 60;
+        cfg.env.slots = 100;
+        cfg.run.episodes = 1;
+        cfg.run.trace = trace;
+        afs_backend *b = afs_backend_cpu_create(1);
+        afs_run_options opt = {AFS_PROGRESS_NONE, NULL, "test_run"};
+        char err[1024];
+        FILE *reset = fopen("/proc/self/clear_refs", "w");
+        long growth = -1;
+        if (reset && fputs("5", reset) >= 0 && fclose(reset) == 0) {
+            long before = vm_hwm_kib();
+            if (afs_run(&cfg, b, &opt, err, sizeof err) == 0)
+                growth = vm_hwm_kib() - before;
+        }
+        if (write(fds[1], &growth, sizeof growth) != sizeof growth)
+            _exit(1);
+        _exit(0);
+    }
+    close(fds[1]);
+    long growth = -1;
+    cr_assert_eq(read(fds[0], &growth, sizeof growth), (ssize_t)sizeof growth);
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    return growth;
+}
+
+Test(run, the_trace_estimate_bounds_the_trace_memory, .timeout = 120)
+{
+    long without = run_growth_kib(0), with = run_growth_kib(1);
+    if (without < 0 || with < 0)
+        cr_skip_test("the peak resident memory cannot be reset here (/proc/self/clear_refs)");
+    afs_config cfg = tiny("x.h5", "random");
+    cfg.run.envs = 100;
+    cfg.env.agents = 60;
+    cfg.env.slots = 100;
+    cfg.run.trace = 1;
+    double estimate_kib = afs_run_memory_of(&cfg).trace / 1024.0;
+    double used_kib = (double)(with - without);
+    fprintf(stderr, "trace memory: used %.0f KiB, estimated %.0f KiB\n", used_kib, estimate_kib);
+    cr_assert_gt(used_kib, 0.2 * estimate_kib, "the trace took %.0f KiB: is it measured?", used_kib);
+    cr_assert_leq(used_kib, estimate_kib, "the trace took %.0f KiB, more than the %.0f KiB estimated",
+                  used_kib, estimate_kib);
 }

@@ -40,6 +40,12 @@ AFS_HD float afs_path_gain(float dist_m)
     return powf(10.0f, -loss_db / 10.0f);
 }
 
+/* Noise power sigma^2 in W from dBm. */
+AFS_HD float afs_noise_w(float dbm)
+{
+    return powf(10.0f, (dbm - 30.0f) / 10.0f);
+}
+
 /* Shannon rate of a band b (MHz) shared equally by `share` users, Mbit/s. */
 AFS_HD float afs_rate(float b_mhz, int share, float rx_power_w,
                       float noise_interf_w)
@@ -47,15 +53,19 @@ AFS_HD float afs_rate(float b_mhz, int share, float rx_power_w,
     return (b_mhz / (float)share) * log2f(1.0f + rx_power_w / noise_interf_w);
 }
 
+/* Cell index of a coordinate on a grid of `grid` cells of side `cell`. */
+AFS_HD int afs_cell_of(float coord, float cell, int grid)
+{
+    float c = coord / cell; /* clamped in float: no out-of-range cast, NaN gives 0 */
+    return c >= (float)grid ? grid - 1 : c > 0.0f ? (int)c : 0;
+}
+
 /* AP of a position: the grid cell it falls in, which is the nearest AP
  * centre of a regular grid (integer result, identical on every backend). */
 AFS_HD int afs_ap_of(float x, float y, const afs_env_params *p)
 {
     float cell = p->area_m / (float)p->ap_grid;
-    int i = (int)(x / cell), j = (int)(y / cell);
-    i = i < 0 ? 0 : (i >= p->ap_grid ? p->ap_grid - 1 : i);
-    j = j < 0 ? 0 : (j >= p->ap_grid ? p->ap_grid - 1 : j);
-    return j * p->ap_grid + i;
+    return afs_cell_of(y, cell, p->ap_grid) * p->ap_grid + afs_cell_of(x, cell, p->ap_grid);
 }
 
 AFS_HD float afs_ap_centre(int coord, const afs_env_params *p)

@@ -4,6 +4,7 @@
  * order inside one thread: results do not depend on the thread count. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -39,6 +40,13 @@ static void cpu_zero(afs_backend *b, void *dst, size_t n)
 
 /* Every CPU operation has finished when it returns. */
 static void cpu_synchronize(afs_backend *b) { (void)b; }
+
+static double cpu_memory_budget(afs_backend *b)
+{
+    (void)b;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page : 1e300;
+}
 
 /* Per-environment pieces of each operation. Each works on a local copy of the
  * env descriptor: the compiler then knows that stores into the arrays cannot
@@ -212,6 +220,8 @@ afs_backend *afs_backend_cpu_create(int threads)
     b->to_backend = cpu_copy;
     b->zero = cpu_zero;
     b->synchronize = cpu_synchronize;
+    b->memory_budget = cpu_memory_budget;
+    b->host_memory = 1;
     b->env_reset = cpu_env_reset;
     b->env_arrive = cpu_env_arrive;
     b->env_observe = cpu_env_observe;

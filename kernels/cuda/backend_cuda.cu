@@ -118,6 +118,14 @@ static void cu_set_tf32(afs_backend *b, int on)
     afs_lstm_cuda_set_tf32(b, on);
 }
 
+static double cu_memory_budget(afs_backend *b)
+{
+    (void)b;
+    size_t free_bytes = 0, total = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
+    return (double)free_bytes;
+}
+
 /* Waits for every operation queued on the device. */
 static void cu_synchronize(afs_backend *b)
 {
@@ -201,6 +209,7 @@ extern "C" afs_backend *afs_backend_cuda_create(char *err, size_t err_len)
     b->env_metrics = cu_env_metrics;
     b->destroy = cu_destroy;
     b->synchronize = cu_synchronize;
+    b->memory_budget = cu_memory_budget;
     if (afs_nn_cuda_install(b, err, err_len) || afs_lstm_cuda_install(b, err, err_len)) {
         cu_destroy(b);
         return NULL;

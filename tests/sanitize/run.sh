@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The sanitizer stage of tests/run.sh (docs/testing.md, "Sanitizers"):
+# builds everything with clang, AddressSanitizer (leaks included) and
+# UndefinedBehaviorSanitizer (float-cast-overflow included), CPU only, into
+# build-asan/, then runs the smoke experiment and the whole Criterion suite
+# with it. Any report fails the stage:
+# - every sanitized program (the test binary, Criterion's per-test children,
+#   the afsim binary that tests start) stops with SIGABRT at its first report
+#   (tests/sanitize/options.c, compiled in): a test child's crash fails its
+#   test, the afsim binary's fails the test that started it;
+# - every report is also written to a log folder (log_path), which must stay
+#   empty: a report in a process whose output or status a test ignores
+#   still fails the stage. A process killed with SIGKILL, as some tests do
+#   on purpose, writes no report.
+#   bash tests/sanitize/run.sh            # as tests/run.sh runs it
+#   bash tests/sanitize/run.sh --filter 'config/*'   # arguments go to afsim_tests
+# Needs clang, libclang-rt-dev, libomp-dev and llvm (cmake/install-deps.sh).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${AFSIM_ASAN_BUILD_DIR:-$root/build-asan}
+
+CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DAFSIM_CUDA=OFF \
+  -DAFSIM_SANITIZE=ON >/dev/null
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --build "$build" -j "$(nproc)" > "$tmp/build.txt" 2>&1 ||
+  { cat "$tmp/build.txt"; echo "sanitize: the build failed" >&2; exit 1; }
+! grep -E 'warning:' "$tmp/build.txt" || echo "sanitize: (the warnings above are clang's)"
+
+# Reports go to $logs/report.<pid>; the user's own options still apply after.
+logs=$tmp/reports
+mkdir -p "$logs"
+export ASAN_OPTIONS="log_path=$logs/report${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="log_path=$logs/report${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+# This build has no CUDA backend: its CUDA tests skip, even where the GPU
+# check asks for them to be required.
+unset AFSIM_REQUIRE_GPU
+
+args=("$@") # none: the whole suite
+
+rc=0
+echo "sanitize: smoke run"
+"$build/afsim" run --config "$root/experiments/smoke.ini" --out "$tmp/smoke.h5" --quiet || rc=1
+echo "sanitize: Criterion suite"
+"$build/afsim_tests" --jobs "$(nproc)" "${args[@]}" || rc=1
+
+reports=$(find "$logs" -type f | sort)
+if [ -n "$reports" ]; then
+  for f in $reports; do
+    echo "---- $f"
+    cat "$f"
+  done
+  echo "sanitize: FAILED: $(echo "$reports" | wc -l) sanitizer report(s) above" >&2
+  exit 1
+fi
+if [ "$rc" != 0 ]; then
+  echo "sanitize: FAILED (see above)" >&2
+  exit 1
+fi
+echo "sanitize: ok, no report"

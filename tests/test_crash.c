@@ -1,0 +1,422 @@
+/* Runs disturbed from outside, as an unlucky operator's would be: killed
+ * with SIGKILL at random moments (hundreds of times, with sub-millisecond
+ * episodes so that kills land inside an episode's writes), stopped by one
+ * or two signals, given an output that another run holds, a disk that
+ * fills up, a results file deleted or replaced under them. In every case
+ * the results file must hold exactly its finished episodes, as
+ * docs/output.md promises (test_check_results), and the exit status and
+ * message must say what happened.
+ *
+ * The crash test is a table of scenarios (command lines of afsim): the
+ * training and sweep commands of later issues add theirs. */
+#define _GNU_SOURCE /* mkdtemp, prctl, setenv */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static char dir[] = "/tmp/afsim-crash-XXXXXX";
+
+static void make_dir(void) { cr_assert_not_null(mkdtemp(dir)); }
+static void remove_dir(void) { test_remove_dir(dir); }
+TestSuite(crash, .init = make_dir, .fini = remove_dir);
+
+static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* How a run is started. */
+typedef struct launch {
+    const char *args;       /* afsim's arguments, shell words without quotes */
+    const char *out;        /* --out */
+    const char *env;        /* "NAME=VALUE" put in the run's environment, or NULL */
+    long file_limit;        /* RLIMIT_FSIZE in bytes (a disk that fills), or 0 */
+    const char *err;        /* file for its stderr; NULL: OUT.err */
+} launch;
+
+/* Starts afsim. Dies with the test. */
+static pid_t start(const launch *l)
+{
+    char err_path[600], line[2048], *argv[64];
+    if (l->err)
+        snprintf(err_path, sizeof err_path, "%s", l->err);
+    else
+        snprintf(err_path, sizeof err_path, "%s.err", l->out);
+    snprintf(line, sizeof line, "%s --out %s", l->args, l->out);
+    int argc = 0;
+    argv[argc++] = (char *)AFSIM_BIN;
+    for (char *save = NULL, *w = strtok_r(line, " ", &save); w && argc < 62;
+         w = strtok_r(NULL, " ", &save))
+        argv[argc++] = w;
+    argv[argc] = NULL;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+            _exit(125);
+        int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int null = open("/dev/null", O_WRONLY);
+        if (fd < 0 || null < 0 || dup2(fd, 2) < 0 || dup2(null, 1) < 0)
+            _exit(126);
+        if (l->env)
+            putenv((char *)l->env);
+        if (l->file_limit) {
+            struct rlimit r = {(rlim_t)l->file_limit, (rlim_t)l->file_limit};
+            signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG */
+            setrlimit(RLIMIT_FSIZE, &r);
+        }
+        execv(AFSIM_BIN, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* What the run writing out (or, given a path ending in .err, that file)
+ * wrote on stderr. */
+static const char *stderr_of(const char *out)
+{
+    static char text[8192];
+    char err_path[600];
+    size_t len = strlen(out);
+    snprintf(err_path, sizeof err_path, len > 4 && !strcmp(out + len - 4, ".err") ? "%s" : "%s.err", out);
+    text[0] = 0;
+    FILE *f = fopen(err_path, "r");
+    if (f) {
+        size_t got = fread(text, 1, sizeof text - 1, f);
+        text[got] = 0;
+        fclose(f);
+    }
+    return text;
+}
+
+/* test_check_results in a child process (a damaged file must not take the
+ * test down with HDF5): finished episodes, -1 for no run, -2 bad (why),
+ * -3 when the file does not exist. */
+static int check_in_child(const char *path, int exact, char *why, size_t n)
+{
+    if (access(path, F_OK) != 0)
+        return -3;
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        char text[512] = "";
+        /* A file still being written is locked by HDF5 against readers. */
+        setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
+        int r = test_check_results(path, exact, text, sizeof text);
+        if (write(fds[1], &r, sizeof r) != sizeof r || write(fds[1], text, sizeof text) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    close(fds[1]);
+    int r = -2, status;
+    snprintf(why, n, "the check crashed on %s", path);
+    if (read(fds[0], &r, sizeof r) == sizeof r) {
+        char text[512];
+        if (read(fds[0], text, sizeof text) == sizeof text)
+            snprintf(why, n, "%s", text);
+    } else {
+        r = -2;
+    }
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    return r;
+}
+
+/* Finished episodes of the file a run is writing (0 until it exists). */
+static int finished_now(const char *path)
+{
+    char why[512];
+    int r = check_in_child(path, 0, why, sizeof why);
+    return r < 0 ? 0 : r;
+}
+
+/* Waits until the run has finished `want` episodes (20 s at most); it must
+ * still be going. */
+static void wait_for(pid_t pid, const char *out, int want)
+{
+    double end = now_s() + 20.0;
+    int have = 0, status;
+    while ((have = finished_now(out)) < want && now_s() < end) {
+        cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "the run ended early (status %d): %s",
+                     status, stderr_of(out));
+        usleep(5000);
+    }
+    if (have < want) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    cr_assert_geq(have, want, "%d of %d episodes in 20 s: %s", have, want, stderr_of(out));
+}
+
+static int exit_status(pid_t pid)
+{
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* ---- The crash test ---- */
+
+/* A scenario: a command to kill, how many times, and the longest delay of
+ * a kill after the results file appears (a fifth of the kills come instead
+ * at any moment of the first 200 ms: the creation itself). */
+typedef struct scenario {
+    const char *name, *args;
+    int max_delay_ms, kills;
+} scenario;
+
+static const scenario scenarios[] = {
+    /* Episodes of one slot of one small environment: well under a
+     * millisecond of simulation, so most kills land in the writes. */
+    {"sub-millisecond episodes", "run --set env.agents=2 --envs 1 --set env.slots=1 "
+     "--episodes 1000000 --policy greedy,random --backend cpu --quiet", 40, 120},
+    /* The trace: records written before their episode is finished. */
+    {"episodes with a trace", "run --set env.agents=3 --envs 2 --set env.slots=2 "
+     "--episodes 1000000 --policy random --trace --backend cpu --quiet", 40, 50},
+};
+
+static int have_h5py(void)
+{
+    return access("/usr/bin/python3", X_OK) == 0 &&
+           system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") == 0;
+}
+
+/* Every kill leaves either no file (killed before it was created) or one
+ * that holds exactly its finished episodes; after the last kill the output
+ * is free again (the lock died with its run). */
+static void kill_many(const scenario *sc, int h5py)
+{
+    char out[512], why[512];
+    unsigned seed = 12345;
+    int files = 0;
+    /* AFSIM_CRASH_SCALE=N multiplies the kills (a longer run by hand). */
+    const char *scale = getenv("AFSIM_CRASH_SCALE");
+    int kills = sc->kills * (scale && atoi(scale) > 0 ? atoi(scale) : 1);
+    for (int k = 0; k < kills; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "kill-%d.h5", k);
+        path_in(out, sizeof out, name);
+        launch l = {sc->args, out, NULL, 0, NULL};
+        pid_t pid = start(&l);
+        int st = -1;
+        if (k % 5) { /* after the file appears */
+            double end = now_s() + 10.0;
+            while (access(out, F_OK) != 0 && now_s() < end && waitpid(pid, &st, WNOHANG) == 0)
+                usleep(500);
+            cr_assert_eq(st, -1, "%s, kill %d: the run ended by itself (status %d): %s", sc->name, k,
+                         st, stderr_of(out));
+            usleep((useconds_t)(rand_r(&seed) % (sc->max_delay_ms * 1000 + 1)));
+        } else {
+            usleep((useconds_t)(rand_r(&seed) % 200001));
+        }
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+        st = exit_status(pid);
+        cr_assert(st == 128 + SIGKILL || st == 0, "%s: status %d: %s", sc->name, st, stderr_of(out));
+        int r = check_in_child(out, 0, why, sizeof why);
+        cr_assert(r >= -1 || r == -3, "%s, kill %d: %s", sc->name, k, why);
+        if (r >= -1)
+            files++;
+        if (h5py && r >= -1 && k % 15 == 0) {
+            char cmd[1024];
+            snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c \"import h5py; f = h5py.File('%s', 'r'); "
+                     "assert all(len(g['episode']) >= g.attrs['finished']['episodes'] for g in f['runs'].values())\"",
+                     out);
+            cr_assert_eq(system(cmd), 0, "%s: h5py cannot read %s", sc->name, out);
+        }
+        unlink(out);
+    }
+    cr_assert_gt(files, kills / 2, "%s: only %d of %d kills came after the file was created",
+                 sc->name, files, kills);
+    fprintf(stderr, "crash test: %s: %d kills, %d files checked\n", sc->name, kills, files);
+    /* The last run's lock died with it: a new run takes the output. */
+    launch again = {"run --set env.agents=2 --envs 1 --episodes 2 --backend cpu --quiet --force",
+                    out, NULL, 0, NULL};
+    cr_assert_eq(exit_status(start(&again)), 0, "%s: %s", sc->name, stderr_of(out));
+    cr_assert_eq(check_in_child(out, 1, why, sizeof why), 2, "%s", why);
+}
+
+Test(crash, killed_at_random_moments_every_file_holds_its_finished_episodes, .timeout = 300)
+{
+    int h5py = have_h5py();
+    if (!h5py)
+        fprintf(stderr, "crash test: h5py not installed, files checked with the HDF5 C library only\n");
+    for (size_t s = 0; s < sizeof scenarios / sizeof *scenarios; s++)
+        kill_many(&scenarios[s], h5py);
+}
+
+/* ---- Stopped by signals ---- */
+
+static const char *long_episodes =
+    "run --set env.agents=50 --envs 4 --set env.slots=10000000 --episodes 3 --policy greedy "
+    "--backend cpu --quiet";
+static const char *short_episodes =
+    "run --set env.agents=20 --envs 4 --episodes 100000 --policy greedy --backend cpu --quiet";
+
+/* SIGINT, SIGTERM, SIGHUP: after the episode under way, the file closed
+ * cleanly (every dataset exactly its finished rows), exit 130. */
+Test(crash, one_signal_stops_after_the_episode, .timeout = 90)
+{
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int k = 0; k < 3; k++) {
+        char out[512], why[512], name[32];
+        snprintf(name, sizeof name, "stopped-%d.h5", k);
+        path_in(out, sizeof out, name);
+        launch l = {short_episodes, out, NULL, 0, NULL};
+        pid_t pid = start(&l);
+        wait_for(pid, out, 3);
+        cr_assert_eq(kill(pid, sigs[k]), 0);
+        int st = exit_status(pid);
+        const char *err = stderr_of(out);
+        cr_assert_eq(st, 130, "%s: status %d: %s", strsignal(sigs[k]), st, err);
+        cr_assert(strstr(err, "stopped by a signal") && strstr(err, out), "%s", err);
+        int n = check_in_child(out, 1, why, sizeof why);
+        cr_assert(n >= 3 && n < 100000, "%s: %d: %s", strsignal(sigs[k]), n, why);
+        char lock[600];
+        snprintf(lock, sizeof lock, "%s.lock", out);
+        cr_assert_neq(access(lock, F_OK), 0, "the lock file is left behind");
+    }
+}
+
+/* A second signal stops at once: an episode of 10 million slots would run
+ * for minutes; the run must end within seconds, its file holding the
+ * finished episodes (none here) and not the one under way. */
+Test(crash, a_second_signal_stops_at_once, .timeout = 60)
+{
+    char out[512], why[512];
+    path_in(out, sizeof out, "second.h5");
+    launch l = {long_episodes, out, NULL, 0, NULL};
+    pid_t pid = start(&l);
+    double end = now_s() + 20.0;
+    while (access(out, F_OK) != 0 && now_s() < end)
+        usleep(5000);
+    cr_assert_eq(access(out, F_OK), 0, "the run did not start: %s", stderr_of(out));
+    usleep(300000); /* into the first episode (a signal before it stops the run at once) */
+    cr_assert_eq(kill(pid, SIGINT), 0);
+    usleep(200000);
+    cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "one signal must let the episode finish");
+    double t0 = now_s();
+    cr_assert_eq(kill(pid, SIGINT), 0);
+    int st = exit_status(pid);
+    cr_assert_lt(now_s() - t0, 5.0, "the second signal took %.1f s to stop the run", now_s() - t0);
+    const char *err = stderr_of(out);
+    cr_assert(st == 130 && strstr(err, "second"), "status %d: %s", st, err);
+    cr_assert_eq(check_in_child(out, 1, why, sizeof why), 0, "%s", why);
+}
+
+/* ---- The output belongs to its run ---- */
+
+/* A second run on the output of one still going is refused, --force or not,
+ * with HDF5's own file locking on or off, and names the first; the first
+ * goes on untouched and ends well. */
+Test(crash, a_second_run_cannot_take_a_running_runs_output, .timeout = 90)
+{
+    const char *locking[] = {NULL, "HDF5_USE_FILE_LOCKING=FALSE"};
+    for (int k = 0; k < 2; k++) {
+        char out[512], why[512], name[32], args[512];
+        snprintf(name, sizeof name, "owned-%d.h5", k);
+        path_in(out, sizeof out, name);
+        launch first = {short_episodes, out, locking[k], 0, NULL};
+        pid_t pid = start(&first);
+        wait_for(pid, out, 2);
+        for (int force = 0; force < 2; force++) {
+            char err_path[600];
+            snprintf(args, sizeof args, "run --episodes 5 --backend cpu --quiet%s",
+                     force ? " --force" : "");
+            snprintf(err_path, sizeof err_path, "%s.second.err", out);
+            launch second = {args, out, locking[k], 0, err_path};
+            int st = exit_status(start(&second));
+            const char *err = stderr_of(err_path);
+            char pid_text[32];
+            snprintf(pid_text, sizeof pid_text, "pid %ld", (long)pid);
+            cr_assert(st == 1 && strstr(err, "another run still going") && strstr(err, pid_text),
+                      "force %d: status %d: %s", force, st, err);
+            cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "the first run stopped");
+        }
+        cr_assert_eq(kill(pid, SIGTERM), 0);
+        cr_assert_eq(exit_status(pid), 130);
+        int n = check_in_child(out, 1, why, sizeof why);
+        cr_assert_geq(n, 2, "the first run's file: %s", why);
+    }
+}
+
+/* ---- A disk that fills up; a file deleted or replaced ---- */
+
+/* The file size limit makes a write fail as a full disk does (EFBIG for
+ * ENOSPC): the run stops with exit 1 and the system's reason; the file
+ * holds its finished episodes and not the failed one. */
+Test(crash, a_full_disk_never_makes_a_failed_episode_look_finished, .timeout = 90)
+{
+    char out[512], why[512];
+    path_in(out, sizeof out, "full.h5");
+    launch l = {"run --set env.agents=5 --envs 2 --set env.slots=1 --episodes 200000 --trace "
+                "--policy greedy --backend cpu --quiet", out, NULL, 3 << 20, NULL};
+    int st = exit_status(start(&l));
+    const char *err = stderr_of(out);
+    cr_assert(st == 1 && strstr(err, "File too large") && strstr(err, out), "status %d: %s", st, err);
+    int n = check_in_child(out, 0, why, sizeof why);
+    cr_assert_gt(n, 0, "%s", why);
+    /* Full from the start: the create fails, and nothing is left there. */
+    path_in(out, sizeof out, "full-at-start.h5");
+    /* 8 KiB: under what the file's creation writes, over the 1 KiB file
+     * clang's OpenMP runtime makes at start. */
+    launch tiny = {"run --episodes 2 --backend cpu --quiet", out, NULL, 8 << 10, NULL};
+    st = exit_status(start(&tiny));
+    err = stderr_of(out);
+    cr_assert(st == 1 && strstr(err, "File too large"), "status %d: %s", st, err);
+    cr_assert_neq(access(out, F_OK), 0, "a full disk at the start left a file behind");
+    DIR *d = opendir(dir);
+    for (struct dirent *e; (e = readdir(d));)
+        cr_assert(!strstr(e->d_name, "afsim-new"), "left behind: %s", e->d_name);
+    closedir(d);
+}
+
+/* A results file deleted, or replaced by another file, while the run writes
+ * it: the run must not end with exit 0 and the path of a file that is not
+ * its results. */
+Test(crash, a_file_deleted_or_replaced_mid_run_is_an_error, .timeout = 90)
+{
+    for (int replace = 0; replace < 2; replace++) {
+        char out[512], name[32];
+        snprintf(name, sizeof name, "gone-%d.h5", replace);
+        path_in(out, sizeof out, name);
+        launch l = {short_episodes, out, NULL, 0, NULL};
+        pid_t pid = start(&l);
+        wait_for(pid, out, 2);
+        if (replace) {
+            char other[600];
+            snprintf(other, sizeof other, "%s.other", out);
+            FILE *f = fopen(other, "w");
+            fputs("not afsim's", f);
+            fclose(f);
+            cr_assert_eq(rename(other, out), 0);
+        } else {
+            cr_assert_eq(unlink(out), 0);
+        }
+        cr_assert_eq(kill(pid, SIGTERM), 0);
+        int st = exit_status(pid);
+        const char *err = stderr_of(out);
+        cr_assert(st == 1 && strstr(err, replace ? "was replaced" : "was deleted"),
+                  "status %d: %s", st, err);
+        cr_assert_null(strstr(err, "results:"), "%s", err);
+    }
+}
