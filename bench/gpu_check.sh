@@ -55,6 +55,7 @@ bin_libdirs=()
 # path component (suite/test), not across the slash.
 sanitizer_runs=(
   "memcheck 100 cuda_nn_parity/*"
+  "memcheck 60 cuda_learn_parity/*"
   "memcheck 60 cuda_parity/@(fused_slots_greedy_small|phase_by_phase_matches_too)"
   "racecheck 60 cuda_parity/fused_slots_greedy_small"
 )

@@ -69,7 +69,7 @@ static double flops_per_sample(const shape *s)
 static double time_one(afs_backend *b, const shape *s, int batch, int repeats)
 {
     afs_mlp net;
-    if (afs_mlp_init(&net, b, s->sizes, s->layers, s->hidden, s->out, batch, 1, 1)) {
+    if (afs_mlp_init(&net, b, s->name, s->sizes, s->layers, 1, s->hidden, s->out, batch, 1, 1)) {
         fprintf(stderr, "nn_bench: out of %s memory at batch %d\n", b->name, batch);
         exit(1);
     }
@@ -84,10 +84,10 @@ static double time_one(afs_backend *b, const shape *s, int batch, int repeats)
     float sync;
     for (int r = -1; r < repeats; r++) { /* r = -1 warms up */
         double t0 = now_s();
-        afs_mlp_zero_grad(&net, b);
+        afs_params_zero_grad(&net.p, b);
         afs_mlp_forward(&net, b, batch, x);
         afs_mlp_backward(&net, b, batch, dy, NULL);
-        b->to_host(b, &sync, net.grads, sizeof sync);
+        b->to_host(b, &sync, net.p.grad, sizeof sync);
         if (r >= 0)
             t[r] = now_s() - t0;
     }

@@ -9,23 +9,26 @@
 #include "fail.h"
 #include "h5attr.h"
 
-static herr_t write_floats(hid_t group, const char *name, afs_backend *b, const float *dev,
-                           size_t count, float *host)
+/* A 1-D dataset of count elements of type, copied from backend memory. */
+static herr_t write_array(hid_t group, const char *name, hid_t type, afs_backend *b,
+                          const void *dev, size_t count, size_t elem, void *host)
 {
     hsize_t len = count;
-    b->to_host(b, host, dev, count * sizeof *host);
+    b->to_host(b, host, dev, count * elem);
     hid_t space = H5Screate_simple(1, &len, NULL);
-    hid_t ds = H5Dcreate2(group, name, H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT,
-                          H5P_DEFAULT);
-    herr_t rc = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, host);
+    hid_t ds = H5Dcreate2(group, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = ds < 0 ? -1 : H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, host);
     if (ds >= 0)
         H5Dclose(ds);
     H5Sclose(space);
     return rc;
 }
 
-static herr_t read_floats(hid_t group, const char *name, afs_backend *b, float *dev,
-                          size_t count, float *host)
+/* Reads a 1-D dataset of exactly count elements into backend memory; -1
+ * when it is missing or has another shape (checked before reading: a file
+ * may hold anything). */
+static herr_t read_array(hid_t group, const char *name, hid_t type, afs_backend *b, void *dev,
+                         size_t count, size_t elem, void *host)
 {
     hid_t ds = H5Dopen2(group, name, H5P_DEFAULT);
     if (ds < 0)
@@ -38,45 +41,79 @@ static herr_t read_floats(hid_t group, const char *name, afs_backend *b, float *
     if (space >= 0)
         H5Sclose(space);
     herr_t rc = rank == 1 && len == count
-                    ? H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, host) : -1;
+                    ? H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, host) : -1;
     H5Dclose(ds);
     if (rc >= 0)
-        b->to_backend(b, dev, host, count * sizeof *host);
+        b->to_backend(b, dev, host, count * elem);
     return rc;
 }
 
-static int save_net(hid_t nets_group, const char *name, afs_backend *b, const afs_mlp *net,
-                    float *host)
+static herr_t attr_i64(hid_t obj, const char *name, int64_t v)
 {
-    hid_t g = H5Gcreate2(nets_group, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0)
-        return -1;
-    int64_t t = net->adam_t;
-    int rc = afs_h5_attr_write(g, "sizes", H5T_NATIVE_INT, (hsize_t)net->layers + 1, net->sizes) < 0 ||
-             afs_h5_attr_write(g, "adam_t", H5T_NATIVE_INT64, 0, &t) < 0 ||
-             write_floats(g, "params", b, net->params, net->n_params, host) < 0 ||
-             write_floats(g, "adam_m", b, net->adam_m, net->n_params, host) < 0 ||
-             write_floats(g, "adam_v", b, net->adam_v, net->n_params, host) < 0;
-    H5Gclose(g);
-    return rc ? -1 : 0;
+    return afs_h5_attr_write(obj, name, H5T_NATIVE_INT64, 0, &v);
 }
 
-static size_t largest(afs_mlp *const *nets, int count)
+static int save_set(hid_t parent, afs_backend *b, const afs_ckpt_set *s, void *host)
+{
+    hid_t g = H5Gcreate2(parent, s->params->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return -1;
+    const afs_params *p = s->params;
+    int bad = afs_h5_attr_write_string(g, "shape", s->shape) < 0 ||
+              attr_i64(g, "adam_t", p->adam_t) < 0 ||
+              write_array(g, "value", H5T_NATIVE_FLOAT, b, p->value, p->n, sizeof(float), host) < 0 ||
+              write_array(g, "adam_m", H5T_NATIVE_FLOAT, b, p->m, p->n, sizeof(float), host) < 0 ||
+              write_array(g, "adam_v", H5T_NATIVE_FLOAT, b, p->v, p->n, sizeof(float), host) < 0;
+    H5Gclose(g);
+    return bad ? -1 : 0;
+}
+
+/* The largest buffer a save or load moves through the host. */
+static size_t largest(const afs_checkpoint *c)
 {
     size_t m = 1;
-    for (int i = 0; i < count; i++)
-        m = nets[i]->n_params > m ? nets[i]->n_params : m;
+    for (int i = 0; i < c->nsets; i++)
+        m = c->sets[i].params->n * sizeof(float) > m ? c->sets[i].params->n * sizeof(float) : m;
+    for (int i = 0; i < c->nblobs; i++)
+        m = c->blobs[i].bytes > m ? c->blobs[i].bytes : m;
     return m;
 }
 
-int afs_checkpoint_save(const char *path, afs_backend *b, afs_mlp *const *nets,
-                        const char *const *names, int count, const afs_counters *c,
-                        char *err, size_t n)
+static int write_file(hid_t f, afs_backend *b, const afs_checkpoint *c, const afs_config *cfg,
+                      void *host)
 {
-    char tmp[4096];
+    const afs_counters *k = &c->counters;
+    if (attr_i64(f, "schema_version", AFS_CHECKPOINT_SCHEMA) < 0 ||
+        afs_h5_attr_write_string(f, "algo", c->algo) < 0 ||
+        afs_h5_attr_write(f, "seed", H5T_NATIVE_UINT32, 0, &k->seed) < 0 ||
+        attr_i64(f, "episode", k->episode) < 0 || attr_i64(f, "slot", k->slot) < 0 ||
+        attr_i64(f, "updates", k->updates) < 0 || (cfg && afs_h5_config_write(f, cfg) < 0))
+        return -1;
+    hid_t g = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = g < 0;
+    for (int i = 0; i < c->nsets && !bad; i++)
+        bad = save_set(g, b, &c->sets[i], host);
+    if (g >= 0)
+        H5Gclose(g);
+    if (bad || !c->nblobs)
+        return bad ? -1 : 0;
+    g = H5Gcreate2(f, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad = g < 0;
+    for (int i = 0; i < c->nblobs && !bad; i++)
+        bad = write_array(g, c->blobs[i].name, H5T_NATIVE_UINT8, b, c->blobs[i].data,
+                          c->blobs[i].bytes, 1, host) < 0;
+    if (g >= 0)
+        H5Gclose(g);
+    return bad ? -1 : 0;
+}
+
+int afs_checkpoint_save(const char *path, afs_backend *b, const afs_checkpoint *c,
+                        const afs_config *cfg, char *err, size_t n)
+{
+    char tmp[AFS_PATH_MAX + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    float *host = malloc(largest(nets, count) * sizeof *host);
+    void *host = malloc(largest(c));
     /* HDF5 1.10's format: checksummed superblock and object headers, which
      * HDF5 verifies as it reads (afs_checkpoint_load refuses older ones). */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -85,61 +122,20 @@ int afs_checkpoint_save(const char *path, afs_backend *b, afs_mlp *const *nets,
     H5Pclose(fapl);
     if (f < 0) {
         free(host);
-        return afs_fail(err, n, "%s: cannot create the checkpoint (directory missing or not writable?)", tmp);
+        return afs_fail(err, n, "%s: cannot create the checkpoint (%s)", tmp,
+                        host ? "directory missing or not writable?" : "out of memory");
     }
-    int64_t schema = AFS_CHECKPOINT_SCHEMA;
-    hid_t g = H5Gcreate2(f, "networks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int bad = g < 0 || afs_h5_attr_write(f, "schema_version", H5T_NATIVE_INT64, 0, &schema) < 0 ||
-              afs_h5_attr_write(f, "seed", H5T_NATIVE_UINT32, 0, &c->seed) < 0 ||
-              afs_h5_attr_write(f, "episode", H5T_NATIVE_INT64, 0, &c->episode) < 0 ||
-              afs_h5_attr_write(f, "slot", H5T_NATIVE_INT64, 0, &c->slot) < 0 ||
-              afs_h5_attr_write(f, "updates", H5T_NATIVE_INT64, 0, &c->updates) < 0;
-    for (int i = 0; i < count && !bad; i++)
-        bad = save_net(g, names[i], b, nets[i], host);
-    if (g >= 0)
-        H5Gclose(g);
+    int bad = write_file(f, b, c, cfg, host);
     bad |= H5Fclose(f) < 0;
     free(host);
     if (bad) {
         remove(tmp);
-        return afs_fail(err, n, "%s: writing the checkpoint failed (disk full?); the previous one is kept", path);
+        return afs_fail(err, n, "%s: writing the checkpoint failed (disk full?); the previous "
+                        "one is kept", path);
     }
     if (rename(tmp, path))
-        return afs_fail(err, n, "%s: cannot move the new checkpoint into place", path);
-    return 0;
-}
-
-static int load_net(hid_t nets_group, const char *path, const char *name, afs_backend *b,
-                    afs_mlp *net, float *host, char *err, size_t n)
-{
-    hid_t g = H5Gopen2(nets_group, name, H5P_DEFAULT);
-    if (g < 0)
-        return afs_fail(err, n, "%s: no network '%s' in the checkpoint", path, name);
-    int sizes[AFS_MLP_MAX_LAYERS + 1] = {0};
-    int64_t t = 0;
-    hid_t a = H5Aopen(g, "sizes", H5P_DEFAULT);
-    hid_t space = a >= 0 ? H5Aget_space(a) : -1;
-    hssize_t len = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-    if (space >= 0)
-        H5Sclose(space);
-    if (a >= 0)
-        H5Aclose(a);
-    int same = len == net->layers + 1 &&
-               afs_h5_attr_read(g, "sizes", H5T_NATIVE_INT, (hsize_t)len, sizes) >= 0 &&
-               !memcmp(sizes, net->sizes, (size_t)len * sizeof(int));
-    if (!same) {
-        H5Gclose(g);
-        return afs_fail(err, n, "%s: network '%s' has other layer sizes than the one configured",
-                        path, name);
-    }
-    int rc = afs_h5_attr_read(g, "adam_t", H5T_NATIVE_INT64, 0, &t) < 0 ||
-             read_floats(g, "params", b, net->params, net->n_params, host) < 0 ||
-             read_floats(g, "adam_m", b, net->adam_m, net->n_params, host) < 0 ||
-             read_floats(g, "adam_v", b, net->adam_v, net->n_params, host) < 0;
-    H5Gclose(g);
-    if (rc)
-        return afs_fail(err, n, "%s: network '%s' is incomplete", path, name);
-    net->adam_t = (long)t;
+        return afs_fail(err, n, "%s: cannot move the new checkpoint into place: %s", path,
+                        strerror(errno));
     return 0;
 }
 
@@ -163,36 +159,109 @@ static int checksummed_hdf5(const char *path, char *err, size_t n)
     return 0;
 }
 
-int afs_checkpoint_load(const char *path, afs_backend *b, afs_mlp *const *nets,
-                        const char *const *names, int count, afs_counters *c,
-                        char *err, size_t n)
+/* Opens a checkpoint and checks its schema; the file, or -1 with err. */
+static hid_t open_checkpoint(const char *path, char *err, size_t n)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (checksummed_hdf5(path, err, n))
         return -1;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        return afs_fail(err, n, "%s: cannot open the checkpoint (missing, or not HDF5)", path);
+    if (f < 0) {
+        afs_fail(err, n, "%s: cannot open the checkpoint (damaged?)", path);
+        return -1;
+    }
     int64_t schema = 0;
-    int rc = 0;
     if (afs_h5_attr_read(f, "schema_version", H5T_NATIVE_INT64, 0, &schema) < 0 ||
         schema != AFS_CHECKPOINT_SCHEMA) {
-        rc = afs_fail(err, n, "%s: checkpoint schema %lld, this afsim reads %d", path,
-                      (long long)schema, AFS_CHECKPOINT_SCHEMA);
-    } else if (afs_h5_attr_read(f, "seed", H5T_NATIVE_UINT32, 0, &c->seed) < 0 ||
-               afs_h5_attr_read(f, "episode", H5T_NATIVE_INT64, 0, &c->episode) < 0 ||
-               afs_h5_attr_read(f, "slot", H5T_NATIVE_INT64, 0, &c->slot) < 0 ||
-               afs_h5_attr_read(f, "updates", H5T_NATIVE_INT64, 0, &c->updates) < 0) {
-        rc = afs_fail(err, n, "%s: the checkpoint's counters are missing", path);
+        afs_fail(err, n, "%s: checkpoint schema %lld, this afsim reads %d", path,
+                 (long long)schema, AFS_CHECKPOINT_SCHEMA);
+        H5Fclose(f);
+        return -1;
     }
-    hid_t g = rc ? -1 : H5Gopen2(f, "networks", H5P_DEFAULT);
-    float *host = malloc(largest(nets, count) * sizeof *host);
-    for (int i = 0; i < count && !rc; i++)
-        rc = g < 0 || !host ? afs_fail(err, n, "%s: no /networks group", path)
-                            : load_net(g, path, names[i], b, nets[i], host, err, n);
-    free(host);
+    return f;
+}
+
+static int load_set(hid_t parent, const char *path, afs_backend *b, afs_ckpt_set *s, void *host,
+                    char *err, size_t n)
+{
+    afs_params *p = s->params;
+    hid_t g = H5Gopen2(parent, p->name, H5P_DEFAULT);
+    if (g < 0)
+        return afs_fail(err, n, "%s: no parameter set '%s' in the checkpoint", path, p->name);
+    char shape[256] = "";
+    int64_t t = 0;
+    int rc = 0;
+    if (afs_h5_attr_read_string(g, "shape", shape, sizeof shape) < 0 || strcmp(shape, s->shape))
+        rc = afs_fail(err, n, "%s: '%s' is a %s in the checkpoint, not the %s configured", path,
+                      p->name, shape[0] ? shape : "(shape missing)", s->shape);
+    else if (afs_h5_attr_read(g, "adam_t", H5T_NATIVE_INT64, 0, &t) < 0 || t < 0 ||
+             read_array(g, "value", H5T_NATIVE_FLOAT, b, p->value, p->n, sizeof(float), host) < 0 ||
+             read_array(g, "adam_m", H5T_NATIVE_FLOAT, b, p->m, p->n, sizeof(float), host) < 0 ||
+             read_array(g, "adam_v", H5T_NATIVE_FLOAT, b, p->v, p->n, sizeof(float), host) < 0)
+        rc = afs_fail(err, n, "%s: parameter set '%s' is incomplete", path, p->name);
+    H5Gclose(g);
+    if (!rc)
+        p->adam_t = (long)t;
+    return rc;
+}
+
+static int read_counters(hid_t f, const char *path, afs_checkpoint *c, char *err, size_t n)
+{
+    afs_counters *k = &c->counters;
+    if (afs_h5_attr_read_string(f, "algo", c->algo, sizeof c->algo) < 0 ||
+        afs_h5_attr_read(f, "seed", H5T_NATIVE_UINT32, 0, &k->seed) < 0 ||
+        afs_h5_attr_read(f, "episode", H5T_NATIVE_INT64, 0, &k->episode) < 0 ||
+        afs_h5_attr_read(f, "slot", H5T_NATIVE_INT64, 0, &k->slot) < 0 ||
+        afs_h5_attr_read(f, "updates", H5T_NATIVE_INT64, 0, &k->updates) < 0 ||
+        k->episode < 0 || k->slot < 0 || k->updates < 0)
+        return afs_fail(err, n, "%s: the checkpoint's algorithm or counters are missing", path);
+    return 0;
+}
+
+int afs_checkpoint_load(const char *path, afs_backend *b, afs_checkpoint *c, int blobs_optional,
+                        int *blobs_loaded, char *err, size_t n)
+{
+    hid_t f = open_checkpoint(path, err, n);
+    if (f < 0)
+        return -1;
+    int rc = read_counters(f, path, c, err, n);
+    void *host = rc ? NULL : malloc(largest(c));
+    hid_t g = rc ? -1 : H5Gopen2(f, "params", H5P_DEFAULT);
+    if (!rc && (g < 0 || !host))
+        rc = afs_fail(err, n, "%s: %s", path, host ? "no /params group" : "out of memory");
+    for (int i = 0; i < c->nsets && !rc; i++)
+        rc = load_set(g, path, b, &c->sets[i], host, err, n);
     if (g >= 0)
         H5Gclose(g);
+    int have_state = !rc && c->nblobs && H5Lexists(f, "state", H5P_DEFAULT) > 0;
+    if (!rc && c->nblobs && !have_state && !blobs_optional)
+        rc = afs_fail(err, n, "%s: the checkpoint holds no saved state (replay)", path);
+    g = have_state ? H5Gopen2(f, "state", H5P_DEFAULT) : -1;
+    for (int i = 0; i < c->nblobs && have_state && !rc; i++)
+        if (g < 0 || read_array(g, c->blobs[i].name, H5T_NATIVE_UINT8, b, c->blobs[i].data,
+                                c->blobs[i].bytes, 1, host) < 0)
+            rc = afs_fail(err, n, "%s: saved state '%s' is missing or of another size", path,
+                          c->blobs[i].name);
+    if (g >= 0)
+        H5Gclose(g);
+    if (blobs_loaded)
+        *blobs_loaded = have_state && !rc;
+    free(host);
+    H5Fclose(f);
+    return rc ? -1 : 0;
+}
+
+int afs_checkpoint_config(const char *path, char *algo, size_t algo_n, afs_config *cfg,
+                          char *err, size_t n)
+{
+    hid_t f = open_checkpoint(path, err, n);
+    if (f < 0)
+        return -1;
+    int rc = 0;
+    if (afs_h5_attr_read_string(f, "algo", algo, algo_n) < 0)
+        rc = afs_fail(err, n, "%s: the checkpoint does not say its algorithm", path);
+    else
+        rc = afs_h5_config_read(f, path, cfg, err, n);
     H5Fclose(f);
     return rc ? -1 : 0;
 }

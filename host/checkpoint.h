@@ -1,34 +1,69 @@
-/* Checkpoints: every network's parameters and Adam state, and the counters
- * that place a run in its random streams, in one HDF5 file. Random numbers
- * are counter-based, so (seed, episode, slot, updates) is the whole random
- * state: a run restored from a checkpoint continues exactly as it would have.
+/* Checkpoints: a model's parameter sets (values, Adam moments and steps),
+ * the counters that place a run in its random streams (random numbers are
+ * counter-based, so they are its whole random state), the configuration
+ * and algorithm that made it, and optionally more state (the replay), in
+ * one HDF5 file written atomically (a temporary file renamed over the old
+ * one: a crash while saving leaves the previous checkpoint).
  *
- *   /                        attributes schema_version, seed, episode, slot, updates
- *   /networks/<name>/        attributes sizes (int32 [layers + 1]), adam_t
- *     params, adam_m, adam_v float32 [n_params] */
+ *   /                  attributes schema_version, algo, seed, episode, slot,
+ *                      updates, and every configuration key (section.key)
+ *   /params/<name>/    attributes shape (text), adam_t;
+ *                      value, adam_m, adam_v  float32 [n]
+ *   /state/<name>      uint8 [bytes]: other backend arrays, as raw bytes
+ *
+ * Written in HDF5's 1.10 format (checksummed superblock and object
+ * headers); a file without checksums is refused before HDF5 reads it. */
 #ifndef AFS_CHECKPOINT_H
 #define AFS_CHECKPOINT_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "models/mlp.h"
+#include "config.h"
+#include "models/params.h"
 
-#define AFS_CHECKPOINT_SCHEMA 1
+#define AFS_CHECKPOINT_SCHEMA 2
 
 typedef struct afs_counters {
     uint32_t seed;
     int64_t episode, slot, updates;
 } afs_counters;
 
-/* Writes path atomically (a temporary file renamed over it), so a crash
- * while saving leaves the previous checkpoint intact. 0, or -1 with err. */
-int afs_checkpoint_save(const char *path, afs_backend *b, afs_mlp *const *nets,
-                        const char *const *names, int count, const afs_counters *c,
-                        char *err, size_t n);
-/* Restores networks created with the same sizes; -1 with err naming what
- * does not match. */
-int afs_checkpoint_load(const char *path, afs_backend *b, afs_mlp *const *nets,
-                        const char *const *names, int count, afs_counters *c,
-                        char *err, size_t n);
+/* A parameter set and the text that names its architecture (e.g.
+ * afs_mlp_shape's): a checkpoint loads only into the same shape. */
+typedef struct afs_ckpt_set {
+    afs_params *params;
+    const char *shape;
+} afs_ckpt_set;
+
+/* A backend array saved as raw bytes. */
+typedef struct afs_ckpt_blob {
+    const char *name;
+    void *data;     /* backend memory */
+    size_t bytes;
+} afs_ckpt_blob;
+
+typedef struct afs_checkpoint {
+    char algo[32];
+    afs_counters counters;
+    afs_ckpt_set *sets;
+    int nsets;
+    afs_ckpt_blob *blobs;   /* may be NULL */
+    int nblobs;
+} afs_checkpoint;
+
+/* Writes path atomically. cfg: the configuration to keep with it (read back
+ * by afs_checkpoint_config). 0, or -1 with err. */
+int afs_checkpoint_save(const char *path, afs_backend *b, const afs_checkpoint *c,
+                        const afs_config *cfg, char *err, size_t n);
+/* Restores c's sets (each by its params' name, of the same shape and size)
+ * and blobs (the same sizes), and sets c->counters and c->algo. With
+ * blobs_optional, blobs the file lacks are left alone and *blobs_loaded
+ * says whether they were there. -1 with err naming what does not match. */
+int afs_checkpoint_load(const char *path, afs_backend *b, afs_checkpoint *c, int blobs_optional,
+                        int *blobs_loaded, char *err, size_t n);
+/* The algorithm and the configuration a checkpoint was made with (to build
+ * the model before loading into it); cfg's keys are set from the file. */
+int afs_checkpoint_config(const char *path, char *algo, size_t algo_n, afs_config *cfg,
+                          char *err, size_t n);
 
 #endif

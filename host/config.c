@@ -16,6 +16,35 @@
 #define ENV(f) offsetof(afs_config, env.f)
 #define RUN(f) offsetof(afs_config, run.f)
 #define NN(f) offsetof(afs_config, nn.f)
+#define TRAIN(f) offsetof(afs_config, train.f)
+#define SIZE_OF(type, f) sizeof(((type *)0)->f)
+
+/* The keys of one algorithm's section (afs_algo_params), with its defaults. */
+#define ALGO_KEYS(sec, d_ahid, d_chid, d_alr, d_clr, d_gamma, d_tau, d_clip, d_batch, d_replay)     \
+    {#sec, "actor_hidden", AFS_T_STRING, offsetof(afs_config, sec.actor_hidden),                    \
+     SIZE_OF(afs_algo_params, actor_hidden), 0, 0, 0, d_ahid, "", "actor hidden layer sizes"},      \
+    {#sec, "critic_hidden", AFS_T_STRING, offsetof(afs_config, sec.critic_hidden),                  \
+     SIZE_OF(afs_algo_params, critic_hidden), 0, 0, 0, d_chid, "", "critic hidden layer sizes"},    \
+    {#sec, "actor_lr", AFS_T_FLOAT, offsetof(afs_config, sec.actor_lr), 0, 0, 1, 1, d_alr, "",      \
+     "Adam learning rate of the actor"},                                                            \
+    {#sec, "critic_lr", AFS_T_FLOAT, offsetof(afs_config, sec.critic_lr), 0, 0, 1, 1, d_clr, "",    \
+     "Adam learning rate of the critic"},                                                           \
+    {#sec, "gamma", AFS_T_FLOAT, offsetof(afs_config, sec.gamma), 0, 0, 1, 0, d_gamma, "",          \
+     "discount of future rewards"},                                                                 \
+    {#sec, "tau", AFS_T_FLOAT, offsetof(afs_config, sec.tau), 0, 0, 1, 1, d_tau, "",                \
+     "soft target update: target = tau online + (1 - tau) target"},                                 \
+    {#sec, "grad_clip", AFS_T_FLOAT, offsetof(afs_config, sec.grad_clip), 0, 0, 1e6, 0, d_clip,     \
+     "", "largest gradient L2 norm, 0 = no clipping"},                                              \
+    {#sec, "batch", AFS_T_INT, offsetof(afs_config, sec.batch), 0, 1, 1 << 20, 0, d_batch, "",      \
+     "transitions per gradient step"},                                                              \
+    {#sec, "replay", AFS_T_STRING, offsetof(afs_config, sec.replay),                                \
+     SIZE_OF(afs_algo_params, replay), 0, 0, 0, d_replay, "", "uniform or prioritized"},            \
+    {#sec, "per_alpha", AFS_T_FLOAT, offsetof(afs_config, sec.per_alpha), 0, 0, 1, 0, "0.6",        \
+     "", "prioritized replay: priority = (|TD| + eps)^alpha"},                                      \
+    {#sec, "per_beta0", AFS_T_FLOAT, offsetof(afs_config, sec.per_beta0), 0, 0, 1, 0, "0.4",        \
+     "", "prioritized replay: importance exponent at the start, annealed to 1"},                    \
+    {#sec, "per_eps", AFS_T_FLOAT, offsetof(afs_config, sec.per_eps), 0, 0, 1, 1, "1e-6", "",       \
+     "prioritized replay: eps of the priority"}
 #define BIG 1e9
 
 /* section, name, type, offset, size, lo, hi, lo_open, default, unit, doc */
@@ -25,7 +54,7 @@ static const afs_config_key keys[] = {
     {"run", "seed", AFS_T_U32, RUN(seed), 0, 0, 4294967295.0, 0, "1", "", "key of every random stream"},
     {"run", "threads", AFS_T_INT, RUN(threads), 0, 0, 1024, 0, "0", "", "CPU backend threads, 0 = every core"},
     {"run", "policies", AFS_T_STRING, RUN(policies), sizeof(((afs_run_params *)0)->policies), 0, 0, 0,
-     "random,greedy,all_local,all_cloud", "", "comma-separated: random, greedy, all_local, all_cloud"},
+     "random,greedy,all_local,all_cloud", "", "comma-separated: random, greedy, all_local, all_cloud, ckpt:PATH (a trained policy)"},
     {"run", "backend", AFS_T_STRING, RUN(backend), sizeof(((afs_run_params *)0)->backend), 0, 0, 0,
      "auto", "", "auto (CUDA when a device is present), cpu or cuda"},
     {"run", "out", AFS_T_STRING, RUN(out), AFS_PATH_MAX, 0, 0, 0, "afsim.h5", "", "HDF5 results file"},
@@ -76,6 +105,29 @@ static const afs_config_key keys[] = {
     {"nn", "critic_hidden", AFS_T_STRING, NN(critic_hidden), sizeof(((afs_nn_params *)0)->critic_hidden), 0, 0, 0,
      "512,256", "", "critic hidden layer sizes ((obs, action) -> 512 -> 256 -> 1)"},
     {"nn", "tf32", AFS_T_BOOL, NN(tf32), 0, 0, 1, 0, "false", "", "TF32 tensor-core matrix products on CUDA (faster, ~1e-3 relative error)"},
+
+    {"train", "episodes", AFS_T_INT, TRAIN(episodes), 0, 1, BIG, 0, "200", "", "training episodes"},
+    {"train", "warmup", AFS_T_INT, TRAIN(warmup), 0, 0, BIG, 0, "10000", "records",
+     "replay records (one per agent and slot) stored before the first gradient step"},
+    {"train", "updates_per_slot", AFS_T_INT, TRAIN(updates_per_slot), 0, 0, 1000, 0, "1", "",
+     "gradient steps after each slot"},
+    {"train", "gumbel_tau", AFS_T_FLOAT, TRAIN(gumbel_tau), 0, 0, 100, 1, "1", "",
+     "temperature of the Gumbel-softmax that explores and trains the actor"},
+    {"train", "eval_every", AFS_T_INT, TRAIN(eval_every), 0, 0, BIG, 0, "20", "episodes",
+     "episodes between evaluations of the deterministic policy, 0 = none"},
+    {"train", "eval_episodes", AFS_T_INT, TRAIN(eval_episodes), 0, 1, BIG, 0, "5", "",
+     "episodes of each evaluation, on held-out environments"},
+    {"train", "checkpoint", AFS_T_STRING, TRAIN(checkpoint), AFS_PATH_MAX, 0, 0, 0, "", "",
+     "checkpoint file; empty: the results file's name with .ckpt.h5"},
+    {"train", "checkpoint_every", AFS_T_INT, TRAIN(checkpoint_every), 0, 0, BIG, 0, "50",
+     "episodes", "episodes between checkpoints, 0 = only at the end"},
+    {"train", "checkpoint_replay", AFS_T_BOOL, TRAIN(checkpoint_replay), 0, 0, 1, 0, "false", "",
+     "keep the replay in checkpoints, so that --resume continues bit for bit"},
+    {"train", "replay_mib", AFS_T_FLOAT, TRAIN(replay_mib), 0, 1, 1e7, 0, "512", "MiB",
+     "memory budget of the replay (its capacity follows)"},
+
+    ALGO_KEYS(esdrl, "64,64", "64,64", "1e-3", "1e-3", "0.96", "1e-3", "0", "1024", "uniform"),
+    ALGO_KEYS(maddpg, "64,64", "64,64", "1e-2", "1e-2", "0.95", "1e-2", "0.5", "1024", "uniform"),
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -167,17 +219,29 @@ static int in_range(const afs_config_key *k, double v)
     return (k->lo_open ? v > k->lo : v >= k->lo) && v <= k->hi;
 }
 
-/* Policy names, comma-separated, spaces around names allowed; each known and
- * named once (each policy gets one group in the results file). Parsed here,
- * once, into the ids the run uses. */
+/* The label of a checkpoint's run: ckpt:<file name> (its folders left out;
+ * a long name cut to fit). */
+static void checkpoint_label(const char *path, char *label, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    snprintf(label, n, "ckpt:%.*s", (int)(n - 6), slash ? slash + 1 : path);
+}
+
+/* Policies, comma-separated, blanks around each allowed: heuristic names and
+ * ckpt:PATH; each named once (each gets one group in the results file).
+ * Parsed here, once, into what the run uses. */
 static int parse_policies(afs_config *cfg, const char *list, const char *where, char *err,
                           size_t n)
 {
-    char safe[400];
     _Static_assert(AFS_POLICY_N <= AFS_MAX_POLICIES, "room for every policy once");
-    int seen[AFS_POLICY_N] = {0}, ids[AFS_MAX_POLICIES], count = 0;
+    char safe[400];
+    int count = 0, rc = 0;
     if (!list[strspn(list, ", \t")])
-        return afs_fail(err, n, "%s: run.policies is empty (known: %s)", where, AFS_POLICY_NAMES);
+        return afs_fail(err, n, "%s: run.policies is empty (known: %s, ckpt:PATH)", where,
+                        AFS_POLICY_NAMES);
+    afs_run_params *parsed = malloc(sizeof *parsed); /* the run's copy is set on success */
+    if (!parsed)
+        return afs_fail(err, n, "%s: out of memory", where);
     for (const char *p = list;; p++) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
@@ -185,25 +249,50 @@ static int parse_policies(afs_config *cfg, const char *list, const char *where, 
             p++, len--;
         while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
             len--;
-        if (!len)
-            return afs_fail(err, n, "%s: run.policies = '%s': an empty name between commas",
-                            where, shown(list, safe, sizeof safe));
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), p);
-        int id = len < 63 ? afs_policy_from_name(name) : -1;
-        if (id < 0)
-            return afs_fail(err, n, "%s: run.policies: unknown policy '%s' (known: %s)",
-                            where, shown(name, safe, sizeof safe), AFS_POLICY_NAMES);
-        if (seen[id]++)
-            return afs_fail(err, n, "%s: run.policies: '%s' is named twice", where, name);
-        ids[count++] = id;
+        if (!len) {
+            rc = afs_fail(err, n, "%s: run.policies = '%s': an empty name between commas",
+                          where, shown(list, safe, sizeof safe));
+            break;
+        }
+        if (count == AFS_MAX_POLICIES) {
+            rc = afs_fail(err, n, "%s: run.policies: more than %d policies", where,
+                          AFS_MAX_POLICIES);
+            break;
+        }
+        char name[AFS_PATH_MAX];
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        int id = afs_policy_from_name(name);
+        if (id >= 0) {
+            snprintf(parsed->policy_label[count], sizeof parsed->policy_label[count], "%.60s", name);
+            parsed->policy_path[count][0] = 0;
+        } else if (!strncmp(name, "ckpt:", 5) && name[5]) {
+            id = AFS_POLICY_CHECKPOINT;
+            snprintf(parsed->policy_path[count], sizeof parsed->policy_path[count], "%s", name + 5);
+            checkpoint_label(name + 5, parsed->policy_label[count], sizeof parsed->policy_label[count]);
+        } else {
+            rc = afs_fail(err, n, "%s: run.policies: unknown policy '%s' (known: %s, ckpt:PATH)",
+                          where, shown(name, safe, sizeof safe), AFS_POLICY_NAMES);
+            break;
+        }
+        for (int k = 0; k < count && !rc; k++)
+            if (!strcmp(parsed->policy_label[k], parsed->policy_label[count]))
+                rc = afs_fail(err, n, "%s: run.policies: '%s' is named twice", where,
+                              shown(parsed->policy_label[count], safe, sizeof safe));
+        if (rc)
+            break;
+        parsed->policy[count++] = id;
         if (!end)
             break;
         p = end;
     }
-    memcpy(cfg->run.policy, ids, sizeof ids);
-    cfg->run.policy_count = count;
-    return 0;
+    if (!rc) {
+        memcpy(cfg->run.policy, parsed->policy, sizeof parsed->policy);
+        memcpy(cfg->run.policy_path, parsed->policy_path, sizeof parsed->policy_path);
+        memcpy(cfg->run.policy_label, parsed->policy_label, sizeof parsed->policy_label);
+        cfg->run.policy_count = count;
+    }
+    free(parsed);
+    return rc;
 }
 
 static int set_string(afs_config *cfg, const afs_config_key *k, const char *value,
@@ -218,7 +307,10 @@ static int set_string(afs_config *cfg, const afs_config_key *k, const char *valu
         return afs_fail(err, n, "%s: run.backend = '%s': expected auto, cpu or cuda", where, show);
     if (!strcmp(k->name, "policies") && parse_policies(cfg, value, where, err, n))
         return -1;
-    if (!strcmp(k->section, "nn") && afs_parse_sizes(value, sizes, AFS_MLP_MAX_LAYERS - 1) < 0)
+    if (!strcmp(k->name, "replay") && strcmp(value, "uniform") && strcmp(value, "prioritized"))
+        return afs_fail(err, n, "%s: %s.replay = '%s': expected uniform or prioritized", where,
+                        k->section, show);
+    if (strstr(k->name, "_hidden") && afs_parse_sizes(value, sizes, AFS_MLP_MAX_LAYERS - 1) < 0)
         return afs_fail(err, n, "%s: %s.%s = '%s': expected 1 to %d layer sizes in 1..65536, "
                         "comma-separated, e.g. 128,128", where, k->section, k->name, show,
                         AFS_MLP_MAX_LAYERS - 1);
@@ -332,7 +424,7 @@ static int ini_entry(void *user, const char *section, const char *name,
     snprintf(where, sizeof where, "%s:%d", ctx->path, ctx->line);
     if (!section[0]) {
         char safe[400];
-        afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env], [nn])",
+        afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env], [nn], [train], [esdrl], [maddpg])",
                  where, shown(name, safe, sizeof safe));
         ctx->failed_line = ctx->line;
         return 0;

@@ -15,6 +15,7 @@ extern "C" {
 
 #define AFS_PATH_MAX 1024
 #define AFS_MAX_POLICIES 16
+#define AFS_POLICY_CHECKPOINT (-2) /* run.policies: "ckpt:PATH" */
 #define AFS_MAX_KEYS 256     /* room in the origin table */
 #define AFS_ORIGIN_LEN 96    /* "file:line", "--set", "default", ... */
 #define AFS_CONFIG_MAX_BYTES (1 << 20) /* a configuration file is text, and small */
@@ -24,8 +25,13 @@ typedef struct afs_run_params {
     int episodes;         /* episodes per policy */
     uint32_t seed;        /* key of every random stream */
     int threads;          /* CPU backend threads, 0 = every core */
-    char policies[256];   /* comma-separated policy names, as given */
-    int policy[AFS_MAX_POLICIES]; /* the same, parsed once: enum afs_policy */
+    char policies[AFS_PATH_MAX]; /* comma-separated policies, as given */
+    /* The same, parsed once: enum afs_policy, or AFS_POLICY_CHECKPOINT for
+     * "ckpt:PATH" (a policy trained by afsim train; its path in
+     * policy_path); policy_label names its run in the results. */
+    int policy[AFS_MAX_POLICIES];
+    char policy_path[AFS_MAX_POLICIES][AFS_PATH_MAX];
+    char policy_label[AFS_MAX_POLICIES][64];
     int policy_count;
     char backend[16];     /* auto, cpu or cuda */
     char out[AFS_PATH_MAX];  /* HDF5 results file */
@@ -41,10 +47,39 @@ typedef struct afs_nn_params {
     int tf32;                /* TF32 tensor-core math on CUDA */
 } afs_nn_params;
 
+/* Training (afsim train): the loop, evaluation, checkpoints, the replay's
+ * memory. */
+typedef struct afs_train_params {
+    int episodes;          /* training episodes */
+    int warmup;            /* transitions stored before the first update */
+    int updates_per_slot;  /* gradient steps after each slot */
+    float gumbel_tau;      /* temperature of the exploring Gumbel-softmax */
+    int eval_every;        /* episodes between evaluations (0: none) */
+    int eval_episodes;     /* episodes of each evaluation */
+    char checkpoint[AFS_PATH_MAX]; /* "" : the results file's name + .ckpt.h5 */
+    int checkpoint_every;  /* episodes between checkpoints (0: only at the end) */
+    int checkpoint_replay; /* keep the replay in checkpoints (bit-for-bit resume) */
+    float replay_mib;      /* memory budget of the replay, MiB */
+} afs_train_params;
+
+/* One learning algorithm's hyper-parameters (design section 5's table):
+ * the same keys in each algorithm's section, with its own defaults. */
+typedef struct afs_algo_params {
+    char actor_hidden[64], critic_hidden[64]; /* e.g. "64,64" */
+    float actor_lr, critic_lr;
+    float gamma, tau;      /* discount; soft target update */
+    float grad_clip;       /* largest gradient L2 norm, 0 = none */
+    int batch;             /* transitions per gradient step */
+    char replay[16];       /* uniform or prioritized */
+    float per_alpha, per_beta0, per_eps; /* prioritized replay */
+} afs_algo_params;
+
 typedef struct afs_config {
     afs_env_params env;
     afs_run_params run;
     afs_nn_params nn;
+    afs_train_params train;
+    afs_algo_params esdrl, maddpg;
     /* Where each key got its value ("file:line", "--set", "default"), by
      * key index, so that an error between keys names both places. */
     char origin[AFS_MAX_KEYS][AFS_ORIGIN_LEN];

@@ -1,5 +1,11 @@
 #include "h5attr.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fail.h"
+
 herr_t afs_h5_attr_write(hid_t obj, const char *name, hid_t type, hsize_t len, const void *value)
 {
     hid_t space = len ? H5Screate_simple(1, &len, NULL) : H5Screate(H5S_SCALAR);
@@ -29,4 +35,114 @@ herr_t afs_h5_attr_read(hid_t obj, const char *name, hid_t type, hsize_t len, vo
     herr_t rc = fits ? H5Aread(a, type, value) : -1;
     H5Aclose(a);
     return rc;
+}
+
+/* Strings are fixed-length, stored inside the attribute's header message
+ * (checksummed in the files afsim writes): a variable-length string lives
+ * in HDF5's global heap, which has no checksum, and a damaged heap
+ * reference makes HDF5 1.10 loop for minutes (found by fuzzing). */
+static hid_t string_type(size_t len)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, len ? len : 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+herr_t afs_h5_attr_write_string(hid_t obj, const char *name, const char *value)
+{
+    size_t len = strlen(value) + 1;
+    hid_t t = string_type(len);
+    herr_t rc = afs_h5_attr_write(obj, name, t, 0, value);
+    H5Tclose(t);
+    return rc;
+}
+
+herr_t afs_h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t n)
+{
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t type = H5Aget_type(a), space = H5Aget_space(a);
+    size_t len = type >= 0 ? H5Tget_size(type) : 0;
+    int ok = type >= 0 && H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) == 0 &&
+             len > 0 && len <= n && space >= 0 && H5Sget_simple_extent_type(space) == H5S_SCALAR;
+    herr_t rc = -1;
+    if (ok) {
+        hid_t mem = string_type(len);
+        char *text = calloc(1, len + 1);
+        if (text && H5Aread(a, mem, text) >= 0 && strlen(text) < n) {
+            snprintf(buf, n, "%s", text);
+            rc = 0;
+        }
+        free(text);
+        H5Tclose(mem);
+    }
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    H5Aclose(a);
+    return rc;
+}
+
+herr_t afs_h5_config_write(hid_t obj, const afs_config *cfg)
+{
+    for (int i = 0; i < afs_config_key_count(); i++) {
+        const afs_config_key *k = afs_config_key_at(i);
+        const char *field = (const char *)cfg + k->offset;
+        char name[128], text[AFS_PATH_MAX + 8];
+        int64_t v;
+        herr_t rc;
+        snprintf(name, sizeof name, "%s.%s", k->section, k->name);
+        switch (k->type) {
+        case AFS_T_FLOAT: rc = afs_h5_attr_write(obj, name, H5T_NATIVE_FLOAT, 0, field); break;
+        case AFS_T_U32:
+            v = *(const uint32_t *)(const void *)field;
+            rc = afs_h5_attr_write(obj, name, H5T_NATIVE_INT64, 0, &v);
+            break;
+        case AFS_T_INT:
+        case AFS_T_BOOL:
+            v = *(const int *)(const void *)field;
+            rc = afs_h5_attr_write(obj, name, H5T_NATIVE_INT64, 0, &v);
+            break;
+        default:
+            afs_config_format(cfg, k, text, sizeof text);
+            rc = afs_h5_attr_write_string(obj, name, text);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int afs_h5_config_read(hid_t obj, const char *where, afs_config *cfg, char *err, size_t n)
+{
+    for (int i = 0; i < afs_config_key_count(); i++) {
+        const afs_config_key *k = afs_config_key_at(i);
+        char name[128], text[AFS_PATH_MAX + 8];
+        snprintf(name, sizeof name, "%s.%s", k->section, k->name);
+        herr_t rc;
+        if (k->type == AFS_T_FLOAT) {
+            float f;
+            rc = afs_h5_attr_read(obj, name, H5T_NATIVE_FLOAT, 0, &f);
+            snprintf(text, sizeof text, "%.9g", f);
+        } else if (k->type == AFS_T_STRING) {
+            rc = afs_h5_attr_read_string(obj, name, text, sizeof text);
+        } else {
+            int64_t v;
+            rc = afs_h5_attr_read(obj, name, H5T_NATIVE_INT64, 0, &v);
+            if (k->type == AFS_T_BOOL)
+                snprintf(text, sizeof text, "%s", v ? "true" : "false");
+            else
+                snprintf(text, sizeof text, "%lld", (long long)v);
+        }
+        if (rc < 0)
+            return afs_fail(err, n, "%s: the configuration key %s is missing or unreadable", where,
+                            name);
+        if (afs_config_set(cfg, k->section, k->name, text, where, err, n))
+            return -1;
+    }
+    return 0;
 }

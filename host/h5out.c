@@ -41,8 +41,10 @@ struct afs_h5 {
     hid_t file, runs, run;     /* run: the current run's group, or -1 */
     hid_t trace_type, finished_type;
     table episodes, trace;     /* trace.n is 0 without --trace */
+    const afs_h5_run *runs_desc; /* the caller's descriptors */
+    int nruns;
+    const afs_h5_run *current; /* the run the appends go to */
     hsize_t trace_pending;     /* trace records written for the episode under way */
-    hsize_t first_capacity;    /* of the episode table */
     dev_t dev;                 /* the file created, to notice it replaced */
     ino_t ino;
     char path[AFS_PATH_MAX];
@@ -88,49 +90,15 @@ static const char *h5_reason(char *buf, size_t n)
         }                                                                           \
     } while (0)
 
-static hid_t string_type(void)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
 static herr_t attr_string(hid_t obj, const char *name, const char *value)
 {
-    hid_t t = string_type();
-    herr_t rc = afs_h5_attr_write(obj, name, t, 0, &value);
-    H5Tclose(t);
-    return rc;
+    return afs_h5_attr_write_string(obj, name, value);
 }
 
 static herr_t attr_int(hid_t obj, const char *name, long long value)
 {
     int64_t v = value;
     return afs_h5_attr_write(obj, name, H5T_NATIVE_INT64, 0, &v);
-}
-
-static herr_t config_attrs(hid_t obj, const afs_config *cfg)
-{
-    for (int i = 0; i < afs_config_key_count(); i++) {
-        const afs_config_key *k = afs_config_key_at(i);
-        const char *field = (const char *)cfg + k->offset;
-        char name[128], text[AFS_PATH_MAX + 8];
-        herr_t rc;
-        snprintf(name, sizeof name, "%s.%s", k->section, k->name);
-        switch (k->type) {
-        case AFS_T_FLOAT: rc = afs_h5_attr_write(obj, name, H5T_NATIVE_FLOAT, 0, field); break;
-        case AFS_T_U32: rc = attr_int(obj, name, *(const uint32_t *)(const void *)field); break;
-        case AFS_T_INT:
-        case AFS_T_BOOL: rc = attr_int(obj, name, *(const int *)(const void *)field); break;
-        default:
-            afs_config_format(cfg, k, text, sizeof text);
-            rc = attr_string(obj, name, text);
-        }
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
 }
 
 /* An empty 1-D dataset that grows by set_extent; its chunks are allocated
@@ -262,7 +230,7 @@ static int write_root_attrs(afs_h5 *h, const afs_config *cfg, char *err, size_t 
     AFS_H5_CHECK(attr_string(h->file, "afsim_version", AFS_VERSION));
     AFS_H5_CHECK(attr_string(h->file, "git_revision", AFS_GIT_REVISION));
     AFS_H5_CHECK(attr_string(h->file, "created_utc", when));
-    AFS_H5_CHECK(config_attrs(h->file, cfg));
+    AFS_H5_CHECK(afs_h5_config_write(h->file, cfg));
     AFS_H5_CHECK(H5Fflush(h->file, H5F_SCOPE_LOCAL));
     return 0;
 }
@@ -372,16 +340,34 @@ void afs_h5_setup(void)
 /* The group of one run with its attributes, its datasets and their first
  * rows allocated: all made before the file is published, so that a run
  * killed later never interrupts their creation. */
+/* Rows allocated at first for run r: what it expects, up to FIRST_CAPACITY. */
+static hsize_t first_rows(const afs_h5_run *r, const afs_config *cfg)
+{
+    long long want = r->rows > 0 ? r->rows : cfg->run.episodes;
+    return (hsize_t)(want < 1 ? 1 : want < FIRST_CAPACITY ? want : FIRST_CAPACITY);
+}
+
+/* The group of one run with its attributes, its datasets and their first
+ * rows allocated: all made before the file is published, so that a run
+ * killed later never interrupts their creation. */
 static int make_run(afs_h5 *h, const afs_h5_run *r, const afs_config *cfg, char *err, size_t n)
 {
     hid_t g;
+    if (r->nextra < 0 || r->nextra > MAX_COLUMNS - 2 - afs_metric_column_count)
+        return afs_fail(err, n, "%s: run %s has %d extra columns, more than a table holds",
+                        h->path, r->name, r->nextra);
     AFS_H5_CHECK(g = H5Gcreate2(h->runs, r->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     h->run = g;
-    AFS_H5_CHECK(attr_string(g, "policy", r->name));
+    AFS_H5_CHECK(attr_string(g, "policy", r->policy ? r->policy : r->name));
     AFS_H5_CHECK(attr_string(g, "backend", r->backend));
     AFS_H5_CHECK(attr_int(g, "envs", cfg->run.envs));
     AFS_H5_CHECK(attr_int(g, "agents", cfg->env.agents));
     AFS_H5_CHECK(attr_int(g, "seed", cfg->run.seed));
+    if (r->checkpoint)
+        AFS_H5_CHECK(attr_string(g, "checkpoint", r->checkpoint));
+    for (int i = 0; i < r->nnumbers; i++)
+        AFS_H5_CHECK(afs_h5_attr_write(g, r->numbers[i].name, H5T_NATIVE_DOUBLE, 0,
+                                       &r->numbers[i].value));
     finished_rec none = {0, 0};
     AFS_H5_CHECK(afs_h5_attr_write(g, "finished", h->finished_type, 0, &none));
     const int64_t no_episode = -1;
@@ -389,17 +375,19 @@ static int make_run(afs_h5 *h, const afs_h5_run *r, const afs_config *cfg, char 
     table *t = &h->episodes;
     AFS_H5_CHECK(t->ds[t->n++] = create_column(g, "episode", H5T_NATIVE_INT64, EPISODE_CHUNK, &no_episode));
     AFS_H5_CHECK(t->ds[t->n++] = create_column(g, "functions", H5T_NATIVE_INT64, EPISODE_CHUNK, &no_episode));
-    for (int c = 0; c < afs_metric_column_count; c++) {
-        const afs_metric_column *col = &afs_metric_columns[c];
+    for (int c = 0; c < afs_metric_column_count + r->nextra; c++) {
+        const afs_metric_column *m = c < afs_metric_column_count ? &afs_metric_columns[c] : NULL;
+        const afs_h5_column *x = m ? NULL : &r->extra[c - afs_metric_column_count];
         hid_t ds;
-        AFS_H5_CHECK(ds = create_column(g, col->name, H5T_NATIVE_DOUBLE, EPISODE_CHUNK, &nan));
+        AFS_H5_CHECK(ds = create_column(g, m ? m->name : x->name, H5T_NATIVE_DOUBLE,
+                                        EPISODE_CHUNK, &nan));
         t->ds[t->n++] = ds;
-        AFS_H5_CHECK(attr_string(ds, "unit", col->unit));
-        AFS_H5_CHECK(attr_string(ds, "description", col->doc));
+        AFS_H5_CHECK(attr_string(ds, "unit", m ? m->unit : x->unit));
+        AFS_H5_CHECK(attr_string(ds, "description", m ? m->doc : x->doc));
     }
     if (r->trace)
         AFS_H5_CHECK(h->trace.ds[h->trace.n++] = create_column(g, "trace", h->trace_type, TRACE_CHUNK, NULL));
-    hsize_t first = h->first_capacity;
+    hsize_t first = first_rows(r, cfg);
     for (int c = 0; c < t->n; c++)
         AFS_H5_CHECK(H5Dset_extent(t->ds[c], &first));
     /* The trace: room for about one episode's records to begin with. */
@@ -426,8 +414,8 @@ afs_h5 *afs_h5_create(const char *path, int overwrite, const afs_config *cfg,
     h->file = h->runs = h->run = -1;
     h->trace_type = trace_type();
     h->finished_type = finished_type();
-    h->first_capacity = (hsize_t)(cfg->run.episodes < FIRST_CAPACITY ? cfg->run.episodes
-                                                                    : FIRST_CAPACITY);
+    h->runs_desc = runs;
+    h->nruns = nruns;
     char made[AFS_PATH_MAX + 64];
     temp_name(path, made, sizeof made);
     unlink(made); /* left by a killed run of the same pid: never a results file */
@@ -471,6 +459,83 @@ afs_h5 *afs_h5_create(const char *path, int overwrite, const afs_config *cfg,
     return h;
 }
 
+int afs_h5_set_run_id(afs_h5 *h, const char *run_id, char *err, size_t n)
+{
+    AFS_H5_CHECK(attr_string(h->file, "run_id", run_id));
+    AFS_H5_CHECK(H5Fflush(h->file, H5F_SCOPE_LOCAL));
+    return 0;
+}
+
+static int begin_and_keep(afs_h5 *h, const afs_h5_run *r, long long keep, char *err, size_t n);
+
+afs_h5 *afs_h5_continue(const char *path, const char *run_id, const afs_h5_run *runs,
+                        const long long *keep, int nruns, char *err, size_t n)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct stat st;
+    int missing = stat(path, &st) != 0 ? errno : 0;
+    if (missing || !S_ISREG(st.st_mode)) {
+        afs_fail(err, n, "%s: no results file to continue there (%s)", path,
+                 missing ? strerror(missing) : "not a regular file");
+        return NULL;
+    }
+    afs_h5 *h = calloc(1, sizeof *h);
+    if (!h) {
+        afs_fail(err, n, "out of memory");
+        return NULL;
+    }
+    snprintf(h->path, sizeof h->path, "%s", path);
+    h->runs = h->run = -1;
+    h->trace_type = trace_type();
+    h->finished_type = finished_type();
+    h->runs_desc = runs;
+    h->nruns = nruns;
+    h->dev = st.st_dev;
+    h->ino = st.st_ino;
+    char id[128] = "", why[256];
+    int bad = 0;
+    h->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (h->file < 0)
+        bad = afs_fail(err, n, "%s: cannot open the results file to continue it: %s", path,
+                       h5_reason(why, sizeof why));
+    else if (afs_h5_attr_read_string(h->file, "run_id", id, sizeof id) < 0 || strcmp(id, run_id))
+        bad = afs_fail(err, n, "%s is not the results file of this training (its run_id is "
+                       "'%s', the checkpoint's '%s'): give another --out to start a new one",
+                       path, id, run_id);
+    else if ((h->runs = H5Gopen2(h->file, "runs", H5P_DEFAULT)) < 0)
+        bad = afs_fail(err, n, "%s: no /runs group", path);
+    for (int r = 0; r < nruns && !bad; r++)
+        bad = begin_and_keep(h, &runs[r], keep[r], err, n);
+    if (bad) {
+        close_run(h);
+        if (h->runs >= 0)
+            H5Gclose(h->runs);
+        if (h->file >= 0)
+            H5Fclose(h->file);
+        free_h5(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Makes r current and cuts it to its first keep rows. */
+static int begin_and_keep(afs_h5 *h, const afs_h5_run *r, long long keep, char *err, size_t n)
+{
+    if (afs_h5_begin_run(h, r->name, err, n))
+        return -1;
+    if (h->trace.n)
+        return afs_fail(err, n, "%s: run %s has a trace: it cannot be continued", h->path,
+                        r->name);
+    if (keep < 0 || (hsize_t)keep > h->episodes.rows)
+        return afs_fail(err, n, "%s: run %s holds %llu finished rows, fewer than the %lld the "
+                        "checkpoint counts: it is not this training's file", h->path, r->name,
+                        (unsigned long long)h->episodes.rows, keep);
+    h->episodes.rows = (hsize_t)keep;
+    AFS_H5_CHECK(write_finished(h));
+    AFS_H5_CHECK(H5Fflush(h->file, H5F_SCOPE_LOCAL));
+    return 0;
+}
+
 /* Opens a dataset of the current run into table t. */
 static int open_column(afs_h5 *h, table *t, const char *name, char *err, size_t n)
 {
@@ -481,7 +546,17 @@ static int open_column(afs_h5 *h, table *t, const char *name, char *err, size_t 
     hsize_t dims = 0;
     H5Sget_simple_extent_dims(space, &dims, NULL);
     H5Sclose(space);
-    t->capacity = dims;
+    t->capacity = t->n == 1 || dims < t->capacity ? dims : t->capacity;
+    return 0;
+}
+
+/* The `finished` rows of the current run's group. */
+static int read_finished(afs_h5 *h, finished_rec *f, char *err, size_t n)
+{
+    if (afs_h5_attr_read(h->run, "finished", h->finished_type, 0, f) < 0 || f->episodes < 0 ||
+        f->trace_records < 0)
+        return afs_fail(err, n, "%s: run %s has no readable `finished` attribute", h->path,
+                        h->current->name);
     return 0;
 }
 
@@ -493,8 +568,13 @@ int afs_h5_begin_run(afs_h5 *h, const char *name, char *err, size_t n)
                         "failed: %s", h->path, h5_reason(why, sizeof why));
     close_run(h);
     h->trace_pending = 0;
-    if (H5Lexists(h->runs, name, H5P_DEFAULT) <= 0)
+    h->current = NULL;
+    for (int r = 0; r < h->nruns && !h->current; r++)
+        if (!strcmp(h->runs_desc[r].name, name))
+            h->current = &h->runs_desc[r];
+    if (!h->current || H5Lexists(h->runs, name, H5P_DEFAULT) <= 0)
         return afs_fail(err, n, "%s: no run /runs/%s was made in this file", h->path, name);
+    const afs_h5_run *r = h->current;
     AFS_H5_CHECK(h->run = H5Gopen2(h->runs, name, H5P_DEFAULT));
     if (open_column(h, &h->episodes, "episode", err, n) ||
         open_column(h, &h->episodes, "functions", err, n))
@@ -502,8 +582,16 @@ int afs_h5_begin_run(afs_h5 *h, const char *name, char *err, size_t n)
     for (int c = 0; c < afs_metric_column_count; c++)
         if (open_column(h, &h->episodes, afs_metric_columns[c].name, err, n))
             return -1;
+    for (int c = 0; c < r->nextra; c++)
+        if (open_column(h, &h->episodes, r->extra[c].name, err, n))
+            return -1;
     if (H5Lexists(h->run, "trace", H5P_DEFAULT) > 0 && open_column(h, &h->trace, "trace", err, n))
         return -1;
+    finished_rec f;
+    if (read_finished(h, &f, err, n))
+        return -1;
+    h->episodes.rows = (hsize_t)f.episodes;
+    h->trace.rows = (hsize_t)f.trace_records;
     return 0;
 }
 
@@ -523,16 +611,22 @@ int afs_h5_append_trace(afs_h5 *h, const afs_trace_rec *recs, size_t count,
     return 0;
 }
 
-int afs_h5_append_episode(afs_h5 *h, const afs_episode_row *row, char *err, size_t n)
+int afs_h5_append_episode(afs_h5 *h, const afs_episode_row *row, const double *extra, char *err,
+                          size_t n)
 {
     table *t = &h->episodes;
-    AFS_H5_CHECK(table_reserve(h->file, t, t->rows + 1, h->first_capacity));
+    if (!h->current)
+        return afs_fail(err, n, "%s: an episode given before any run was begun", h->path);
+    AFS_H5_CHECK(table_reserve(h->file, t, t->rows + 1, FIRST_CAPACITY));
     AFS_H5_CHECK(write_rows(t->ds[0], H5T_NATIVE_INT64, t->rows, 1, &row->episode));
     AFS_H5_CHECK(write_rows(t->ds[1], H5T_NATIVE_INT64, t->rows, 1, &row->functions));
     for (int c = 0; c < afs_metric_column_count; c++) {
         const double *v = (const double *)(const void *)((const char *)row + afs_metric_columns[c].offset);
         AFS_H5_CHECK(write_rows(t->ds[2 + c], H5T_NATIVE_DOUBLE, t->rows, 1, v));
     }
+    for (int c = 0; c < h->current->nextra; c++)
+        AFS_H5_CHECK(write_rows(t->ds[2 + afs_metric_column_count + c], H5T_NATIVE_DOUBLE,
+                                t->rows, 1, &extra[c]));
     /* The rows first, then the count that makes them finished. */
     AFS_H5_CHECK(H5Fflush(h->file, H5F_SCOPE_LOCAL));
     t->rows++;

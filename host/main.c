@@ -9,6 +9,7 @@
 #include "config.h"
 #include "h5out.h"
 #include "run.h"
+#include "stop.h"
 
 #ifndef AFS_VERSION
 #define AFS_VERSION "unknown"
@@ -69,7 +70,7 @@ static const char usage_config[] =
 static void on_signal(int sig)
 {
     (void)sig;
-    afs_run_request_stop();
+    afs_stop_request();
 }
 
 /* The command line as one string (for the output's lock file). */

@@ -16,7 +16,7 @@ typedef struct afs_run_options {
 } afs_run_options;
 
 /* Returns 0 on success, 1 on an error (message in err), 130 when stopped by
- * a signal (afs_run_request_stop): after the current episode, or at once on
+ * a signal (afs_stop_request, host/stop.h): after the current episode, or at once on
  * a second one (the episode under way is dropped); the file is closed
  * cleanly either way. */
 int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
@@ -26,9 +26,5 @@ int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
  * actions; on the host, with --trace, the state's copy and the records. */
 typedef struct afs_run_memory { double state, io, trace; } afs_run_memory;
 afs_run_memory afs_run_memory_of(const afs_config *cfg);
-
-/* Asks a running afs_run to stop after its current episode; a second call
- * stops it at once (signal-safe). */
-void afs_run_request_stop(void);
 
 #endif

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include "common/env_state.h"
 #include "common/nn_math.h"
-#include "models/lstm.h"
+#include "common/lstm_layout.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -110,7 +110,7 @@ struct afs_backend {
      * sizing LSTM work buffers: cuDNN's sizes may depend on it. */
     void (*set_tf32)(afs_backend *b, int on);
 
-    /* LSTM through time (models/lstm.h has the layout). lengths is host
+    /* LSTM through time (kernels/common/lstm_layout.h has the layout). lengths is host
      * memory [B]. h0, c0 [D, B, H] are the initial states (NULL: zeros);
      * h_n, c_n [D, B, H] receive the final states when not NULL, so that one
      * step (S = 1) is the recurrent cell of the attention unit; h_n may be
@@ -128,6 +128,67 @@ struct afs_backend {
                           const float *dh_out, const float *dh_n, float *dx, float *dparams);
     /* Bytes of `work` the forward keeps for the backward (backend memory). */
     size_t (*lstm_work_bytes)(afs_backend *b, const afs_lstm_desc *d);
+
+    /* ---- Learning: moving data, replay, targets (kernels/common/learn_math.h) ---- */
+    void (*copy)(afs_backend *b, void *dst_backend, const void *src_backend, size_t bytes);
+    /* G blocks of a strided 2-D copy of floats: for g < G, r < rows, c < cols,
+     * dst[g dst_gs + r dst_ld + c] = src[g src_gs + r src_ld + c]. Column
+     * slices, concatenations, and swapping two leading dimensions
+     * ([A, B, C] to [B, A, C]: G = A, rows = B, src_ld = C, src_gs = B C,
+     * dst_ld = A C, dst_gs = C) are all this one operation. */
+    void (*copy_cols)(afs_backend *b, int G, int rows, int cols, const float *src, size_t src_ld,
+                      size_t src_gs, float *dst, size_t dst_ld, size_t dst_gs);
+    /* dst row i = src row idx[i], rows of `width` bytes; idx backend [n]. */
+    void (*gather_rows)(afs_backend *b, size_t n, size_t width, const int32_t *idx,
+                        const void *src, void *dst);
+    /* out[i] = (idx[i] + add) mod m (the next slot's row of a replay row). */
+    void (*index_add_mod)(afs_backend *b, size_t n, const int32_t *idx, int32_t add, int32_t m,
+                          int32_t *out);
+    void (*fill)(afs_backend *b, size_t n, float value, float *dst);
+    /* out[i, j] = (j == a[i]): actions [n] as one-hot rows [n, k]. */
+    void (*one_hot)(afs_backend *b, size_t n, int k, const uint8_t *a, float *out);
+    /* a[i] = the column of row i of x [n, k] with the largest value (the
+     * first on ties): the deterministic action of a policy's logits. */
+    void (*argmax_rows)(afs_backend *b, size_t n, int k, const float *x, uint8_t *a);
+    /* out[i] = (flags[i] & mask) ? 1 : 0. */
+    void (*flag_floats)(afs_backend *b, size_t n, const uint8_t *flags, uint8_t mask, float *out);
+    /* out[i] = (x[i stride] != 0 ? set : 0) | always: flags from a column of
+     * floats (e.g. the observation's "a function came"). */
+    void (*nonzero_flags)(afs_backend *b, size_t n, const float *x, size_t stride, uint8_t set,
+                          uint8_t always, uint8_t *out);
+    /* y[i] = r[i] + gamma (1 - done[i]) q_next[i]: the TD target. */
+    void (*td_target)(afs_backend *b, size_t n, float gamma, const float *r, const float *done,
+                      const float *q_next, float *y);
+    /* Mean of n floats, summed in a fixed order; returned on the host. */
+    double (*mean)(afs_backend *b, size_t n, const float *x);
+    /* Mean of |x[i] - y[i]| (the mean absolute TD error); on the host. */
+    double (*mean_abs_diff)(afs_backend *b, size_t n, const float *x, const float *y);
+
+    /* Sum trees for replay sampling: tree [2 L] doubles over L leaves (a
+     * power of two): node 1 the root, children of k at 2k and 2k + 1, leaf
+     * j at L + j. Every update recomputes the ancestors of what it changed,
+     * parent = left + right, so that equal leaves give equal trees on every
+     * backend. */
+    /* Leaves idx[i] = prio[i] (an index given twice must carry one value). */
+    void (*sumtree_set)(afs_backend *b, double *tree, int L, size_t n, const int32_t *idx,
+                        const float *prio);
+    /* Leaves first .. first + count - 1 = (flags[i] & mask) ? *value : 0;
+     * flags NULL: 0 (value is backend memory: the replay's running largest
+     * priority, kept on the device). */
+    void (*sumtree_set_range)(afs_backend *b, double *tree, int L, int first, int count,
+                              const uint8_t *flags, uint8_t mask, const float *value);
+    /* n leaves drawn with probability leaf / root, stratified: draw i falls
+     * in the i-th n-th of the total, at a Philox uniform (key {seed, stream},
+     * counter {i, counter, 0, 0}); never a leaf of 0. idx [n], prob [n]. */
+    void (*sumtree_sample)(afs_backend *b, const double *tree, int L, size_t n, uint32_t seed,
+                           uint32_t stream, uint32_t counter, int32_t *idx, float *prob);
+    /* prio[i] = (|pred[i] - target[i]| + eps)^alpha, and *running_max (backend)
+     * = max(*running_max, every prio[i]): proportional prioritized replay. */
+    void (*td_priority)(afs_backend *b, size_t n, const float *pred, const float *target,
+                        float alpha, float eps, float *prio, float *running_max);
+    /* Importance weights of prioritized replay: w[i] = (count prob[i])^-beta
+     * normalized by their largest, i.e. (prob[i] / min prob)^-beta. */
+    void (*is_weights)(afs_backend *b, size_t n, const float *prob, float beta, float *w);
 
     void (*destroy)(afs_backend *b);
 };

@@ -1,6 +1,7 @@
 #include "mlp.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,24 +25,25 @@ static int init_params(afs_mlp *net, afs_backend *b, uint32_t seed, uint32_t str
     for (int l = 0; l < net->layers; l++) {
         float bound = 1.0f / sqrtf((float)net->sizes[l]);
         size_t first = net->w_off[l];
-        size_t last = net->b_off[l] + (size_t)net->sizes[l + 1];
+        size_t last = net->b_off[l] + (size_t)net->G * net->sizes[l + 1];
         for (size_t i = first; i < last; i++) {
             afs_block blk = afs_philox(seed, stream, (uint32_t)(i / 4), 0, 0, 0);
             host[i] = afs_uniform(blk.v[i % 4], -bound, bound);
         }
     }
-    b->to_backend(b, net->params, host, net->n_params * sizeof *host);
+    b->to_backend(b, net->p.value, host, net->n_params * sizeof *host);
     free(host);
     return 0;
 }
 
-int afs_mlp_init(afs_mlp *net, afs_backend *b, const int *sizes, int layers, int hidden_act,
-                 int out_act, int batch, uint32_t seed, uint32_t stream)
+int afs_mlp_init(afs_mlp *net, afs_backend *b, const char *name, const int *sizes, int layers,
+                 int G, int hidden_act, int out_act, int batch, uint32_t seed, uint32_t stream)
 {
     memset(net, 0, sizeof *net);
-    if (layers < 1 || layers > AFS_MLP_MAX_LAYERS || batch < 1)
+    if (layers < 1 || layers > AFS_MLP_MAX_LAYERS || batch < 1 || G < 1)
         return -1;
     net->layers = layers;
+    net->G = G;
     net->hidden_act = hidden_act;
     net->out_act = out_act;
     net->batch = batch;
@@ -52,20 +54,16 @@ int afs_mlp_init(afs_mlp *net, afs_backend *b, const int *sizes, int layers, int
     }
     for (int l = 0; l < layers; l++) {
         net->w_off[l] = net->n_params;
-        net->b_off[l] = net->w_off[l] + (size_t)sizes[l + 1] * sizes[l];
-        net->n_params = net->b_off[l] + (size_t)sizes[l + 1];
+        net->b_off[l] = net->w_off[l] + (size_t)G * sizes[l + 1] * sizes[l];
+        net->n_params = net->b_off[l] + (size_t)G * sizes[l + 1];
     }
-    size_t bytes = net->n_params * sizeof(float);
-    net->params = b->alloc(b, bytes);
-    net->grads = b->alloc(b, bytes);
-    net->adam_m = b->alloc(b, bytes);
-    net->adam_v = b->alloc(b, bytes);
+    int ok = afs_params_alloc(&net->p, b, name, net->n_params) == 0;
+    size_t rows = (size_t)G * batch;
     for (int l = 1; l <= layers; l++)
-        net->act[l] = b->alloc(b, (size_t)batch * sizes[l] * sizeof(float));
+        net->act[l] = b->alloc(b, rows * sizes[l] * sizeof(float));
     for (int k = 0; k < 2; k++)
-        net->delta[k] = b->alloc(b, (size_t)batch * widest(net) * sizeof(float));
-    int ok = net->params && net->grads && net->adam_m && net->adam_v && net->delta[0] &&
-             net->delta[1];
+        net->delta[k] = b->alloc(b, rows * widest(net) * sizeof(float));
+    ok = ok && net->delta[0] && net->delta[1];
     for (int l = 1; l <= layers; l++)
         ok = ok && net->act[l];
     if (!ok || init_params(net, b, seed, stream)) {
@@ -94,11 +92,10 @@ int afs_parse_sizes(const char *text, int *sizes, int max)
 
 void afs_mlp_free(afs_mlp *net, afs_backend *b)
 {
-    float *bufs[] = {net->params, net->grads, net->adam_m, net->adam_v, net->delta[0],
-                     net->delta[1]};
-    for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++)
-        if (bufs[k])
-            b->release(b, bufs[k]);
+    afs_params_free(&net->p, b);
+    for (int k = 0; k < 2; k++)
+        if (net->delta[k])
+            b->release(b, net->delta[k]);
     for (int l = 1; l <= net->layers; l++)
         if (net->act[l])
             b->release(b, net->act[l]);
@@ -115,10 +112,10 @@ const float *afs_mlp_forward(afs_mlp *net, afs_backend *b, int B, const float *x
     net->act[0] = (float *)x;
     for (int l = 0; l < net->layers; l++) {
         int in = net->sizes[l], out = net->sizes[l + 1];
-        b->linear_forward(b, 1, B, in, out, net->act[l], net->params + net->w_off[l],
-                          net->params + net->b_off[l], net->act[l + 1]);
+        b->linear_forward(b, net->G, B, in, out, net->act[l], net->p.value + net->w_off[l],
+                          net->p.value + net->b_off[l], net->act[l + 1]);
         if (act_of(net, l) != AFS_ACT_NONE)
-            b->activation_forward(b, act_of(net, l), (size_t)B * out, net->act[l + 1],
+            b->activation_forward(b, act_of(net, l), (size_t)net->G * B * out, net->act[l + 1],
                                   net->act[l + 1]);
     }
     return net->act[net->layers];
@@ -131,28 +128,33 @@ void afs_mlp_backward(afs_mlp *net, afs_backend *b, int B, const float *dy, floa
         int in = net->sizes[l], out = net->sizes[l + 1];
         float *pre = net->delta[l % 2]; /* dL/d(pre-activation) of layer l */
         if (act_of(net, l) != AFS_ACT_NONE) {
-            b->activation_backward(b, act_of(net, l), (size_t)B * out, net->act[l + 1], d, pre);
+            b->activation_backward(b, act_of(net, l), (size_t)net->G * B * out, net->act[l + 1],
+                                   d, pre);
             d = pre;
         }
         float *next = l == 0 ? dx : net->delta[(l + 1) % 2];
-        b->linear_backward(b, 1, B, in, out, net->act[l], net->params + net->w_off[l], d, next,
-                           net->grads + net->w_off[l], net->grads + net->b_off[l]);
+        b->linear_backward(b, net->G, B, in, out, net->act[l], net->p.value + net->w_off[l], d,
+                           next, net->p.grad + net->w_off[l], net->p.grad + net->b_off[l]);
         d = next;
     }
 }
 
-void afs_mlp_zero_grad(afs_mlp *net, afs_backend *b)
+static const char *act_name(int act)
 {
-    b->zero(b, net->grads, net->n_params * sizeof(float));
+    switch (act) {
+    case AFS_ACT_RELU: return "relu";
+    case AFS_ACT_TANH: return "tanh";
+    case AFS_ACT_SIGMOID: return "sigmoid";
+    default: return "none";
+    }
 }
 
-void afs_mlp_adam(afs_mlp *net, afs_backend *b, float lr, float beta1, float beta2, float eps,
-                  float clip_norm)
+void afs_mlp_shape(const afs_mlp *net, char *buf, size_t n)
 {
-    if (clip_norm > 0.0f)
-        b->clip_grad_norm(b, net->n_params, net->grads, clip_norm);
-    net->adam_t++;
-    afs_adam hp = {lr, beta1, beta2, eps, 1.0f - powf(beta1, (float)net->adam_t),
-                   1.0f - powf(beta2, (float)net->adam_t)};
-    b->adam_step(b, net->n_params, net->params, net->grads, net->adam_m, net->adam_v, &hp);
+    size_t o = (size_t)snprintf(buf, n, "mlp ");
+    for (int l = 0; l <= net->layers && o < n; l++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%d", l ? "-" : "", net->sizes[l]);
+    if (o < n)
+        snprintf(buf + o, n - o, " x%d %s/%s", net->G, act_name(net->hidden_act),
+                 act_name(net->out_act));
 }

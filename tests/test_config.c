@@ -306,16 +306,16 @@ Test(config, string_keys_are_checked)
     EXPECT_ERROR("[run]\nbackend = gpu\n", "c.ini:2: run.backend = 'gpu': expected auto, cpu or cuda");
     EXPECT_ERROR("[run]\nbackend = CUDA\n", "run.backend = 'CUDA'");
     EXPECT_ERROR("[run]\npolicies = greedy,smart\n",
-                 "c.ini:2: run.policies: unknown policy 'smart' (known: random, greedy, all_local, all_cloud)");
+                 "c.ini:2: run.policies: unknown policy 'smart' (known: random, greedy, all_local, all_cloud, ckpt:PATH)");
     EXPECT_ERROR("[run]\npolicies =\n", "run.policies is empty", "known: random");
     EXPECT_ERROR("[run]\npolicies = ,\n", "run.policies is empty");
     EXPECT_ERROR("[run]\nout =\n", "run.out is empty");
     afs_config c;
-    char text[400], err[512];
+    char text[1200], err[512];
     afs_config_defaults(&c);
-    snprintf(text, sizeof text, "run.policies=greedy%0*d", 300, 0);
+    snprintf(text, sizeof text, "run.policies=greedy%0*d", 1100, 0);
     cr_assert_eq(afs_config_set_arg(&c, text, "--set", err, sizeof err), -1);
-    cr_assert(strstr(err, "run.policies") && strstr(err, "longer than 255 characters"), "%s", err);
+    cr_assert(strstr(err, "run.policies") && strstr(err, "longer than 1023 characters"), "%s", err);
     snprintf(text, sizeof text, "run.backend=%0*d", 20, 0);
     cr_assert_eq(afs_config_set_arg(&c, text, "--set", err, sizeof err), -1);
     cr_assert(strstr(err, "run.backend") && strstr(err, "longer than 15 characters"), "%s", err);
@@ -572,7 +572,7 @@ Test(config, dump_loads_back_to_the_same_values)
     for (int i = 0; i < afs_config_key_count(); i++) {
         const afs_config_key *k = afs_config_key_at(i);
         char *field = (char *)&a + k->offset;
-        double v = k->lo + (k->hi - k->lo) * (0.1 + 0.013 * i);
+        double v = k->lo + (k->hi - k->lo) * (0.05 + fmod(0.1 + 0.013 * i, 0.9));
         if (k->type == AFS_T_FLOAT)
             *(float *)(void *)field = (float)v;
         else if (k->type == AFS_T_INT)
@@ -749,6 +749,18 @@ Test(config, policies_parse_into_ids_with_blanks_around_names)
                      "'%s' accepted", bad[i][0]);
         cr_assert(strstr(err, bad[i][1]), "'%s': %s", bad[i][0], err);
     }
+    /* Trained policies: ckpt:PATH, labelled by the file's name. */
+    cr_assert_eq(afs_config_set(&cfg, "run", "policies", "greedy, ckpt:/tmp/x/learned.h5", "t", err,
+                                sizeof err), 0, "%s", err);
+    cr_assert(cfg.run.policy_count == 2 && cfg.run.policy[1] == AFS_POLICY_CHECKPOINT);
+    cr_assert_str_eq(cfg.run.policy_path[1], "/tmp/x/learned.h5");
+    cr_assert_str_eq(cfg.run.policy_label[1], "ckpt:learned.h5");
+    cr_assert_str_eq(cfg.run.policy_label[0], "greedy");
+    cr_assert_eq(afs_config_set(&cfg, "run", "policies", "ckpt:a/l.h5,ckpt:b/l.h5", "t", err,
+                                sizeof err), -1, "two runs of one label");
+    cr_assert(strstr(err, "'ckpt:l.h5' is named twice"), "%s", err);
+    cr_assert_eq(afs_config_set(&cfg, "run", "policies", "ckpt:", "t", err, sizeof err), -1);
+    cr_assert_eq(afs_config_set(&cfg, "run", "policies", "all_cloud,random", "t", err, sizeof err), 0);
     /* A refused list leaves the last good one in place. */
     cr_assert(cfg.run.policy_count == 2 && cfg.run.policy[0] == AFS_POLICY_ALL_CLOUD);
 }

@@ -248,7 +248,7 @@ static void lstm_case(both k, const afs_lstm_desc *d, const int *lengths, int wi
 }
 
 /* Bidirectional, padded sequences of different lengths with an empty one
- * (cuDNN never sees it: models/lstm.h), with and without states. */
+ * (cuDNN never sees it: kernels/common/lstm_layout.h), with and without states. */
 Test(cuda_nn_parity, lstm_forward_and_backward)
 {
     both k = open_both();

@@ -87,27 +87,28 @@ static float attr_f32(hid_t obj, const char *name)
     return v;
 }
 
-/* A variable-length string attribute, copied into buf. */
+/* A fixed-length, NUL-terminated UTF-8 string attribute, copied into buf. */
 static const char *attr_str(hid_t obj, const char *name, char *buf, size_t n)
 {
     cr_assert(H5Aexists(obj, name) > 0, "no attribute %s", name);
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t ft = H5Aget_type(a);
-    cr_assert(H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0,
-              "%s is not a variable-length string", name);
+    cr_assert(H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) == 0,
+              "%s is not a fixed-length string", name);
+    size_t len = H5Tget_size(ft);
     H5T_cset_t cset = H5Tget_cset(ft);
+    H5T_str_t pad = H5Tget_strpad(ft);
     H5Tclose(ft);
     H5Aclose(a);
     cr_assert_eq(cset, H5T_CSET_UTF8, "%s is not UTF-8", name);
+    cr_assert_eq(pad, H5T_STR_NULLTERM, "%s is not NUL-terminated", name);
+    cr_assert(len >= 1 && len <= n, "%s: %zu bytes", name, len);
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_size(t, len);
     H5Tset_cset(t, H5T_CSET_UTF8);
-    char *s = NULL;
-    attr_read(obj, name, t, &s);
+    attr_read(obj, name, t, buf);
     H5Tclose(t);
-    cr_assert_not_null(s, "%s is a null string", name);
-    snprintf(buf, n, "%s", s);
-    H5free_memory(s);
+    cr_assert_eq(buf[len - 1], 0, "%s is not NUL-terminated", name);
     return buf;
 }
 
@@ -203,7 +204,7 @@ Test(hdf5, round_trip)
     path_in(path, sizeof path, "rt.h5");
     snprintf(cfg.run.out, sizeof cfg.run.out, "%s", path);
 
-    const afs_h5_run runs[] = {{"greedy", "cpu", 1}};
+    const afs_h5_run runs[] = {{.name = "greedy", .backend = "cpu", .trace = 1}};
     afs_h5 *h = afs_h5_create(path, 0, &cfg, runs, 1, err, sizeof err);
     cr_assert_not_null(h, "%s", err);
     cr_assert_eq(afs_h5_begin_run(h, "greedy", err, sizeof err), 0, "%s", err);
@@ -220,7 +221,7 @@ Test(hdf5, round_trip)
         row.functions = 100 + e;
         for (int c = 0; c < afs_metric_column_count; c++)
             *metric_field(&row, c) = metric_value(c, e);
-        cr_assert_eq(afs_h5_append_episode(h, &row, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(afs_h5_append_episode(h, &row, NULL, err, sizeof err), 0, "%s", err);
     }
     cr_assert_eq(afs_h5_close(h, 0, err, sizeof err), 0, "%s", err);
 
@@ -348,7 +349,9 @@ Test(hdf5, runs_of_several_policies_share_a_file)
     afs_config_defaults(&cfg);
     char path[512], err[1024];
     path_in(path, sizeof path, "two.h5");
-    const afs_h5_run runs[] = {{"greedy", "cpu", 0}, {"all_local", "cuda", 1}, {"random", "cpu", 1}};
+    const afs_h5_run runs[] = {{.name = "greedy", .backend = "cpu"},
+                               {.name = "all_local", .backend = "cuda", .trace = 1},
+                               {.name = "random", .backend = "cpu", .trace = 1}};
     afs_h5 *h = afs_h5_create(path, 0, &cfg, runs, 3, err, sizeof err);
     cr_assert_not_null(h, "%s", err);
     cr_assert_eq(afs_h5_begin_run(h, "greedy", err, sizeof err), 0, "%s", err);
@@ -360,12 +363,12 @@ Test(hdf5, runs_of_several_policies_share_a_file)
     memset(&row, 0, sizeof row);
     for (int e = 0; e < 2; e++) {
         row.episode = e;
-        cr_assert_eq(afs_h5_append_episode(h, &row, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(afs_h5_append_episode(h, &row, NULL, err, sizeof err), 0, "%s", err);
     }
     /* The next run starts at row 0 of its own datasets. */
     cr_assert_eq(afs_h5_begin_run(h, "all_local", err, sizeof err), 0, "%s", err);
     row.episode = 0;
-    cr_assert_eq(afs_h5_append_episode(h, &row, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(afs_h5_append_episode(h, &row, NULL, err, sizeof err), 0, "%s", err);
     /* A run with no episodes at all. */
     cr_assert_eq(afs_h5_begin_run(h, "random", err, sizeof err), 0, "%s", err);
     /* A run the file was not made for is refused with the reason. */
@@ -409,7 +412,7 @@ Test(hdf5, an_existing_file_is_not_replaced_without_overwrite)
     afs_config_defaults(&cfg);
     char path[512], err[1024];
     path_in(path, sizeof path, "keep.h5");
-    const afs_h5_run greedy[] = {{"greedy", "cpu", 0}};
+    const afs_h5_run greedy[] = {{.name = "greedy", .backend = "cpu"}};
     afs_h5 *h = afs_h5_create(path, 0, &cfg, greedy, 1, err, sizeof err);
     cr_assert_not_null(h, "%s", err);
     cr_assert_eq(afs_h5_begin_run(h, "greedy", err, sizeof err), 0, "%s", err);

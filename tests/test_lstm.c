@@ -1,5 +1,5 @@
 /* The CPU LSTM against a step-by-step reference written here in double
- * precision from the equations of models/lstm.h (a separate implementation:
+ * precision from the equations of kernels/common/lstm_layout.h (a separate implementation:
  * it walks time in the outer loop and keeps its own state), backward against
  * central finite differences, and sequence-length masking. */
 #include <criterion/criterion.h>
@@ -192,7 +192,7 @@ Test(lstm, nonempty_rows_in_order_then_the_empty_ones)
     cr_assert(rows[0] == 0 && rows[1] == 1);
 }
 
-/* An empty sequence (models/lstm.h): zero outputs, h_n = h0 and c_n = c0
+/* An empty sequence (kernels/common/lstm_layout.h): zero outputs, h_n = h0 and c_n = c0
  * (zeros without them), dx = 0 even where dx held garbage, and no effect on
  * the parameter gradients: a batch with an empty row gives exactly the
  * gradients of the batch without it. */

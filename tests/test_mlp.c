@@ -17,7 +17,7 @@ static const int sizes[4] = {3, 5, 4, 2};
 Test(mlp, layout_and_initialization)
 {
     afs_mlp a, c;
-    cr_assert_eq(afs_mlp_init(&a, cpu, sizes, 3, AFS_ACT_TANH, AFS_ACT_NONE, 8, 7, 1), 0);
+    cr_assert_eq(afs_mlp_init(&a, cpu, "net", sizes, 3, 1, AFS_ACT_TANH, AFS_ACT_NONE, 8, 7, 1), 0);
     /* (3*5 + 5) + (5*4 + 4) + (4*2 + 2) = 20 + 24 + 10 */
     cr_assert_eq(a.n_params, 54);
     cr_assert_eq(a.w_off[1], 20);
@@ -26,17 +26,17 @@ Test(mlp, layout_and_initialization)
     for (int l = 0; l < 3; l++) {
         float bound = 1.0f / sqrtf((float)sizes[l]);
         for (size_t i = a.w_off[l]; i < a.b_off[l] + (size_t)sizes[l + 1]; i++)
-            cr_assert(fabsf(a.params[i]) <= bound, "param %zu = %g beyond %g", i, a.params[i], bound);
+            cr_assert(fabsf(a.p.value[i]) <= bound, "param %zu = %g beyond %g", i, a.p.value[i], bound);
     }
-    cr_assert_eq(afs_mlp_init(&c, cpu, sizes, 3, AFS_ACT_TANH, AFS_ACT_NONE, 8, 7, 1), 0);
-    cr_assert_eq(memcmp(a.params, c.params, a.n_params * sizeof(float)), 0, "same seed");
+    cr_assert_eq(afs_mlp_init(&c, cpu, "net", sizes, 3, 1, AFS_ACT_TANH, AFS_ACT_NONE, 8, 7, 1), 0);
+    cr_assert_eq(memcmp(a.p.value, c.p.value, a.n_params * sizeof(float)), 0, "same seed");
     afs_mlp_free(&c, cpu);
-    cr_assert_eq(afs_mlp_init(&c, cpu, sizes, 3, AFS_ACT_TANH, AFS_ACT_NONE, 8, 7, 2), 0);
-    cr_assert_neq(memcmp(a.params, c.params, a.n_params * sizeof(float)), 0, "another stream");
+    cr_assert_eq(afs_mlp_init(&c, cpu, "net", sizes, 3, 1, AFS_ACT_TANH, AFS_ACT_NONE, 8, 7, 2), 0);
+    cr_assert_neq(memcmp(a.p.value, c.p.value, a.n_params * sizeof(float)), 0, "another stream");
     afs_mlp_free(&c, cpu);
     afs_mlp_free(&a, cpu);
     int bad[2] = {3, 0};
-    cr_assert_eq(afs_mlp_init(&a, cpu, bad, 1, AFS_ACT_TANH, AFS_ACT_NONE, 8, 7, 1), -1);
+    cr_assert_eq(afs_mlp_init(&a, cpu, "net", bad, 1, 1, AFS_ACT_TANH, AFS_ACT_NONE, 8, 7, 1), -1);
 }
 
 enum { BATCH = 6 };
@@ -73,15 +73,15 @@ static double central(float *v, size_t i, afs_mlp *net, const float *x, const fl
 Test(mlp, backward_matches_finite_differences)
 {
     afs_mlp net;
-    cr_assert_eq(afs_mlp_init(&net, cpu, sizes, 3, AFS_ACT_TANH, AFS_ACT_SIGMOID, BATCH, 3, 4), 0);
+    cr_assert_eq(afs_mlp_init(&net, cpu, "net", sizes, 3, 1, AFS_ACT_TANH, AFS_ACT_SIGMOID, BATCH, 3, 4), 0);
     float *x = random_vec(BATCH * 3, 1), *r = random_vec(BATCH * 2, 2), dx[BATCH * 3];
-    afs_mlp_zero_grad(&net, cpu);
+    afs_params_zero_grad(&net.p, cpu);
     afs_mlp_forward(&net, cpu, BATCH, x);
     afs_mlp_backward(&net, cpu, BATCH, r, dx);
     for (size_t i = 0; i < net.n_params; i++) {
-        double num = central(net.params, i, &net, x, r);
-        cr_assert(fabs(net.grads[i] - num) <= 5e-3 * fmax(1.0, fabs(num)),
-                  "param %zu: analytic %g numeric %g", i, net.grads[i], num);
+        double num = central(net.p.value, i, &net, x, r);
+        cr_assert(fabs(net.p.grad[i] - num) <= 5e-3 * fmax(1.0, fabs(num)),
+                  "param %zu: analytic %g numeric %g", i, net.p.grad[i], num);
     }
     for (size_t i = 0; i < BATCH * 3; i++) {
         double num = central(x, i, &net, x, r);
@@ -97,7 +97,7 @@ Test(mlp, regression_trains_with_adam)
     enum { N = 64 };
     const int s[3] = {2, 24, 1};
     afs_mlp net;
-    cr_assert_eq(afs_mlp_init(&net, cpu, s, 2, AFS_ACT_TANH, AFS_ACT_NONE, N, 11, 1), 0);
+    cr_assert_eq(afs_mlp_init(&net, cpu, "net", s, 2, 1, AFS_ACT_TANH, AFS_ACT_NONE, N, 11, 1), 0);
     float x[N * 2], t[N], grad[N];
     for (int i = 0; i < N; i++) {
         x[2 * i] = afs_uniform(afs_philox(1, 1, (uint32_t)i, 0, 0, 0).v[0], -1.5f, 1.5f);
@@ -106,13 +106,60 @@ Test(mlp, regression_trains_with_adam)
     }
     double loss = 0;
     for (int step = 0; step < 3000; step++) {
-        afs_mlp_zero_grad(&net, cpu);
+        afs_params_zero_grad(&net.p, cpu);
         const float *y = afs_mlp_forward(&net, cpu, N, x);
         loss = cpu->mse_loss(cpu, N, y, t, NULL, grad);
         afs_mlp_backward(&net, cpu, N, grad, NULL);
-        afs_mlp_adam(&net, cpu, 0.01f, 0.9f, 0.999f, 1e-8f, 0.0f);
+        afs_params_step(&net.p, cpu, &(afs_optim){0.01f, 0.9f, 0.999f, 1e-8f, 0.0f}, 0);
     }
     cr_assert(loss < 2e-3, "final loss %g", loss);
-    cr_assert_eq(net.adam_t, 3000);
+    cr_assert_eq(net.p.adam_t, 3000);
     afs_mlp_free(&net, cpu);
+}
+
+/* G groups are G independent networks: the G = 3 network, its parameters
+ * laid out W [G, out, in] then bias [G, out] per layer, gives each group's
+ * rows what a G = 1 network with that group's parameters gives, forward and
+ * backward. */
+Test(mlp, groups_are_independent_networks)
+{
+    enum { G = 3, B = 4 };
+    afs_mlp grouped, one[G];
+    cr_assert_eq(afs_mlp_init(&grouped, cpu, "g", sizes, 3, G, AFS_ACT_TANH, AFS_ACT_NONE, B, 5, 6), 0);
+    cr_assert_eq(grouped.n_params, (size_t)G * 54);
+    float *x = random_vec((size_t)G * B * 3, 20), *dy = random_vec((size_t)G * B * 2, 21);
+    afs_params_zero_grad(&grouped.p, cpu);
+    const float *y = afs_mlp_forward(&grouped, cpu, B, x);
+    float ys[G * B * 2];
+    memcpy(ys, y, sizeof ys);
+    afs_mlp_backward(&grouped, cpu, B, dy, NULL);
+    for (int g = 0; g < G; g++) {
+        cr_assert_eq(afs_mlp_init(&one[g], cpu, "one", sizes, 3, 1, AFS_ACT_TANH, AFS_ACT_NONE, B, 9, 9), 0);
+        for (int l = 0; l < 3; l++) { /* group g's slices of layer l */
+            size_t w = (size_t)sizes[l + 1] * sizes[l], bsz = (size_t)sizes[l + 1];
+            memcpy(one[g].p.value + one[g].w_off[l], grouped.p.value + grouped.w_off[l] + g * w,
+                   w * sizeof(float));
+            memcpy(one[g].p.value + one[g].b_off[l], grouped.p.value + grouped.b_off[l] + g * bsz,
+                   bsz * sizeof(float));
+        }
+        afs_params_zero_grad(&one[g].p, cpu);
+        const float *yg = afs_mlp_forward(&one[g], cpu, B, x + (size_t)g * B * 3);
+        for (int i = 0; i < B * 2; i++)
+            cr_assert_eq(yg[i], ys[g * B * 2 + i], "group %d output %d", g, i);
+        afs_mlp_backward(&one[g], cpu, B, dy + (size_t)g * B * 2, NULL);
+        for (int l = 0; l < 3; l++) {
+            size_t w = (size_t)sizes[l + 1] * sizes[l], bsz = (size_t)sizes[l + 1];
+            cr_assert_eq(memcmp(one[g].p.grad + one[g].w_off[l], grouped.p.grad + grouped.w_off[l] + g * w,
+                                w * sizeof(float)), 0, "group %d layer %d dW", g, l);
+            cr_assert_eq(memcmp(one[g].p.grad + one[g].b_off[l], grouped.p.grad + grouped.b_off[l] + g * bsz,
+                                bsz * sizeof(float)), 0, "group %d layer %d db", g, l);
+        }
+        afs_mlp_free(&one[g], cpu);
+    }
+    char shape[128];
+    afs_mlp_shape(&grouped, shape, sizeof shape);
+    cr_assert_str_eq(shape, "mlp 3-5-4-2 x3 tanh/none");
+    free(x);
+    free(dy);
+    afs_mlp_free(&grouped, cpu);
 }

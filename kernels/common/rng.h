@@ -18,9 +18,13 @@
 #include "afs_hd.h"
 
 enum afs_stream {
-    AFS_STREAM_RESET = 1,  /* layout and node properties at episode start */
-    AFS_STREAM_SLOT = 2,   /* arrivals and network idle time, per slot */
-    AFS_STREAM_POLICY = 3, /* draws of stochastic policies */
+    AFS_STREAM_RESET = 1,   /* layout and node properties at episode start */
+    AFS_STREAM_SLOT = 2,    /* arrivals and network idle time, per slot */
+    AFS_STREAM_POLICY = 3,  /* draws of stochastic policies */
+    AFS_STREAM_EXPLORE = 4, /* learning agents' exploration (Gumbel noise) per slot */
+    AFS_STREAM_REPLAY = 5,  /* replay sampling, per gradient step */
+    AFS_STREAM_UPDATE = 6,  /* the actor update's Gumbel noise, per gradient step */
+    AFS_STREAM_INIT = 16,   /* network initialization: AFS_STREAM_INIT + network index */
 };
 
 #define AFS_BLOCKS_PER_SLOT 4u

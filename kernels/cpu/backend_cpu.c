@@ -11,6 +11,7 @@
 
 #include "../backend.h"
 #include "../common/env_math.h"
+#include "learn_cpu.h"
 #include "lstm_cpu.h"
 #include "nn_cpu.h"
 
@@ -232,5 +233,6 @@ afs_backend *afs_backend_cpu_create(int threads)
     b->destroy = cpu_destroy;
     afs_nn_cpu_install(b);
     afs_lstm_cpu_install(b);
+    afs_learn_cpu_install(b);
     return b;
 }

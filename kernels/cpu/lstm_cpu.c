@@ -1,6 +1,6 @@
 /* LSTM through time on the CPU: the reference for the CUDA (cuDNN) version.
  * Each (direction, sequence) pair runs on its own; the loops follow the
- * equations of models/lstm.h one for one. */
+ * equations of kernels/common/lstm_layout.h one for one. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +67,7 @@ static void forward_one(const afs_lstm_desc *d, int dir, int b, int len, const f
         memcpy(c_n + ((size_t)dir * d->B + b) * H, c_prev, H * sizeof(float));
 }
 
-/* Final states of an empty sequence: its initial ones (models/lstm.h). */
+/* Final states of an empty sequence: its initial ones (kernels/common/lstm_layout.h). */
 static void fill_empty(const afs_lstm_desc *d, int b, const float *h0, const float *c0,
                        float *h_n, float *c_n)
 {

@@ -9,6 +9,7 @@
 #include "../backend.h"
 #include "cuda_check.h"
 #include "env_kernels.h"
+#include "learn_cuda.h"
 #include "lstm_cuda.h"
 #include "nn_cuda.h"
 
@@ -215,5 +216,6 @@ extern "C" afs_backend *afs_backend_cuda_create(char *err, size_t err_len)
         return NULL;
     }
     b->set_tf32 = cu_set_tf32;
+    afs_learn_cuda_install(b);
     return b;
 }

@@ -2,7 +2,7 @@
  * v8 backward calls), padded variable-length sequences in the time-major
  * unpacked layout.
  *
- * afsim keeps the parameters in its own layout (models/lstm.h, shared with
+ * afsim keeps the parameters in its own layout (kernels/common/lstm_layout.h, shared with
  * the CPU backend): one kernel copies them into cuDNN's weight space before
  * each call and adds cuDNN's weight gradients back after the backward, from
  * a table of segments made once per layer shape. The forward's reserve
@@ -17,7 +17,7 @@
  * What changes from call to call (sequence lengths, batch size) is set on
  * the data descriptors each call, a host-only operation.
  *
- * Empty sequences never reach cuDNN (models/lstm.h): when a batch has some,
+ * Empty sequences never reach cuDNN (kernels/common/lstm_layout.h): when a batch has some,
  * the non-empty rows are gathered into a packed batch, cuDNN runs on it, and
  * the results are scattered back; empty rows get h_n = h0, c_n = c0, zero
  * outputs and no gradient. */
@@ -113,7 +113,7 @@ int afs_lstm_cuda_math_type(int in, int H, int dirs, int tf32)
     return (int)math;
 }
 
-/* afsim's offsets of gate k's matrix and bias in direction dir (models/lstm.h);
+/* afsim's offsets of gate k's matrix and bias in direction dir (kernels/common/lstm_layout.h);
  * cuDNN's linear layer k < 4 is the input matrix of gate k, k >= 4 the
  * recurrent one of gate k - 4, each with its own bias. */
 static void afsim_slot(const afs_lstm_desc *d, int dir, int k, segment *mat, segment *bias)

@@ -26,9 +26,7 @@ static unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THR
 
 static cublasHandle_t handle_of(afs_backend *b) { return *(cublasHandle_t *)afs_cuda_blas_slot(b); }
 
-/* A scratch buffer, grown as needed, owned by the backend. Launches run in
- * stream order, so one buffer serves every operation in turn. */
-static void *scratch(afs_backend *b, size_t bytes)
+void *afs_cuda_scratch_get(afs_backend *b, size_t bytes)
 {
     afs_cuda_scratch *s = afs_cuda_scratch_of(b);
     if (s->bytes < bytes) {
@@ -97,7 +95,7 @@ static void bias_grad(afs_backend *b, int G, int rows, int cols, const float *dy
     while ((rows + (long long)chunk - 1) / chunk > 65535)
         chunk *= 2;
     int chunks = (int)((rows + (long long)chunk - 1) / chunk);
-    float *part = (float *)scratch(b, (size_t)G * chunks * cols * sizeof(float));
+    float *part = (float *)afs_cuda_scratch_get(b, (size_t)G * chunks * cols * sizeof(float));
     dim3 grid((unsigned)((cols + 31) / 32), (unsigned)chunks, (unsigned)G);
     k_bias_partial<<<grid, dim3(32, BIAS_LANES)>>>(rows, cols, chunk, chunks, dy, part);
     CUDA_CHECK_LAUNCH();
@@ -281,7 +279,7 @@ __global__ void k_square(size_t n, const float *g, double *sq)
 }
 
 /* terms [n] and the total right after them, in one scratch buffer. */
-static double *terms_of(afs_backend *b, size_t n) { return (double *)scratch(b, (n + 1) * sizeof(double)); }
+static double *terms_of(afs_backend *b, size_t n) { return (double *)afs_cuda_scratch_get(b, (n + 1) * sizeof(double)); }
 
 static double sum_to_host(size_t n, double *terms)
 {

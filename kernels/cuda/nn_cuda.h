@@ -12,6 +12,11 @@ typedef struct afs_cuda_scratch { void *ptr; size_t bytes; } afs_cuda_scratch;
 void *afs_cuda_blas_slot(afs_backend *b);
 afs_cuda_scratch *afs_cuda_scratch_of(afs_backend *b);
 
+/* A scratch buffer of at least `bytes`, grown as needed, owned by the
+ * backend. Launches run in stream order, so one buffer serves every
+ * operation in turn: what one leaves there is gone at the next. */
+void *afs_cuda_scratch_get(afs_backend *b, size_t bytes);
+
 /* Creates the cuBLAS handle and fills the table; -1 with a reason on failure. */
 int afs_nn_cuda_install(afs_backend *b, char *err, size_t err_len);
 void afs_nn_cuda_release(afs_backend *b);

@@ -1,21 +1,66 @@
-/* The networks that the checkpoint harness loads into, shared with the seed
- * writer: the seeds are checkpoints of exactly these (and of near misses). */
+/* The model that the checkpoint harnesses load into, shared with the seed
+ * writer: the seeds are checkpoints of exactly this model (and of near
+ * misses). Two parameter sets, "actor" (mlp 3-4-2 x1 relu/none, 26
+ * parameters) and "critic" (mlp 5-3-1 x2 relu/none: two groups, 44), and a
+ * small state array "ring" (FUZZ_RING_BYTES raw bytes, as a replay is
+ * saved), so that /params/<set>/ and /state/<blob> are both read. */
 #ifndef AFS_FUZZ_CHECKPOINT_NETS_H
 #define AFS_FUZZ_CHECKPOINT_NETS_H
 
+#include <stdio.h>
+#include <string.h>
+
 #include "host/checkpoint.h"
+#include "models/mlp.h"
 
 /* Small on purpose: a seed's size is mostly HDF5's own structure. */
 static const int fuzz_actor_sizes[3] = {3, 4, 2};
 static const int fuzz_critic_sizes[3] = {5, 3, 1};
-static const char *const fuzz_names[2] = {"actor", "critic"};
+#define FUZZ_RING_BYTES 26 /* = the actor's parameters: a link to them converts */
+#define FUZZ_ALGO "fuzz"
 
-/* 0, or -1 when the networks cannot be made. */
-static inline int fuzz_make_nets(afs_backend *b, afs_mlp *actor, afs_mlp *critic, uint32_t seed)
+typedef struct fuzz_model {
+    afs_mlp actor, critic;
+    unsigned char *ring;    /* backend [FUZZ_RING_BYTES] */
+    char shapes[2][64];     /* afs_mlp_shape of each */
+    afs_ckpt_set sets[2];
+    afs_ckpt_blob blob;
+    afs_checkpoint c;       /* of the sets and the blob above */
+} fuzz_model;
+
+static inline void fuzz_model_free(fuzz_model *m, afs_backend *b)
 {
-    if (afs_mlp_init(actor, b, fuzz_actor_sizes, 2, AFS_ACT_RELU, AFS_ACT_NONE, 1, seed, 1))
+    afs_mlp_free(&m->actor, b);
+    afs_mlp_free(&m->critic, b);
+    if (m->ring)
+        b->release(b, m->ring);
+    m->ring = NULL;
+}
+
+/* 0, or -1 when the model cannot be made. m must stay where it is: its
+ * checkpoint description points into it. */
+static inline int fuzz_model_make(fuzz_model *m, afs_backend *b, uint32_t seed)
+{
+    memset(m, 0, sizeof *m);
+    if (afs_mlp_init(&m->actor, b, "actor", fuzz_actor_sizes, 2, 1, AFS_ACT_RELU, AFS_ACT_NONE,
+                     1, seed, 1) ||
+        afs_mlp_init(&m->critic, b, "critic", fuzz_critic_sizes, 2, 2, AFS_ACT_RELU,
+                     AFS_ACT_NONE, 1, seed, 2) ||
+        !(m->ring = b->alloc(b, FUZZ_RING_BYTES))) {
+        fuzz_model_free(m, b);
         return -1;
-    return afs_mlp_init(critic, b, fuzz_critic_sizes, 2, AFS_ACT_RELU, AFS_ACT_NONE, 1, seed, 2);
+    }
+    afs_mlp_shape(&m->actor, m->shapes[0], sizeof m->shapes[0]);
+    afs_mlp_shape(&m->critic, m->shapes[1], sizeof m->shapes[1]);
+    m->sets[0] = (afs_ckpt_set){&m->actor.p, m->shapes[0]};
+    m->sets[1] = (afs_ckpt_set){&m->critic.p, m->shapes[1]};
+    m->blob = (afs_ckpt_blob){"ring", m->ring, FUZZ_RING_BYTES};
+    snprintf(m->c.algo, sizeof m->c.algo, "%s", FUZZ_ALGO);
+    m->c.sets = m->sets;
+    m->c.nsets = 2;
+    m->c.blobs = &m->blob;
+    m->c.nblobs = 1;
+    return 0;
 }
 
 #endif

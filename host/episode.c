@@ -1,0 +1,50 @@
+#include "episode.h"
+
+#include <time.h>
+
+#include "fail.h"
+#include "stop.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int afs_episode_play(afs_agent *a, afs_env *env, uint32_t episode, int mode, afs_tracer *tracer,
+                     afs_episode_row *row, afs_episode_sums *sums, afs_agent_stats *st, char *err,
+                     size_t n)
+{
+    afs_backend *b = a->b;
+    double t0 = now_s();
+    afs_env_begin_episode(env, b, episode);
+    for (int t = 0; t < env->p.slots; t++) {
+        if (afs_stop_level() >= 2)
+            return AFS_EPISODE_STOPPED;
+        if (a->ops->play_slot(a, env, mode, err, n) ||
+            (mode == AFS_PLAY_TRAIN && a->ops->update(a, err, n)))
+            return -1;
+        if (tracer && afs_tracer_collect(tracer, b, env))
+            return afs_fail(err, n, "out of host memory for the trace (%zu records): run with "
+                            "fewer run.envs or episodes", tracer->count);
+    }
+    a->ops->end_episode(a, env, mode);
+    b->env_metrics(b, env, sums); /* a copy to the host: waits for the device */
+    double played_s = now_s() - t0;
+    /* The decision alone, once more from the last state (it changes none),
+     * with the device waited for before and after. */
+    b->synchronize(b);
+    double d0 = now_s();
+    a->ops->decide(a, env);
+    b->synchronize(b);
+    double decide_s = now_s() - d0;
+    double steps = (double)env->E * env->M * env->p.slots;
+    a->ops->stats(a, st);
+    afs_row_from_sums(row, sums);
+    row->episode = episode;
+    row->comm_floats_per_decision = st->comm_floats;
+    row->decision_time_s = decide_s / ((double)env->E * env->M);
+    row->agent_steps_per_s = steps / played_s;
+    return 0;
+}

@@ -1,0 +1,27 @@
+/* One episode of every environment played by an agent, and its row of
+ * metrics: what afsim run records per episode and afsim train records for
+ * its training and evaluation episodes. */
+#ifndef AFS_EPISODE_H
+#define AFS_EPISODE_H
+
+#include <stddef.h>
+#include "kernels/env.h"
+#include "metrics.h"
+#include "models/algos/agent.h"
+#include "trace.h"
+
+#define AFS_EPISODE_STOPPED 2 /* a second signal came: the episode was dropped */
+
+/* Plays episode `episode` (the episode word of every random counter) of env
+ * with agent a in mode (enum afs_play_mode); in AFS_PLAY_TRAIN the agent
+ * also takes its gradient steps after each slot. tracer: when not NULL,
+ * every slot's functions are collected there. Fills row (metrics, the
+ * decision time measured with the backend synchronized around one
+ * decision, agent-steps/s including any learning), sums (the backend's
+ * totals) and st (the agent's statistics over the episode: its losses when
+ * it learned) and returns 0; -1 with err; AFS_EPISODE_STOPPED. */
+int afs_episode_play(afs_agent *a, afs_env *env, uint32_t episode, int mode, afs_tracer *tracer,
+                     afs_episode_row *row, afs_episode_sums *sums, afs_agent_stats *st, char *err,
+                     size_t n);
+
+#endif

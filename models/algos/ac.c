@@ -1,0 +1,85 @@
+/* What the actor-critic methods share: exploration, optimizer steps that
+ * refuse non-finite gradients, the statistics they report, their sizes. */
+#include <math.h>
+#include <stdio.h>
+
+#include "agents.h"
+#include "host/fail.h"
+
+void ac_tally_report(ac_tally *t, afs_agent_stats *out, double replay_fill)
+{
+    double u = (double)t->updates;
+    out->critic_loss = u > 0 ? t->critic_loss / u : NAN;
+    out->actor_loss = u > 0 ? t->actor_loss / u : NAN;
+    out->td_abs = u > 0 ? t->td_abs / u : NAN;
+    out->updates = u;
+    out->replay_fill = replay_fill;
+    out->comm_floats = 0.0; /* decisions are taken apart, on local observations */
+    *t = (ac_tally){0};
+}
+
+void ac_actions(afs_backend *b, int rows, const float *logits, int explore, float tau,
+                uint32_t seed, uint32_t counter, float *soft, float *hard, uint8_t *act)
+{
+    if (explore) {
+        b->gumbel_softmax_forward(b, rows, 2, tau, seed, AFS_STREAM_EXPLORE, counter, logits, soft,
+                                  hard);
+        b->argmax_rows(b, (size_t)rows, 2, hard, act);
+    } else {
+        b->argmax_rows(b, (size_t)rows, 2, logits, act);
+    }
+}
+
+int ac_check_loss(double loss, const char *algo, const char *what, long update, char *err,
+                  size_t n)
+{
+    if (isfinite(loss))
+        return 0;
+    return afs_fail(err, n, "%s: the %s is %g at gradient step %ld: training stops, the networks "
+                    "as they were before this step", algo, what, loss, update);
+}
+
+int ac_step(afs_params *p, afs_backend *b, const afs_optim *o, const char *algo, long update,
+            char *err, size_t n)
+{
+    double norm = afs_params_step(p, b, o, 1);
+    if (isfinite(norm))
+        return 0;
+    return afs_fail(err, n, "%s: the gradient of the %s has norm %g at gradient step %ld: "
+                    "training stops, the networks as they were before this step", algo,
+                    p->name, norm, update);
+}
+
+afs_optim ac_optim(const afs_algo_params *p, int critic)
+{
+    return (afs_optim){critic ? p->critic_lr : p->actor_lr, 0.9f, 0.999f, 1e-8f, p->grad_clip};
+}
+
+int ac_sizes(const char *hidden, int in, int out, int *sizes, const char *what, char *err,
+             size_t n)
+{
+    int h = afs_parse_sizes(hidden, sizes + 1, AFS_MLP_MAX_LAYERS - 1);
+    if (h < 0)
+        return afs_fail(err, n, "%s: hidden sizes '%s' are not a list like 64,64", what, hidden);
+    sizes[0] = in;
+    sizes[h + 1] = out;
+    return h + 1;
+}
+
+int ac_replay_slots(const afs_config *cfg, int block, int row, int batch, afs_replay_info *info,
+                    char *err, size_t n)
+{
+    size_t budget = (size_t)((double)cfg->train.replay_mib * 1024.0 * 1024.0);
+    int slots = afs_replay_slots_for(budget, block, row);
+    if (!slots)
+        return afs_fail(err, n, "train.replay_mib = %g MiB holds fewer than 2 slots of %d records "
+                        "(%.1f MiB each): raise train.replay_mib or lower run.envs",
+                        (double)cfg->train.replay_mib, block,
+                        (double)afs_replay_block_bytes(block, row) / (1024.0 * 1024.0));
+    double mu = 0.5 * (cfg->env.mu_min + cfg->env.mu_max); /* decisions per record */
+    info->record_bytes = (double)afs_replay_block_bytes(block, row) / block;
+    info->capacity = (double)slots * block;
+    info->slots = slots;
+    info->ratio = (double)cfg->train.updates_per_slot * batch * row / (block * mu);
+    return slots;
+}

@@ -1,0 +1,56 @@
+/* The constructors behind afs_agent_create (agents.c), one per file, and
+ * what the learning methods share (ac.c). Internal to models/algos. */
+#ifndef AFS_AGENTS_H
+#define AFS_AGENTS_H
+
+#include "agent.h"
+#include "models/mlp.h"
+#include "models/replay.h"
+
+afs_agent *afs_heuristic_create(int policy, const char *name, afs_backend *b, int envs,
+                                int agents);
+/* train: with the replay (and what updates need); else for playing only. */
+afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train,
+                            char *err, size_t n);
+afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, int train,
+                             char *err, size_t n);
+
+/* ---- Shared by the actor-critic methods (ac.c) ---- */
+
+/* Running sums of what an agent reports (afs_agent_stats). */
+typedef struct ac_tally {
+    double critic_loss, actor_loss, td_abs;
+    long updates;
+} ac_tally;
+
+void ac_tally_report(ac_tally *t, afs_agent_stats *out, double replay_fill);
+
+/* Actions from logits [rows, 2]: exploring, the Gumbel-softmax's hard
+ * sample (key {seed, AFS_STREAM_EXPLORE}, counter); else the argmax. soft,
+ * hard [rows, 2] are scratch. */
+void ac_actions(afs_backend *b, int rows, const float *logits, int explore, float tau,
+                uint32_t seed, uint32_t counter, float *soft, float *hard, uint8_t *act);
+
+/* One optimizer step of a parameter set: -1 with err when the gradient's
+ * norm is not finite (the set is then left as it was). */
+int ac_step(afs_params *p, afs_backend *b, const afs_optim *o, const char *algo, long update,
+            char *err, size_t n);
+/* -1 with err when a loss is not finite. */
+int ac_check_loss(double loss, const char *algo, const char *what, long update, char *err,
+                  size_t n);
+
+/* The optimizer of an algorithm's section for the actor or the critic. */
+afs_optim ac_optim(const afs_algo_params *p, int critic);
+
+/* Layer sizes [in, hidden..., out] from a "64,64" list; the layer count, or
+ * -1 (with err) when the list is invalid. */
+int ac_sizes(const char *hidden, int in, int out, int *sizes, const char *what, char *err,
+             size_t n);
+
+/* The replay's capacity from the memory budget (train.replay_mib): slot
+ * blocks of `block` records in rows of `row`, and what it is (info); 0 with
+ * err when not even two blocks fit. */
+int ac_replay_slots(const afs_config *cfg, int block, int row, int batch, afs_replay_info *info,
+                    char *err, size_t n);
+
+#endif

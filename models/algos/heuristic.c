@@ -1,0 +1,108 @@
+/* The heuristic policies (random, greedy, all_local, all_cloud) as agents:
+ * a slot is the backend's fused heuristic slot; nothing is learned. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "agents.h"
+
+typedef struct heuristic {
+    int policy;     /* enum afs_policy */
+    float *obs;     /* backend [E*M, OBS] */
+    uint8_t *act;   /* backend [E*M] */
+} heuristic;
+
+static heuristic *impl_of(afs_agent *a) { return a->impl; }
+
+static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
+{
+    (void)mode;
+    (void)err;
+    (void)n;
+    heuristic *h = impl_of(a);
+    a->b->env_play_slot(a->b, env, h->policy, h->obs, h->act);
+    return 0;
+}
+
+static void end_episode(afs_agent *a, afs_env *env, int mode)
+{
+    (void)a;
+    (void)env;
+    (void)mode;
+}
+
+static void decide(afs_agent *a, const afs_env *env)
+{
+    heuristic *h = impl_of(a);
+    a->b->env_observe(a->b, env, h->obs);
+    a->b->env_act(a->b, env, h->policy, h->obs, h->act);
+}
+
+static int update(afs_agent *a, char *err, size_t n)
+{
+    (void)a;
+    (void)err;
+    (void)n;
+    return 0;
+}
+
+static void stats(afs_agent *a, afs_agent_stats *out)
+{
+    (void)a;
+    *out = (afs_agent_stats){NAN, NAN, NAN, 0.0, 0.0, 0.0};
+}
+
+static void checkpoint(afs_agent *a, afs_checkpoint *c, int with_replay)
+{
+    (void)a;
+    (void)with_replay;
+    c->nsets = c->nblobs = 0;
+}
+
+static long long updates(afs_agent *a)
+{
+    (void)a;
+    return 0;
+}
+
+static void set_updates(afs_agent *a, long long u)
+{
+    (void)a;
+    (void)u;
+}
+
+static void destroy(afs_agent *a)
+{
+    heuristic *h = impl_of(a);
+    if (h->obs)
+        a->b->release(a->b, h->obs);
+    if (h->act)
+        a->b->release(a->b, h->act);
+    free(h);
+    free(a);
+}
+
+static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
+                                  updates, set_updates, destroy};
+
+afs_agent *afs_heuristic_create(int policy, const char *name, afs_backend *b, int envs,
+                                int agents)
+{
+    afs_agent *a = calloc(1, sizeof *a);
+    heuristic *h = calloc(1, sizeof *h);
+    size_t n = (size_t)envs * agents;
+    if (a && h) {
+        *a = (afs_agent){&ops, name, 0, b, h, {0, 0, 0, 0}};
+        h->policy = policy;
+        h->obs = b->alloc(b, n * AFS_OBS_DIM * sizeof(float));
+        h->act = b->alloc(b, n);
+        if (h->obs && h->act)
+            return a;
+    }
+    if (a && h)
+        destroy(a);
+    else {
+        free(a);
+        free(h);
+    }
+    return NULL;
+}

@@ -1,0 +1,201 @@
+#include "replay.h"
+
+#include <string.h>
+
+#define ALIGN 256
+
+static size_t round_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+size_t afs_replay_record_bytes(void)
+{
+    size_t bytes = 0;
+#define AFS_X(type, name, per) bytes += sizeof(type) * (per);
+    AFS_REPLAY_ARRAYS(AFS_X)
+#undef AFS_X
+    return bytes;
+}
+
+/* A block's records, and its rows' share of the tree (2 doubles a leaf). */
+size_t afs_replay_block_bytes(int block, int row)
+{
+    return (size_t)block * afs_replay_record_bytes() + (size_t)(block / row) * 2 * sizeof(double);
+}
+
+int afs_replay_slots_for(size_t budget, int block, int row)
+{
+    size_t per = afs_replay_block_bytes(block, row);
+    size_t slots = per ? budget / per : 0;
+    /* the tree rounds its leaves up to a power of two: up to twice */
+    while (slots >= 2 && slots * per + (size_t)slots * (block / row) * 2 * sizeof(double) > budget)
+        slots--;
+    return slots >= 2 ? (int)(slots > 1u << 30 ? 1u << 30 : slots) : 0;
+}
+
+/* Lays the ring's arrays out in one allocation (sets the pointers when base
+ * is given); returns its size. */
+static size_t layout(afs_replay *r, char *base)
+{
+    size_t off = 0, records = (size_t)r->slots * r->block;
+#define AFS_X(type, name, per)                                      \
+    if (base) r->name = (type *)(void *)(base + off);              \
+    off += round_up(sizeof(type) * records * (per));
+    AFS_REPLAY_ARRAYS(AFS_X)
+#undef AFS_X
+    return off;
+}
+
+int afs_replay_init(afs_replay *r, afs_backend *b, int slots, int block, int row, int prioritized,
+                    float alpha, float eps, int max_batch)
+{
+    memset(r, 0, sizeof *r);
+    if (slots < 2 || block < 1 || row < 1 || block % row || max_batch < 1)
+        return -1;
+    r->slots = slots;
+    r->block = block;
+    r->row = row;
+    r->rows = block / row;
+    r->prioritized = prioritized;
+    r->alpha = alpha;
+    r->eps = eps;
+    r->max_batch = max_batch;
+    r->L = 1;
+    while (r->L < slots * r->rows)
+        r->L *= 2;
+    r->blob_bytes = layout(r, NULL);
+    r->blob = b->alloc(b, r->blob_bytes);
+    r->tree = b->alloc(b, 2 * (size_t)r->L * sizeof(double));
+    r->max_prio = b->alloc(b, 2 * sizeof(float));
+    r->row_ok = b->alloc(b, (size_t)r->rows);
+    r->meta = b->alloc(b, 4 * sizeof(int64_t));
+    size_t B = (size_t)max_batch, rec = (size_t)row;
+    afs_batch *t = &r->batch;
+    t->row = row;
+    t->obs = b->alloc(b, B * rec * AFS_OBS_DIM * sizeof(float));
+    t->next_obs = b->alloc(b, B * rec * AFS_OBS_DIM * sizeof(float));
+    t->act = b->alloc(b, B * rec);
+    t->flags = b->alloc(b, B * rec);
+    t->rew = b->alloc(b, B * rec * sizeof(float));
+    t->weight = prioritized ? b->alloc(b, B * sizeof(float)) : NULL;
+    t->idx = b->alloc(b, B * sizeof(int32_t));
+    r->next_idx = b->alloc(b, B * sizeof(int32_t));
+    r->prob = b->alloc(b, B * sizeof(float));
+    if (!r->blob || !r->tree || !r->max_prio || !r->row_ok || !r->meta || !t->obs ||
+        !t->next_obs || !t->act || !t->flags || !t->rew || (prioritized && !t->weight) ||
+        !t->idx || !r->next_idx || !r->prob) {
+        afs_replay_free(r, b);
+        return -1;
+    }
+    layout(r, r->blob);
+    /* max_prio[0] = 1: the leaf of a uniform row; max_prio[1]: the largest
+     * priority so far (prioritized), 1 at first. Joint rows may all be
+     * drawn: row_ok = VALID everywhere (made from max_prio[0] = 1, read
+     * with stride 0). */
+    b->fill(b, 2, 1.0f, r->max_prio);
+    b->nonzero_flags(b, (size_t)r->rows, r->max_prio, 0, AFS_RF_VALID, 0, r->row_ok);
+    return 0;
+}
+
+void afs_replay_free(afs_replay *r, afs_backend *b)
+{
+    void *bufs[] = {r->blob, r->tree, r->max_prio, r->row_ok, r->meta, r->batch.obs,
+                    r->batch.next_obs, r->batch.act, r->batch.flags, r->batch.rew,
+                    r->batch.weight, r->batch.idx, r->next_idx, r->prob};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        if (bufs[i])
+            b->release(b, bufs[i]);
+    memset(r, 0, sizeof *r);
+}
+
+/* The leaf value of a drawable row: 1 (uniform) or the largest priority. */
+static const float *leaf_value(const afs_replay *r) { return r->max_prio + (r->prioritized ? 1 : 0); }
+
+/* The flags that say which rows of block s may be drawn. */
+static const uint8_t *row_flags(const afs_replay *r, int s)
+{
+    return r->row == 1 ? r->flags + (size_t)s * r->block : r->row_ok;
+}
+
+static void open_rows(afs_replay *r, afs_backend *b, int s)
+{
+    b->sumtree_set_range(b, r->tree, r->L, s * r->rows, r->rows, row_flags(r, s), AFS_RF_VALID,
+                         leaf_value(r));
+}
+
+void afs_replay_store(afs_replay *r, afs_backend *b, const float *obs, const uint8_t *act,
+                      const float *rew, int done)
+{
+    int s = r->head;
+    size_t at = (size_t)s * r->block;
+    b->copy(b, r->obs + at * AFS_OBS_DIM, obs, (size_t)r->block * AFS_OBS_DIM * sizeof(float));
+    b->copy(b, r->act + at, act, (size_t)r->block);
+    b->copy(b, r->rew + at, rew, (size_t)r->block * sizeof(float));
+    b->nonzero_flags(b, (size_t)r->block, obs + AFS_OBS_HAS, AFS_OBS_DIM, AFS_RF_VALID,
+                     done ? AFS_RF_DONE : 0, r->flags + at);
+    /* The previous block's next observations are this block's. */
+    if (r->pending)
+        open_rows(r, b, (s + r->slots - 1) % r->slots);
+    if (done) /* terminal: drawable at once */
+        open_rows(r, b, s);
+    else
+        b->sumtree_set_range(b, r->tree, r->L, s * r->rows, r->rows, NULL, 0, NULL);
+    r->pending = !done;
+    r->head = (s + 1) % r->slots;
+    r->blocks++;
+}
+
+long long afs_replay_records(const afs_replay *r)
+{
+    long long kept = r->blocks < r->slots ? r->blocks : r->slots;
+    return kept * r->block;
+}
+
+long long afs_replay_rows(const afs_replay *r)
+{
+    long long kept = r->blocks < r->slots ? r->blocks : r->slots;
+    return (kept - (r->pending ? 1 : 0)) * r->rows;
+}
+
+long long afs_replay_capacity(const afs_replay *r) { return (long long)r->slots * r->block; }
+
+void afs_replay_sample(afs_replay *r, afs_backend *b, int B, uint32_t seed, uint32_t stream,
+                       uint32_t counter, float beta)
+{
+    afs_batch *t = &r->batch;
+    size_t rec = (size_t)r->row;
+    t->B = B;
+    b->sumtree_sample(b, r->tree, r->L, (size_t)B, seed, stream, counter, t->idx, r->prob);
+    b->index_add_mod(b, (size_t)B, t->idx, r->rows, r->slots * r->rows, r->next_idx);
+    b->gather_rows(b, (size_t)B, rec * AFS_OBS_DIM * sizeof(float), t->idx, r->obs, t->obs);
+    b->gather_rows(b, (size_t)B, rec * AFS_OBS_DIM * sizeof(float), r->next_idx, r->obs,
+                   t->next_obs);
+    b->gather_rows(b, (size_t)B, rec, t->idx, r->act, t->act);
+    b->gather_rows(b, (size_t)B, rec * sizeof(float), t->idx, r->rew, t->rew);
+    b->gather_rows(b, (size_t)B, rec, t->idx, r->flags, t->flags);
+    if (r->prioritized)
+        b->is_weights(b, (size_t)B, r->prob, beta, t->weight);
+}
+
+void afs_replay_update(afs_replay *r, afs_backend *b, const float *pred, const float *target)
+{
+    if (!r->prioritized)
+        return;
+    /* r->prob is free again once the weights are made: the new priorities */
+    b->td_priority(b, (size_t)r->batch.B, pred, target, r->alpha, r->eps, r->prob,
+                   r->max_prio + 1);
+    b->sumtree_set(b, r->tree, r->L, (size_t)r->batch.B, r->batch.idx, r->prob);
+}
+
+void afs_replay_sync_meta(afs_replay *r, afs_backend *b)
+{
+    int64_t meta[4] = {r->head, r->blocks, r->pending, 0};
+    b->to_backend(b, r->meta, meta, sizeof meta);
+}
+
+void afs_replay_restore_meta(afs_replay *r, afs_backend *b)
+{
+    int64_t meta[4];
+    b->to_host(b, meta, r->meta, sizeof meta);
+    r->head = (int)meta[0];
+    r->blocks = meta[1];
+    r->pending = (int)meta[2];
+}

@@ -1,0 +1,111 @@
+/* Experience replay on the backend (device memory under CUDA): a ring of
+ * slot blocks. Each slot, every agent of every environment adds a record
+ * (its observation, action, reward and flags), E x M records in one block,
+ * in the environment's agent order; a transition is a record and the record
+ * of the same agent in the next block (its next observation), so each
+ * observation is stored once. Sampling draws rows from a sum tree over the
+ * records (design section 5): a row is one record (`row` = 1: ES-DRL's
+ * shared transitions) or M consecutive ones (one environment's joint
+ * transition: MADDPG). Leaves are 0 for rows that cannot be drawn: a record
+ * without a function (no decision), and the newest block, whose next
+ * observations have not come yet, unless it ends an episode (terminal).
+ * Uniform replay is the sum tree with leaves of 1; prioritized replay
+ * (proportional, Schaul et al.) gives new rows the largest priority so far
+ * and updates sampled rows from their TD errors. Nothing crosses to the
+ * host per slot or per batch. */
+#ifndef AFS_REPLAY_H
+#define AFS_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "kernels/backend.h"
+#include "kernels/common/env_math.h"
+
+#define AFS_RF_VALID 0x1 /* the agent had a function: a decision was taken */
+#define AFS_RF_DONE 0x2  /* the episode's last slot: no next observation */
+
+/* X(type, name, per_record): the arrays of the ring, each [S, block, per_record]. */
+#define AFS_REPLAY_ARRAYS(X)                                                  \
+    X(float, obs, AFS_OBS_DIM)  /* the observation */                         \
+    X(uint8_t, act, 1)          /* the action taken: 1 edge, 0 cloud */       \
+    X(float, rew, 1)            /* the reward of the slot */                  \
+    X(uint8_t, flags, 1)        /* AFS_RF_* */
+
+/* A gathered batch of B rows of `row` records (backend memory). */
+typedef struct afs_batch {
+    int B, row;
+    float *obs, *next_obs;   /* [B, row, OBS] */
+    uint8_t *act, *flags;    /* [B, row] */
+    float *rew;              /* [B, row] */
+    float *weight;           /* [B] importance weights (prioritized), else NULL */
+    int32_t *idx;            /* [B] the rows drawn */
+} afs_batch;
+
+typedef struct afs_replay {
+    int slots;         /* S: capacity in slot blocks */
+    int block;         /* records per block: E x M */
+    int row;           /* records per row: 1, or M */
+    int rows;          /* rows per block */
+    int L;             /* sum-tree leaves: a power of two, at least S x rows */
+    int prioritized;
+    float alpha, eps;
+    /* the ring (one allocation), the tree, the largest priority */
+    void *blob;
+    size_t blob_bytes;
+#define AFS_X(type, name, per) type *name;
+    AFS_REPLAY_ARRAYS(AFS_X)
+#undef AFS_X
+    double *tree;      /* [2 L] */
+    float *max_prio;   /* [1] */
+    uint8_t *row_ok;   /* [rows]: 1, the flags of joint rows (any may be drawn) */
+    int64_t *meta;     /* [4]: head, blocks, pending, 0: saved with checkpoints */
+    /* bookkeeping (host, mirrored into meta for checkpoints) */
+    int head;          /* next block to write */
+    long long blocks;  /* written so far */
+    int pending;       /* the newest block waits for its next observations */
+    /* the batch (and the next rows' indices, the draws' probabilities) */
+    afs_batch batch;
+    int32_t *next_idx;
+    float *prob;
+    int max_batch;
+} afs_replay;
+
+/* Bytes of one record, and of one slot block with its tree leaves. */
+size_t afs_replay_record_bytes(void);
+size_t afs_replay_block_bytes(int block, int row);
+/* Blocks that fit in budget bytes (0 when not even two fit: a transition
+ * needs its block and the next). */
+int afs_replay_slots_for(size_t budget, int block, int row);
+
+/* Allocates the ring of `slots` blocks of `block` records, rows of `row`
+ * records, and batches of up to max_batch rows. 0, or -1 when out of
+ * backend memory. */
+int afs_replay_init(afs_replay *r, afs_backend *b, int slots, int block, int row, int prioritized,
+                    float alpha, float eps, int max_batch);
+void afs_replay_free(afs_replay *r, afs_backend *b);
+
+/* Adds a slot's block: obs [block, OBS] (the slot's observations), act,
+ * rew [block] (after the step); done when it is the episode's last slot. */
+void afs_replay_store(afs_replay *r, afs_backend *b, const float *obs, const uint8_t *act,
+                      const float *rew, int done);
+/* Rows stored that can be drawn now (an upper bound: rows without a
+ * decision are counted until their block's leaves are set). */
+long long afs_replay_rows(const afs_replay *r);
+/* Records stored, for the warm-up and the fill fraction. */
+long long afs_replay_records(const afs_replay *r);
+long long afs_replay_capacity(const afs_replay *r);
+
+/* Draws B rows (Philox key {seed, stream}, counter) and gathers them into
+ * r->batch; prioritized: with importance weights of exponent beta. */
+void afs_replay_sample(afs_replay *r, afs_backend *b, int B, uint32_t seed, uint32_t stream,
+                       uint32_t counter, float beta);
+/* Prioritized: the drawn rows' priorities from their TD errors (pred,
+ * target [B]). */
+void afs_replay_update(afs_replay *r, afs_backend *b, const float *pred, const float *target);
+
+/* The state a checkpoint keeps: every array, the tree and the bookkeeping.
+ * afs_replay_sync_meta before saving, afs_replay_restore_meta after loading. */
+void afs_replay_sync_meta(afs_replay *r, afs_backend *b);
+void afs_replay_restore_meta(afs_replay *r, afs_backend *b);
+
+#endif
