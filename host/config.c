@@ -22,9 +22,9 @@
 /* The keys of one algorithm's section (afs_algo_params), with its defaults. */
 #define ALGO_KEYS(sec, d_ahid, d_chid, d_alr, d_clr, d_gamma, d_tau, d_clip, d_batch, d_replay)     \
     {#sec, "actor_hidden", AFS_T_STRING, offsetof(afs_config, sec.actor_hidden),                    \
-     SIZE_OF(afs_algo_params, actor_hidden), 0, 0, 0, d_ahid, "", "actor hidden layer sizes"},      \
+     SIZE_OF(afs_algo_params, actor_hidden), 0, 0, 0, d_ahid, "", "actor hidden layer sizes (none: one linear layer)"},      \
     {#sec, "critic_hidden", AFS_T_STRING, offsetof(afs_config, sec.critic_hidden),                  \
-     SIZE_OF(afs_algo_params, critic_hidden), 0, 0, 0, d_chid, "", "critic hidden layer sizes"},    \
+     SIZE_OF(afs_algo_params, critic_hidden), 0, 0, 0, d_chid, "", "critic hidden layer sizes (none: one linear layer)"},    \
     {#sec, "actor_lr", AFS_T_FLOAT, offsetof(afs_config, sec.actor_lr), 0, 0, 1, 1, d_alr, "",      \
      "Adam learning rate of the actor"},                                                            \
     {#sec, "critic_lr", AFS_T_FLOAT, offsetof(afs_config, sec.critic_lr), 0, 0, 1, 1, d_clr, "",    \
@@ -311,8 +311,8 @@ static int set_string(afs_config *cfg, const afs_config_key *k, const char *valu
         return afs_fail(err, n, "%s: %s.replay = '%s': expected uniform or prioritized", where,
                         k->section, show);
     if (strstr(k->name, "_hidden") && afs_parse_sizes(value, sizes, AFS_MLP_MAX_LAYERS - 1) < 0)
-        return afs_fail(err, n, "%s: %s.%s = '%s': expected 1 to %d layer sizes in 1..65536, "
-                        "comma-separated, e.g. 128,128", where, k->section, k->name, show,
+        return afs_fail(err, n, "%s: %s.%s = '%s': expected none or 1 to %d layer "
+                        "sizes in 1..65536, comma-separated, e.g. 128,128", where, k->section, k->name, show,
                         AFS_MLP_MAX_LAYERS - 1);
     if (!strcmp(k->name, "out") && !value[0])
         return afs_fail(err, n, "%s: run.out is empty: give a results file name", where);

@@ -150,8 +150,9 @@ struct afs_backend {
     /* a[i] = the column of row i of x [n, k] with the largest value (the
      * first on ties): the deterministic action of a policy's logits. */
     void (*argmax_rows)(afs_backend *b, size_t n, int k, const float *x, uint8_t *a);
-    /* out[i] = (flags[i] & mask) ? 1 : 0. */
-    void (*flag_floats)(afs_backend *b, size_t n, const uint8_t *flags, uint8_t mask, float *out);
+    /* out[i] = (flags[i] & mask) ? on : 0 (a mask, or a mask already scaled). */
+    void (*flag_floats)(afs_backend *b, size_t n, const uint8_t *flags, uint8_t mask, float on,
+                        float *out);
     /* out[i] = (x[i stride] != 0 ? set : 0) | always: flags from a column of
      * floats (e.g. the observation's "a function came"). */
     void (*nonzero_flags)(afs_backend *b, size_t n, const float *x, size_t stride, uint8_t set,

@@ -77,6 +77,8 @@ int afs_parse_sizes(const char *text, int *sizes, int max)
 {
     int count = 0;
     const char *s = text;
+    if (!strcmp(text, "none"))
+        return 0;
     while (*s) {
         char *end;
         long v = strtol(s, &end, 10);

@@ -39,8 +39,9 @@ int afs_mlp_init(afs_mlp *net, afs_backend *b, const char *name, const int *size
                  int G, int hidden_act, int out_act, int batch, uint32_t seed, uint32_t stream);
 void afs_mlp_free(afs_mlp *net, afs_backend *b);
 
-/* Parses "128,64" into sizes[]; returns the count, or -1 when the text is
- * not 1..max positive sizes up to 65536 separated by commas. */
+/* Parses "128,64" into sizes[]; returns the count (0 for "none": no hidden
+ * layer), or -1 when the text is neither "none" nor 1..max positive sizes
+ * up to 65536 separated by commas. */
 int afs_parse_sizes(const char *text, int *sizes, int max);
 
 /* y = net(x) for B <= batch rows per group: x [G, B, in] to y [G, B, out];

@@ -87,9 +87,9 @@ int afs_replay_init(afs_replay *r, afs_backend *b, int slots, int block, int row
     }
     layout(r, r->blob);
     /* max_prio[0] = 1: the leaf of a uniform row; max_prio[1]: the largest
-     * priority so far (prioritized), 1 at first. Joint rows may all be
-     * drawn: row_ok = VALID everywhere (made from max_prio[0] = 1, read
-     * with stride 0). */
+     * priority so far (prioritized), 1 at first. Every row may be drawn:
+     * row_ok = VALID everywhere (made from max_prio[0] = 1, read with
+     * stride 0). */
     b->fill(b, 2, 1.0f, r->max_prio);
     b->nonzero_flags(b, (size_t)r->rows, r->max_prio, 0, AFS_RF_VALID, 0, r->row_ok);
     return 0;
@@ -109,15 +109,10 @@ void afs_replay_free(afs_replay *r, afs_backend *b)
 /* The leaf value of a drawable row: 1 (uniform) or the largest priority. */
 static const float *leaf_value(const afs_replay *r) { return r->max_prio + (r->prioritized ? 1 : 0); }
 
-/* The flags that say which rows of block s may be drawn. */
-static const uint8_t *row_flags(const afs_replay *r, int s)
-{
-    return r->row == 1 ? r->flags + (size_t)s * r->block : r->row_ok;
-}
-
+/* Block s's rows may be drawn from now on. */
 static void open_rows(afs_replay *r, afs_backend *b, int s)
 {
-    b->sumtree_set_range(b, r->tree, r->L, s * r->rows, r->rows, row_flags(r, s), AFS_RF_VALID,
+    b->sumtree_set_range(b, r->tree, r->L, s * r->rows, r->rows, r->row_ok, AFS_RF_VALID,
                          leaf_value(r));
 }
 
@@ -173,6 +168,12 @@ void afs_replay_sample(afs_replay *r, afs_backend *b, int B, uint32_t seed, uint
     b->gather_rows(b, (size_t)B, rec, t->idx, r->flags, t->flags);
     if (r->prioritized)
         b->is_weights(b, (size_t)B, r->prob, beta, t->weight);
+}
+
+float afs_replay_beta(float beta0, double progress)
+{
+    double p = progress < 0.0 ? 0.0 : progress > 1.0 ? 1.0 : progress;
+    return (float)(beta0 + (1.0 - beta0) * p);
 }
 
 void afs_replay_update(afs_replay *r, afs_backend *b, const float *pred, const float *target)

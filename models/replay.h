@@ -6,9 +6,12 @@
  * observation is stored once. Sampling draws rows from a sum tree over the
  * records (design section 5): a row is one record (`row` = 1: ES-DRL's
  * shared transitions) or M consecutive ones (one environment's joint
- * transition: MADDPG). Leaves are 0 for rows that cannot be drawn: a record
- * without a function (no decision), and the newest block, whose next
- * observations have not come yet, unless it ends an episode (terminal).
+ * transition: MADDPG). Every row of a block may be drawn once its next
+ * observations are stored (the next block), or at once when it ends an
+ * episode (terminal); the newest block's leaves are 0 until then. A record
+ * of an agent that received no function (flag AFS_RF_VALID clear) is kept
+ * and drawn too: the critic learns the value of waiting from it, and the
+ * methods mask it out of the actor's loss (docs/model.md, "Learning").
  * Uniform replay is the sum tree with leaves of 1; prioritized replay
  * (proportional, Schaul et al.) gives new rows the largest priority so far
  * and updates sampled rows from their TD errors. Nothing crosses to the
@@ -57,7 +60,7 @@ typedef struct afs_replay {
 #undef AFS_X
     double *tree;      /* [2 L] */
     float *max_prio;   /* [1] */
-    uint8_t *row_ok;   /* [rows]: 1, the flags of joint rows (any may be drawn) */
+    uint8_t *row_ok;   /* [rows]: AFS_RF_VALID everywhere: the sum tree's leaf flags */
     int64_t *meta;     /* [4]: head, blocks, pending, 0: saved with checkpoints */
     /* bookkeeping (host, mirrored into meta for checkpoints) */
     int head;          /* next block to write */
@@ -88,8 +91,7 @@ void afs_replay_free(afs_replay *r, afs_backend *b);
  * rew [block] (after the step); done when it is the episode's last slot. */
 void afs_replay_store(afs_replay *r, afs_backend *b, const float *obs, const uint8_t *act,
                       const float *rew, int done);
-/* Rows stored that can be drawn now (an upper bound: rows without a
- * decision are counted until their block's leaves are set). */
+/* Rows stored that can be drawn now. */
 long long afs_replay_rows(const afs_replay *r);
 /* Records stored, for the warm-up and the fill fraction. */
 long long afs_replay_records(const afs_replay *r);
@@ -99,6 +101,9 @@ long long afs_replay_capacity(const afs_replay *r);
  * r->batch; prioritized: with importance weights of exponent beta. */
 void afs_replay_sample(afs_replay *r, afs_backend *b, int B, uint32_t seed, uint32_t stream,
                        uint32_t counter, float beta);
+/* The importance-sampling exponent after `progress` of training (0 at the
+ * start, 1 at the end; clamped): annealed linearly from beta0 to 1. */
+float afs_replay_beta(float beta0, double progress);
 /* Prioritized: the drawn rows' priorities from their TD errors (pred,
  * target [B]). */
 void afs_replay_update(afs_replay *r, afs_backend *b, const float *pred, const float *target);

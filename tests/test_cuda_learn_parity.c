@@ -97,8 +97,8 @@ Test(cuda_learn_parity, data_movement_and_elementwise)
     k.gpu->argmax_rows(k.gpu, R, 3, gsrc, gbest);
     same_bytes(k.gpu, gbest, best, sizeof best, "argmax_rows");
     float fl[R], *gfl = up(k.gpu, NULL, sizeof fl);
-    k.cpu->flag_floats(k.cpu, R, acts, 0x2, fl);
-    k.gpu->flag_floats(k.gpu, R, gacts, 0x2, gfl);
+    k.cpu->flag_floats(k.cpu, R, acts, 0x2, -0.25f, fl);
+    k.gpu->flag_floats(k.gpu, R, gacts, 0x2, -0.25f, gfl);
     same_bytes(k.gpu, gfl, fl, sizeof fl, "flag_floats");
     float f[N], *gf = up(k.gpu, NULL, sizeof f);
     k.cpu->fill(k.cpu, N, 0.25f, f);

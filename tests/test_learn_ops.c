@@ -68,9 +68,12 @@ Test(learn_ops, small_elementwise_operations_by_hand)
     cr_assert(best[0] == 0 && best[1] == 1 && best[2] == 0, "ties go to the first");
     const uint8_t flags[4] = {0x1, 0x2, 0x3, 0x0};
     float valid[4];
-    cpu->flag_floats(cpu, 4, flags, 0x1, valid);
+    cpu->flag_floats(cpu, 4, flags, 0x1, 1.0f, valid);
     const float want_valid[4] = {1, 0, 1, 0};
     cr_assert_arr_eq(valid, want_valid, sizeof want_valid);
+    cpu->flag_floats(cpu, 4, flags, 0x2, -0.5f, valid);
+    const float want_scaled[4] = {0, -0.5f, -0.5f, 0};
+    cr_assert_arr_eq(valid, want_scaled, sizeof want_scaled);
     /* y = r + gamma (1 - done) q': 1 + 0.5 * 4 = 3; -1 + 0 = -1 */
     const float r[2] = {1.0f, -1.0f}, done[2] = {0.0f, 1.0f}, q[2] = {4.0f, 100.0f};
     float y[2];

@@ -67,11 +67,12 @@ static void argmax_rows(afs_backend *b, size_t n, int k, const float *x, uint8_t
     }
 }
 
-static void flag_floats(afs_backend *b, size_t n, const uint8_t *flags, uint8_t mask, float *out)
+static void flag_floats(afs_backend *b, size_t n, const uint8_t *flags, uint8_t mask, float on,
+                        float *out)
 {
     (void)b;
     for (size_t i = 0; i < n; i++)
-        out[i] = (flags[i] & mask) ? 1.0f : 0.0f;
+        out[i] = (flags[i] & mask) ? on : 0.0f;
 }
 
 static void nonzero_flags(afs_backend *b, size_t n, const float *x, size_t stride, uint8_t set,

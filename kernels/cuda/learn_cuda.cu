@@ -131,17 +131,18 @@ static void argmax_rows(afs_backend *b, size_t n, int k, const float *x, uint8_t
     LAUNCH_N(k > 0 ? n : 0, k_argmax_rows, n, k, x, a);
 }
 
-__global__ void k_flag_floats(size_t n, const uint8_t *flags, uint8_t mask, float *out)
+__global__ void k_flag_floats(size_t n, const uint8_t *flags, uint8_t mask, float on, float *out)
 {
     size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (i < n)
-        out[i] = (flags[i] & mask) ? 1.0f : 0.0f;
+        out[i] = (flags[i] & mask) ? on : 0.0f;
 }
 
-static void flag_floats(afs_backend *b, size_t n, const uint8_t *flags, uint8_t mask, float *out)
+static void flag_floats(afs_backend *b, size_t n, const uint8_t *flags, uint8_t mask, float on,
+                        float *out)
 {
     (void)b;
-    LAUNCH_N(n, k_flag_floats, n, flags, mask, out);
+    LAUNCH_N(n, k_flag_floats, n, flags, mask, on, out);
 }
 
 __global__ void k_nonzero_flags(size_t n, const float *x, size_t stride, uint8_t set,

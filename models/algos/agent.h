@@ -70,6 +70,8 @@ struct afs_agent {
     afs_backend *b;
     void *impl;
     afs_replay_info replay;
+    double progress;     /* fraction of training done, 0..1: set by the trainer
+                            before each episode (anneals prioritized replay's beta) */
 };
 
 /* The names afs_agent_create knows, for messages. */

@@ -34,7 +34,6 @@ typedef struct esdrl {
     float *x, *x_next, *onehot, *y, *dq, *dx, *done, *soft, *hard, *dhard, *dlogits;
     uint8_t *a_next;
     long long updates;
-    uint32_t episode;
     ac_tally tally;
 } esdrl;
 
@@ -47,7 +46,6 @@ static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
     esdrl *e = impl_of(a);
     afs_backend *b = a->b;
     int rows = e->E * e->M, train = mode == AFS_PLAY_TRAIN && e->training;
-    e->episode = env->episode;
     b->env_arrive(b, env);
     b->env_observe(b, env, e->obs);
     const float *logits = afs_mlp_forward(&e->actor, b, rows, e->obs);
@@ -91,17 +89,16 @@ static void targets(esdrl *e, afs_backend *b, const afs_batch *t)
     b->one_hot(b, (size_t)B, 2, e->a_next, e->onehot);
     critic_input(b, B, t->next_obs, e->onehot, e->x_next);
     const float *q_next = afs_mlp_forward(&e->critic_t, b, B, e->x_next);
-    b->flag_floats(b, (size_t)B, t->flags, AFS_RF_DONE, e->done);
+    b->flag_floats(b, (size_t)B, t->flags, AFS_RF_DONE, 1.0f, e->done);
     b->td_target(b, (size_t)B, e->hp.gamma, t->rew, e->done, q_next, e->y);
 }
 
 /* One gradient step of the critic, then of the actor, then the targets. */
-static int one_update(esdrl *e, afs_backend *b, char *err, size_t n)
+static int one_update(esdrl *e, afs_backend *b, double progress, char *err, size_t n)
 {
     int B = e->B;
     long u = (long)e->updates;
-    float progress = e->tp.episodes > 0 ? (float)e->episode / (float)e->tp.episodes : 1.0f;
-    float beta = e->hp.per_beta0 + (1.0f - e->hp.per_beta0) * (progress < 1.0f ? progress : 1.0f);
+    float beta = afs_replay_beta(e->hp.per_beta0, progress);
     afs_replay_sample(&e->replay, b, B, e->seed, AFS_STREAM_REPLAY, (uint32_t)u, beta);
     const afs_batch *t = &e->replay.batch;
     targets(e, b, t);
@@ -131,7 +128,8 @@ static int one_update(esdrl *e, afs_backend *b, char *err, size_t n)
     double actor_loss = -b->mean(b, (size_t)B, q_pi);
     if (ac_check_loss(actor_loss, "esdrl", "actor loss", u, err, n))
         return -1;
-    b->fill(b, (size_t)B, -1.0f / (float)B, e->dq);
+    /* rows without a function took no decision: no actor gradient */
+    b->flag_floats(b, (size_t)B, t->flags, AFS_RF_VALID, -1.0f / (float)B, e->dq);
     afs_mlp_backward(&e->critic, b, B, e->dq, e->dx); /* critic gradients: cleared next step */
     b->copy_cols(b, 1, B, 2, e->dx + AFS_OBS_DIM, XD, 0, e->dhard, 2, 0);
     b->gumbel_softmax_backward(b, B, 2, e->tp.gumbel_tau, e->soft, e->dhard, e->dlogits);
@@ -157,7 +155,7 @@ static int update(afs_agent *a, char *err, size_t n)
         afs_replay_rows(&e->replay) <= 0)
         return 0;
     for (int k = 0; k < e->tp.updates_per_slot; k++)
-        if (one_update(e, a->b, err, n))
+        if (one_update(e, a->b, a->progress, err, n))
             return -1;
     return 0;
 }
@@ -255,7 +253,7 @@ afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
         return NULL;
     }
     err[0] = 0;
-    *a = (afs_agent){&ops, "esdrl", 1, b, e, {0, 0, 0, 0}};
+    *a = (afs_agent){&ops, "esdrl", 1, b, e, {0, 0, 0, 0}, 0.0};
     e->hp = cfg->esdrl;
     e->tp = cfg->train;
     e->seed = cfg->run.seed;

@@ -91,7 +91,7 @@ afs_agent *afs_heuristic_create(int policy, const char *name, afs_backend *b, in
     heuristic *h = calloc(1, sizeof *h);
     size_t n = (size_t)envs * agents;
     if (a && h) {
-        *a = (afs_agent){&ops, name, 0, b, h, {0, 0, 0, 0}};
+        *a = (afs_agent){&ops, name, 0, b, h, {0, 0, 0, 0}, 0.0};
         h->policy = policy;
         h->obs = b->alloc(b, n * AFS_OBS_DIM * sizeof(float));
         h->act = b->alloc(b, n);
