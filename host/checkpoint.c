@@ -1,6 +1,7 @@
 #include "checkpoint.h"
 
 #include <errno.h>
+#include <math.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +88,9 @@ static int write_file(hid_t f, afs_backend *b, const afs_checkpoint *c, const af
         afs_h5_attr_write_string(f, "algo", c->algo) < 0 ||
         afs_h5_attr_write(f, "seed", H5T_NATIVE_UINT32, 0, &k->seed) < 0 ||
         attr_i64(f, "episode", k->episode) < 0 || attr_i64(f, "slot", k->slot) < 0 ||
-        attr_i64(f, "updates", k->updates) < 0 || (cfg && afs_h5_config_write(f, cfg) < 0))
+        attr_i64(f, "updates", k->updates) < 0 || attr_i64(f, "eval_rows", k->eval_rows) < 0 ||
+        (c->run_id[0] && afs_h5_attr_write_string(f, "run_id", c->run_id) < 0) ||
+        (cfg && afs_h5_config_write(f, cfg) < 0))
         return -1;
     hid_t g = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int bad = g < 0;
@@ -181,6 +184,44 @@ static hid_t open_checkpoint(const char *path, char *err, size_t n)
     return f;
 }
 
+/* The index of the first value of x [count] that is not finite (or, with
+ * nonnegative, is below 0), or -1. */
+static long first_bad(const float *x, size_t count, int nonnegative)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(x[i]) || (nonnegative && x[i] < 0.0f))
+            return (long)i;
+    return -1;
+}
+
+/* A float array of a parameter set, refused when it holds NaN or Inf (a
+ * checkpoint written by afsim never does: training stops before), or for
+ * Adam's second moment a negative value. */
+static int read_floats(hid_t g, const char *path, afs_backend *b, const afs_params *p,
+                       const char *what, float *dev, void *host, char *err, size_t n)
+{
+    /* read into the host buffer first, checked before it reaches the backend */
+    hid_t ds = H5Dopen2(g, what, H5P_DEFAULT);
+    hid_t space = ds < 0 ? -1 : H5Dget_space(ds);
+    hsize_t len = 0;
+    int ok = space >= 0 && H5Sget_simple_extent_ndims(space) == 1;
+    if (ok)
+        H5Sget_simple_extent_dims(space, &len, NULL);
+    ok = ok && len == p->n && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, host) >= 0;
+    if (space >= 0)
+        H5Sclose(space);
+    if (ds >= 0)
+        H5Dclose(ds);
+    if (!ok)
+        return afs_fail(err, n, "%s: parameter set '%s' is incomplete (%s)", path, p->name, what);
+    long bad = first_bad(host, p->n, !strcmp(what, "adam_v"));
+    if (bad >= 0)
+        return afs_fail(err, n, "%s: parameter set '%s' holds %g in %s[%ld]: not a usable "
+                        "checkpoint", path, p->name, (double)((float *)host)[bad], what, bad);
+    b->to_backend(b, dev, host, p->n * sizeof(float));
+    return 0;
+}
+
 static int load_set(hid_t parent, const char *path, afs_backend *b, afs_ckpt_set *s, void *host,
                     char *err, size_t n)
 {
@@ -194,11 +235,12 @@ static int load_set(hid_t parent, const char *path, afs_backend *b, afs_ckpt_set
     if (afs_h5_attr_read_string(g, "shape", shape, sizeof shape) < 0 || strcmp(shape, s->shape))
         rc = afs_fail(err, n, "%s: '%s' is a %s in the checkpoint, not the %s configured", path,
                       p->name, shape[0] ? shape : "(shape missing)", s->shape);
-    else if (afs_h5_attr_read(g, "adam_t", H5T_NATIVE_INT64, 0, &t) < 0 || t < 0 ||
-             read_array(g, "value", H5T_NATIVE_FLOAT, b, p->value, p->n, sizeof(float), host) < 0 ||
-             read_array(g, "adam_m", H5T_NATIVE_FLOAT, b, p->m, p->n, sizeof(float), host) < 0 ||
-             read_array(g, "adam_v", H5T_NATIVE_FLOAT, b, p->v, p->n, sizeof(float), host) < 0)
-        rc = afs_fail(err, n, "%s: parameter set '%s' is incomplete", path, p->name);
+    else if (afs_h5_attr_read(g, "adam_t", H5T_NATIVE_INT64, 0, &t) < 0 || t < 0)
+        rc = afs_fail(err, n, "%s: parameter set '%s' is incomplete (adam_t)", path, p->name);
+    else
+        rc = read_floats(g, path, b, p, "value", p->value, host, err, n) ||
+             read_floats(g, path, b, p, "adam_m", p->m, host, err, n) ||
+             read_floats(g, path, b, p, "adam_v", p->v, host, err, n) ? -1 : 0;
     H5Gclose(g);
     if (!rc)
         p->adam_t = (long)t;
@@ -215,6 +257,15 @@ static int read_counters(hid_t f, const char *path, afs_checkpoint *c, char *err
         afs_h5_attr_read(f, "updates", H5T_NATIVE_INT64, 0, &k->updates) < 0 ||
         k->episode < 0 || k->slot < 0 || k->updates < 0)
         return afs_fail(err, n, "%s: the checkpoint's algorithm or counters are missing", path);
+    /* Training's own, absent from other checkpoints. */
+    k->eval_rows = 0;
+    c->run_id[0] = 0;
+    if (H5Aexists(f, "eval_rows") > 0 &&
+        (afs_h5_attr_read(f, "eval_rows", H5T_NATIVE_INT64, 0, &k->eval_rows) < 0 || k->eval_rows < 0))
+        return afs_fail(err, n, "%s: the checkpoint's eval_rows is unreadable", path);
+    if (H5Aexists(f, "run_id") > 0 &&
+        afs_h5_attr_read_string(f, "run_id", c->run_id, sizeof c->run_id) < 0)
+        return afs_fail(err, n, "%s: the checkpoint's run_id is unreadable", path);
     return 0;
 }
 

@@ -6,7 +6,8 @@
  * one: a crash while saving leaves the previous checkpoint).
  *
  *   /                  attributes schema_version, algo, seed, episode, slot,
- *                      updates, and every configuration key (section.key)
+ *                      updates, eval_rows and run_id (training's; optional),
+ *                      and every configuration key (section.key)
  *   /params/<name>/    attributes shape (text), adam_t;
  *                      value, adam_m, adam_v  float32 [n]
  *   /state/<name>      uint8 [bytes]: other backend arrays, as raw bytes
@@ -26,6 +27,7 @@
 typedef struct afs_counters {
     uint32_t seed;
     int64_t episode, slot, updates;
+    int64_t eval_rows;   /* evaluation rows written (training); 0 when absent */
 } afs_counters;
 
 /* A parameter set and the text that names its architecture (e.g.
@@ -44,6 +46,7 @@ typedef struct afs_ckpt_blob {
 
 typedef struct afs_checkpoint {
     char algo[32];
+    char run_id[64];        /* the training's results file (afs_h5_set_run_id); may be "" */
     afs_counters counters;
     afs_ckpt_set *sets;
     int nsets;

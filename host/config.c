@@ -123,6 +123,8 @@ static const afs_config_key keys[] = {
      "episodes", "episodes between checkpoints, 0 = only at the end"},
     {"train", "checkpoint_replay", AFS_T_BOOL, TRAIN(checkpoint_replay), 0, 0, 1, 0, "false", "",
      "keep the replay in checkpoints, so that --resume continues bit for bit"},
+    {"train", "checkpoint_keep", AFS_T_BOOL, TRAIN(checkpoint_keep), 0, 0, 1, 0, "false", "",
+     "also keep every checkpoint as NAME.epN.h5 (N episodes trained); NAME is the latest"},
     {"train", "replay_mib", AFS_T_FLOAT, TRAIN(replay_mib), 0, 1, 1e7, 0, "512", "MiB",
      "memory budget of the replay (its capacity follows)"},
 
@@ -668,6 +670,23 @@ void afs_config_format(const afs_config *cfg, const afs_config_key *k, char *buf
     case AFS_T_BOOL: snprintf(buf, n, "%s", *(const int *)(const void *)field ? "true" : "false"); break;
     case AFS_T_STRING: snprintf(buf, n, "%s", field); break;
     }
+}
+
+int afs_config_first_difference(const afs_config *a, const afs_config *b,
+                                const char *const *allowed)
+{
+    for (int i = 0; i < NKEYS; i++) {
+        char name[96], va[AFS_PATH_MAX + 8], vb[AFS_PATH_MAX + 8];
+        int skip = 0;
+        snprintf(name, sizeof name, "%s.%s", keys[i].section, keys[i].name);
+        for (const char *const *p = allowed; p && *p && !skip; p++)
+            skip = !strcmp(*p, name);
+        afs_config_format(a, &keys[i], va, sizeof va);
+        afs_config_format(b, &keys[i], vb, sizeof vb);
+        if (!skip && strcmp(va, vb))
+            return i;
+    }
+    return -1;
 }
 
 void afs_config_dump(const afs_config *cfg, FILE *out)

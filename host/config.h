@@ -59,6 +59,7 @@ typedef struct afs_train_params {
     char checkpoint[AFS_PATH_MAX]; /* "" : the results file's name + .ckpt.h5 */
     int checkpoint_every;  /* episodes between checkpoints (0: only at the end) */
     int checkpoint_replay; /* keep the replay in checkpoints (bit-for-bit resume) */
+    int checkpoint_keep;   /* also keep each checkpoint as NAME.epN.h5 */
     float replay_mib;      /* memory budget of the replay, MiB */
 } afs_train_params;
 
@@ -123,6 +124,11 @@ int afs_config_check(const afs_config *cfg, char *err, size_t n);
 /* The value of a key as it would be written in a file. */
 void afs_config_format(const afs_config *cfg, const afs_config_key *key,
                        char *buf, size_t n);
+/* The first key (in table order) whose value differs between a and b and
+ * whose "section.name" is not in `allowed` (NULL-terminated); -1 when
+ * none does. Values compare as afs_config_format writes them. */
+int afs_config_first_difference(const afs_config *a, const afs_config *b,
+                                const char *const *allowed);
 /* Writes the effective configuration as an INI file with comments. */
 void afs_config_dump(const afs_config *cfg, FILE *out);
 

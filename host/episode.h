@@ -12,6 +12,12 @@
 
 #define AFS_EPISODE_STOPPED 2 /* a second signal came: the episode was dropped */
 
+/* Episode words (the episode counter of every random draw, so an episode's
+ * layouts and arrivals): afsim run's episodes and training's evaluations
+ * use 0, 1, 2, ... (the test set); training's own episode e uses
+ * AFS_TRAIN_EPISODES + e, environments that evaluation never sees. */
+#define AFS_TRAIN_EPISODES 0x80000000u
+
 /* Plays episode `episode` (the episode word of every random counter) of env
  * with agent a in mode (enum afs_play_mode); in AFS_PLAY_TRAIN the agent
  * also takes its gradient steps after each slot. tracer: when not NULL,

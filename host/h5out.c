@@ -563,6 +563,8 @@ static int read_finished(afs_h5 *h, finished_rec *f, char *err, size_t n)
 int afs_h5_begin_run(afs_h5 *h, const char *name, char *err, size_t n)
 {
     char why[256];
+    if (h->run >= 0 && h->current && !strcmp(h->current->name, name))
+        return 0; /* already the current run */
     if (h->run >= 0 && (table_trim(&h->episodes) < 0 || table_trim(&h->trace) < 0))
         return afs_fail(err, n, "%s: cutting the last run's datasets to their finished rows "
                         "failed: %s", h->path, h5_reason(why, sizeof why));

@@ -1,4 +1,4 @@
-/* afsim's command line: `afsim run` and `afsim config`. */
+/* afsim's command line: `afsim run`, `afsim train` and `afsim config`. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include "../kernels/backend.h"
+#include "checkpoint.h"
 #include "config.h"
 #include "h5out.h"
 #include "run.h"
 #include "stop.h"
+#include "train.h"
 
 #ifndef AFS_VERSION
 #define AFS_VERSION "unknown"
@@ -23,6 +25,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  run      run episodes of one configuration for each named policy\n"
+    "  train    train a learning method (esdrl, maddpg), with evaluations and checkpoints\n"
     "  config   print or check the effective configuration\n"
     "  version  print the version (also --version)\n"
     "\n"
@@ -40,7 +43,8 @@ static const char usage_run[] =
     "options:\n"
     "  --config FILE        INI file of [run] and [env] keys (default: built-in defaults)\n"
     "  --set SEC.KEY=VALUE  override one key, after the file; repeatable\n"
-    "  --policy LIST        comma-separated policies: random, greedy, all_local, all_cloud\n"
+    "  --policy LIST        comma-separated policies: random, greedy, all_local, all_cloud,\n"
+    "                       and ckpt:PATH, the trained policy of an `afsim train` checkpoint\n"
     "                       (run.policies; blanks around names are allowed)\n"
     "  --backend NAME       cpu, cuda or auto: CUDA when a device is present (run.backend)\n"
     "  --episodes N         episodes per policy (run.episodes)\n"
@@ -58,6 +62,46 @@ static const char usage_run[] =
     "\n"
     "While it runs, the output belongs to it: a second run on the same --out is\n"
     "refused (--force too) until the first ends (lock file FILE.h5.lock).\n";
+
+static const char usage_train[] =
+    "usage: afsim train --algo esdrl|maddpg [--config FILE] [options]\n"
+    "       afsim train --resume CHECKPOINT [options]\n"
+    "\n"
+    "Trains a learning method on run.envs parallel environments for train.episodes\n"
+    "episodes: each slot every agent decides (exploring), the environments step, the\n"
+    "slot's experience goes to the replay, and after train.warmup records the method\n"
+    "takes train.updates_per_slot gradient steps. Every train.eval_every episodes the\n"
+    "deterministic policy plays train.eval_episodes held-out episodes (those of\n"
+    "`afsim run`, which training never sees). Learning curves and evaluations stream\n"
+    "to an HDF5 file (/runs/train, /runs/eval); checkpoints every\n"
+    "train.checkpoint_every episodes and at the end. Hyper-parameters: the [train]\n"
+    "section and the method's own ([esdrl], [maddpg]); `afsim config --dump` lists them.\n"
+    "\n"
+    "options:\n"
+    "  --algo NAME          esdrl or maddpg\n"
+    "  --config FILE        INI file of [run], [env], [train] and method keys\n"
+    "  --set SEC.KEY=VALUE  override one key, after the file; repeatable\n"
+    "  --backend NAME       cpu, cuda or auto: CUDA when a device is present (run.backend)\n"
+    "  --episodes N         training episodes (train.episodes)\n"
+    "  --envs N             environments stepped together (run.envs)\n"
+    "  --seed N             key of every random stream, 0..4294967295 (run.seed)\n"
+    "  --out FILE.h5        results file (run.out; default train-ALGO.h5); the checkpoint\n"
+    "                       is FILE.ckpt.h5 unless train.checkpoint names one\n"
+    "  --resume CKPT        continue the training of a checkpoint: its configuration and\n"
+    "                       method; only train.episodes, the evaluation and checkpoint\n"
+    "                       keys, the output and the backend may change. The results file\n"
+    "                       of that training is continued (rows after the checkpoint are\n"
+    "                       dropped), or a new one made. Bit for bit the same as an\n"
+    "                       uninterrupted run on the same backend when the checkpoint\n"
+    "                       holds the replay (train.checkpoint_replay)\n"
+    "  --force              replace an existing results file (run.overwrite)\n"
+    "  --quiet              no progress line or summary\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "exit status: 0 done, 1 error (a non-finite loss or gradient stops training, the\n"
+    "networks before that step kept beside the checkpoint), 2 bad usage or\n"
+    "configuration, 130 stopped by SIGINT, SIGTERM or SIGHUP after the current episode\n"
+    "(with a checkpoint), or at once by a second one (the last checkpoint stands).\n";
 
 static const char usage_config[] =
     "usage: afsim config [--config FILE] [--set SEC.KEY=VALUE ...] (--dump | --check)\n"
@@ -103,41 +147,117 @@ static const char *need_value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+enum { CMD_RUN, CMD_TRAIN, CMD_CONFIG };
+
 typedef struct cli {
     afs_config cfg;
     int quiet, dump, check, help;
+    const char *algo, *resume;
+    char resumed_algo[32];
+    afs_config resumed; /* the checkpoint's configuration, with --resume */
 } cli;
 
-static const struct { const char *opt, *key; } shorthands[] = {
-    {"--policy", "run.policies"}, {"--backend", "run.backend"},
-    {"--episodes", "run.episodes"}, {"--envs", "run.envs"},
-    {"--seed", "run.seed"}, {"--out", "run.out"},
+/* Options that are one key (`afsim run`'s and `afsim train`'s). */
+static const struct { int cmd; const char *opt, *key; } shorthands[] = {
+    {CMD_RUN, "--policy", "run.policies"}, {CMD_RUN, "--episodes", "run.episodes"},
+    {CMD_TRAIN, "--episodes", "train.episodes"},
+    {-1, "--backend", "run.backend"}, {-1, "--envs", "run.envs"},
+    {-1, "--seed", "run.seed"}, {-1, "--out", "run.out"},
 };
 
-/* Reads --config first, wherever it stands, then applies the rest in order. */
-static int parse(cli *c, int argc, char **argv, int is_run)
+static const char *shorthand_key(int cmd, const char *opt)
+{
+    if (cmd == CMD_CONFIG)
+        return NULL;
+    for (size_t s = 0; s < sizeof shorthands / sizeof *shorthands; s++)
+        if ((shorthands[s].cmd < 0 || shorthands[s].cmd == cmd) && !strcmp(opt, shorthands[s].opt))
+            return shorthands[s].key;
+    return NULL;
+}
+
+/* The base configuration: the checkpoint's with --resume, else --config's
+ * (or the defaults). */
+static int base_config(cli *c, int argc, char **argv)
 {
     char err[AFS_PATH_MAX + 256];
+    const char *config = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char **slot = !strcmp(argv[i], "--config") ? &config
+                            : !strcmp(argv[i], "--resume") ? &c->resume : NULL;
+        if (slot && !(*slot = need_value(argc, argv, &i)))
+            return -1;
+    }
+    if (c->resume && config) {
+        fprintf(stderr, "afsim: --resume takes the checkpoint's configuration: leave out "
+                "--config (change keys with --set where allowed)\n");
+        return -1;
+    }
+    if (c->resume) {
+        char *algo = c->resumed_algo;
+        afs_config_defaults(&c->cfg);
+        if (afs_checkpoint_config(c->resume, algo, sizeof c->resumed_algo, &c->cfg, err,
+                                  sizeof err)) {
+            fprintf(stderr, "afsim: --resume: %s\n", err);
+            return -1;
+        }
+        c->resumed = c->cfg;
+        if (c->algo && strcmp(c->algo, algo)) {
+            fprintf(stderr, "afsim: --algo %s, but %s is a checkpoint of %s\n", c->algo,
+                    c->resume, algo);
+            return -1;
+        }
+        c->algo = algo;
+        return 0;
+    }
+    if (config && afs_config_load(&c->cfg, config, err, sizeof err)) {
+        fprintf(stderr, "afsim: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* With --resume, every key outside afs_train_resumable_keys must be the
+ * checkpoint's. */
+static int resume_unchanged(const cli *c)
+{
+    int k = afs_config_first_difference(&c->cfg, &c->resumed, afs_train_resumable_keys);
+    if (k < 0)
+        return 0;
+    const afs_config_key *key = afs_config_key_at(k);
+    char now[AFS_PATH_MAX + 8], then[AFS_PATH_MAX + 8];
+    afs_config_format(&c->cfg, key, now, sizeof now);
+    afs_config_format(&c->resumed, key, then, sizeof then);
+    fprintf(stderr, "afsim: --resume: %s.%s = %s, but the checkpoint was trained with %s: a "
+            "resumed training keeps its configuration (start a new training to change it)\n",
+            key->section, key->name, now, then);
+    return -1;
+}
+
+/* Reads --config (or --resume's checkpoint) first, wherever it stands,
+ * then applies the rest in order. */
+static int parse(cli *c, int argc, char **argv, int cmd)
+{
+    char err[AFS_PATH_MAX + 256];
+    const int is_run = cmd != CMD_CONFIG;
     memset(c, 0, sizeof *c);
     afs_config_defaults(&c->cfg);
     for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--config")) {
-            const char *path = need_value(argc, argv, &i);
-            if (!path)
-                return -1;
-            if (afs_config_load(&c->cfg, path, err, sizeof err)) {
-                fprintf(stderr, "afsim: %s\n", err);
-                return -1;
-            }
-        }
+        if (cmd == CMD_TRAIN && !strcmp(argv[i], "--algo") && !(c->algo = need_value(argc, argv, &i)))
+            return -1;
+    if (base_config(c, argc, argv))
+        return -1;
+    if (c->resume && cmd != CMD_TRAIN) {
+        fprintf(stderr, "afsim: --resume is an option of `afsim train`\n");
+        return -1;
+    }
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v;
-        size_t s;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             c->help = 1;
             continue;
         }
-        if (!strcmp(a, "--config")) {
+        if (!strcmp(a, "--config") || !strcmp(a, "--resume") ||
+            (cmd == CMD_TRAIN && !strcmp(a, "--algo"))) {
             i++;
             continue;
         }
@@ -150,15 +270,13 @@ static int parse(cli *c, int argc, char **argv, int is_run)
             }
             continue;
         }
-        for (s = 0; is_run && s < sizeof shorthands / sizeof *shorthands; s++)
-            if (!strcmp(a, shorthands[s].opt))
-                break;
-        if (is_run && s < sizeof shorthands / sizeof *shorthands) {
-            if (!(v = need_value(argc, argv, &i)) || set_key(&c->cfg, shorthands[s].key, v, a))
+        const char *key = shorthand_key(cmd, a);
+        if (key) {
+            if (!(v = need_value(argc, argv, &i)) || set_key(&c->cfg, key, v, a))
                 return -1;
         } else if (is_run && !strcmp(a, "--force")) {
             c->cfg.run.overwrite = 1;
-        } else if (is_run && !strcmp(a, "--trace")) {
+        } else if (cmd == CMD_RUN && !strcmp(a, "--trace")) {
             c->cfg.run.trace = 1;
         } else if (is_run && !strcmp(a, "--quiet")) {
             c->quiet = 1;
@@ -176,6 +294,8 @@ static int parse(cli *c, int argc, char **argv, int is_run)
         fprintf(stderr, "afsim: %s\n", err);
         return -1;
     }
+    if (!c->help && c->resume && resume_unchanged(c))
+        return -1;
     return 0;
 }
 
@@ -201,10 +321,25 @@ static afs_backend *open_backend(const afs_config *cfg)
     return b;
 }
 
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static int progress_mode(int quiet)
+{
+    return quiet ? AFS_PROGRESS_NONE : isatty(STDERR_FILENO) ? AFS_PROGRESS_LIVE : AFS_PROGRESS_LINES;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     cli c;
-    if (parse(&c, argc, argv, 1))
+    if (parse(&c, argc, argv, CMD_RUN))
         return 2;
     if (c.help) {
         fputs(usage_run, stdout);
@@ -213,19 +348,48 @@ static int cmd_run(int argc, char **argv)
     afs_backend *b = open_backend(&c.cfg);
     if (!b)
         return 1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    catch_signals();
     char command[1024];
     command_line(argc, argv, command, sizeof command);
-    afs_run_options opt = {c.quiet ? AFS_PROGRESS_NONE
-                           : isatty(STDERR_FILENO) ? AFS_PROGRESS_LIVE : AFS_PROGRESS_LINES,
-                           c.quiet ? NULL : stdout, command};
+    afs_run_options opt = {progress_mode(c.quiet), c.quiet ? NULL : stdout, command};
     char err[AFS_PATH_MAX + 512];
     int rc = afs_run(&c.cfg, b, &opt, err, sizeof err);
+    if (rc == 1)
+        fprintf(stderr, "afsim: %s\n", err);
+    b->destroy(b);
+    return rc;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    cli c;
+    if (parse(&c, argc, argv, CMD_TRAIN))
+        return 2;
+    if (c.help) {
+        fputs(usage_train, stdout);
+        return 0;
+    }
+    if (!c.algo) {
+        fprintf(stderr, "afsim: train: give --algo esdrl or --algo maddpg (or --resume CKPT)\n");
+        return 2;
+    }
+    if (strcmp(c.algo, "esdrl") && strcmp(c.algo, "maddpg")) {
+        fprintf(stderr, "afsim: --algo %s: expected esdrl or maddpg\n", c.algo);
+        return 2;
+    }
+    /* run.out's default names the method, unless it was given. */
+    if (!c.resume && !strcmp(c.cfg.origin[afs_config_key_index("run", "out")], "default"))
+        snprintf(c.cfg.run.out, sizeof c.cfg.run.out, "train-%s.h5", c.algo);
+    afs_backend *b = open_backend(&c.cfg);
+    if (!b)
+        return 1;
+    catch_signals();
+    char command[1024];
+    command_line(argc, argv, command, sizeof command);
+    afs_train_options opt = {c.algo, c.resume, progress_mode(c.quiet), c.quiet ? NULL : stdout,
+                             command};
+    char err[2 * AFS_PATH_MAX + 1024];
+    int rc = afs_train(&c.cfg, b, &opt, err, sizeof err);
     if (rc == 1)
         fprintf(stderr, "afsim: %s\n", err);
     b->destroy(b);
@@ -235,7 +399,7 @@ static int cmd_run(int argc, char **argv)
 static int cmd_config(int argc, char **argv)
 {
     cli c;
-    if (parse(&c, argc, argv, 0))
+    if (parse(&c, argc, argv, CMD_CONFIG))
         return 2;
     if (c.help || (!c.dump && !c.check)) {
         fputs(usage_config, c.help ? stdout : stderr);
@@ -264,6 +428,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run"))
         return cmd_run(argc, argv);
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc, argv);
     if (!strcmp(cmd, "config"))
         return cmd_config(argc, argv);
     fprintf(stderr, "afsim: unknown command '%s'\n\n%s", cmd, usage_main);

@@ -145,6 +145,9 @@ struct afs_backend {
     void (*index_add_mod)(afs_backend *b, size_t n, const int32_t *idx, int32_t add, int32_t m,
                           int32_t *out);
     void (*fill)(afs_backend *b, size_t n, float value, float *dst);
+    /* y[i] += alpha x[i] (a product and a sum, each rounded once: the same
+     * bits on every backend); x and y do not overlap unless equal. */
+    void (*axpy)(afs_backend *b, size_t n, float alpha, const float *x, float *y);
     /* out[i, j] = (j == a[i]): actions [n] as one-hot rows [n, k]. */
     void (*one_hot)(afs_backend *b, size_t n, int k, const uint8_t *a, float *out);
     /* a[i] = the column of row i of x [n, k] with the largest value (the

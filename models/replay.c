@@ -3,6 +3,9 @@
 #include <string.h>
 
 #define ALIGN 256
+/* Rows of a ring at most: the sum tree's L (an int, a power of two at
+ * least slots x rows) and its nodes' indices (below 2 L) fit an int. */
+#define MAX_ROWS (1ll << 30)
 
 static size_t round_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
@@ -25,6 +28,8 @@ int afs_replay_slots_for(size_t budget, int block, int row)
 {
     size_t per = afs_replay_block_bytes(block, row);
     size_t slots = per ? budget / per : 0;
+    size_t most = row > 0 && block >= row ? (size_t)(MAX_ROWS / (block / row)) : 0;
+    slots = slots > most ? most : slots;
     /* the tree rounds its leaves up to a power of two: up to twice */
     while (slots >= 2 && slots * per + (size_t)slots * (block / row) * 2 * sizeof(double) > budget)
         slots--;
@@ -48,7 +53,8 @@ int afs_replay_init(afs_replay *r, afs_backend *b, int slots, int block, int row
                     float alpha, float eps, int max_batch)
 {
     memset(r, 0, sizeof *r);
-    if (slots < 2 || block < 1 || row < 1 || block % row || max_batch < 1)
+    if (slots < 2 || block < 1 || row < 1 || block % row || max_batch < 1 ||
+        (long long)slots * (block / row) > MAX_ROWS)
         return -1;
     r->slots = slots;
     r->block = block;
@@ -172,7 +178,7 @@ void afs_replay_sample(afs_replay *r, afs_backend *b, int B, uint32_t seed, uint
 
 float afs_replay_beta(float beta0, double progress)
 {
-    double p = progress < 0.0 ? 0.0 : progress > 1.0 ? 1.0 : progress;
+    double p = !(progress > 0.0) ? 0.0 : progress > 1.0 ? 1.0 : progress; /* NaN: 0 */
     return (float)(beta0 + (1.0 - beta0) * p);
 }
 

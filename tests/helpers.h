@@ -44,7 +44,9 @@ void test_empty_work(afs_backend *b);
  * even after a SIGKILL: it opens; in every /runs/<policy> the `finished`
  * attribute counts E episodes and R trace records; every per-episode dataset
  * has at least E rows (exactly E when exact, as after a clean close), the
- * first E rows of `episode` are 0 .. E-1, `functions` is not negative and
+ * first E rows of `episode` are 0 .. E-1 (training's /runs/eval: 0 .. K-1
+ * for each evaluation of K episodes, its rows not counted in the returned
+ * E), `functions` is not negative and
  * the ratios are in [0, 1] there (NaN over no functions); the trace has at least R records, none of an
  * episode past the last finished one. Returns the smallest E over the runs
  * (-1 when there is no run), or -2 with the reason in why. Safe to call on

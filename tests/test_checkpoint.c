@@ -89,16 +89,19 @@ Test(checkpoint, restored_run_continues_bit_for_bit)
     afs_config_defaults(&cfg);
     cfg.env.agents = 33;
     pair_ckpt k1, k2;
-    describe(&k1, &a1, &c1, (afs_counters){77, 5, 12, 40});
+    describe(&k1, &a1, &c1, (afs_counters){77, 5, 12, 40, 3});
+    snprintf(k1.c.run_id, sizeof k1.c.run_id, "2026-11-27T00:00:00Z-42-0badcafe");
     cr_assert_eq(afs_checkpoint_save(path, cpu, &k1.c, &cfg, err, sizeof err), 0, "%s", err);
     for (long u = 40; u < 80; u++)
         train_step(&a1, &c1, u);
 
     make(&a2, &c2); /* fresh networks, other weights until restored */
-    describe(&k2, &a2, &c2, (afs_counters){0, 0, 0, 0});
+    describe(&k2, &a2, &c2, (afs_counters){0, 0, 0, 0, 0});
     cr_assert_eq(afs_checkpoint_load(path, cpu, &k2.c, 0, NULL, err, sizeof err), 0, "%s", err);
     afs_counters got = k2.c.counters;
-    cr_assert(got.seed == 77 && got.episode == 5 && got.slot == 12 && got.updates == 40);
+    cr_assert(got.seed == 77 && got.episode == 5 && got.slot == 12 && got.updates == 40 &&
+              got.eval_rows == 3);
+    cr_assert_str_eq(k2.c.run_id, "2026-11-27T00:00:00Z-42-0badcafe");
     cr_assert_str_eq(k2.c.algo, "test");
     cr_assert_eq(a2.p.adam_t, 40);
     for (long u = got.updates; u < 80; u++)
@@ -124,7 +127,7 @@ Test(checkpoint, state_arrays_round_trip)
     afs_mlp a, c;
     make(&a, &c);
     pair_ckpt k;
-    describe(&k, &a, &c, (afs_counters){1, 2, 3, 4});
+    describe(&k, &a, &c, (afs_counters){1, 2, 3, 4, 0});
     int32_t ring[5] = {1, -2, 3, -4, 5}, back[5] = {0};
     afs_ckpt_blob blob = {"ring", ring, sizeof ring};
     k.c.blobs = &blob;
@@ -152,7 +155,7 @@ Test(checkpoint, mismatches_and_missing_files_are_clear_errors)
     afs_mlp a, c, other;
     make(&a, &c);
     pair_ckpt k;
-    describe(&k, &a, &c, (afs_counters){1, 0, 0, 0});
+    describe(&k, &a, &c, (afs_counters){1, 0, 0, 0, 0});
     cr_assert_eq(afs_checkpoint_save(path, cpu, &k.c, NULL, err, sizeof err), 0, "%s", err);
     cr_assert_eq(access(path, F_OK), 0);
     char tmp[600];

@@ -864,7 +864,7 @@ Test(config, cli_run_errors_exit_2_with_the_reason)
 
 Test(config, cli_help)
 {
-    EXPECT_RUN("--help", 0, out, "usage: afsim <command>", "run", "config", "version");
+    EXPECT_RUN("--help", 0, out, "usage: afsim <command>", "run", "train", "config", "version");
     EXPECT_RUN("-h", 0, out, "usage: afsim <command>");
     EXPECT_RUN("help", 0, out, "usage: afsim <command>");
     EXPECT_RUN("version", 0, out, "afsim ");
@@ -872,15 +872,19 @@ Test(config, cli_help)
                "--episodes", "--envs", "--seed", "--out", "--force", "--trace", "--quiet", "-h",
                "130");
     EXPECT_RUN("run -h", 0, out, "usage: afsim run");
+    EXPECT_RUN("train --help", 0, out, "usage: afsim train", "--algo", "--config", "--set",
+               "--backend", "--episodes", "--envs", "--seed", "--out", "--resume", "--force",
+               "--quiet", "130");
 
     /* Every option main.c compares against is in some help text: a new option
      * without documentation fails here. */
-    char src[600], help[3 * 65536 + 3];
+    char src[600], help[4 * 65536 + 4];
     snprintf(src, sizeof src, "%s/host/main.c", AFSIM_SOURCE_DIR);
     FILE *f = fopen(src, "r");
     cr_assert_not_null(f, "%s", src);
     snprintf(help, sizeof help, "%s", afsim("--help")->out);
     strcat(help, afsim("run --help")->out);
+    strcat(help, afsim("train --help")->out);
     strcat(help, afsim("config --help")->out);
     char line[1024];
     int options = 0;

@@ -11,6 +11,7 @@
  * training and sweep commands of later issues add theirs. */
 #define _GNU_SOURCE /* mkdtemp, prctl, setenv */
 #include <criterion/criterion.h>
+#include <hdf5.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -419,4 +420,117 @@ Test(crash, a_file_deleted_or_replaced_mid_run_is_an_error, .timeout = 90)
                   "status %d: %s", st, err);
         cr_assert_null(strstr(err, "results:"), "%s", err);
     }
+}
+
+/* ---- Training killed and resumed ---- */
+
+/* A training of tiny episodes (a checkpoint after each, with the replay),
+ * killed at random moments and resumed from its checkpoint each time (or
+ * started again when it died before the first), until it finishes. Every
+ * file between the kills holds exactly its finished episodes; the end
+ * result is the uninterrupted training's, bit for bit: no episode lost or
+ * counted twice, no evaluation either. */
+static const char *training =
+    "train --algo esdrl --backend cpu --quiet --envs 2 --set env.agents=4 --set env.slots=6 "
+    "--set train.warmup=16 --set esdrl.batch=16 --set esdrl.replay=prioritized "
+    "--set train.replay_mib=1 --set train.eval_every=3 --set train.eval_episodes=2 "
+    "--set train.checkpoint_every=1 --set train.checkpoint_replay=true --episodes 150";
+
+/* Column `name` of /runs/<run> read in a child (the file may be damaged):
+ * its first `rows` values into v; 0, or -1. */
+static int column_in_child(const char *path, const char *run, const char *name, long long rows,
+                           double *v)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        char where[256];
+        snprintf(where, sizeof where, "/runs/%s/%s", run, name);
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t d = f < 0 ? -1 : H5Dopen2(f, where, H5P_DEFAULT);
+        hsize_t at = 0, cnt = (hsize_t)rows;
+        hid_t fs = d < 0 ? -1 : H5Dget_space(d), ms = H5Screate_simple(1, &cnt, NULL);
+        int ok = fs >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &at, NULL, &cnt, NULL) >= 0 &&
+                 H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, v) >= 0;
+        if (!ok || write(fds[1], v, (size_t)rows * sizeof *v) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t want = (size_t)rows * sizeof *v, got = 0;
+    ssize_t r;
+    while (got < want && (r = read(fds[0], (char *)v + got, want - got)) > 0)
+        got += (size_t)r;
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return got == want && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static void same_curve(const char *ref, const char *got, const char *run, long long rows)
+{
+    static const char *const columns[] = {"episode", "return", "success_rate", "mean_cost",
+                                          "critic_loss", "actor_loss", "td_abs", "replay_fill"};
+    double *a = malloc((size_t)rows * sizeof *a), *b = malloc((size_t)rows * sizeof *b);
+    for (size_t c = 0; c < sizeof columns / sizeof *columns; c++) {
+        if (!strcmp(run, "eval") && c > 3)
+            break; /* evaluations have no losses */
+        cr_assert_eq(column_in_child(ref, run, columns[c], rows, a), 0, "%s/%s", run, columns[c]);
+        cr_assert_eq(column_in_child(got, run, columns[c], rows, b), 0, "%s/%s", run, columns[c]);
+        for (long long i = 0; i < rows; i++)
+            cr_assert(!memcmp(&a[i], &b[i], sizeof a[i]), "/runs/%s/%s[%lld]: %.17g "
+                      "uninterrupted, %.17g killed and resumed", run, columns[c], i, a[i], b[i]);
+    }
+    free(a);
+    free(b);
+}
+
+Test(crash, a_training_killed_and_resumed_ends_as_the_uninterrupted_one, .timeout = 300)
+{
+    char ref[512], out[512], ckpt[600], why[512], args[2048];
+    path_in(ref, sizeof ref, "train-ref.h5");
+    path_in(out, sizeof out, "train-killed.h5");
+    snprintf(ckpt, sizeof ckpt, "%.*s.ckpt.h5", (int)strlen(out) - 3, out);
+    launch whole = {training, ref, NULL, 0, NULL};
+    cr_assert_eq(exit_status(start(&whole)), 0, "%s", stderr_of(ref));
+    unsigned seed = 777;
+    int kills = 0, resumes = 0, done = 0;
+    for (int round = 0; !done && round < 200; round++) {
+        int resume = access(ckpt, F_OK) == 0;
+        if (resume)
+            snprintf(args, sizeof args, "train --resume %s --backend cpu --quiet", ckpt);
+        else
+            snprintf(args, sizeof args, "%s --force", training);
+        resumes += resume;
+        launch l = {args, out, NULL, 0, NULL};
+        pid_t pid = start(&l);
+        int st, status;
+        if (round < 25) /* then let it finish */
+            usleep((useconds_t)(rand_r(&seed) % 150001)); /* the whole run takes about 1 s */
+        if (round < 25 && waitpid(pid, &status, WNOHANG) == pid) {
+            st = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        } else {
+            if (round < 25) {
+                kill(pid, SIGKILL);
+                kills++;
+            }
+            st = exit_status(pid);
+        }
+        cr_assert(st == 0 || st == 128 + SIGKILL, "round %d: status %d: %s", round, st,
+                  stderr_of(out));
+        done = st == 0;
+        int r = check_in_child(out, done, why, sizeof why);
+        cr_assert(r >= -1 || r == -3, "round %d: %s", round, why);
+    }
+    cr_assert(done, "the training never finished");
+    cr_assert_geq(kills, 15, "only %d kills landed", kills);
+    fprintf(stderr, "crash test: training: %d kills, %d resumes from a checkpoint\n", kills,
+            resumes);
+    cr_assert_eq(check_in_child(out, 1, why, sizeof why), 150, "%s", why);
+    same_curve(ref, out, "train", 150);
+    /* evaluations after episodes 3, 6, ..., 150: 50 of 2 episodes */
+    same_curve(ref, out, "eval", 100);
 }

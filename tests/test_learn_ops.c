@@ -2,7 +2,8 @@
  * "Learning"): data movement checked element by element, TD targets,
  * priorities and importance weights by hand, and the sum tree: its
  * invariants after random updates, sampling frequencies proportional to
- * the priorities (chi-square at a fixed seed), and never a leaf of 0. */
+ * the priorities (chi-square at a fixed seed), and never a leaf of 0;
+ * means, flags from floats, and every operation with empty work. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -203,4 +204,245 @@ Test(learn_ops, stratified_sampling_covers_the_total)
     cpu->sumtree_sample(cpu, tree, L, L, 3, 4, 5, idx, prob);
     for (int i = 0; i < L; i++)
         cr_assert_eq(idx[i], i, "draw %d took leaf %d", i, idx[i]);
+}
+
+/* Mean of |x - y| by hand: (0.5 + 4 + 0 + 1) / 4 = 1.375; symmetric; 0
+ * over nothing. Summed in double: |16777216| + 1 + 1 = 16777218 (a float
+ * sum loses both ones: 2^24 + 1 rounds to 2^24), / 3 = 5592406 exactly. */
+Test(learn_ops, mean_abs_diff_by_hand)
+{
+    const float x[4] = {1.0f, -2.0f, 3.5f, 0.0f}, y[4] = {0.5f, 2.0f, 3.5f, -1.0f};
+    cr_assert_eq(cpu->mean_abs_diff(cpu, 4, x, y), 1.375);
+    cr_assert_eq(cpu->mean_abs_diff(cpu, 4, y, x), 1.375);
+    cr_assert_eq(cpu->mean_abs_diff(cpu, 4, x, x), 0.0);
+    cr_assert_eq(cpu->mean_abs_diff(cpu, 0, x, y), 0.0, "the mean of nothing is 0");
+    const float big[3] = {16777216.0f, 1.0f, -1.0f}, zero[3] = {0, 0, 0};
+    cr_assert_eq(cpu->mean_abs_diff(cpu, 3, big, zero), 5592406.0);
+    cr_assert_eq(cpu->mean(cpu, 3, (const float[3]){16777216.0f, 1.0f, 1.0f}), 5592406.0);
+    cr_assert_eq(cpu->mean(cpu, 0, x), 0.0);
+}
+
+/* Flags from a column of floats: column 1 of a [6, 3] matrix (stride 3)
+ * holds 0, 2.5, -0 (zero), -1e-30, NaN (not 0) and 0. set 0x1: 0 1 0 1 1 0;
+ * with always 0x2: 2 3 2 3 3 2; set 0x4 always 0x1: 1 5 1 5 5 1. Stride 0
+ * reads x[0] for every row (how the replay makes its all-valid row flags).
+ * Nothing past n is written. */
+Test(learn_ops, nonzero_flags_with_stride_and_always_bits)
+{
+    float m[6 * 3];
+    for (int i = 0; i < 18; i++)
+        m[i] = 7.0f; /* the other columns: nonzero, never read */
+    const float col[6] = {0.0f, 2.5f, -0.0f, -1e-30f, NAN, 0.0f};
+    for (int i = 0; i < 6; i++)
+        m[i * 3 + 1] = col[i];
+    uint8_t out[8];
+    const uint8_t want[3][6] = {{0, 1, 0, 1, 1, 0}, {2, 3, 2, 3, 3, 2}, {1, 5, 1, 5, 5, 1}};
+    const uint8_t set[3] = {0x1, 0x1, 0x4}, always[3] = {0, 0x2, 0x1};
+    for (int k = 0; k < 3; k++) {
+        memset(out, 0xAB, sizeof out);
+        cpu->nonzero_flags(cpu, 6, m + 1, 3, set[k], always[k], out);
+        for (int i = 0; i < 6; i++)
+            cr_assert_eq(out[i], want[k][i], "case %d row %d: %d, want %d", k, i, out[i],
+                         want[k][i]);
+        cr_assert(out[6] == 0xAB && out[7] == 0xAB, "case %d wrote past n", k);
+    }
+    const float one = 1.0f, nil = 0.0f;
+    cpu->nonzero_flags(cpu, 5, &one, 0, 0x1, 0, out);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(out[i], 0x1);
+    cpu->nonzero_flags(cpu, 5, &nil, 0, 0x1, 0x2, out);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(out[i], 0x2);
+}
+
+/* copy moves bytes as they are (any width, a NaN's bits included); 0
+ * bytes moves nothing. */
+Test(learn_ops, copy_moves_bytes)
+{
+    const unsigned char src[7] = {1, 2, 3, 250, 0, 9, 77};
+    unsigned char dst[8];
+    memset(dst, 0xCD, sizeof dst);
+    cpu->copy(cpu, dst, src, 7);
+    cr_assert_arr_eq(dst, src, 7);
+    cr_assert_eq(dst[7], 0xCD);
+    const uint32_t nan_bits = 0x7FC01234u;
+    uint32_t got = 0;
+    cpu->copy(cpu, &got, &nan_bits, sizeof got);
+    cr_assert_eq(got, nan_bits);
+    memset(dst, 0xCD, sizeof dst);
+    cpu->copy(cpu, dst, src, 0);
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(dst[i], 0xCD);
+}
+
+/* Priorities: alpha 1 and eps 0 give |d| exactly; alpha 0 gives 1; a
+ * running maximum above every new priority stays; one below is raised to
+ * the largest. */
+Test(learn_ops, priorities_alpha_extremes_and_the_running_maximum)
+{
+    const float pred[4] = {1.5f, -3.0f, 0.25f, 2.0f}, target[4] = {0.5f, 1.0f, 0.25f, 2.5f};
+    float prio[4], running = 10.0f;
+    cpu->td_priority(cpu, 4, pred, target, 1.0f, 0.0f, prio, &running);
+    const float want[4] = {1.0f, 4.0f, 0.0f, 0.5f};
+    cr_assert_arr_eq(prio, want, sizeof want);
+    cr_assert_eq(running, 10.0f, "a larger running maximum stays");
+    cpu->td_priority(cpu, 4, pred, target, 0.0f, 0.5f, prio, &running);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(prio[i], 1.0f, "alpha 0: priority %d is %g", i, prio[i]);
+    running = 0.75f;
+    cpu->td_priority(cpu, 4, pred, target, 1.0f, 0.25f, prio, &running);
+    cr_assert_eq(running, 4.25f);
+    running = 3.0f;
+    cpu->td_priority(cpu, 0, pred, target, 1.0f, 0.25f, prio, &running);
+    cr_assert_eq(running, 3.0f, "no priorities, no change");
+}
+
+/* Importance weights, beta 1: (p / min p)^-1 = min p / p: probabilities
+ * 1/4, 1/2, 1/8, 1/8 give 1/2, 1/4, 1, 1. Beta 0: all 1. One draw: 1. */
+Test(learn_ops, importance_weights_beta_0_and_1)
+{
+    const float prob[4] = {0.25f, 0.5f, 0.125f, 0.125f};
+    float w[4];
+    cpu->is_weights(cpu, 4, prob, 1.0f, w);
+    const float want[4] = {0.5f, 0.25f, 1.0f, 1.0f};
+    for (int i = 0; i < 4; i++)
+        cr_assert_float_eq(w[i], want[i], 1e-7f, "w[%d] = %.9g", i, w[i]);
+    cpu->is_weights(cpu, 4, prob, 0.0f, w);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(w[i], 1.0f);
+    cpu->is_weights(cpu, 1, prob + 1, 0.7f, w);
+    cr_assert_eq(w[0], 1.0f);
+}
+
+/* The sum tree against a model of its leaves, with values that are
+ * multiples of 1/64 below 64 over 256 leaves: every partial sum is exact
+ * in double, so the root must be the sum of the leaves bit for bit, and
+ * every internal node the sum of its children. 300 random operations:
+ * sumtree_set with up to 40 indices (repeats carrying one value), and
+ * sumtree_set_range over random spans (single leaves, spans to the last
+ * leaf, the whole tree) with random flags, masks and values, or no flags
+ * (a clear). */
+Test(learn_ops, sum_tree_exact_against_a_model)
+{
+    enum { L = 256 };
+    double *tree = calloc(2 * L, sizeof *tree), model[L] = {0};
+    unsigned seed = 31;
+    for (int round = 0; round < 300; round++) {
+        if (rand_r(&seed) % 2) {
+            int n = 1 + rand_r(&seed) % 40;
+            int32_t idx[40];
+            float prio[40];
+            for (int i = 0; i < n; i++) {
+                /* a small range of indices, so that repeats happen */
+                idx[i] = rand_r(&seed) % 4 == 0 ? rand_r(&seed) % 8 : rand_r(&seed) % L;
+                prio[i] = (float)(rand_r(&seed) % 4096) / 64.0f;
+                for (int j = 0; j < i; j++)
+                    if (idx[j] == idx[i])
+                        prio[i] = prio[j];
+            }
+            cpu->sumtree_set(cpu, tree, L, (size_t)n, idx, prio);
+            for (int i = 0; i < n; i++)
+                model[idx[i]] = prio[i];
+        } else {
+            int kind = rand_r(&seed) % 4;
+            int first = rand_r(&seed) % L, count = 1 + rand_r(&seed) % (L - first);
+            if (kind == 1)
+                count = 1;
+            else if (kind == 2)
+                count = L - first;
+            else if (kind == 3 && rand_r(&seed) % 4 == 0)
+                first = 0, count = L;
+            uint8_t flags[L];
+            for (int i = 0; i < count; i++)
+                flags[i] = (uint8_t)(rand_r(&seed) % 8);
+            uint8_t mask = (uint8_t)(1 << rand_r(&seed) % 3);
+            float value = (float)(1 + rand_r(&seed) % 4095) / 64.0f;
+            int clear = rand_r(&seed) % 5 == 0;
+            cpu->sumtree_set_range(cpu, tree, L, first, count, clear ? NULL : flags, mask, &value);
+            for (int i = 0; i < count; i++)
+                model[first + i] = !clear && (flags[i] & mask) ? value : 0.0;
+        }
+        double sum = 0.0;
+        for (int j = 0; j < L; j++) {
+            cr_assert_eq(tree[L + j], model[j], "round %d leaf %d: %g, want %g", round, j,
+                         tree[L + j], model[j]);
+            sum += model[j];
+        }
+        for (int k = 1; k < L; k++)
+            cr_assert_eq(tree[k], tree[2 * k] + tree[2 * k + 1], "round %d node %d", round, k);
+        cr_assert_eq(tree[1], sum, "round %d: root %.17g, leaves %.17g", round, tree[1], sum);
+    }
+    free(tree);
+}
+
+/* Descents around leaves of 0: one leaf of priority at the first, the
+ * last, or a middle place of 16 takes every draw with probability 1; the
+ * tree of a single leaf (L = 1: the root is the leaf) too. */
+Test(learn_ops, sampling_finds_a_lone_leaf)
+{
+    enum { L = 16, N = 64 };
+    const int places[3] = {0, L - 1, 9};
+    int32_t idx[N];
+    float prob[N];
+    for (int k = 0; k < 3; k++) {
+        double tree[2 * L] = {0};
+        const int32_t at = places[k];
+        const float p = 0.375f;
+        cpu->sumtree_set(cpu, tree, L, 1, &at, &p);
+        cr_assert_eq(tree[1], 0.375);
+        for (uint32_t c = 0; c < 4; c++) {
+            cpu->sumtree_sample(cpu, tree, L, N, 8, 1, c, idx, prob);
+            for (int i = 0; i < N; i++) {
+                cr_assert_eq(idx[i], at, "lone leaf %d: draw %d took %d", at, i, idx[i]);
+                cr_assert_eq(prob[i], 1.0f);
+            }
+        }
+    }
+    double one[2] = {0};
+    const int32_t zero = 0;
+    const float p = 2.0f;
+    cpu->sumtree_set(cpu, one, 1, 1, &zero, &p);
+    cr_assert_eq(one[1], 2.0);
+    cpu->sumtree_sample(cpu, one, 1, 5, 1, 2, 3, idx, prob);
+    for (int i = 0; i < 5; i++)
+        cr_assert(idx[i] == 0 && prob[i] == 1.0f);
+}
+
+/* Every learning operation with empty work (n, count, G, rows or cols 0)
+ * leaves guarded memory as it was; the means of nothing are 0. */
+Test(learn_ops, empty_work_touches_nothing)
+{
+    enum { G = 64 };
+    float *m = cpu->alloc(cpu, G * sizeof(float));
+    for (int i = 0; i < G; i++)
+        m[i] = -4242.0f;
+    int32_t *im = (int32_t *)(void *)m;
+    uint8_t *bm = (uint8_t *)m;
+    double dm[16];
+    for (int i = 0; i < 16; i++)
+        dm[i] = -4242.0;
+    cpu->copy(cpu, m, m + 8, 0);
+    cpu->copy_cols(cpu, 0, 2, 2, m, 2, 4, m + 8, 2, 4);
+    cpu->copy_cols(cpu, 2, 0, 2, m, 2, 4, m + 8, 2, 4);
+    cpu->copy_cols(cpu, 2, 2, 0, m, 2, 4, m + 8, 2, 4);
+    cpu->gather_rows(cpu, 0, 4, im, m, m + 8);
+    cpu->index_add_mod(cpu, 0, im, 1, 5, im + 8);
+    cpu->fill(cpu, 0, 1.0f, m);
+    cpu->one_hot(cpu, 0, 2, bm, m);
+    cpu->argmax_rows(cpu, 0, 2, m, bm);
+    cpu->flag_floats(cpu, 0, bm, 1, 1.0f, m);
+    cpu->nonzero_flags(cpu, 0, m, 1, 1, 2, bm);
+    cpu->td_target(cpu, 0, 0.9f, m, m, m, m + 8);
+    cr_assert_eq(cpu->mean(cpu, 0, m), 0.0);
+    cr_assert_eq(cpu->mean_abs_diff(cpu, 0, m, m + 8), 0.0);
+    cpu->sumtree_set(cpu, dm, 8, 0, im, m);
+    cpu->sumtree_set_range(cpu, dm, 8, 0, 0, bm, 1, m);
+    cpu->sumtree_sample(cpu, dm, 8, 0, 1, 2, 3, im, m);
+    cpu->td_priority(cpu, 0, m, m, 0.6f, 0.01f, m, m + 8);
+    cpu->is_weights(cpu, 0, m, 0.4f, m);
+    for (int i = 0; i < G; i++)
+        cr_assert_eq(m[i], -4242.0f, "element %d written by empty work", i);
+    for (int i = 0; i < 16; i++)
+        cr_assert_eq(dm[i], -4242.0, "tree node %d written by empty work", i);
+    cpu->release(cpu, m);
 }

@@ -17,7 +17,17 @@
 
 typedef struct cpu_impl { int threads; } cpu_impl;
 
-static int nthreads(afs_backend *b) { return ((cpu_impl *)b->impl)->threads; }
+/* Threads for an operation over env's agents: one per AGENTS_PER_THREAD
+ * agents, up to the backend's. Small environments run on the calling
+ * thread alone: a parallel region costs its fork and barrier, and on a
+ * busy machine the barrier waits for a thread that is not scheduled. */
+#define AGENTS_PER_THREAD 2048
+static int nthreads(afs_backend *b, const afs_env *env)
+{
+    long want = (long)env->E * env->M / AGENTS_PER_THREAD;
+    int have = ((cpu_impl *)b->impl)->threads;
+    return want < 1 ? 1 : want < have ? (int)want : have;
+}
 
 static void *cpu_alloc(afs_backend *b, size_t bytes)
 {
@@ -132,21 +142,21 @@ static void step_env(afs_env env, int e, const uint8_t *action)
 
 static void cpu_env_reset(afs_backend *b, afs_env *env)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
     for (int e = 0; e < env->E; e++)
         reset_env(*env, e);
 }
 
 static void cpu_env_arrive(afs_backend *b, afs_env *env)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
     for (int e = 0; e < env->E; e++)
         arrive_env(*env, e);
 }
 
 static void cpu_env_observe(afs_backend *b, const afs_env *env, float *obs)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
     for (int e = 0; e < env->E; e++)
         observe_env(*env, e, obs);
 }
@@ -154,14 +164,14 @@ static void cpu_env_observe(afs_backend *b, const afs_env *env, float *obs)
 static void cpu_env_act(afs_backend *b, const afs_env *env, int policy,
                         const float *obs, uint8_t *action)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
     for (int e = 0; e < env->E; e++)
         act_env(*env, e, policy, obs, action);
 }
 
 static void cpu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
     for (int e = 0; e < env->E; e++)
         step_env(*env, e, action);
     env->slot++;
@@ -173,7 +183,7 @@ static void cpu_env_play_slot(afs_backend *b, afs_env *env, int policy,
                               float *obs, uint8_t *action)
 {
     (void)obs;
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b))
+    #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
     for (int e = 0; e < env->E; e++) {
         arrive_env(*env, e);
         observe_act_env(*env, e, policy, action);

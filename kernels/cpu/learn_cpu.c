@@ -48,6 +48,13 @@ static void fill(afs_backend *b, size_t n, float value, float *dst)
         dst[i] = value;
 }
 
+static void axpy(afs_backend *b, size_t n, float alpha, const float *x, float *y)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        y[i] += alpha * x[i];
+}
+
 static void one_hot(afs_backend *b, size_t n, int k, const uint8_t *a, float *out)
 {
     (void)b;
@@ -183,6 +190,7 @@ void afs_learn_cpu_install(afs_backend *b)
     b->gather_rows = gather_rows;
     b->index_add_mod = index_add_mod;
     b->fill = fill;
+    b->axpy = axpy;
     b->one_hot = one_hot;
     b->argmax_rows = argmax_rows;
     b->flag_floats = flag_floats;

@@ -100,6 +100,19 @@ static void fill(afs_backend *b, size_t n, float value, float *dst)
     LAUNCH_N(n, k_fill, n, value, dst);
 }
 
+__global__ void k_axpy(size_t n, float alpha, const float *x, float *y)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n)
+        y[i] += alpha * x[i]; /* --fmad=false: rounded as the CPU rounds it */
+}
+
+static void axpy(afs_backend *b, size_t n, float alpha, const float *x, float *y)
+{
+    (void)b;
+    LAUNCH_N(n, k_axpy, n, alpha, x, y);
+}
+
 __global__ void k_one_hot(size_t total, int k, const uint8_t *a, float *out)
 {
     size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
@@ -339,6 +352,7 @@ void afs_learn_cuda_install(afs_backend *b)
     b->gather_rows = gather_rows;
     b->index_add_mod = index_add_mod;
     b->fill = fill;
+    b->axpy = axpy;
     b->one_hot = one_hot;
     b->argmax_rows = argmax_rows;
     b->flag_floats = flag_floats;

@@ -76,10 +76,9 @@ int ac_replay_slots(const afs_config *cfg, int block, int row, int batch, afs_re
                         "(%.1f MiB each): raise train.replay_mib or lower run.envs",
                         (double)cfg->train.replay_mib, block,
                         (double)afs_replay_block_bytes(block, row) / (1024.0 * 1024.0));
-    double mu = 0.5 * (cfg->env.mu_min + cfg->env.mu_max); /* decisions per record */
     info->record_bytes = (double)afs_replay_block_bytes(block, row) / block;
     info->capacity = (double)slots * block;
     info->slots = slots;
-    info->ratio = (double)cfg->train.updates_per_slot * batch * row / (block * mu);
+    info->ratio = (double)cfg->train.updates_per_slot * batch * row / block;
     return slots;
 }

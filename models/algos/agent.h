@@ -50,7 +50,10 @@ typedef struct afs_agent_ops {
     void (*checkpoint)(afs_agent *a, afs_checkpoint *c, int with_replay);
     /* Counters a checkpoint keeps beyond the parameters (gradient steps). */
     long long (*updates)(afs_agent *a);
-    void (*set_updates)(afs_agent *a, long long updates);
+    /* After a checkpoint was loaded into the sets (and, when replay_loaded,
+     * the replay's arrays): the gradient steps taken so far, and the
+     * replay's bookkeeping restored from its saved state. */
+    void (*set_updates)(afs_agent *a, long long updates, int replay_loaded);
     void (*destroy)(afs_agent *a);
 } afs_agent_ops;
 
@@ -83,6 +86,12 @@ struct afs_agent {
  * memory is short. */
 afs_agent *afs_agent_create(const char *name, afs_backend *b, const afs_config *cfg, int envs,
                             int train, char *err, size_t n);
+/* What training agent `name` for `envs` environments will hold in its
+ * replay (zeros for an agent that learns nothing), to print and check
+ * before anything is allocated. 0, or -1 with err (an unknown name, a
+ * budget too small for two slots). */
+int afs_agent_plan(const char *name, const afs_config *cfg, int envs, afs_replay_info *info,
+                   char *err, size_t n);
 /* The agent of a checkpoint (afsim train's): its algorithm and network
  * sizes from the checkpoint's configuration, its parameters loaded, for
  * `envs` environments of cfg->env (which may differ from training's). */

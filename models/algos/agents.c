@@ -19,6 +19,8 @@ afs_agent *afs_agent_create(const char *name, afs_backend *b, const afs_config *
     }
     if (!strcmp(name, "esdrl"))
         return afs_esdrl_create(b, cfg, envs, train, err, n);
+    if (!strcmp(name, "maddpg"))
+        return afs_maddpg_create(b, cfg, envs, train, err, n);
     afs_fail(err, n, "unknown agent '%s' (known: %s)", name, AFS_AGENT_NAMES);
     return NULL;
 }
@@ -44,14 +46,28 @@ afs_agent *afs_agent_from_checkpoint(const char *path, afs_backend *b, const afs
         return NULL;
     }
     afs_ckpt_set sets[8];
-    afs_checkpoint c = {"", {0, 0, 0, 0}, sets, 0, NULL, 0};
+    afs_checkpoint c = {.sets = sets};
     a->ops->checkpoint(a, &c, 0);
     if (afs_checkpoint_load(path, b, &c, 1, NULL, err, n)) {
         afs_agent_destroy(a);
         return NULL;
     }
-    a->ops->set_updates(a, c.counters.updates);
+    a->ops->set_updates(a, c.counters.updates, 0);
     return a;
+}
+
+int afs_agent_plan(const char *name, const afs_config *cfg, int envs, afs_replay_info *info,
+                   char *err, size_t n)
+{
+    *info = (afs_replay_info){0, 0, 0, 0};
+    int joint = !strcmp(name, "maddpg"); /* rows of one environment's M records */
+    const afs_algo_params *p = joint ? &cfg->maddpg : !strcmp(name, "esdrl") ? &cfg->esdrl : NULL;
+    if (!p)
+        return afs_policy_from_name(name) >= 0
+                   ? 0 : afs_fail(err, n, "unknown agent '%s' (known: %s)", name, AFS_AGENT_NAMES);
+    int block = envs * cfg->env.agents;
+    return ac_replay_slots(cfg, block, joint ? cfg->env.agents : 1, p->batch, info, err, n) > 0
+               ? 0 : -1;
 }
 
 void afs_agent_destroy(afs_agent *a)

@@ -189,11 +189,11 @@ static void checkpoint(afs_agent *a, afs_checkpoint *c, int with_replay)
 
 static long long updates(afs_agent *a) { return impl_of(a)->updates; }
 
-static void set_updates(afs_agent *a, long long u)
+static void set_updates(afs_agent *a, long long u, int replay_loaded)
 {
     esdrl *e = impl_of(a);
     e->updates = u;
-    if (e->training)
+    if (e->training && replay_loaded)
         afs_replay_restore_meta(&e->replay, a->b);
 }
 

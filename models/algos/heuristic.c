@@ -64,10 +64,11 @@ static long long updates(afs_agent *a)
     return 0;
 }
 
-static void set_updates(afs_agent *a, long long u)
+static void set_updates(afs_agent *a, long long u, int replay_loaded)
 {
     (void)a;
     (void)u;
+    (void)replay_loaded;
 }
 
 static void destroy(afs_agent *a)

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
         return 1;
     afs_config cfg;
     afs_config_defaults(&cfg);
-    m.c.counters = (afs_counters){12345, 6, 78, 9000};
+    m.c.counters = (afs_counters){12345, 6, 78, 9000, 0};
     afs_checkpoint c = m.c;
     int bad = 0;
     /* Loads, with its configuration (afs_checkpoint_config reads it back). */

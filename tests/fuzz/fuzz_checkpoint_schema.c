@@ -5,12 +5,15 @@
  * parameter sets "actor" and "critic", the state array "ring"), and reads
  * with afs_checkpoint_config. The recipe decides, item by item, whether
  * what the reader expects is there and right, missing, of another type
- * (other integer or float widths, big-endian, fixed-length or ASCII strings,
- * arrays, compounds), of another shape (scalar, empty, 1 to 3 dimensions,
- * other lengths), with other values (other or overlong text, a null
+ * (other integer or float widths, big-endian, short fixed-length or
+ * variable-length strings, arrays, compounds), of another shape (scalar,
+ * empty, 1 to 3 dimensions, other lengths), with other values (other or
+ * overlong text, text in a string type of another size or padding, a null
  * string), or a link (dangling, to itself, to another item, hard,
- * external); datasets are contiguous, chunked or compressed. Most items
- * come out right, so that the reader gets deep. In recipe order:
+ * external); datasets are contiguous, chunked or compressed. Text is
+ * written as afs_h5_attr_write_string writes it (fixed-length, UTF-8,
+ * NUL-terminated). Most items come out right, so that the reader gets
+ * deep. In recipe order:
  *
  *   /  schema_version, seed, episode, slot, updates   (counters)
  *   /params, then /params/actor and /params/critic, each:
@@ -70,7 +73,7 @@ static int avoid_attr_count, avoid_attr_empty, avoid_dataset_rank;
 static const char *const set_names[2] = {"actor", "critic"};
 static const int64_t set_adam_t[2] = {3, 5};
 static const char *const data_names[3] = {"value", "adam_m", "adam_v"};
-static const afs_counters counters = {12345, 6, 78, 9000};
+static const afs_counters counters = {12345, 6, 78, 9000, 0};
 static float *expect_data[2][3];
 static unsigned char expect_ring[FUZZ_RING_BYTES];
 
@@ -370,12 +373,19 @@ static int attribute(recipe *r, hid_t obj, const char *name, hid_t type, const v
     return mode < 12;
 }
 
-/* Text other than `want`, into buf [2048]; NULL for a null string. */
-static const char *odd_text(recipe *r, const char *want, char *buf)
+/* Text other than `want`, into buf [2048]; NULL for a null string. Or
+ * `want` in a fixed-length type of another size (*size: one to two bytes
+ * short of strlen + 1, or up to two more, whose bytes repeat the text
+ * after its NUL) and padding (*pad); *size 0: strlen + 1, NUL-terminated. */
+static const char *odd_text(recipe *r, const char *want, char *buf, size_t *size, H5T_str_t *pad)
 {
     static const int lengths[5] = {31, 63, 255, 1023, 1031}; /* buffers' edges */
+    static const H5T_str_t pads[3] = {H5T_STR_NULLTERM, H5T_STR_NULLPAD, H5T_STR_SPACEPAD};
+    static const char *const pad_names[3] = {"NUL-terminated", "NUL-padded", "space-padded"};
     size_t n = strlen(want);
-    unsigned k = byte(r) % 5, a, len;
+    unsigned k = byte(r) % 6, a, len;
+    *size = 0;
+    *pad = H5T_STR_NULLTERM;
     switch (k) {
     case 0:
         len = byte(r) % 48;
@@ -402,9 +412,16 @@ static const char *odd_text(recipe *r, const char *want, char *buf)
     case 3:
         say(" empty");
         return "";
-    default:
+    case 4:
         say(" a null string");
         return NULL;
+    default:
+        a = byte(r);
+        *size = (n + 1 + a % 5 >= 2) ? n + 1 + a % 5 - 2 : 1;
+        a = byte(r) % 3;
+        *pad = pads[a];
+        say(" in %zu bytes, %s", *size, pad_names[a]);
+        return want;
     }
 }
 
@@ -421,15 +438,18 @@ static int string_attribute(recipe *r, hid_t obj, const char *name, const char *
         say(" missing\n");
         return 0;
     }
+    size_t size = 0;
+    H5T_str_t pad = H5T_STR_NULLTERM;
     if (mode == 13)
-        text = odd_text(r, want, text_buf);
+        text = odd_text(r, want, text_buf, &size, &pad);
     if (mode == 14) {
         int close_type;
         t = odd_type(r, &close_type);
         if (!close_type)
             t = H5Tcopy(t);
     } else {
-        t = utf8_string(text ? strlen(text) + 1 : 0);
+        t = utf8_string(size ? size : text ? strlen(text) + 1 : 0);
+        H5Tset_strpad(t, pad);
     }
     space = mode == 15 ? odd_space(r, 4, 3, 1) : H5Screate(H5S_SCALAR);
     say("\n");

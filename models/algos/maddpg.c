@@ -1,0 +1,614 @@
+/* MADDPG (Lowe et al. 2017; design section 5): one actor per EN on its own
+ * observation, one centralized critic per EN on every EN's observation and
+ * action of its environment, trained from joint transitions (one
+ * environment's M records of one slot: a replay row of M records).
+ * Discrete actions as in ES-DRL: the actors' two logits become an action
+ * through the Gumbel-softmax (exploring; straight-through in the update:
+ * hard forward, soft gradient); TD targets from target networks that follow
+ * the online ones softly; Adam with the gradient's norm clipped per
+ * parameter set.
+ *
+ * Shapes (fixed letters): E environments of M ENs, OBS observation floats,
+ * B batch rows (joint transitions), H the critics' first hidden width,
+ * D = M (OBS + 2) a critic's input.
+ *
+ * Parameter sets (each one checkpointed set, with its target twin
+ * "<name>_target"):
+ *   actor        grouped MLP, G = M: actor m is OBS -> actor_hidden -> 2
+ *                logits on o_m. Observations come env-major [E*M, OBS]
+ *                (row e*M + m); they are transposed to [M, E, OBS] for the
+ *                grouped layers and the logits back to [E*M, 2].
+ *   critic_in    the M critics' first layers stacked: W [M, H, D] then
+ *                b [M, H], which is one linear layer of D inputs and M H
+ *                outputs (shape text "linear D-MH x1").
+ *   critic_body  grouped MLP, G = M: the rest of critic m,
+ *                H -> critic_hidden[1..] -> 1.
+ *
+ * Critic input x [B, D] = [o_1 .. o_M (M OBS floats), one-hot a_1 .. a_M
+ * (M 2 floats)]: a batch's obs [B, M, OBS] are already x's first M OBS
+ * columns, and agent m's action takes columns M OBS + 2m, + 2m + 1 ("slot
+ * m"). Q_m = body_m(relu(W_m x + b_m)), all at once: one linear (G = 1)
+ * gives z [B, M H], regrouped to [M, B, H] (copy_cols), relu, the grouped
+ * bodies: q [M, B].
+ *
+ * The actor update by first-layer substitution: Q_m with agent m's own
+ * action replaced by hard_m (actor m's straight-through sample) has the
+ * pre-activation z_m + W_m[:, slot m] (hard_m - onehot_m). The slices
+ * W_m[:, slot m] of all m are gathered into wa [M, H, 2] by one copy_cols
+ * (its group stride H D + 2 also moves two columns to the next agent's
+ * slot), and one grouped linear (G = M, in = 2, out = H, zero bias) of
+ * diff = hard - onehot_own [M, B, 2] is added to z by axpy (where an agent's
+ * sample equals its replay action, diff is exactly 0 and so is the change).
+ * Its backward gives dL/dhard = dL/ddiff; its weight gradient goes to a
+ * scratch buffer: the actor step changes no critic. Actor m's loss is
+ * -mean_b Q_m, its gradient masked to the rows where EN m took a decision
+ * (dL/dq_m = -1/B there, 0 elsewhere), plus 1e-3 mean(logits^2) over its
+ * rows (AFS_MADDPG_LOGIT_REG, as in the authors' code): without it the
+ * logits grow at lr 1e-2 until the Gumbel noise no longer explores, and the
+ * actors freeze at their first decisions (seen on tests/test_learning.c's
+ * environment B).
+ *
+ * Cost: the critics grow as M^2: a forward multiplies D = M (OBS + 2) inputs
+ * by M H outputs per batch row (M^2 (OBS + 2) H multiply-adds: at M = 150,
+ * H = 64, 17.3 M per row, and as many parameters in critic_in); x is never
+ * replicated per critic (M copies of [B, D] would be over a gigabyte at
+ * M = 150, B = 1024). Workspace is a few [B, M H] buffers. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents.h"
+#include "host/fail.h"
+#include "kernels/common/rng.h"
+#include "maddpg_internal.h"
+
+enum { OBS = AFS_OBS_DIM };
+
+typedef struct maddpg {
+    afs_algo_params hp;
+    afs_train_params tp;
+    uint32_t seed;
+    int E, M, L, B, H, D;
+    afs_mlp actor, body, actor_t, body_t;
+    afs_params cin, cin_t;          /* critic_in: W [M, H, D], b [M, H] */
+    char shapes[3][128];            /* actor, critic_in, critic_body */
+    int training;
+    afs_replay replay;
+    /* playing */
+    float *obs;                     /* [E*M, OBS] env-major */
+    float *obs_g;                   /* [M, max(E, B), OBS] agent-major */
+    float *logits_e, *soft_e, *hard_e; /* [E*M, 2] */
+    uint8_t *act;                   /* [E*M] */
+    /* updating */
+    float *x;                       /* [B, D] critic input */
+    float *z;                       /* [B, M H] first layers; also [M, B, H] scratch */
+    float *zg;                      /* [M, B, H] pre-activations, then relu in place */
+    float *dh;                      /* [M, B, H] dL/d(body input); also [B, M H] */
+    float *onehot;                  /* [B, M, 2] the batch's actions, one-hot */
+    float *own;                     /* [M, B, 2] the same, agent-major */
+    float *rew, *done, *y, *dq;     /* [M, B] */
+    float *mask;                    /* [B, M] */
+    float *soft, *hard, *diff, *ddiff, *dlogits; /* [M, B, 2] */
+    float *wa, *wa_grad;            /* [M, H, 2] W_m[:, slot m]; its discarded gradient */
+    float *zero_h, *ba_grad;        /* [M, H] zero bias; its discarded gradient */
+    uint8_t *a_next;                /* [M, B] target actions */
+    long long updates;
+    ac_tally tally;
+} maddpg;
+
+static maddpg *impl_of(afs_agent *a) { return a->impl; }
+
+/* src [R, M, cols] (env- or batch-major) to dst [M, R, cols] (agent-major). */
+static void to_agents(afs_backend *b, int M, int R, int cols, const float *src, float *dst)
+{
+    b->copy_cols(b, M, R, cols, src, (size_t)M * cols, (size_t)cols, dst, (size_t)cols,
+                 (size_t)R * cols);
+}
+
+/* src [M, R, cols] to dst [R, M, cols]. */
+static void from_agents(afs_backend *b, int M, int R, int cols, const float *src, float *dst)
+{
+    b->copy_cols(b, M, R, cols, src, (size_t)cols, (size_t)R * cols, dst, (size_t)M * cols,
+                 (size_t)cols);
+}
+
+/* The actors' logits [E*M, 2] on obs [E*M, OBS]. */
+static const float *policy_logits(maddpg *m, afs_backend *b, const float *obs)
+{
+    to_agents(b, m->M, m->E, OBS, obs, m->obs_g);
+    const float *logits = afs_mlp_forward(&m->actor, b, m->E, m->obs_g); /* [M, E, 2] */
+    from_agents(b, m->M, m->E, 2, logits, m->logits_e);
+    return m->logits_e;
+}
+
+static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
+{
+    (void)err;
+    (void)n;
+    maddpg *m = impl_of(a);
+    afs_backend *b = a->b;
+    int rows = m->E * m->M, train = mode == AFS_PLAY_TRAIN && m->training;
+    b->env_arrive(b, env);
+    b->env_observe(b, env, m->obs);
+    const float *logits = policy_logits(m, b, m->obs);
+    uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
+    ac_actions(b, rows, logits, train, m->tp.gumbel_tau, m->seed, counter, m->soft_e, m->hard_e,
+               m->act);
+    b->env_step(b, env, m->act);
+    if (train)
+        afs_replay_store(&m->replay, b, m->obs, m->act, env->reward, env->slot >= m->L);
+    return 0;
+}
+
+static void end_episode(afs_agent *a, afs_env *env, int mode)
+{
+    (void)a;
+    (void)env;
+    (void)mode; /* the last slot's block was stored terminal */
+}
+
+static void decide(afs_agent *a, const afs_env *env)
+{
+    maddpg *m = impl_of(a);
+    a->b->env_observe(a->b, env, m->obs);
+    const float *logits = policy_logits(m, a->b, m->obs);
+    a->b->argmax_rows(a->b, (size_t)m->E * m->M, 2, logits, m->act);
+}
+
+/* ---- The critics ---- */
+
+/* x [B, D] = [obs (M OBS) | one-hot actions (M 2)] from obs [B, M, OBS]
+ * and onehot [B, M, 2]. */
+static void critic_input(maddpg *m, afs_backend *b, int B, const float *obs, const float *onehot)
+{
+    int mo = m->M * OBS;
+    b->copy_cols(b, 1, B, mo, obs, (size_t)mo, 0, m->x, (size_t)m->D, 0);
+    b->copy_cols(b, 1, B, 2 * m->M, onehot, (size_t)2 * m->M, 0, m->x + mo, (size_t)m->D, 0);
+}
+
+/* zg [M, B, H] = the first layers' pre-activations on x [B, D]. */
+static void first_layers(maddpg *m, afs_backend *b, const afs_params *cin, int B)
+{
+    size_t mh = (size_t)m->M * m->H;
+    b->linear_forward(b, 1, B, m->D, (int)mh, m->x, cin->value, cin->value + mh * m->D, m->z);
+    to_agents(b, m->M, B, m->H, m->z, m->zg);
+}
+
+/* q [M, B] from zg: relu in place, then the grouped bodies. */
+static const float *bodies(maddpg *m, afs_backend *b, afs_mlp *body, int B)
+{
+    b->activation_forward(b, AFS_ACT_RELU, (size_t)m->M * B * m->H, m->zg, m->zg);
+    return afs_mlp_forward(body, b, B, m->zg);
+}
+
+/* dL/d(pre-activation) [M, B, H] (in z) from dL/dq [M, B], the online
+ * bodies' gradients added. */
+static const float *bodies_backward(maddpg *m, afs_backend *b, int B, const float *dq)
+{
+    afs_mlp_backward(&m->body, b, B, dq, m->dh);
+    b->activation_backward(b, AFS_ACT_RELU, (size_t)m->M * B * m->H, m->zg, m->dh, m->z);
+    return m->z;
+}
+
+/* The online critics' gradients (added) from dL/dq [M, B] of their last
+ * forward on x. */
+static void critic_backward(maddpg *m, afs_backend *b, int B, const float *dq)
+{
+    size_t mh = (size_t)m->M * m->H;
+    const float *dz = bodies_backward(m, b, B, dq);
+    from_agents(b, m->M, B, m->H, dz, m->dh); /* [B, M H] */
+    b->linear_backward(b, 1, B, m->D, (int)mh, m->x, m->cin.value, m->dh, NULL, m->cin.grad,
+                       m->cin.grad + mh * m->D);
+}
+
+/* q [M, B]: Q_m on x with agent m's own action (own [M, B, 2]) replaced by
+ * sub [M, B, 2], for every m, by first-layer substitution. */
+static const float *substituted(maddpg *m, afs_backend *b, int B, const float *sub)
+{
+    int M = m->M, H = m->H;
+    size_t n2 = (size_t)M * B * 2;
+    first_layers(m, b, &m->cin, B);
+    /* wa[m] = W_m[:, M OBS + 2m .. + 1]: group stride H D + 2 */
+    b->copy_cols(b, M, H, 2, m->cin.value + (size_t)M * OBS, (size_t)m->D,
+                 (size_t)H * m->D + 2, m->wa, 2, (size_t)H * 2);
+    b->copy(b, m->diff, sub, n2 * sizeof(float));
+    b->axpy(b, n2, -1.0f, m->own, m->diff);
+    b->linear_forward(b, M, B, 2, H, m->diff, m->wa, m->zero_h, m->z); /* [M, B, H] */
+    b->axpy(b, (size_t)M * B * H, 1.0f, m->z, m->zg);
+    return bodies(m, b, &m->body, B);
+}
+
+/* dL/dsub [M, B, 2] from dL/dq [M, B] of the last substituted forward. The
+ * bodies' gradients are added (cleared by the next critic step); the first
+ * layers' stay as they were. */
+static void substituted_backward(maddpg *m, afs_backend *b, int B, const float *dq, float *dsub)
+{
+    int M = m->M, H = m->H;
+    const float *dz = bodies_backward(m, b, B, dq);
+    b->zero(b, m->wa_grad, (size_t)M * H * 2 * sizeof(float));
+    b->zero(b, m->ba_grad, (size_t)M * H * sizeof(float));
+    b->linear_backward(b, M, B, 2, H, m->diff, m->wa, dz, dsub, m->wa_grad, m->ba_grad);
+}
+
+/* x and own from a batch's obs [B, M, OBS] and actions [B, M]. */
+static void batch_input(maddpg *m, afs_backend *b, int B, const float *obs, const uint8_t *act)
+{
+    b->one_hot(b, (size_t)B * m->M, 2, act, m->onehot);
+    critic_input(m, b, B, obs, m->onehot);
+    to_agents(b, m->M, B, 2, m->onehot, m->own);
+}
+
+/* TD targets y [M, B] = r + gamma (1 - done) Q'_m(o', a'), a'_j = argmax of
+ * target actor j on o'_j. */
+static void targets(maddpg *m, afs_backend *b, const afs_batch *t)
+{
+    int B = t->B, M = m->M;
+    size_t mb = (size_t)M * B;
+    to_agents(b, M, B, OBS, t->next_obs, m->obs_g);
+    const float *logits = afs_mlp_forward(&m->actor_t, b, B, m->obs_g); /* [M, B, 2] */
+    b->argmax_rows(b, mb, 2, logits, m->a_next);
+    b->one_hot(b, mb, 2, m->a_next, m->own);
+    from_agents(b, M, B, 2, m->own, m->onehot);
+    critic_input(m, b, B, t->next_obs, m->onehot);
+    first_layers(m, b, &m->cin_t, B);
+    const float *q_next = bodies(m, b, &m->body_t, B);
+    b->flag_floats(b, mb, t->flags, AFS_RF_DONE, 1.0f, m->mask);
+    to_agents(b, M, B, 1, m->mask, m->done);
+    to_agents(b, M, B, 1, t->rew, m->rew);
+    b->td_target(b, mb, m->hp.gamma, m->rew, m->done, q_next, m->y);
+}
+
+/* One gradient step of the critics, then of the actors, then the targets. */
+static int one_update(maddpg *m, afs_backend *b, char *err, size_t n)
+{
+    int B = m->B, M = m->M;
+    size_t mb = (size_t)M * B;
+    long u = (long)m->updates;
+    afs_replay_sample(&m->replay, b, B, m->seed, AFS_STREAM_REPLAY, (uint32_t)u, 1.0f);
+    const afs_batch *t = &m->replay.batch;
+    targets(m, b, t);
+
+    /* Critics: squared TD error, mean over M B. */
+    batch_input(m, b, B, t->obs, t->act);
+    first_layers(m, b, &m->cin, B);
+    const float *q = bodies(m, b, &m->body, B);
+    double critic_loss = b->mse_loss(b, mb, q, m->y, NULL, m->dq);
+    if (ac_check_loss(critic_loss, "maddpg", "critic loss", u, err, n))
+        return -1;
+    double td_abs = b->mean_abs_diff(b, mb, q, m->y);
+    afs_params_zero_grad(&m->cin, b);
+    afs_params_zero_grad(&m->body.p, b);
+    critic_backward(m, b, B, m->dq);
+    afs_optim copt = ac_optim(&m->hp, 1), aopt = ac_optim(&m->hp, 0);
+    if (ac_step(&m->cin, b, &copt, "maddpg", u, err, n) ||
+        ac_step(&m->body.p, b, &copt, "maddpg", u, err, n))
+        return -1;
+
+    /* Actors: actor m maximizes Q_m(o, a with a_m = hard_m), the others'
+     * actions from the replay; straight-through Gumbel-softmax. */
+    to_agents(b, M, B, OBS, t->obs, m->obs_g);
+    const float *logits = afs_mlp_forward(&m->actor, b, B, m->obs_g); /* [M, B, 2] */
+    b->gumbel_softmax_forward(b, (int)mb, 2, m->tp.gumbel_tau, m->seed, AFS_STREAM_UPDATE,
+                              (uint32_t)u, logits, m->soft, m->hard);
+    const float *q_pi = substituted(m, b, B, m->hard);
+    double actor_loss = -b->mean(b, mb, q_pi);
+    if (ac_check_loss(actor_loss, "maddpg", "actor loss", u, err, n))
+        return -1;
+    /* dL/dq_m = -1/B where agent m took a decision: no function, no gradient */
+    b->flag_floats(b, mb, t->flags, AFS_RF_VALID, -1.0f / (float)B, m->mask);
+    to_agents(b, M, B, 1, m->mask, m->dq);
+    substituted_backward(m, b, B, m->dq, m->ddiff);
+    b->gumbel_softmax_backward(b, (int)mb, 2, m->tp.gumbel_tau, m->soft, m->ddiff, m->dlogits);
+    /* + 1e-3 mean(logits^2) per agent (the MADDPG authors' code): bounded
+     * logits, so that exploration does not die out */
+    b->axpy(b, mb * 2, AFS_MADDPG_LOGIT_REG / (float)B, logits, m->dlogits);
+    afs_params_zero_grad(&m->actor.p, b);
+    afs_mlp_backward(&m->actor, b, B, m->dlogits, NULL);
+    if (ac_step(&m->actor.p, b, &aopt, "maddpg", u, err, n))
+        return -1;
+
+    afs_params_soft_update(&m->actor_t.p, &m->actor.p, b, m->hp.tau);
+    afs_params_soft_update(&m->cin_t, &m->cin, b, m->hp.tau);
+    afs_params_soft_update(&m->body_t.p, &m->body.p, b, m->hp.tau);
+    m->updates++;
+    m->tally.critic_loss += critic_loss;
+    m->tally.actor_loss += actor_loss;
+    m->tally.td_abs += td_abs;
+    m->tally.updates++;
+    return 0;
+}
+
+static int update(afs_agent *a, char *err, size_t n)
+{
+    maddpg *m = impl_of(a);
+    if (!m->training || afs_replay_records(&m->replay) < m->tp.warmup ||
+        afs_replay_rows(&m->replay) <= 0)
+        return 0;
+    for (int k = 0; k < m->tp.updates_per_slot; k++)
+        if (one_update(m, a->b, err, n))
+            return -1;
+    return 0;
+}
+
+static void stats(afs_agent *a, afs_agent_stats *out)
+{
+    maddpg *m = impl_of(a);
+    double fill = m->training ? (double)afs_replay_records(&m->replay) /
+                                    (double)afs_replay_capacity(&m->replay) : 0.0;
+    ac_tally_report(&m->tally, out, fill);
+}
+
+static void checkpoint(afs_agent *a, afs_checkpoint *c, int with_replay)
+{
+    maddpg *m = impl_of(a);
+    afs_params *sets[6] = {&m->actor.p, &m->cin, &m->body.p,
+                           &m->actor_t.p, &m->cin_t, &m->body_t.p};
+    for (int i = 0; i < 6; i++)
+        c->sets[i] = (afs_ckpt_set){sets[i], m->shapes[i % 3]};
+    c->nsets = 6;
+    c->nblobs = 0;
+    if (!with_replay || !m->training)
+        return;
+    afs_replay *r = &m->replay;
+    afs_replay_sync_meta(r, a->b);
+    c->blobs[0] = (afs_ckpt_blob){"replay_ring", r->blob, r->blob_bytes};
+    c->blobs[1] = (afs_ckpt_blob){"replay_tree", r->tree, 2 * (size_t)r->L * sizeof(double)};
+    c->blobs[2] = (afs_ckpt_blob){"replay_priority", r->max_prio, 2 * sizeof(float)};
+    c->blobs[3] = (afs_ckpt_blob){"replay_meta", r->meta, 4 * sizeof(int64_t)};
+    c->nblobs = 4;
+}
+
+static long long updates(afs_agent *a) { return impl_of(a)->updates; }
+
+static void set_updates(afs_agent *a, long long u, int replay_loaded)
+{
+    maddpg *m = impl_of(a);
+    m->updates = u;
+    if (m->training && replay_loaded)
+        afs_replay_restore_meta(&m->replay, a->b);
+}
+
+/* The update buffers: each pointer and its size. */
+typedef struct buf_spec {
+    void **ptr;
+    size_t bytes;
+} buf_spec;
+
+enum { N_PLAY = 6, N_UPDATE = 21 };
+
+static int play_bufs(maddpg *m, buf_spec *s)
+{
+    size_t rows = (size_t)m->E * m->M, R = (size_t)(m->E > m->B ? m->E : m->B), f = sizeof(float);
+    buf_spec all[N_PLAY] = {
+        {(void **)&m->obs, rows * OBS * f},        {(void **)&m->obs_g, (size_t)m->M * R * OBS * f},
+        {(void **)&m->logits_e, rows * 2 * f},     {(void **)&m->soft_e, rows * 2 * f},
+        {(void **)&m->hard_e, rows * 2 * f},       {(void **)&m->act, rows},
+    };
+    memcpy(s, all, sizeof all);
+    return N_PLAY;
+}
+
+static int update_bufs(maddpg *m, buf_spec *s)
+{
+    size_t B = (size_t)m->B, M = (size_t)m->M, H = (size_t)m->H, f = sizeof(float);
+    size_t mb = M * B, big = mb * H * f;
+    buf_spec all[N_UPDATE] = {
+        {(void **)&m->x, B * (size_t)m->D * f}, {(void **)&m->z, big},
+        {(void **)&m->zg, big},                 {(void **)&m->dh, big},
+        {(void **)&m->onehot, mb * 2 * f},      {(void **)&m->own, mb * 2 * f},
+        {(void **)&m->rew, mb * f},             {(void **)&m->done, mb * f},
+        {(void **)&m->y, mb * f},               {(void **)&m->dq, mb * f},
+        {(void **)&m->mask, mb * f},            {(void **)&m->soft, mb * 2 * f},
+        {(void **)&m->hard, mb * 2 * f},        {(void **)&m->diff, mb * 2 * f},
+        {(void **)&m->ddiff, mb * 2 * f},       {(void **)&m->dlogits, mb * 2 * f},
+        {(void **)&m->wa, M * H * 2 * f},       {(void **)&m->wa_grad, M * H * 2 * f},
+        {(void **)&m->zero_h, M * H * f},       {(void **)&m->ba_grad, M * H * f},
+        {(void **)&m->a_next, mb},
+    };
+    memcpy(s, all, sizeof all);
+    return N_UPDATE;
+}
+
+static void destroy(afs_agent *a)
+{
+    maddpg *m = impl_of(a);
+    afs_backend *b = a->b;
+    afs_mlp *nets[4] = {&m->actor, &m->body, &m->actor_t, &m->body_t};
+    for (int i = 0; i < 4; i++)
+        afs_mlp_free(nets[i], b);
+    afs_params_free(&m->cin, b);
+    afs_params_free(&m->cin_t, b);
+    afs_replay_free(&m->replay, b); /* nothing when it was never made */
+    buf_spec s[N_PLAY + N_UPDATE];
+    int k = play_bufs(m, s);
+    k += update_bufs(m, s + k);
+    for (int i = 0; i < k; i++)
+        if (*s[i].ptr)
+            b->release(b, *s[i].ptr);
+    free(m);
+    free(a);
+}
+
+static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
+                                  updates, set_updates, destroy};
+
+/* Bytes of afs_mlp_init's allocations: parameters, gradients, both Adam
+ * moments; each layer's output and two gradient buffers of the widest. */
+static double mlp_bytes(const int *s, int layers, int G, int batch)
+{
+    double params = 0.0, outs = 0.0;
+    int wide = 0;
+    for (int l = 0; l < layers; l++)
+        params += (double)G * s[l + 1] * (s[l] + 1.0);
+    for (int l = 0; l <= layers; l++) {
+        outs += l ? s[l] : 0;
+        wide = s[l] > wide ? s[l] : wide;
+    }
+    return sizeof(float) * (4.0 * params + (double)G * batch * (outs + 2.0 * wide));
+}
+
+/* critic_in's values, drawn as afs_mlp_init draws a layer: uniform on
+ * +-1/sqrt(D), parameter i from word i % 4 of Philox block i / 4 (key
+ * {seed, stream}), on the host. 0, or -1 when out of host memory. */
+static int init_critic_in(afs_params *p, afs_backend *b, int D, uint32_t seed, uint32_t stream)
+{
+    float *host = malloc(p->n * sizeof *host);
+    if (!host)
+        return -1;
+    float bound = 1.0f / sqrtf((float)D);
+    for (size_t i = 0; i < p->n; i++) {
+        afs_block blk = afs_philox(seed, stream, (uint32_t)(i / 4), 0, 0, 0);
+        host[i] = afs_uniform(blk.v[i % 4], -bound, bound);
+    }
+    b->to_backend(b, p->value, host, p->n * sizeof *host);
+    free(host);
+    return 0;
+}
+
+/* The networks; 0, or -1 with err. */
+static int make_nets(maddpg *m, afs_backend *b, char *err, size_t n)
+{
+    int as[AFS_MLP_MAX_LAYERS + 1], cs[AFS_MLP_MAX_LAYERS + 1];
+    int al = ac_sizes(m->hp.actor_hidden, OBS, 2, as, "maddpg.actor_hidden", err, n);
+    int cl = ac_sizes(m->hp.critic_hidden, m->D, 1, cs, "maddpg.critic_hidden", err, n);
+    if (al < 0 || cl < 0)
+        return -1;
+    if (cl < 2)
+        return afs_fail(err, n, "maddpg.critic_hidden = '%s': the critics need a hidden layer "
+                        "(their first layers are stacked into one), e.g. 64,64",
+                        m->hp.critic_hidden);
+    m->H = cs[1];
+    const int *bs = cs + 1; /* the bodies: H -> ... -> 1 */
+    int bl = cl - 1, M = m->M, B = m->B, rows = m->E > B ? m->E : B;
+    size_t cin_n = (size_t)M * m->H * m->D + (size_t)M * m->H; /* W [M, H, D], b [M, H] */
+    if ((double)M * m->H > INT_MAX)
+        return afs_fail(err, n, "maddpg: %d critics of first hidden width %d: their %g stacked "
+                        "outputs do not fit one layer", M, m->H, (double)M * m->H);
+    double nets = mlp_bytes(as, al, M, rows) + mlp_bytes(as, al, M, B) +
+                  2.0 * mlp_bytes(bs, bl, M, B) + 2.0 * 4.0 * sizeof(float) * (double)cin_n;
+    if (afs_mlp_init(&m->actor, b, "actor", as, al, M, AFS_ACT_RELU, AFS_ACT_NONE, rows, m->seed,
+                     AFS_STREAM_INIT) ||
+        afs_params_alloc(&m->cin, b, "critic_in", cin_n) ||
+        init_critic_in(&m->cin, b, m->D, m->seed, AFS_STREAM_INIT + 1) ||
+        afs_mlp_init(&m->body, b, "critic_body", bs, bl, M, AFS_ACT_RELU, AFS_ACT_NONE, B,
+                     m->seed, AFS_STREAM_INIT + 2) ||
+        afs_mlp_init(&m->actor_t, b, "actor_target", as, al, M, AFS_ACT_RELU, AFS_ACT_NONE, B,
+                     m->seed, AFS_STREAM_INIT) ||
+        afs_params_alloc(&m->cin_t, b, "critic_in_target", cin_n) ||
+        afs_mlp_init(&m->body_t, b, "critic_body_target", bs, bl, M, AFS_ACT_RELU, AFS_ACT_NONE,
+                     B, m->seed, AFS_STREAM_INIT + 2))
+        return afs_fail(err, n, "maddpg: out of %s memory for the networks: %.1f MiB for M = %d "
+                        "actors and critics of D = %d inputs, first hidden H = %d, batch %d (the "
+                        "critics grow as M^2): lower env.agents, maddpg.batch or "
+                        "maddpg.critic_hidden", b->name, nets / (1024.0 * 1024.0), M, m->D, m->H,
+                        B);
+    afs_mlp_shape(&m->actor, m->shapes[0], sizeof m->shapes[0]);
+    snprintf(m->shapes[1], sizeof m->shapes[1], "linear %d-%d x1", m->D, M * m->H);
+    afs_mlp_shape(&m->body, m->shapes[2], sizeof m->shapes[2]);
+    return 0;
+}
+
+/* Allocates bufs[0..k); the bytes they take. *ok cleared on a failure. */
+static double alloc_bufs(afs_backend *b, buf_spec *s, int k, int *ok)
+{
+    double total = 0.0;
+    for (int i = 0; i < k; i++)
+        total += (double)s[i].bytes;
+    for (int i = 0; i < k && *ok; i++)
+        *ok = (*s[i].ptr = b->alloc(b, s[i].bytes)) != NULL;
+    return total;
+}
+
+afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, int train,
+                             char *err, size_t n)
+{
+    afs_agent *a = calloc(1, sizeof *a);
+    maddpg *m = calloc(1, sizeof *m);
+    if (!a || !m) {
+        free(a);
+        free(m);
+        afs_fail(err, n, "out of host memory");
+        return NULL;
+    }
+    err[0] = 0;
+    *a = (afs_agent){&ops, "maddpg", 1, b, m, {0, 0, 0, 0}, 0.0};
+    m->hp = cfg->maddpg;
+    m->tp = cfg->train;
+    m->seed = cfg->run.seed;
+    m->E = envs;
+    m->M = cfg->env.agents;
+    m->L = cfg->env.slots;
+    m->B = cfg->maddpg.batch;
+    m->D = m->M * (OBS + 2);
+    m->training = train;
+    int ok = 1;
+    if (train && strcmp(m->hp.replay, "uniform"))
+        ok = !afs_fail(err, n, "maddpg.replay = '%s': MADDPG draws joint transitions uniformly "
+                       "(design section 5); set maddpg.replay = uniform", m->hp.replay);
+    ok = ok && make_nets(m, b, err, n) == 0;
+    buf_spec s[N_PLAY + N_UPDATE];
+    if (ok) {
+        int k = play_bufs(m, s);
+        double bytes = alloc_bufs(b, s, k, &ok);
+        if (!ok)
+            afs_fail(err, n, "maddpg: out of %s memory for playing: %.1f MiB for %d environments "
+                     "of %d agents: lower run.envs", b->name, bytes / (1024.0 * 1024.0), m->E,
+                     m->M);
+    }
+    if (ok && train) {
+        int slots = ac_replay_slots(cfg, m->E * m->M, m->M, m->B, &a->replay, err, n);
+        ok = slots > 0;
+        if (ok && afs_replay_init(&m->replay, b, slots, m->E * m->M, m->M, 0, m->hp.per_alpha,
+                                  m->hp.per_eps, m->B))
+            ok = !afs_fail(err, n, "maddpg: out of %s memory for a replay of %d slots (%.1f MiB)",
+                           b->name, slots,
+                           slots * (double)afs_replay_block_bytes(m->E * m->M, m->M) /
+                               (1024.0 * 1024.0));
+        if (ok) {
+            int k = update_bufs(m, s);
+            double bytes = alloc_bufs(b, s, k, &ok);
+            if (!ok)
+                afs_fail(err, n, "maddpg: out of %s memory for the updates: %.1f MiB for batch "
+                         "B = %d of M = %d agents, critic input D = %d, first hidden H = %d "
+                         "(three [B, M H] buffers of %.1f MiB each): lower maddpg.batch or "
+                         "env.agents", b->name, bytes / (1024.0 * 1024.0), m->B, m->M, m->D,
+                         m->H, (double)m->B * m->M * m->H * sizeof(float) / (1024.0 * 1024.0));
+        }
+    }
+    if (!ok) {
+        if (!err[0])
+            afs_fail(err, n, "maddpg: out of %s memory", b->name);
+        destroy(a);
+        return NULL;
+    }
+    /* The targets start as copies of the online networks. */
+    afs_params_copy(&m->actor_t.p, &m->actor.p, b);
+    afs_params_copy(&m->cin_t, &m->cin, b);
+    afs_params_copy(&m->body_t.p, &m->body.p, b);
+    return a;
+}
+
+/* ---- For tests (maddpg_internal.h) ---- */
+
+const float *afs_maddpg_q_substituted(afs_agent *a, int B, const float *obs, const uint8_t *act,
+                                      const float *sub)
+{
+    maddpg *m = impl_of(a);
+    if (!m->training || B < 1 || B > m->B)
+        return NULL;
+    batch_input(m, a->b, B, obs, act);
+    return substituted(m, a->b, B, sub);
+}
+
+void afs_maddpg_q_substituted_backward(afs_agent *a, int B, const float *dq, float *dsub)
+{
+    substituted_backward(impl_of(a), a->b, B, dq, dsub);
+}
+
+afs_replay *afs_maddpg_replay(afs_agent *a)
+{
+    maddpg *m = impl_of(a);
+    return m->training ? &m->replay : NULL;
+}
