@@ -56,6 +56,7 @@ bin_libdirs=()
 sanitizer_runs=(
   "memcheck 100 cuda_nn_parity/*"
   "memcheck 60 cuda_learn_parity/*"
+  "memcheck 60 maddpg/axpy_cuda_matches_cpu"
   "memcheck 60 cuda_parity/@(fused_slots_greedy_small|phase_by_phase_matches_too)"
   "racecheck 60 cuda_parity/fused_slots_greedy_small"
 )
@@ -257,18 +258,20 @@ criterion_synthesis() {
 # verbose Criterion log (tests left out by --filter are not counted).
 parity_counts() {
   local p f s
-  p=$(grep -cE '^\[PASS\] cuda_(nn_)?parity::' "$1" 2>/dev/null || true)
-  f=$(grep -cE '^\[FAIL\] cuda_(nn_)?parity::' "$1" 2>/dev/null || true)
-  s=$({ grep -E '^\[SKIP\] cuda_(nn_)?parity::' "$1" 2>/dev/null || true; } | grep -cv 'Test is disabled' || true)
+  p=$(grep -cE '^\[PASS\] cuda_(nn_|learn_)?parity::' "$1" 2>/dev/null || true)
+  f=$(grep -cE '^\[FAIL\] cuda_(nn_|learn_)?parity::' "$1" 2>/dev/null || true)
+  s=$({ grep -E '^\[SKIP\] cuda_(nn_|learn_)?parity::' "$1" 2>/dev/null || true; } | grep -cv 'Test is disabled' || true)
   printf '%s %s %s\n' "${p:-0}" "${f:-0}" "${s:-0}"
 }
 
 # ---------------------------------------------------------- steps and table
 
-steps=(deps configure build tests benchmark_env benchmark_nn benchmark_cpu memcheck racecheck)
+steps=(deps configure build tests benchmark_env benchmark_nn benchmark_train benchmark_cpu
+       memcheck racecheck)
 declare -A step_label=(
   [deps]="dependencies" [configure]="configure" [build]="build" [tests]="tests"
-  [benchmark_env]="cuda_env_bench" [benchmark_nn]="nn_bench cuda" [benchmark_cpu]="env_bench cpu"
+  [benchmark_env]="cuda_env_bench" [benchmark_nn]="nn_bench cuda"
+  [benchmark_train]="train_bench cuda" [benchmark_cpu]="env_bench cpu"
   [memcheck]="memcheck" [racecheck]="racecheck")
 declare -A step_status=()
 failed_steps=()
@@ -310,11 +313,14 @@ print_table() {
          END {for (i = 1; i <= k; i++) print last[order[i]]}' "$work/bench_nn.txt" |
       sed -E 's/nn backend=([a-z0-9+]+) net=([a-z_]+) batch=([0-9]+) samples_per_s=([^ ]+) gflops=([^ ]+)/nn \1 \2 B=\3: \4 samples\/s, \5 GFLOP\/s/'
   fi
-  # Environment rows, from their key=value fields (block: threads per environment).
-  cat "$work/bench_env.txt" "$work/bench_cpu.txt" 2>/dev/null | grep -h "agent_steps_per_s" |
+  # Environment and training rows, from their key=value fields (block:
+  # threads per environment; algo: a training's, learning included).
+  cat "$work/bench_env.txt" "$work/bench_train.txt" "$work/bench_cpu.txt" 2>/dev/null |
+    grep -h "agent_steps_per_s" |
     awk '{ delete v; for (i = 1; i <= NF; i++) if (split($i, kv, "=") == 2) v[kv[1]] = kv[2]
            printf "%-5s E=%-6s %-16s %10s agent-steps/s%s\n", v["backend"], v["E"],
-                  ("block" in v) ? "block=" v["block"] : "", v["agent_steps_per_s"],
+                  ("block" in v) ? "block=" v["block"] : ("algo" in v) ? v["algo"] " B=" v["batch"] : "",
+                  v["agent_steps_per_s"],
                   ("fraction_of_floor" in v) ? ", of bandwidth floor: " v["fraction_of_floor"] : "" }'
   if [ ${#failed_steps[@]} -eq 0 ]; then
     printf '%-16s %s\n' "result:" "every step ok"
@@ -570,6 +576,8 @@ main() {
     cuda_env_bench --envs 1024,8192,32768 --repeats 5
   bench benchmark_nn bench_nn.txt 90 nn_bench --backend cuda --repeats 1 --max-batch 4096 -- \
     nn_bench --backend cuda --repeats 5
+  bench benchmark_train bench_train.txt 90 train_bench --backend cuda --envs 1024 --episodes 1 \
+    --slots 5 -- train_bench --backend cuda --envs 1024 --episodes 2 --slots 10
   bench benchmark_cpu bench_cpu.txt 60 env_bench --envs 64 --episodes 1 --policy greedy -- \
     env_bench --envs 64,1024 --episodes 2 --policy greedy
 

@@ -92,7 +92,7 @@ static int bench_one(afs_backend *b, const bench_args *a, int envs)
     cfg.run.envs = envs;
     cfg.train.updates_per_slot = a->updates;
     cfg.train.replay_mib = a->replay_mib;
-    cfg.train.warmup = a->batch * (strcmp(a->algo, "maddpg") ? 1 : a->agents);
+    cfg.train.warmup = envs * a->agents; /* one slot: episode 0 passes it */
     cfg.train.episodes = a->episodes + 1;
     cfg.esdrl.batch = cfg.maddpg.batch = a->batch;
     char err[1024];

@@ -4,7 +4,10 @@
 usage: /usr/bin/python3 experiments/plot.py FILE.h5 [-o OUT.png] [--metrics m1,m2,...]
 
 One subplot per metric (default: every float metric the file holds),
-x = episode, one line per policy run (/runs/<policy>). Reads files of runs
+x = episode, one line per policy run (/runs/<policy>). A training file
+(afsim train) gives its learning curve (/runs/train, x = training episode)
+and its evaluations (/runs/eval: x = training episodes before the
+evaluation, y = the mean over its held-out episodes). Reads files of runs
 still going or killed: a run's rows are the first `finished` rows of each
 dataset (docs/output.md, "Crash safety"); a run with no finished episode is
 skipped with a note on stderr.
@@ -36,8 +39,14 @@ METRICS = {
     "comm_floats_per_decision": "communication (floats / decision)",
     "decision_time_s": "decision time (s / decision)",
     "agent_steps_per_s": "speed (agent-steps / s)",
+    "return": "return per agent",
+    "critic_loss": "critic loss (squared TD error)",
+    "actor_loss": "actor loss (-Q)",
+    "td_abs": "mean |TD error|",
+    "updates": "gradient steps per episode",
+    "replay_fill": "replay fill (fraction)",
 }
-NOT_METRICS = {"episode", "functions", "trace"}
+NOT_METRICS = {"episode", "functions", "trace", "trained_episodes"}
 
 
 def note(msg):
@@ -118,15 +127,26 @@ def read_runs(f, path):
         if n == 0:
             note(f"{path}: run {name!r} has no finished episode, skipped")
             continue
-        ep = g["episode"][:n]
+        # Training's evaluations: by training episodes, averaged over the
+        # held-out episodes of each evaluation.
+        evaluations = "trained_episodes" in g and is_float_series(g["trained_episodes"])
+        ep = g["trained_episodes"][:n] if evaluations else g["episode"][:n]
         data, units = {}, {}
         for key, ds in g.items():
             if key in NOT_METRICS or not is_float_series(ds):
                 continue
             m = min(n, len(ds))
-            data[key] = (ep[:m], ds[:m].astype(float))
+            x, y = ep[:m], ds[:m].astype(float)
+            if evaluations:
+                xs = np.unique(x)
+                y = np.array([np.nanmean(y[x == v]) if np.any(~np.isnan(y[x == v])) else np.nan
+                              for v in xs])
+                x = xs
+            data[key] = (x, y)
             units[key] = text(ds.attrs["unit"]) if "unit" in ds.attrs else ""
         attrs = {k: text(v) for k, v in g.attrs.items()}
+        if evaluations:
+            name = f"{name} (held-out, mean per evaluation)"
         runs.append((name, data, attrs, units))
     return runs
 

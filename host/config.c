@@ -113,6 +113,9 @@ static const afs_config_key keys[] = {
      "gradient steps after each slot"},
     {"train", "gumbel_tau", AFS_T_FLOAT, TRAIN(gumbel_tau), 0, 0, 100, 1, "1", "",
      "temperature of the Gumbel-softmax that explores and trains the actor"},
+    {"train", "logit_reg", AFS_T_FLOAT, TRAIN(logit_reg), 0, 0, 10, 0, "1e-3", "",
+     "weight of the mean squared actor logits in the actor's loss: bounded logits, so that "
+     "the Gumbel-softmax keeps exploring (the MADDPG authors' code: 1e-3)"},
     {"train", "eval_every", AFS_T_INT, TRAIN(eval_every), 0, 0, BIG, 0, "20", "episodes",
      "episodes between evaluations of the deterministic policy, 0 = none"},
     {"train", "eval_episodes", AFS_T_INT, TRAIN(eval_episodes), 0, 1, BIG, 0, "5", "",

@@ -54,6 +54,7 @@ typedef struct afs_train_params {
     int warmup;            /* transitions stored before the first update */
     int updates_per_slot;  /* gradient steps after each slot */
     float gumbel_tau;      /* temperature of the exploring Gumbel-softmax */
+    float logit_reg;       /* weight of mean(logits^2) in the actors' loss */
     int eval_every;        /* episodes between evaluations (0: none) */
     int eval_episodes;     /* episodes of each evaluation */
     char checkpoint[AFS_PATH_MAX]; /* "" : the results file's name + .ckpt.h5 */

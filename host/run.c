@@ -159,19 +159,20 @@ static int run_policy(run_state *s, afs_backend *b, const afs_config *cfg, int p
     return rc;
 }
 
-static void summary_header(FILE *f)
+static void summary_header(FILE *f, int w)
 {
-    fprintf(f, "%-10s %8s %10s %8s %10s %9s %8s %6s %6s %12s\n", "policy", "episodes",
+    fprintf(f, "%-*s %8s %10s %8s %10s %9s %8s %6s %6s %12s\n", w, "policy", "episodes",
             "functions", "success", "latency_s", "cost", "offload", "drop", "late",
             "agent-steps/s");
 }
 
-static void summary_row(FILE *f, const char *name, const policy_total *t, const afs_env *env)
+static void summary_row(FILE *f, int w, const char *name, const policy_total *t,
+                        const afs_env *env)
 {
     afs_episode_row r;
     afs_row_from_sums(&r, &t->sums);
     double steps = (double)t->episodes * env->E * env->M * env->p.slots;
-    fprintf(f, "%-10s %8d %10lld %8.4f %10.4f %9.4f %8.4f %6.4f %6.4f %12.3g\n", name,
+    fprintf(f, "%-*s %8d %10lld %8.4f %10.4f %9.4f %8.4f %6.4f %6.4f %12.3g\n", w, name,
             t->episodes, (long long)r.functions, r.success_rate, r.mean_latency_s,
             r.mean_cost, r.offload_fraction, r.drop_rate, r.miss_rate,
             t->sim_s > 0 ? steps / t->sim_s : 0.0);
@@ -209,9 +210,12 @@ int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
         rc = afs_fail(err, n, "%s", close_err);
     afs_outlock_drop(&lock);
     if (!rc && opt->summary) {
-        summary_header(opt->summary);
+        int w = 10; /* the policy column: as wide as the longest name */
         for (int p = 0; p < done; p++)
-            summary_row(opt->summary, cfg->run.policy_label[p], &totals[p], &s.env);
+            w = (int)strlen(cfg->run.policy_label[p]) > w ? (int)strlen(cfg->run.policy_label[p]) : w;
+        summary_header(opt->summary, w);
+        for (int p = 0; p < done; p++)
+            summary_row(opt->summary, w, cfg->run.policy_label[p], &totals[p], &s.env);
         fprintf(opt->summary, "results: %s\n", cfg->run.out);
     }
     run_free(&s, b);

@@ -148,6 +148,10 @@ struct afs_backend {
     /* y[i] += alpha x[i] (a product and a sum, each rounded once: the same
      * bits on every backend); x and y do not overlap unless equal. */
     void (*axpy)(afs_backend *b, size_t n, float alpha, const float *x, float *y);
+    /* y[i k + j] = w[i] x[i k + j] for i < n, j < k: each row of x [n, k]
+     * scaled by its weight (k = 1: an elementwise product); y may be x. */
+    void (*scale_rows)(afs_backend *b, size_t n, int k, const float *x, const float *w,
+                       float *y);
     /* out[i, j] = (j == a[i]): actions [n] as one-hot rows [n, k]. */
     void (*one_hot)(afs_backend *b, size_t n, int k, const uint8_t *a, float *out);
     /* a[i] = the column of row i of x [n, k] with the largest value (the

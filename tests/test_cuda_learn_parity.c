@@ -107,6 +107,11 @@ Test(cuda_learn_parity, data_movement_and_elementwise)
     k.cpu->fill(k.cpu, N, 0.25f, f);
     k.gpu->fill(k.gpu, N, 0.25f, gf);
     same_bytes(k.gpu, gf, f, sizeof f, "fill");
+    /* rows of 3 scaled by R weights (src's first 3R values by its last R) */
+    float sc[R * 3], *gsc = up(k.gpu, NULL, sizeof sc);
+    k.cpu->scale_rows(k.cpu, R, 3, src, src + 3 * R, sc);
+    k.gpu->scale_rows(k.gpu, R, 3, gsrc, gsrc + 3 * R, gsc);
+    same_bytes(k.gpu, gsc, sc, sizeof sc, "scale_rows");
     float y[R], *gy = up(k.gpu, NULL, sizeof y);
     k.cpu->td_target(k.cpu, R, 0.96f, src, fl, src + R, y);
     float *gdone = up(k.gpu, fl, sizeof fl);
@@ -262,6 +267,9 @@ Test(cuda_learn_parity, empty_work_touches_nothing)
     g->gather_rows(g, 0, 3, im, m, m + 8);
     g->index_add_mod(g, 0, im, 1, 5, im + 8);
     g->fill(g, 0, 1.0f, m);
+    g->axpy(g, 0, 2.0f, m + 8, m);
+    g->scale_rows(g, 0, 2, m + 8, m + 8, m);
+    g->scale_rows(g, 3, 0, m + 8, m + 8, m);
     g->one_hot(g, 0, 2, bm, m);
     g->argmax_rows(g, 0, 2, m, bm);
     g->flag_floats(g, 0, bm, 1, 1.0f, m);

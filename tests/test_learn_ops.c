@@ -428,6 +428,9 @@ Test(learn_ops, empty_work_touches_nothing)
     cpu->gather_rows(cpu, 0, 4, im, m, m + 8);
     cpu->index_add_mod(cpu, 0, im, 1, 5, im + 8);
     cpu->fill(cpu, 0, 1.0f, m);
+    cpu->axpy(cpu, 0, 2.0f, m + 8, m);
+    cpu->scale_rows(cpu, 0, 2, m + 8, m + 8, m);
+    cpu->scale_rows(cpu, 3, 0, m + 8, m + 8, m);
     cpu->one_hot(cpu, 0, 2, bm, m);
     cpu->argmax_rows(cpu, 0, 2, m, bm);
     cpu->flag_floats(cpu, 0, bm, 1, 1.0f, m);
@@ -445,4 +448,21 @@ Test(learn_ops, empty_work_touches_nothing)
     for (int i = 0; i < 16; i++)
         cr_assert_eq(dm[i], -4242.0, "tree node %d written by empty work", i);
     cpu->release(cpu, m);
+}
+
+/* Rows scaled by their weights, in place too; k = 1 multiplies elementwise. */
+Test(learn_ops, scale_rows_by_hand)
+{
+    const float x[6] = {1, 2, 3, 4, 5, 6}, w[3] = {2, -1, 0.5f};
+    float y[6];
+    cpu->scale_rows(cpu, 3, 2, x, w, y);
+    const float want[6] = {2, 4, -3, -4, 2.5f, 3};
+    cr_assert_arr_eq(y, want, sizeof want);
+    cpu->scale_rows(cpu, 2, 3, y, w, y); /* in place: rows of 3 */
+    const float twice[6] = {4, 8, -6, 4, -2.5f, -3};
+    cr_assert_arr_eq(y, twice, sizeof twice);
+    float z[3];
+    cpu->scale_rows(cpu, 3, 1, w, w, z);
+    const float squares[3] = {4, 1, 0.25f};
+    cr_assert_arr_eq(z, squares, sizeof squares);
 }

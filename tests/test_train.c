@@ -68,8 +68,10 @@ static void close_to(double got, double want, double rel, const char *what, int 
  * out from the equations: critic g = 2 (q - r) x over x = [o, one-hot a]
  * (the target is the reward: terminal); actor, through the straight-through
  * Gumbel-softmax, dL/dhard_j = -w_j / B summed over the batch with w the
- * updated critic's action weights, so dL/dlogit_0 = -dL/dlogit_1 has the
- * sign of w_1 - w_0 and a size at most |w_1 - w_0| / (4 tau). */
+ * updated critic's action weights, so its part of dL/dlogit_0 is minus
+ * its part of dL/dlogit_1, with the sign of w_1 - w_0 and a size at most
+ * |w_1 - w_0| / (4 tau); the logits' penalty reg mean(l^2) adds reg l_j
+ * (every row has the same logits l). */
 Test(train, one_esdrl_update_by_hand_on_one_layer_networks)
 {
     afs_config cfg;
@@ -79,6 +81,7 @@ Test(train, one_esdrl_update_by_hand_on_one_layer_networks)
         {"env.idle_prob", "0"}, {"run.envs", "1"}, {"run.seed", "11"},
         {"esdrl.actor_hidden", "none"}, {"esdrl.critic_hidden", "none"}, {"esdrl.batch", "4"},
         {"train.warmup", "1"}, {"train.replay_mib", "1"}, {"train.gumbel_tau", "0.5"},
+        {"train.logit_reg", "0.25"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
         set(&cfg, kv[i][0], kv[i][1]);
@@ -136,19 +139,27 @@ Test(train, one_esdrl_update_by_hand_on_one_layer_networks)
                  "critic target", j);
     }
 
-    /* Actor: logits l = Wa o + ba, W rows 0 and 1. */
+    /* Actor: logits l = Wa o + ba, W rows 0 and 1 (as initialized: the
+     * actor steps after its gradient). */
+    double l[2], reg = cfg.train.logit_reg;
+    for (int k = 0; k < 2; k++) {
+        l[k] = wa[2 * D + k];
+        for (int j = 0; j < D; j++)
+            l[k] += wa[k * D + j] * o[j];
+    }
     double w0 = critic->value[D], w1 = critic->value[D + 1];
     double gb0 = actor->m[2 * D] / (1.0 - beta1), gb1 = actor->m[2 * D + 1] / (1.0 - beta1);
-    cr_assert(gb0 != 0.0, "the actor got a gradient");
-    cr_assert((gb0 > 0) == (w1 - w0 > 0), "dL/dlogit_0 %g has the sign of w1 - w0 = %g", gb0,
+    close_to(gb0 + gb1, reg * (l[0] + l[1]), 1e-4, "the penalty's part of dL/dlogits", 0);
+    double st0 = 0.5 * (gb0 - gb1 - reg * (l[0] - l[1])); /* the straight-through part */
+    cr_assert(fabs(st0) > 1e-9, "the actor got a gradient through the critic");
+    cr_assert((st0 > 0) == (w1 - w0 > 0), "dL/dlogit_0 %g has the sign of w1 - w0 = %g", st0,
               w1 - w0);
-    cr_assert(fabs(gb0) <= fabs(w1 - w0) / (4.0 * cfg.train.gumbel_tau) * (1 + 1e-5),
-              "|dL/dlogit_0| %g is at most |w1 - w0| / (4 tau) = %g", fabs(gb0),
+    cr_assert(fabs(st0) <= fabs(w1 - w0) / (4.0 * cfg.train.gumbel_tau) * (1 + 1e-5),
+              "|dL/dlogit_0| %g is at most |w1 - w0| / (4 tau) = %g", fabs(st0),
               fabs(w1 - w0) / (4.0 * cfg.train.gumbel_tau));
-    close_to(gb1, -gb0, 1e-5, "dL/dlogit_1", 0);
     for (int j = 0; j < D; j++) {
         close_to(actor->m[j] / (1.0 - beta1), gb0 * o[j], 1e-4, "actor dL/dW0", j);
-        close_to(actor->m[D + j] / (1.0 - beta1), -gb0 * o[j], 1e-4, "actor dL/dW1", j);
+        close_to(actor->m[D + j] / (1.0 - beta1), gb1 * o[j], 1e-4, "actor dL/dW1", j);
     }
     for (size_t j = 0; j < actor->n; j++)
         close_to(actor_t->value[j], tau * actor->value[j] + (1.0 - tau) * wa[j], 1e-5,

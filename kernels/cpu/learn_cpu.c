@@ -55,6 +55,15 @@ static void axpy(afs_backend *b, size_t n, float alpha, const float *x, float *y
         y[i] += alpha * x[i];
 }
 
+static void scale_rows(afs_backend *b, size_t n, int k, const float *x, const float *w,
+                       float *y)
+{
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < k; j++)
+            y[i * (size_t)k + j] = w[i] * x[i * (size_t)k + j];
+}
+
 static void one_hot(afs_backend *b, size_t n, int k, const uint8_t *a, float *out)
 {
     (void)b;
@@ -191,6 +200,7 @@ void afs_learn_cpu_install(afs_backend *b)
     b->index_add_mod = index_add_mod;
     b->fill = fill;
     b->axpy = axpy;
+    b->scale_rows = scale_rows;
     b->one_hot = one_hot;
     b->argmax_rows = argmax_rows;
     b->flag_floats = flag_floats;

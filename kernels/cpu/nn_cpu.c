@@ -30,11 +30,25 @@ static void linear_grad_one(int B, int in, int out, const float *x, const float 
             db[o] += dy[(size_t)r * out + o];
 }
 
+/* Groups (one network per agent) run in parallel when there are several
+ * and enough work, each group's products on one BLAS thread: a group's
+ * results never depend on the others', so neither on the thread count. */
+#define GROUPS_PARALLEL_FLOPS 1.0e7
+
+static int groups_in_parallel(int G, int B, int in, int out)
+{
+    int parallel = G > 1 && 2.0 * G * B * in * out >= GROUPS_PARALLEL_FLOPS;
+    if (parallel)
+        afs_gemm_threads_for(0.0);
+    return parallel;
+}
+
 static void linear_forward(afs_backend *b, int G, int B, int in, int out, const float *x,
                            const float *W, const float *bias, float *y)
 {
     (void)b;
     size_t xs = (size_t)B * in, ws = (size_t)out * in, ys = (size_t)B * out;
+    #pragma omp parallel for schedule(static) if (groups_in_parallel(G, B, in, out))
     for (int g = 0; g < G; g++)
         linear_one(B, in, out, x + g * xs, W + g * ws, bias + (size_t)g * out, y + g * ys);
 }
@@ -44,6 +58,7 @@ static void linear_backward(afs_backend *b, int G, int B, int in, int out, const
 {
     (void)b;
     size_t xs = (size_t)B * in, ws = (size_t)out * in, ys = (size_t)B * out;
+    #pragma omp parallel for schedule(static) if (groups_in_parallel(G, B, in, out))
     for (int g = 0; g < G; g++)
         linear_grad_one(B, in, out, x + g * xs, W + g * ws, dy + g * ys, dx ? dx + g * xs : NULL,
                         dW + g * ws, db + (size_t)g * out);

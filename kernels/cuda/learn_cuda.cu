@@ -113,6 +113,19 @@ static void axpy(afs_backend *b, size_t n, float alpha, const float *x, float *y
     LAUNCH_N(n, k_axpy, n, alpha, x, y);
 }
 
+__global__ void k_scale_rows(size_t total, int k, const float *x, const float *w, float *y)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < total)
+        y[i] = w[i / k] * x[i];
+}
+
+static void scale_rows(afs_backend *b, size_t n, int k, const float *x, const float *w, float *y)
+{
+    (void)b;
+    LAUNCH_N(k > 0 ? n * (size_t)k : 0, k_scale_rows, n * (size_t)k, k, x, w, y);
+}
+
 __global__ void k_one_hot(size_t total, int k, const uint8_t *a, float *out)
 {
     size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
@@ -353,6 +366,7 @@ void afs_learn_cuda_install(afs_backend *b)
     b->index_add_mod = index_add_mod;
     b->fill = fill;
     b->axpy = axpy;
+    b->scale_rows = scale_rows;
     b->one_hot = one_hot;
     b->argmax_rows = argmax_rows;
     b->flag_floats = flag_floats;

@@ -30,6 +30,26 @@ void ac_actions(afs_backend *b, int rows, const float *logits, int explore, floa
     }
 }
 
+float *ac_unit_actions(afs_backend *b)
+{
+    static const float unit[4] = {1.0f, 0.0f, 0.0f, 1.0f};
+    float *u = b->alloc(b, sizeof unit);
+    if (u)
+        b->to_backend(b, u, unit, sizeof unit);
+    return u;
+}
+
+void ac_q_of_both_actions(afs_backend *b, afs_mlp *critic, int B, float *x, int width, int at,
+                          const float *unit, float *qpair)
+{
+    for (int a = 0; a < 2; a++) {
+        /* every row's action columns from the same two floats (stride 0) */
+        b->copy_cols(b, 1, B, 2, unit + 2 * a, 0, 0, x + at, (size_t)width, 0);
+        const float *q = afs_mlp_forward(critic, b, B, x);
+        b->copy_cols(b, 1, B, 1, q, 1, 0, qpair + a, 2, 0);
+    }
+}
+
 int ac_check_loss(double loss, const char *algo, const char *what, long update, char *err,
                   size_t n)
 {

@@ -31,6 +31,16 @@ void ac_tally_report(ac_tally *t, afs_agent_stats *out, double replay_fill);
 void ac_actions(afs_backend *b, int rows, const float *logits, int explore, float tau,
                 uint32_t seed, uint32_t counter, float *soft, float *hard, uint8_t *act);
 
+/* The one-hot rows of both actions, [2, 2] = {1, 0, 0, 1} (backend memory,
+ * the caller releases it), or NULL when out of memory. */
+float *ac_unit_actions(afs_backend *b);
+/* qpair [B, 2]: critic(x) with x's action columns (2 at column `at` of its
+ * `width`) set to each action in turn (unit from ac_unit_actions): the
+ * critic's value of both actions on x's observations. x's action columns
+ * are left holding action 1. */
+void ac_q_of_both_actions(afs_backend *b, afs_mlp *critic, int B, float *x, int width, int at,
+                          const float *unit, float *qpair);
+
 /* One optimizer step of a parameter set: -1 with err when the gradient's
  * norm is not finite (the set is then left as it was). */
 int ac_step(afs_params *p, afs_backend *b, const afs_optim *o, const char *algo, long update,

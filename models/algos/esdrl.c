@@ -31,7 +31,7 @@ typedef struct esdrl {
     float *obs, *soft_e, *hard_e;
     uint8_t *act;
     /* updating: [B] rows */
-    float *x, *x_next, *onehot, *y, *dq, *dx, *done, *soft, *hard, *dhard, *dlogits;
+    float *x, *x_next, *onehot, *y, *dq, *qpair, *unit, *done, *soft, *hard, *dhard, *dlogits;
     uint8_t *a_next;
     long long updates;
     ac_tally tally;
@@ -118,21 +118,29 @@ static int one_update(esdrl *e, afs_backend *b, double progress, char *err, size
     if (ac_step(&e->critic.p, b, &copt, "esdrl", u, err, n))
         return -1;
 
-    /* Actor: the deterministic policy gradient through the straight-through
-     * Gumbel-softmax, dL/dlogits from -mean Q(o, hard(actor(o))). */
+    /* Actor: the straight-through Gumbel-softmax (hard sample forward, the
+     * soft sample's gradient backward) of -Q, with the critic's values at
+     * both actions: dL/dhard_a = -Q(o, a) / B, the gradient of Q's
+     * multilinear extension sum_a hard_a Q(o, a). Not the critic's slope at
+     * the sampled one-hot action: a ReLU critic trained only at one-hot
+     * actions has no reason to slope towards the better one, and measured
+     * on the paper's setting it sloped the wrong way (docs/model.md,
+     * "Learning"). */
     const float *logits = afs_mlp_forward(&e->actor, b, B, t->obs);
     b->gumbel_softmax_forward(b, B, 2, e->tp.gumbel_tau, e->seed, AFS_STREAM_UPDATE, (uint32_t)u,
                               logits, e->soft, e->hard);
-    b->copy_cols(b, 1, B, 2, e->hard, 2, 0, e->x + AFS_OBS_DIM, XD, 0);
-    const float *q_pi = afs_mlp_forward(&e->critic, b, B, e->x);
-    double actor_loss = -b->mean(b, (size_t)B, q_pi);
-    if (ac_check_loss(actor_loss, "esdrl", "actor loss", u, err, n))
-        return -1;
+    ac_q_of_both_actions(b, &e->critic, B, e->x, XD, AFS_OBS_DIM, e->unit, e->qpair);
     /* rows without a function took no decision: no actor gradient */
     b->flag_floats(b, (size_t)B, t->flags, AFS_RF_VALID, -1.0f / (float)B, e->dq);
-    afs_mlp_backward(&e->critic, b, B, e->dq, e->dx); /* critic gradients: cleared next step */
-    b->copy_cols(b, 1, B, 2, e->dx + AFS_OBS_DIM, XD, 0, e->dhard, 2, 0);
+    b->scale_rows(b, (size_t)B, 2, e->qpair, e->dq, e->dhard);
+    /* reported: -mean over the batch of Q at the sampled action */
+    b->scale_rows(b, (size_t)B * 2, 1, e->qpair, e->hard, e->dlogits);
+    double actor_loss = -2.0 * b->mean(b, (size_t)B * 2, e->dlogits);
+    if (ac_check_loss(actor_loss, "esdrl", "actor loss", u, err, n))
+        return -1;
     b->gumbel_softmax_backward(b, B, 2, e->tp.gumbel_tau, e->soft, e->dhard, e->dlogits);
+    /* + logit_reg mean(logits^2): bounded logits, so exploration goes on */
+    b->axpy(b, (size_t)B * 2, e->tp.logit_reg / (float)B, logits, e->dlogits);
     afs_params_zero_grad(&e->actor.p, b);
     afs_mlp_backward(&e->actor, b, B, e->dlogits, NULL);
     if (ac_step(&e->actor.p, b, &aopt, "esdrl", u, err, n))
@@ -206,7 +214,8 @@ static void destroy(afs_agent *a)
         afs_mlp_free(nets[i], b);
     afs_replay_free(&e->replay, b); /* nothing when it was never made */
     void *bufs[] = {e->obs, e->soft_e, e->hard_e, e->act, e->x, e->x_next, e->onehot, e->y,
-                    e->dq, e->dx, e->done, e->soft, e->hard, e->dhard, e->dlogits, e->a_next};
+                    e->dq, e->qpair, e->unit, e->done, e->soft, e->hard, e->dhard, e->dlogits,
+                    e->a_next};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i])
             b->release(b, bufs[i]);
@@ -281,7 +290,8 @@ afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
                            slots);
         e->x = b->alloc(b, B * XD * sizeof(float));
         e->x_next = b->alloc(b, B * XD * sizeof(float));
-        e->dx = b->alloc(b, B * XD * sizeof(float));
+        e->qpair = b->alloc(b, B * 2 * sizeof(float));
+        e->unit = ac_unit_actions(b);
         e->onehot = b->alloc(b, B * 2 * sizeof(float));
         e->soft = b->alloc(b, B * 2 * sizeof(float));
         e->hard = b->alloc(b, B * 2 * sizeof(float));
@@ -291,7 +301,8 @@ afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
         e->dq = b->alloc(b, B * sizeof(float));
         e->done = b->alloc(b, B * sizeof(float));
         e->a_next = b->alloc(b, B);
-        ok = ok && e->x && e->x_next && e->dx && e->onehot && e->soft && e->hard && e->dhard &&
+        ok = ok && e->x && e->x_next && e->qpair && e->unit && e->onehot && e->soft && e->hard &&
+             e->dhard &&
              e->dlogits && e->y && e->dq && e->done && e->a_next;
         if (!ok && !err[0])
             afs_fail(err, n, "esdrl: out of %s memory for the updates", b->name);

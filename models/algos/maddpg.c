@@ -31,28 +31,48 @@
  * gives z [B, M H], regrouped to [M, B, H] (copy_cols), relu, the grouped
  * bodies: q [M, B].
  *
- * The actor update by first-layer substitution: Q_m with agent m's own
- * action replaced by hard_m (actor m's straight-through sample) has the
- * pre-activation z_m + W_m[:, slot m] (hard_m - onehot_m). The slices
- * W_m[:, slot m] of all m are gathered into wa [M, H, 2] by one copy_cols
- * (its group stride H D + 2 also moves two columns to the next agent's
- * slot), and one grouped linear (G = M, in = 2, out = H, zero bias) of
- * diff = hard - onehot_own [M, B, 2] is added to z by axpy (where an agent's
- * sample equals its replay action, diff is exactly 0 and so is the change).
- * Its backward gives dL/dhard = dL/ddiff; its weight gradient goes to a
- * scratch buffer: the actor step changes no critic. Actor m's loss is
- * -mean_b Q_m, its gradient masked to the rows where EN m took a decision
- * (dL/dq_m = -1/B there, 0 elsewhere), plus 1e-3 mean(logits^2) over its
- * rows (AFS_MADDPG_LOGIT_REG, as in the authors' code): without it the
+ * The actor update. Actor m's straight-through sample hard_m [B, 2] (hard
+ * forward, the soft sample's gradient backward) is scored with critic m's
+ * VALUES of both of agent m's actions, the others' actions from the
+ * replay: qpair [M, B, 2], qpair[m, b, a] = Q_m(o_b, a_b with a_m = a), and
+ * dL/dhard_m,a = -Q_m(.., a_m = a, ..) / B on the rows where EN m took a
+ * decision (0 elsewhere: no function, no gradient), the gradient of the
+ * multilinear extension sum_a hard_m,a Q_m(.., a_m = a, ..) of -mean_b Q_m.
+ * Not the critic's slope in its action input at the sampled one-hot
+ * action: a ReLU critic trained only at one-hot actions has no reason to
+ * slope towards the better action: on the paper's setting ES-DRL's critic
+ * (the same actor-critic core) valued local above cloud for the fast ENs
+ * while its slope at the sampled cloud action said the opposite, and the
+ * actor went to all-cloud and stayed (docs/model.md, "Learning"). With the values the update needs
+ * no critic backward, and changes no critic.
+ *
+ * The values by first-layer substitution: Q_m with agent m's own action
+ * replaced by sub_m [B, 2] has the pre-activation
+ * z_m + W_m[:, slot m] (sub_m - onehot_m). The slices W_m[:, slot m] of
+ * all m are gathered into wa [M, H, 2] by one copy_cols (its group stride
+ * H D + 2 also moves two columns to the next agent's slot), and one
+ * grouped linear (G = M, in = 2, out = H, zero bias) of
+ * diff = sub - onehot_own [M, B, 2] is added to the regrouped z by axpy
+ * (where sub equals the replay's action, diff is exactly 0 and so is the
+ * change). For qpair, sub is the one-hot of action a on every row (copied
+ * from the constant [2, 2] of ac_unit_actions with a row stride of 0),
+ * a = 0, 1: one first-layer product for both, regrouped from z again for
+ * the second. Then dhard = scale_rows(qpair, -valid / B),
+ * gumbel_softmax_backward, plus logit_reg mean(logits^2) over each actor's
+ * rows (train.logit_reg, 1e-3 as in the authors' code): without it the
  * logits grow at lr 1e-2 until the Gumbel noise no longer explores, and the
  * actors freeze at their first decisions (seen on tests/test_learning.c's
- * environment B).
+ * environment B); the grouped actors' backward; Adam. The reported actor
+ * loss is -mean over agents and rows of Q_m at the sampled action
+ * (qpair . hard).
  *
  * Cost: the critics grow as M^2: a forward multiplies D = M (OBS + 2) inputs
  * by M H outputs per batch row (M^2 (OBS + 2) H multiply-adds: at M = 150,
  * H = 64, 17.3 M per row, and as many parameters in critic_in); x is never
  * replicated per critic (M copies of [B, D] would be over a gigabyte at
- * M = 150, B = 1024). Workspace is a few [B, M H] buffers. */
+ * M = 150, B = 1024). An update multiplies by critic_in three times (the
+ * targets, the critic, the actors' values) and once backward. Workspace is
+ * three [B, M H] buffers (z, zg, dh) and [M, B, 2] ones. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -85,14 +105,16 @@ typedef struct maddpg {
     float *x;                       /* [B, D] critic input */
     float *z;                       /* [B, M H] first layers; also [M, B, H] scratch */
     float *zg;                      /* [M, B, H] pre-activations, then relu in place */
-    float *dh;                      /* [M, B, H] dL/d(body input); also [B, M H] */
+    float *dh;                      /* [M, B, H] dL/d(body input); also [B, M H]; also the
+                                     * substitution's change to zg */
     float *onehot;                  /* [B, M, 2] the batch's actions, one-hot */
     float *own;                     /* [M, B, 2] the same, agent-major */
     float *rew, *done, *y, *dq;     /* [M, B] */
     float *mask;                    /* [B, M] */
-    float *soft, *hard, *diff, *ddiff, *dlogits; /* [M, B, 2] */
-    float *wa, *wa_grad;            /* [M, H, 2] W_m[:, slot m]; its discarded gradient */
-    float *zero_h, *ba_grad;        /* [M, H] zero bias; its discarded gradient */
+    float *soft, *hard, *diff, *qpair, *dhard, *dlogits; /* [M, B, 2] */
+    float *wa;                      /* [M, H, 2] W_m[:, slot m] */
+    float *zero_h;                  /* [M, H] zero bias */
+    float *unit;                    /* [2, 2] the one-hot actions (ac_unit_actions) */
     uint8_t *a_next;                /* [M, B] target actions */
     long long updates;
     ac_tally tally;
@@ -203,33 +225,47 @@ static void critic_backward(maddpg *m, afs_backend *b, int B, const float *dq)
                        m->cin.grad + mh * m->D);
 }
 
+/* zg [M, B, H] += W_m[:, slot m] (sub_m - own_m) for every m, where diff
+ * holds sub [M, B, 2] on entry (and sub - own after): the pre-activations
+ * of Q_m with agent m's own action replaced by sub_m. z is left as it is. */
+static void add_substitution(maddpg *m, afs_backend *b, int B)
+{
+    int M = m->M, H = m->H;
+    /* wa[m] = W_m[:, M OBS + 2m .. + 1]: group stride H D + 2 */
+    b->copy_cols(b, M, H, 2, m->cin.value + (size_t)M * OBS, (size_t)m->D,
+                 (size_t)H * m->D + 2, m->wa, 2, (size_t)H * 2);
+    b->axpy(b, (size_t)M * B * 2, -1.0f, m->own, m->diff);
+    b->linear_forward(b, M, B, 2, H, m->diff, m->wa, m->zero_h, m->dh); /* [M, B, H] */
+    b->axpy(b, (size_t)M * B * H, 1.0f, m->dh, m->zg);
+}
+
 /* q [M, B]: Q_m on x with agent m's own action (own [M, B, 2]) replaced by
  * sub [M, B, 2], for every m, by first-layer substitution. */
 static const float *substituted(maddpg *m, afs_backend *b, int B, const float *sub)
 {
-    int M = m->M, H = m->H;
-    size_t n2 = (size_t)M * B * 2;
     first_layers(m, b, &m->cin, B);
-    /* wa[m] = W_m[:, M OBS + 2m .. + 1]: group stride H D + 2 */
-    b->copy_cols(b, M, H, 2, m->cin.value + (size_t)M * OBS, (size_t)m->D,
-                 (size_t)H * m->D + 2, m->wa, 2, (size_t)H * 2);
-    b->copy(b, m->diff, sub, n2 * sizeof(float));
-    b->axpy(b, n2, -1.0f, m->own, m->diff);
-    b->linear_forward(b, M, B, 2, H, m->diff, m->wa, m->zero_h, m->z); /* [M, B, H] */
-    b->axpy(b, (size_t)M * B * H, 1.0f, m->z, m->zg);
+    b->copy(b, m->diff, sub, (size_t)m->M * B * 2 * sizeof(float));
+    add_substitution(m, b, B);
     return bodies(m, b, &m->body, B);
 }
 
-/* dL/dsub [M, B, 2] from dL/dq [M, B] of the last substituted forward. The
- * bodies' gradients are added (cleared by the next critic step); the first
- * layers' stay as they were. */
-static void substituted_backward(maddpg *m, afs_backend *b, int B, const float *dq, float *dsub)
+/* qpair [M, B, 2]: Q_m on x with agent m's own action replaced by action a
+ * (one-hot, the same on every row), for a = 0, 1 and every m: what
+ * substituted gives for sub = e_a, with the first layers computed once
+ * (their pre-activations regrouped again from z for the second action). */
+static void q_of_both_actions(maddpg *m, afs_backend *b, int B)
 {
-    int M = m->M, H = m->H;
-    const float *dz = bodies_backward(m, b, B, dq);
-    b->zero(b, m->wa_grad, (size_t)M * H * 2 * sizeof(float));
-    b->zero(b, m->ba_grad, (size_t)M * H * sizeof(float));
-    b->linear_backward(b, M, B, 2, H, m->diff, m->wa, dz, dsub, m->wa_grad, m->ba_grad);
+    size_t mb = (size_t)m->M * B;
+    first_layers(m, b, &m->cin, B);
+    for (int a = 0; a < 2; a++) {
+        if (a)
+            to_agents(b, m->M, B, m->H, m->z, m->zg);
+        /* every row's substitute from the same two floats (stride 0) */
+        b->copy_cols(b, 1, (int)mb, 2, m->unit + 2 * a, 0, 0, m->diff, 2, 0);
+        add_substitution(m, b, B);
+        const float *q = bodies(m, b, &m->body, B);
+        b->copy_cols(b, 1, (int)mb, 1, q, 1, 0, m->qpair + a, 2, 0);
+    }
 }
 
 /* x and own from a batch's obs [B, M, OBS] and actions [B, M]. */
@@ -286,24 +322,31 @@ static int one_update(maddpg *m, afs_backend *b, char *err, size_t n)
         ac_step(&m->body.p, b, &copt, "maddpg", u, err, n))
         return -1;
 
-    /* Actors: actor m maximizes Q_m(o, a with a_m = hard_m), the others'
-     * actions from the replay; straight-through Gumbel-softmax. */
+    /* Actors: the straight-through Gumbel-softmax (hard sample forward,
+     * the soft sample's gradient backward) of -Q_m, with critic m's values
+     * at both of agent m's actions (the others' actions from the replay):
+     * dL/dhard_m,a = -Q_m(o, a with a_m = a) / B, the gradient of Q_m's
+     * multilinear extension sum_a hard_m,a Q_m(.., a_m = a, ..). Not the
+     * critic's slope at the sampled one-hot action (docs/model.md,
+     * "Learning"). */
     to_agents(b, M, B, OBS, t->obs, m->obs_g);
     const float *logits = afs_mlp_forward(&m->actor, b, B, m->obs_g); /* [M, B, 2] */
     b->gumbel_softmax_forward(b, (int)mb, 2, m->tp.gumbel_tau, m->seed, AFS_STREAM_UPDATE,
                               (uint32_t)u, logits, m->soft, m->hard);
-    const float *q_pi = substituted(m, b, B, m->hard);
-    double actor_loss = -b->mean(b, mb, q_pi);
-    if (ac_check_loss(actor_loss, "maddpg", "actor loss", u, err, n))
-        return -1;
-    /* dL/dq_m = -1/B where agent m took a decision: no function, no gradient */
+    q_of_both_actions(m, b, B);
+    /* -1/B where agent m took a decision: no function, no gradient */
     b->flag_floats(b, mb, t->flags, AFS_RF_VALID, -1.0f / (float)B, m->mask);
     to_agents(b, M, B, 1, m->mask, m->dq);
-    substituted_backward(m, b, B, m->dq, m->ddiff);
-    b->gumbel_softmax_backward(b, (int)mb, 2, m->tp.gumbel_tau, m->soft, m->ddiff, m->dlogits);
-    /* + 1e-3 mean(logits^2) per agent (the MADDPG authors' code): bounded
-     * logits, so that exploration does not die out */
-    b->axpy(b, mb * 2, AFS_MADDPG_LOGIT_REG / (float)B, logits, m->dlogits);
+    b->scale_rows(b, mb, 2, m->qpair, m->dq, m->dhard);
+    /* reported: -mean over agents and rows of Q_m at the sampled action */
+    b->scale_rows(b, mb * 2, 1, m->qpair, m->hard, m->dlogits);
+    double actor_loss = -2.0 * b->mean(b, mb * 2, m->dlogits);
+    if (ac_check_loss(actor_loss, "maddpg", "actor loss", u, err, n))
+        return -1;
+    b->gumbel_softmax_backward(b, (int)mb, 2, m->tp.gumbel_tau, m->soft, m->dhard, m->dlogits);
+    /* + logit_reg mean(logits^2) per agent (the MADDPG authors' code):
+     * bounded logits, so that exploration does not die out */
+    b->axpy(b, mb * 2, m->tp.logit_reg / (float)B, logits, m->dlogits);
     afs_params_zero_grad(&m->actor.p, b);
     afs_mlp_backward(&m->actor, b, B, m->dlogits, NULL);
     if (ac_step(&m->actor.p, b, &aopt, "maddpg", u, err, n))
@@ -376,7 +419,7 @@ typedef struct buf_spec {
     size_t bytes;
 } buf_spec;
 
-enum { N_PLAY = 6, N_UPDATE = 21 };
+enum { N_PLAY = 6, N_UPDATE = 20 };
 
 static int play_bufs(maddpg *m, buf_spec *s)
 {
@@ -402,10 +445,9 @@ static int update_bufs(maddpg *m, buf_spec *s)
         {(void **)&m->y, mb * f},               {(void **)&m->dq, mb * f},
         {(void **)&m->mask, mb * f},            {(void **)&m->soft, mb * 2 * f},
         {(void **)&m->hard, mb * 2 * f},        {(void **)&m->diff, mb * 2 * f},
-        {(void **)&m->ddiff, mb * 2 * f},       {(void **)&m->dlogits, mb * 2 * f},
-        {(void **)&m->wa, M * H * 2 * f},       {(void **)&m->wa_grad, M * H * 2 * f},
-        {(void **)&m->zero_h, M * H * f},       {(void **)&m->ba_grad, M * H * f},
-        {(void **)&m->a_next, mb},
+        {(void **)&m->qpair, mb * 2 * f},       {(void **)&m->dhard, mb * 2 * f},
+        {(void **)&m->dlogits, mb * 2 * f},     {(void **)&m->wa, M * H * 2 * f},
+        {(void **)&m->zero_h, M * H * f},       {(void **)&m->a_next, mb},
     };
     memcpy(s, all, sizeof all);
     return N_UPDATE;
@@ -427,6 +469,8 @@ static void destroy(afs_agent *a)
     for (int i = 0; i < k; i++)
         if (*s[i].ptr)
             b->release(b, *s[i].ptr);
+    if (m->unit)
+        b->release(b, m->unit);
     free(m);
     free(a);
 }
@@ -568,7 +612,8 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
                                (1024.0 * 1024.0));
         if (ok) {
             int k = update_bufs(m, s);
-            double bytes = alloc_bufs(b, s, k, &ok);
+            double bytes = alloc_bufs(b, s, k, &ok) + 4.0 * sizeof(float);
+            ok = ok && (m->unit = ac_unit_actions(b)) != NULL;
             if (!ok)
                 afs_fail(err, n, "maddpg: out of %s memory for the updates: %.1f MiB for batch "
                          "B = %d of M = %d agents, critic input D = %d, first hidden H = %d "
@@ -602,9 +647,15 @@ const float *afs_maddpg_q_substituted(afs_agent *a, int B, const float *obs, con
     return substituted(m, a->b, B, sub);
 }
 
-void afs_maddpg_q_substituted_backward(afs_agent *a, int B, const float *dq, float *dsub)
+const float *afs_maddpg_q_of_both_actions(afs_agent *a, int B, const float *obs,
+                                          const uint8_t *act)
 {
-    substituted_backward(impl_of(a), a->b, B, dq, dsub);
+    maddpg *m = impl_of(a);
+    if (!m->training || B < 1 || B > m->B)
+        return NULL;
+    batch_input(m, a->b, B, obs, act);
+    q_of_both_actions(m, a->b, B);
+    return m->qpair;
 }
 
 afs_replay *afs_maddpg_replay(afs_agent *a)

@@ -18,6 +18,8 @@ static const int fuzz_actor_sizes[3] = {3, 4, 2};
 static const int fuzz_critic_sizes[3] = {5, 3, 1};
 #define FUZZ_RING_BYTES 26 /* = the actor's parameters: a link to them converts */
 #define FUZZ_ALGO "fuzz"
+#define FUZZ_RUN_ID "fuzz-run"  /* training's optional run_id */
+#define FUZZ_EVAL_ROWS 17        /* and eval_rows */
 
 typedef struct fuzz_model {
     afs_mlp actor, critic;

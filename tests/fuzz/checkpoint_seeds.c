@@ -56,9 +56,13 @@ int main(int argc, char **argv)
     m.c.counters = (afs_counters){12345, 6, 78, 9000, 0};
     afs_checkpoint c = m.c;
     int bad = 0;
-    /* Loads, with its configuration (afs_checkpoint_config reads it back). */
+    /* Loads, with its configuration (afs_checkpoint_config reads it back)
+     * and training's optional run_id and eval_rows. */
+    snprintf(c.run_id, sizeof c.run_id, "%s", FUZZ_RUN_ID);
+    c.counters.eval_rows = FUZZ_EVAL_ROWS;
     bad |= save(dir, "valid", b, &c, &cfg);
-    /* Loads only when the state is optional; no configuration. */
+    /* Loads only when the state is optional; no configuration, no run_id. */
+    c = m.c;
     c.nblobs = 0;
     bad |= save(dir, "no-state", b, &c, NULL);
     /* Refused: a set missing, then other layer sizes. */

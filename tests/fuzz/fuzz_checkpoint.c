@@ -5,7 +5,9 @@
  * with a message (NUL-terminated, non-empty); anything else, and every
  * sanitizer report, is a crash. The state is loaded as optional first;
  * a file that loads so is loaded again with the state required, which must
- * load when the state was there and fail with a message when it was not.
+ * load when the state was there and fail with a message when it was not;
+ * what loads has NUL-terminated names (algo, run_id) and no negative
+ * counter, and the reader leaves no HDF5 object open.
  * The seeds (corpus/checkpoint/) are real checkpoints: a structure-unaware
  * mutation of an HDF5 file mostly ends in the reader's superblock check or
  * HDF5's checksums, and only valid files reach afsim's reader, which
@@ -86,6 +88,7 @@ static int load(int blobs_optional, int *loaded, char *err, size_t n)
         fail("out of memory", NULL);
     *c = model.c;
     memset(c->algo, 'x', sizeof c->algo);
+    memset(c->run_id, 'x', sizeof c->run_id);
     *loaded = -1;
     memset(err, 0, n);
     int rc = afs_checkpoint_load(input_path, cpu, c, blobs_optional, loaded, err, n);
@@ -94,6 +97,10 @@ static int load(int blobs_optional, int *loaded, char *err, size_t n)
         fail("afs_checkpoint_load", "loaded without setting blobs_loaded");
     if (!rc && !memchr(c->algo, 0, sizeof c->algo))
         fail("afs_checkpoint_load", "loaded an algorithm name that is not NUL-terminated");
+    if (!rc && !memchr(c->run_id, 0, sizeof c->run_id))
+        fail("afs_checkpoint_load", "loaded a run_id that is not NUL-terminated");
+    if (!rc && c->counters.eval_rows < 0)
+        fail("afs_checkpoint_load", "loaded a negative eval_rows");
     if (!rc && !blobs_optional && !*loaded)
         fail("afs_checkpoint_load", "loaded without the state it requires");
     free(c);

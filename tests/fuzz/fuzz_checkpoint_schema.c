@@ -23,6 +23,8 @@
  *   whether the state is optional for the load (a byte, bit 0; 0: required)
  *   the configuration: absent, or every key as afs_checkpoint_save writes
  *   it with up to three of them (chosen by index) as the recipe says
+ *   /  eval_rows (counter), run_id (text): training's, optional (missing
+ *      is right too)
  *
  * fuzz_checkpoint (raw bytes as the file) mostly exercises HDF5's own parser
  * (docs/testing.md); here every file is valid HDF5, so every report is about
@@ -33,8 +35,9 @@
  *     then leaving the ring alone); one that changes nothing
  *     afs_checkpoint_config reads must give back every key's value;
  *   - what loads holds what the right items said (counters, algo, adam_t,
- *     every value of value, adam_m, adam_v and the ring), and a key that
- *     the recipe left right reads back as written;
+ *     every value of value, adam_m, adam_v and the ring; eval_rows 0 and
+ *     run_id "" when missing), and a key that the recipe left right reads
+ *     back as written;
  *   - a counter with no element must not load.
  *
  * Known defects of the reader that are not fixed yet can be left out of the
@@ -190,8 +193,16 @@ static struct {
     int optional;        /* the state is optional for the load */
     int counter_right[5];
     int algo_right, adam_t_right[2], data_right[2][3], ring_right;
+    int eval_rows_right, run_id_right; /* 1 right, 2 missing (right too), 0 other */
     unsigned char key_right[AFS_MAX_KEYS];
 } got;
+
+/* The mode that the next item will take (its first byte), to tell an
+ * optional item that is missing from one that is otherwise not right. */
+static unsigned next_mode(const recipe *r)
+{
+    return r->n ? r->p[0] % 16 : 0;
+}
 
 /* Another type than the one the reader asks for; *close_it says whether
  * the caller must close the returned id. */
@@ -599,7 +610,8 @@ static hid_t group(recipe *r, hid_t parent, const char *name, const char *other,
     } else if (mode == 13) {
         say(" group %s: a dataset instead\n", name);
         hid_t s = H5Screate(H5S_SCALAR);
-        hid_t d = H5Dcreate2(parent, name, H5T_NATIVE_INT, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t d = H5Dcreate2(parent, name, H5T_NATIVE_INT, s, H5P_DEFAULT, H5P_DEFAULT,
+                             H5P_DEFAULT);
         if (d >= 0)
             H5Dclose(d);
         H5Sclose(s);
@@ -743,6 +755,15 @@ static int write_checkpoint(recipe *r)
     got.optional = byte(r) & 1;
     say(" state %s\n", got.optional ? "optional" : "required");
     configuration(r, f);
+    /* Training's own: optional, missing is right too. */
+    static const int64_t eval_rows = FUZZ_EVAL_ROWS;
+    unsigned mode = next_mode(r);
+    right = attribute(r, f, "eval_rows", H5T_NATIVE_INT64, &eval_rows, sizeof eval_rows, 1,
+                      &got.empty_counter);
+    got.eval_rows_right = right ? 1 : mode == 12 ? 2 : 0;
+    mode = next_mode(r);
+    got.run_id_right = string_attribute(r, f, "run_id", FUZZ_RUN_ID) ? 1 : mode == 12 ? 2 : 0;
+    got.load_changed |= !got.eval_rows_right || !got.run_id_right;
     return H5Fclose(f) < 0 ? -1 : 0;
 }
 
@@ -782,6 +803,14 @@ static void check_loaded(const afs_checkpoint *c, int loaded)
         fail("afs_checkpoint_load", "loaded an algorithm name that is not NUL-terminated");
     if (got.algo_right && strcmp(c->algo, FUZZ_ALGO))
         fail("afs_checkpoint_load", "loaded another algorithm name than the file's");
+    if ((got.eval_rows_right == 1 && k->eval_rows != FUZZ_EVAL_ROWS) ||
+        (got.eval_rows_right == 2 && k->eval_rows != 0) || k->eval_rows < 0)
+        fail("afs_checkpoint_load", "loaded another eval_rows than the file's");
+    if (!memchr(c->run_id, 0, sizeof c->run_id))
+        fail("afs_checkpoint_load", "loaded a run_id that is not NUL-terminated");
+    if ((got.run_id_right == 1 && strcmp(c->run_id, FUZZ_RUN_ID)) ||
+        (got.run_id_right == 2 && c->run_id[0]))
+        fail("afs_checkpoint_load", "loaded another run_id than the file's");
     for (int s = 0; s < 2; s++) {
         const afs_params *p = set_params(s);
         const float *bufs[3] = {p->value, p->m, p->v};
@@ -814,6 +843,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("out of memory", NULL);
     *c = model.c;
     memset(c->algo, 'x', sizeof c->algo);
+    memset(c->run_id, 'x', sizeof c->run_id);
     memset(&c->counters, 0xa5, sizeof c->counters);
     clear_model();
     memset(err, 0, sizeof err);
