@@ -5,7 +5,7 @@
  * evaluations. The replay is filled past its warm-up first, so every timed
  * slot takes its gradient steps.
  *
- * usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg] [--envs E[,E...]]
+ * usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg|amdrl] [--envs E[,E...]]
  *                    [--agents M] [--episodes N] [--slots L] [--batch B]
  *                    [--updates-per-slot U] [--replay-mib MIB] [--threads T]
  *
@@ -37,7 +37,7 @@ typedef struct bench_args {
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg] "
+    fprintf(stderr, "usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg|amdrl] "
                     "[--envs E[,E...]] [--agents M] [--episodes N] [--slots L] [--batch B] "
                     "[--updates-per-slot U] [--replay-mib MIB] [--threads T]\n");
     return 2;
@@ -65,7 +65,7 @@ static int parse(bench_args *a, int argc, char **argv)
         i++;
     }
     if (a->agents < 1 || a->episodes < 1 || a->slots < 2 || a->batch < 1 || a->updates < 1 ||
-        !(a->replay_mib >= 1.0f) || (strcmp(a->algo, "esdrl") && strcmp(a->algo, "maddpg")))
+        !(a->replay_mib >= 1.0f) || (strcmp(a->algo, "esdrl") && strcmp(a->algo, "maddpg") && strcmp(a->algo, "amdrl")))
         return usage();
     return 0;
 }
@@ -94,7 +94,7 @@ static int bench_one(afs_backend *b, const bench_args *a, int envs)
     cfg.train.replay_mib = a->replay_mib;
     cfg.train.warmup = envs * a->agents; /* one slot: episode 0 passes it */
     cfg.train.episodes = a->episodes + 1;
-    cfg.esdrl.batch = cfg.maddpg.batch = a->batch;
+    cfg.esdrl.batch = cfg.maddpg.batch = cfg.amdrl.batch = a->batch;
     char err[1024];
     afs_env env;
     if (afs_env_init(&env, b, &cfg.env, envs, 1)) {

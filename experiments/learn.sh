@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The learning-quality experiment (docs/performance.md, "Learning quality"):
 # ES-DRL and MADDPG trained for a fixed budget (experiments/learn.ini), then
-# each trained policy evaluated on held-out episodes beside random and greedy
+# each trained policy evaluated on held-out episodes beside random, greedy and
+# best_response (the coordinated bound)
 # in one results file per setting. On the CUDA backend both train at
 # M = 150; on the CPU MADDPG trains at M = 30 with batches of 256 (its
 # critics cost M^2: seconds per gradient step at M = 150 on two cores).
@@ -61,8 +62,8 @@ for algo in "${algos[@]}"; do
   echo "== $algo trained in $took s"
   /usr/bin/python3 "$root/experiments/plot.py" "$name.h5" \
     --metrics return,success_rate,mean_cost,offload_fraction,critic_loss,actor_loss >/dev/null
-  echo "== evaluating $algo beside random and greedy on $eval_episodes held-out episodes"
+  echo "== evaluating $algo beside random, greedy and best_response on $eval_episodes held-out episodes"
   "$afsim" run --config "$root/experiments/learn.ini" --backend "$backend" \
-    --policy "random,greedy,ckpt:$name.ckpt.h5" --episodes "$eval_episodes" \
+    --policy "random,greedy,best_response,ckpt:$name.ckpt.h5" --episodes "$eval_episodes" \
     --out "$name-eval.h5" "${setting[@]}"
 done

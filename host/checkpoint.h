@@ -37,6 +37,12 @@ typedef struct afs_ckpt_set {
     const char *shape;
 } afs_ckpt_set;
 
+/* The most sets and blobs an agent's checkpoint holds: room for AM-DRL's
+ * 10 sets and 5 blobs (models/algos/amdrl.c), so callers size their arrays
+ * with these. */
+#define AFS_CKPT_MAX_SETS 16
+#define AFS_CKPT_MAX_BLOBS 8
+
 /* A backend array saved as raw bytes. */
 typedef struct afs_ckpt_blob {
     const char *name;

@@ -17,6 +17,7 @@
 #define RUN(f) offsetof(afs_config, run.f)
 #define NN(f) offsetof(afs_config, nn.f)
 #define TRAIN(f) offsetof(afs_config, train.f)
+#define COMM(f) offsetof(afs_config, comm.f)
 #define SIZE_OF(type, f) sizeof(((type *)0)->f)
 
 /* The keys of one algorithm's section (afs_algo_params), with its defaults. */
@@ -54,7 +55,8 @@ static const afs_config_key keys[] = {
     {"run", "seed", AFS_T_U32, RUN(seed), 0, 0, 4294967295.0, 0, "1", "", "key of every random stream"},
     {"run", "threads", AFS_T_INT, RUN(threads), 0, 0, 1024, 0, "0", "", "CPU backend threads, 0 = every core"},
     {"run", "policies", AFS_T_STRING, RUN(policies), sizeof(((afs_run_params *)0)->policies), 0, 0, 0,
-     "random,greedy,all_local,all_cloud", "", "comma-separated: random, greedy, all_local, all_cloud, ckpt:PATH (a trained policy)"},
+     "random,greedy,all_local,all_cloud", "", "comma-separated: random, greedy, all_local, all_cloud, best_response (greedy improved by a "
+     "coordinated descent on each environment's slot reward, [best_response]), ckpt:PATH (a trained policy)"},
     {"run", "backend", AFS_T_STRING, RUN(backend), sizeof(((afs_run_params *)0)->backend), 0, 0, 0,
      "auto", "", "auto (CUDA when a device is present), cpu or cuda"},
     {"run", "out", AFS_T_STRING, RUN(out), AFS_PATH_MAX, 0, 0, 0, "afsim.h5", "", "HDF5 results file"},
@@ -133,6 +135,39 @@ static const afs_config_key keys[] = {
 
     ALGO_KEYS(esdrl, "64,64", "64,64", "1e-3", "1e-3", "0.96", "1e-3", "0", "1024", "uniform"),
     ALGO_KEYS(maddpg, "64,64", "64,64", "1e-2", "1e-2", "0.95", "1e-2", "0.5", "1024", "uniform"),
+    /* AM-DRL: actor_hidden is part 1's (obs -> 128 -> thought), batch counts
+     * agent rows (rounded up to whole joint rows of M) */
+    ALGO_KEYS(amdrl, "128", "512,256", "1e-3", "1e-3", "0.96", "1e-3", "0", "2560", "prioritized"),
+    {"amdrl", "thought", AFS_T_INT, COMM(thought), 0, 1, 4096, 0, "128", "",
+     "size of the thought h, actor part 1's output"},
+    {"amdrl", "part2_hidden", AFS_T_STRING, COMM(part2_hidden), SIZE_OF(afs_comm_params, part2_hidden), 0, 0, 0,
+     "128", "", "actor part 2's hidden sizes: (h, integrated h) -> ... -> 2 logits"},
+    {"amdrl", "channel_hidden", AFS_T_INT, COMM(channel_hidden), 0, 1, 2048, 0, "64", "",
+     "hidden size of each direction of the bidirectional LSTM channel (twice it = thought)"},
+    {"amdrl", "attention_hidden", AFS_T_INT, COMM(attention_hidden), 0, 1, 4096, 0, "64", "",
+     "size of the attention unit's LSTM cell (one step on h, then a sigmoid)"},
+    {"amdrl", "attention_lr", AFS_T_FLOAT, COMM(attention_lr), 0, 0, 1, 1, "1e-3", "",
+     "Adam learning rate of the attention unit"},
+    {"amdrl", "group_m", AFS_T_INT, COMM(group_m), 0, 0, 15, 0, "4", "ENs",
+     "collaborators an initiator picks at most (a group holds group_m + 1 ENs)"},
+    {"amdrl", "t_comm", AFS_T_INT, COMM(t_comm), 0, 1, 100000, 0, "15", "slots",
+     "slots between group formations: groups hold for t_comm slots"},
+    {"amdrl", "comm_range_m", AFS_T_FLOAT, COMM(comm_range_m), 0, 0, 1e6, 0, "100", "m",
+     "an initiator picks collaborators within this distance"},
+    {"amdrl", "comm", AFS_T_STRING, COMM(comm), SIZE_OF(afs_comm_params, comm), 0, 0, 0, "attention", "",
+     "who initiates groups: attention (the attention unit), always (every EN), never (no communication)"},
+    {"amdrl", "dq_queue", AFS_T_INT, COMM(dq_queue), 0, 1, 1 << 24, 0, "10000", "values",
+     "length of the queue of delta-Q values over which they are min-max normalized"},
+    {"amdrl", "threshold", AFS_T_FLOAT, COMM(threshold), 0, 0, 1, 0, "0.5", "",
+     "an EN initiates a group when the attention unit's output exceeds this"},
+    {"amdrl", "critic", AFS_T_STRING, COMM(critic), SIZE_OF(afs_comm_params, critic), 0, 0, 0, "group", "",
+     "the critic's view besides the EN's observation, integrated thought and action: group (also the "
+     "share of its first group's other members that offloaded: training only) or local (nothing more)"},
+
+    /* Last in the table: keys keep their indices (the fuzz recipes name keys by index). */
+    {"best_response", "rounds", AFS_T_INT, ENV(br_rounds), 0, 1, 1000, 0, "8", "rounds",
+     "most rounds of the best_response policy's descent, each visiting every EN with a function "
+     "once; it stops sooner after a round without a switch"},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -315,6 +350,12 @@ static int set_string(afs_config *cfg, const afs_config_key *k, const char *valu
     if (!strcmp(k->name, "replay") && strcmp(value, "uniform") && strcmp(value, "prioritized"))
         return afs_fail(err, n, "%s: %s.replay = '%s': expected uniform or prioritized", where,
                         k->section, show);
+    if (!strcmp(k->name, "critic") && strcmp(value, "group") && strcmp(value, "local"))
+        return afs_fail(err, n, "%s: amdrl.critic = '%s': expected group or local", where, show);
+    if (!strcmp(k->name, "comm") && strcmp(value, "attention") && strcmp(value, "always") &&
+        strcmp(value, "never"))
+        return afs_fail(err, n, "%s: amdrl.comm = '%s': expected attention, always or never", where,
+                        show);
     if (strstr(k->name, "_hidden") && afs_parse_sizes(value, sizes, AFS_MLP_MAX_LAYERS - 1) < 0)
         return afs_fail(err, n, "%s: %s.%s = '%s': expected none or 1 to %d layer "
                         "sizes in 1..65536, comma-separated, e.g. 128,128", where, k->section, k->name, show,
@@ -429,7 +470,7 @@ static int ini_entry(void *user, const char *section, const char *name,
     snprintf(where, sizeof where, "%s:%d", ctx->path, ctx->line);
     if (!section[0]) {
         char safe[400];
-        afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env], [nn], [train], [esdrl], [maddpg])",
+        afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env], [nn], [train], [esdrl], [maddpg], [amdrl], [best_response])",
                  where, shown(name, safe, sizeof safe));
         ctx->failed_line = ctx->line;
         return 0;
@@ -542,10 +583,15 @@ int afs_config_set_arg(afs_config *cfg, const char *assignment,
 }
 
 /* Where key env.name got its value: "file:line", "--set", "default". */
+static const char *origin_in(const afs_config *cfg, const char *section, const char *name)
+{
+    int i = afs_config_key_index(section, name);
+    return i >= 0 && cfg->origin[i][0] ? cfg->origin[i] : "default";
+}
+
 static const char *origin(const afs_config *cfg, const char *name)
 {
-    int i = afs_config_key_index("env", name);
-    return i >= 0 && cfg->origin[i][0] ? cfg->origin[i] : "default";
+    return origin_in(cfg, "env", name);
 }
 
 static int ordered(const afs_config *cfg, float lo, float hi, const char *lo_name,
@@ -647,6 +693,12 @@ int afs_config_check(const afs_config *cfg, char *err, size_t n)
         return afs_fail(err, n, "%s: env.t_jitter = %g must be below env.t_mean = %g (%s) so that "
                         "every deadline is positive", origin(cfg, "t_jitter"), p->t_jitter,
                         p->t_mean, origin(cfg, "t_mean"));
+    if (2 * cfg->comm.channel_hidden != cfg->comm.thought)
+        return afs_fail(err, n, "%s: amdrl.channel_hidden = %d: the channel's two directions give "
+                        "the integrated thought, which must be as wide as amdrl.thought = %d (%s): "
+                        "set channel_hidden to thought / 2", origin_in(cfg, "amdrl", "channel_hidden"),
+                        cfg->comm.channel_hidden, cfg->comm.thought,
+                        origin_in(cfg, "amdrl", "thought"));
     if (p->w1 + p->w2 <= 0.0f)
         return afs_fail(err, n, "%s: env.w1 and env.w2 (%s) are both 0: the cloud cost P would be 0",
                         origin(cfg, "w1"), origin(cfg, "w2"));

@@ -76,12 +76,30 @@ typedef struct afs_algo_params {
     float per_alpha, per_beta0, per_eps; /* prioritized replay */
 } afs_algo_params;
 
+/* AM-DRL's thought, channel, attention unit and groups (design section 5;
+ * docs/model.md, "AM-DRL"): the [amdrl] keys beyond the algorithm's. */
+typedef struct afs_comm_params {
+    int thought;             /* T: actor part 1's output, the thought */
+    char part2_hidden[64];   /* actor part 2's hidden sizes, (h, h~) -> ... -> 2 */
+    int channel_hidden;      /* the bi-LSTM's hidden size per direction (2x = T) */
+    int attention_hidden;    /* the attention unit's LSTM cell size */
+    float attention_lr;      /* Adam learning rate of the attention unit */
+    int group_m;             /* collaborators an initiator picks at most */
+    int t_comm;              /* slots between group formations */
+    float comm_range_m;      /* an initiator's range for collaborators, m */
+    char comm[16];           /* attention, always or never */
+    int dq_queue;            /* length of the delta-Q queue U */
+    float threshold;         /* attention output above which an EN initiates */
+    char critic[16];         /* group (sees its group's actions) or local (the paper's) */
+} afs_comm_params;
+
 typedef struct afs_config {
     afs_env_params env;
     afs_run_params run;
     afs_nn_params nn;
     afs_train_params train;
-    afs_algo_params esdrl, maddpg;
+    afs_algo_params esdrl, maddpg, amdrl;
+    afs_comm_params comm;    /* [amdrl] too */
     /* Where each key got its value ("file:line", "--set", "default"), by
      * key index, so that an error between keys names both places. */
     char origin[AFS_MAX_KEYS][AFS_ORIGIN_LEN];

@@ -117,6 +117,22 @@ herr_t afs_h5_config_write(hid_t obj, const afs_config *cfg)
     return 0;
 }
 
+/* Keys added after afsim first wrote checkpoints: a file without one was
+ * written before the key existed, when afsim behaved as its default says,
+ * so it reads the default rather than being refused. Any other missing key
+ * is an error. */
+static int added_later(const char *name)
+{
+    /* a key by its name, a whole section by "section." */
+    static const char *const added[] = {"best_response.rounds", "amdrl."};
+    for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
+        size_t len = strlen(added[i]);
+        if (added[i][len - 1] == '.' ? !strncmp(name, added[i], len) : !strcmp(name, added[i]))
+            return 1;
+    }
+    return 0;
+}
+
 int afs_h5_config_read(hid_t obj, const char *where, afs_config *cfg, char *err, size_t n)
 {
     for (int i = 0; i < afs_config_key_count(); i++) {
@@ -124,6 +140,11 @@ int afs_h5_config_read(hid_t obj, const char *where, afs_config *cfg, char *err,
         char name[128], text[AFS_PATH_MAX + 8];
         snprintf(name, sizeof name, "%s.%s", k->section, k->name);
         herr_t rc;
+        if (added_later(name) && H5Aexists(obj, name) == 0) {
+            if (afs_config_set(cfg, k->section, k->name, k->def, "default", err, n))
+                return -1;
+            continue;
+        }
         if (k->type == AFS_T_FLOAT) {
             float f;
             rc = afs_h5_attr_read(obj, name, H5T_NATIVE_FLOAT, 0, &f);

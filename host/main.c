@@ -10,6 +10,7 @@
 #include "config.h"
 #include "h5out.h"
 #include "run.h"
+#include "models/algos/agent.h"
 #include "stop.h"
 #include "train.h"
 
@@ -25,7 +26,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  run      run episodes of one configuration for each named policy\n"
-    "  train    train a learning method (esdrl, maddpg), with evaluations and checkpoints\n"
+    "  train    train a learning method (esdrl, maddpg, amdrl), with evaluations and checkpoints\n"
     "  config   print or check the effective configuration\n"
     "  version  print the version (also --version)\n"
     "\n"
@@ -44,7 +45,9 @@ static const char usage_run[] =
     "  --config FILE        INI file of [run] and [env] keys (default: built-in defaults)\n"
     "  --set SEC.KEY=VALUE  override one key, after the file; repeatable\n"
     "  --policy LIST        comma-separated policies: random, greedy, all_local, all_cloud,\n"
-    "                       and ckpt:PATH, the trained policy of an `afsim train` checkpoint\n"
+    "                       best_response (greedy improved by a coordinated descent on the\n"
+    "                       environment's slot reward, best_response.rounds), and ckpt:PATH,\n"
+    "                       the trained policy of an `afsim train` checkpoint\n"
     "                       (run.policies; blanks around names are allowed)\n"
     "  --backend NAME       cpu, cuda or auto: CUDA when a device is present (run.backend)\n"
     "  --episodes N         episodes per policy (run.episodes)\n"
@@ -64,7 +67,7 @@ static const char usage_run[] =
     "refused (--force too) until the first ends (lock file FILE.h5.lock).\n";
 
 static const char usage_train[] =
-    "usage: afsim train --algo esdrl|maddpg [--config FILE] [options]\n"
+    "usage: afsim train --algo esdrl|maddpg|amdrl [--config FILE] [options]\n"
     "       afsim train --resume CHECKPOINT [options]\n"
     "\n"
     "Trains a learning method on run.envs parallel environments for train.episodes\n"
@@ -75,10 +78,10 @@ static const char usage_train[] =
     "`afsim run`, which training never sees). Learning curves and evaluations stream\n"
     "to an HDF5 file (/runs/train, /runs/eval); checkpoints every\n"
     "train.checkpoint_every episodes and at the end. Hyper-parameters: the [train]\n"
-    "section and the method's own ([esdrl], [maddpg]); `afsim config --dump` lists them.\n"
+    "section and the method's own ([esdrl], [maddpg], [amdrl]); `afsim config --dump` lists them.\n"
     "\n"
     "options:\n"
-    "  --algo NAME          esdrl or maddpg\n"
+    "  --algo NAME          esdrl, maddpg or amdrl\n"
     "  --config FILE        INI file of [run], [env], [train] and method keys\n"
     "  --set SEC.KEY=VALUE  override one key, after the file; repeatable\n"
     "  --backend NAME       cpu, cuda or auto: CUDA when a device is present (run.backend)\n"
@@ -370,11 +373,11 @@ static int cmd_train(int argc, char **argv)
         return 0;
     }
     if (!c.algo) {
-        fprintf(stderr, "afsim: train: give --algo esdrl or --algo maddpg (or --resume CKPT)\n");
+        fprintf(stderr, "afsim: train: give --algo " AFS_LEARNER_NAMES " (or --resume CKPT)\n");
         return 2;
     }
-    if (strcmp(c.algo, "esdrl") && strcmp(c.algo, "maddpg")) {
-        fprintf(stderr, "afsim: --algo %s: expected esdrl or maddpg\n", c.algo);
+    if (!afs_agent_algo_params(&c.cfg, c.algo)) {
+        fprintf(stderr, "afsim: --algo %s: expected " AFS_LEARNER_NAMES "\n", c.algo);
         return 2;
     }
     /* run.out's default names the method, unless it was given. */

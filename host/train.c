@@ -130,7 +130,7 @@ static int plan(train_state *s, afs_replay_info *info, char *err, size_t n)
 static void describe_runs(train_state *s, const afs_replay_info *info)
 {
     const afs_config *cfg = s->cfg;
-    const afs_algo_params *p = !strcmp(s->opt->algo, "maddpg") ? &cfg->maddpg : &cfg->esdrl;
+    const afs_algo_params *p = afs_agent_algo_params(cfg, s->opt->algo);
     afs_h5_number *x = s->numbers;
     x[0] = (afs_h5_number){"replay_record_bytes", info->record_bytes};
     x[1] = (afs_h5_number){"replay_capacity", info->capacity};
@@ -157,11 +157,11 @@ static int make_agent(train_state *s, char *err, size_t n)
     if (!s->agent)
         return -1;
     if (!s->agent->learns)
-        return afs_fail(err, n, "--algo %s learns nothing: give esdrl or maddpg", s->opt->algo);
+        return afs_fail(err, n, "--algo %s learns nothing: give " AFS_LEARNER_NAMES, s->opt->algo);
     if (!s->opt->resume)
         return 0;
-    afs_ckpt_set sets[16];
-    afs_ckpt_blob blobs[8];
+    afs_ckpt_set sets[AFS_CKPT_MAX_SETS];
+    afs_ckpt_blob blobs[AFS_CKPT_MAX_BLOBS];
     afs_checkpoint c = {.sets = sets, .blobs = blobs};
     s->agent->ops->checkpoint(s->agent, &c, 1);
     int with_replay = 0;
@@ -233,8 +233,8 @@ static int set_up(train_state *s, char *err, size_t n)
 static int save_checkpoint(train_state *s, const char *path, int with_replay, char *err,
                            size_t n)
 {
-    afs_ckpt_set sets[16];
-    afs_ckpt_blob blobs[8];
+    afs_ckpt_set sets[AFS_CKPT_MAX_SETS];
+    afs_ckpt_blob blobs[AFS_CKPT_MAX_BLOBS];
     afs_checkpoint c = {.sets = sets, .blobs = blobs};
     snprintf(c.algo, sizeof c.algo, "%s", s->opt->algo);
     snprintf(c.run_id, sizeof c.run_id, "%s", s->run_id);

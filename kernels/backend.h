@@ -14,6 +14,7 @@
 #include "common/env_state.h"
 #include "common/nn_math.h"
 #include "common/lstm_layout.h"
+#include "common/groups_math.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -197,6 +198,61 @@ struct afs_backend {
     /* Importance weights of prioritized replay: w[i] = (count prob[i])^-beta
      * normalized by their largest, i.e. (prob[i] / min prob)^-beta. */
     void (*is_weights)(afs_backend *b, size_t n, const float *prob, float beta, float *w);
+
+    /* ---- Communication groups (AM-DRL; kernels/common/groups_math.h) ----
+     * M ENs per joint row (an environment, or one replayed slot of one); N
+     * rows, a multiple of M; row s is in joint row s / M. A group has at
+     * most K members (1 <= K <= AFS_GROUP_MAX, M < 32768). grp [N, K] int16
+     * lists initiator s's group as LOCAL indices 0..M-1 in its joint row,
+     * s's own first, -1 padded; a non-initiator's row is all -1. Member t
+     * of s is global row g = (s / M) M + grp[s K + t]. The channel's
+     * sequences are time-major, the LSTM's layout (lstm_layout.h):
+     * x [K, N, D], position (s, t) at x[(t N + s) D + d]. Every pointer is
+     * backend memory. Sums over an EN's positions run in a fixed order
+     * (its joint row's s, then t, increasing), on every backend the same:
+     * the same bits on CPU and CUDA. */
+    /* The groups of every environment of env (positions env->pos_x/pos_y),
+     * each on its own: the initiators, init [E M] != 0, in index order;
+     * initiator m takes itself, then up to K - 1 other ENs j of its
+     * environment with dx^2 + dy^2 <= range_m^2, smallest key first, key
+     * (category, squared distance, j): category 0 if j is no initiator and
+     * no earlier initiator chose it, 1 if an earlier one did, 2 if j is an
+     * initiator. grp [E M, K]; len [E M] = group size (0 for a
+     * non-initiator); chosen [E M] is scratch (cleared here). Serial within
+     * an environment (groups_math.h says why); the same on every backend. */
+    void (*form_groups)(afs_backend *b, const afs_env *env, int K, float range_m,
+                        const uint8_t *init, uint8_t *chosen, int16_t *grp, int32_t *len);
+    /* x[(t N + s) D + d] = the thought of member t of s, h[g D + d]; 0 at
+     * padding. h [N, D], x [K, N, D]. */
+    void (*group_gather)(afs_backend *b, int N, int M, int K, int D, const int16_t *grp,
+                         const float *h, float *x);
+    /* group_gather's adjoint: ADDS into dh [N, D], for each EN j, dx at
+     * every position whose member is j, one at a time in the fixed order
+     * (dh + a + b ..., no atomics). */
+    void (*group_gather_backward)(afs_backend *b, int N, int M, int K, int D,
+                                  const int16_t *grp, const float *dx, float *dh);
+    /* count[j] = the positions holding EN j (a float); out[j D + d] = the
+     * mean of y [K, N, D] over those positions (summed in the fixed order,
+     * divided by count[j]), or h[j D + d] where count[j] = 0: an EN in
+     * several groups gets the mean of its integrated thoughts, one in none
+     * keeps its own. out [N, D] may not be h. */
+    void (*group_mean)(afs_backend *b, int N, int M, int K, int D, const int16_t *grp,
+                       const float *y, const float *h, float *out, float *count);
+    /* group_mean's backward from dout [N, D] and its count: writes
+     * dy[(t N + s) D + d] = dout[g D + d] / count[g] (0 at padding) and
+     * ADDS dout[j D + d] into dh[j D + d] where count[j] = 0. */
+    void (*group_mean_backward)(afs_backend *b, int N, int M, int K, int D,
+                                const int16_t *grp, const float *count, const float *dout,
+                                float *dy, float *dh);
+    /* out[s] = the mean of v [N] over row s's members (summed in t order;
+     * 0 for an empty row): an initiator's Delta-Q, its members' averaged. */
+    void (*group_average)(afs_backend *b, int N, int M, int K, const int16_t *grp,
+                          const float *v, float *out);
+    /* out[r] = (sum over m in order of |x[r M + m] - y[r M + m]|) / M in
+     * float, for r < R (0 when M = 0): a joint row's TD error, its
+     * priority in the replay of joint rows. */
+    void (*row_mean_abs_diff)(afs_backend *b, int R, int M, const float *x, const float *y,
+                              float *out);
 
     void (*destroy)(afs_backend *b);
 };

@@ -9,9 +9,9 @@
 
 static size_t round_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
-size_t afs_replay_record_bytes(void)
+size_t afs_replay_record_bytes(int group_k)
 {
-    size_t bytes = 0;
+    size_t bytes = sizeof(int16_t) * (size_t)(group_k > 0 ? group_k : 0);
 #define AFS_X(type, name, per) bytes += sizeof(type) * (per);
     AFS_REPLAY_ARRAYS(AFS_X)
 #undef AFS_X
@@ -19,14 +19,14 @@ size_t afs_replay_record_bytes(void)
 }
 
 /* A block's records, and its rows' share of the tree (2 doubles a leaf). */
-size_t afs_replay_block_bytes(int block, int row)
+size_t afs_replay_block_bytes(int block, int row, int group_k)
 {
-    return (size_t)block * afs_replay_record_bytes() + (size_t)(block / row) * 2 * sizeof(double);
+    return (size_t)block * afs_replay_record_bytes(group_k) + (size_t)(block / row) * 2 * sizeof(double);
 }
 
-int afs_replay_slots_for(size_t budget, int block, int row)
+int afs_replay_slots_for(size_t budget, int block, int row, int group_k)
 {
-    size_t per = afs_replay_block_bytes(block, row);
+    size_t per = afs_replay_block_bytes(block, row, group_k);
     size_t slots = per ? budget / per : 0;
     size_t most = row > 0 && block >= row ? (size_t)(MAX_ROWS / (block / row)) : 0;
     slots = slots > most ? most : slots;
@@ -46,14 +46,17 @@ static size_t layout(afs_replay *r, char *base)
     off += round_up(sizeof(type) * records * (per));
     AFS_REPLAY_ARRAYS(AFS_X)
 #undef AFS_X
+    if (base)
+        r->grp = r->group_k ? (int16_t *)(void *)(base + off) : NULL;
+    off += round_up(sizeof(int16_t) * records * (size_t)r->group_k);
     return off;
 }
 
 int afs_replay_init(afs_replay *r, afs_backend *b, int slots, int block, int row, int prioritized,
-                    float alpha, float eps, int max_batch)
+                    float alpha, float eps, int max_batch, int group_k)
 {
     memset(r, 0, sizeof *r);
-    if (slots < 2 || block < 1 || row < 1 || block % row || max_batch < 1 ||
+    if (slots < 2 || block < 1 || row < 1 || block % row || max_batch < 1 || group_k < 0 ||
         (long long)slots * (block / row) > MAX_ROWS)
         return -1;
     r->slots = slots;
@@ -61,6 +64,7 @@ int afs_replay_init(afs_replay *r, afs_backend *b, int slots, int block, int row
     r->row = row;
     r->rows = block / row;
     r->prioritized = prioritized;
+    r->group_k = group_k;
     r->alpha = alpha;
     r->eps = eps;
     r->max_batch = max_batch;
@@ -83,11 +87,12 @@ int afs_replay_init(afs_replay *r, afs_backend *b, int slots, int block, int row
     t->rew = b->alloc(b, B * rec * sizeof(float));
     t->weight = prioritized ? b->alloc(b, B * sizeof(float)) : NULL;
     t->idx = b->alloc(b, B * sizeof(int32_t));
+    t->grp = group_k ? b->alloc(b, B * rec * (size_t)group_k * sizeof(int16_t)) : NULL;
     r->next_idx = b->alloc(b, B * sizeof(int32_t));
     r->prob = b->alloc(b, B * sizeof(float));
     if (!r->blob || !r->tree || !r->max_prio || !r->row_ok || !r->meta || !t->obs ||
         !t->next_obs || !t->act || !t->flags || !t->rew || (prioritized && !t->weight) ||
-        !t->idx || !r->next_idx || !r->prob) {
+        !t->idx || (group_k && !t->grp) || !r->next_idx || !r->prob) {
         afs_replay_free(r, b);
         return -1;
     }
@@ -105,7 +110,7 @@ void afs_replay_free(afs_replay *r, afs_backend *b)
 {
     void *bufs[] = {r->blob, r->tree, r->max_prio, r->row_ok, r->meta, r->batch.obs,
                     r->batch.next_obs, r->batch.act, r->batch.flags, r->batch.rew,
-                    r->batch.weight, r->batch.idx, r->next_idx, r->prob};
+                    r->batch.weight, r->batch.idx, r->batch.grp, r->next_idx, r->prob};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i])
             b->release(b, bufs[i]);
@@ -123,10 +128,13 @@ static void open_rows(afs_replay *r, afs_backend *b, int s)
 }
 
 void afs_replay_store(afs_replay *r, afs_backend *b, const float *obs, const uint8_t *act,
-                      const float *rew, int done)
+                      const float *rew, int done, const int16_t *grp)
 {
     int s = r->head;
     size_t at = (size_t)s * r->block;
+    if (r->group_k)
+        b->copy(b, r->grp + at * r->group_k, grp,
+                (size_t)r->block * r->group_k * sizeof(int16_t));
     b->copy(b, r->obs + at * AFS_OBS_DIM, obs, (size_t)r->block * AFS_OBS_DIM * sizeof(float));
     b->copy(b, r->act + at, act, (size_t)r->block);
     b->copy(b, r->rew + at, rew, (size_t)r->block * sizeof(float));
@@ -172,6 +180,8 @@ void afs_replay_sample(afs_replay *r, afs_backend *b, int B, uint32_t seed, uint
     b->gather_rows(b, (size_t)B, rec, t->idx, r->act, t->act);
     b->gather_rows(b, (size_t)B, rec * sizeof(float), t->idx, r->rew, t->rew);
     b->gather_rows(b, (size_t)B, rec, t->idx, r->flags, t->flags);
+    if (r->group_k)
+        b->gather_rows(b, (size_t)B, rec * r->group_k * sizeof(int16_t), t->idx, r->grp, t->grp);
     if (r->prioritized)
         b->is_weights(b, (size_t)B, r->prob, beta, t->weight);
 }

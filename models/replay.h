@@ -34,6 +34,13 @@
     X(float, rew, 1)            /* the reward of the slot */                  \
     X(uint8_t, flags, 1)        /* AFS_RF_* */
 
+/* Besides these, a ring made with group_k > 0 keeps each record's
+ * communication group (AM-DRL): int16 grp [S, block, group_k], the layout
+ * of the backend's form_groups (kernels/backend.h): an initiator's row
+ * lists its group's members by their index within the environment, -1
+ * padded; other rows are all -1. Replayed batches run the channel on the
+ * groups that acted. */
+
 /* A gathered batch of B rows of `row` records (backend memory). */
 typedef struct afs_batch {
     int B, row;
@@ -42,6 +49,7 @@ typedef struct afs_batch {
     float *rew;              /* [B, row] */
     float *weight;           /* [B] importance weights (prioritized), else NULL */
     int32_t *idx;            /* [B] the rows drawn */
+    int16_t *grp;            /* [B, row, group_k] communication groups, or NULL */
 } afs_batch;
 
 typedef struct afs_replay {
@@ -51,6 +59,7 @@ typedef struct afs_replay {
     int rows;          /* rows per block */
     int L;             /* sum-tree leaves: a power of two, at least S x rows */
     int prioritized;
+    int group_k;       /* communication group entries per record, 0: none */
     float alpha, eps;
     /* the ring (one allocation), the tree, the largest priority */
     void *blob;
@@ -58,6 +67,7 @@ typedef struct afs_replay {
 #define AFS_X(type, name, per) type *name;
     AFS_REPLAY_ARRAYS(AFS_X)
 #undef AFS_X
+    int16_t *grp;      /* [S, block, group_k] when group_k > 0 */
     double *tree;      /* [2 L] */
     float *max_prio;   /* [1] */
     uint8_t *row_ok;   /* [rows]: AFS_RF_VALID everywhere: the sum tree's leaf flags */
@@ -73,24 +83,26 @@ typedef struct afs_replay {
     int max_batch;
 } afs_replay;
 
-/* Bytes of one record, and of one slot block with its tree leaves. */
-size_t afs_replay_record_bytes(void);
-size_t afs_replay_block_bytes(int block, int row);
+/* Bytes of one record (with group_k group entries), and of one slot block
+ * with its tree leaves. */
+size_t afs_replay_record_bytes(int group_k);
+size_t afs_replay_block_bytes(int block, int row, int group_k);
 /* Blocks that fit in budget bytes (0 when not even two fit: a transition
  * needs its block and the next). */
-int afs_replay_slots_for(size_t budget, int block, int row);
+int afs_replay_slots_for(size_t budget, int block, int row, int group_k);
 
 /* Allocates the ring of `slots` blocks of `block` records, rows of `row`
- * records, and batches of up to max_batch rows. 0, or -1 when out of
- * backend memory. */
+ * records, with group_k group entries per record (0: none), and batches of
+ * up to max_batch rows. 0, or -1 when out of backend memory. */
 int afs_replay_init(afs_replay *r, afs_backend *b, int slots, int block, int row, int prioritized,
-                    float alpha, float eps, int max_batch);
+                    float alpha, float eps, int max_batch, int group_k);
 void afs_replay_free(afs_replay *r, afs_backend *b);
 
 /* Adds a slot's block: obs [block, OBS] (the slot's observations), act,
- * rew [block] (after the step); done when it is the episode's last slot. */
+ * rew [block] (after the step), grp [block, group_k] (the groups that
+ * acted; NULL when group_k is 0); done when it is the episode's last slot. */
 void afs_replay_store(afs_replay *r, afs_backend *b, const float *obs, const uint8_t *act,
-                      const float *rew, int done);
+                      const float *rew, int done, const int16_t *grp);
 /* Rows stored that can be drawn now. */
 long long afs_replay_rows(const afs_replay *r);
 /* Records stored, for the warm-up and the fill fraction. */

@@ -54,6 +54,8 @@ smoke() {
   tmp=$(mktemp -d)
   train=("$root/build/afsim" train --config "$root/experiments/smoke.ini" --quiet
          --set train.warmup=200 --set esdrl.batch=64 --set maddpg.batch=64
+         --set amdrl.batch=60 --set amdrl.thought=16 --set amdrl.channel_hidden=8
+         --set amdrl.critic_hidden=64,64
          --set train.eval_every=1 --set train.eval_episodes=1)
   { "$root/build/afsim" run --config "$root/experiments/smoke.ini" --out "$tmp/smoke.h5" --quiet &&
     /usr/bin/python3 "$root/experiments/plot.py" "$tmp/smoke.h5" -o "$tmp/smoke.png" &&
@@ -62,10 +64,11 @@ smoke() {
     "${train[@]}" --algo esdrl --episodes 2 --out "$tmp/esdrl.h5" &&
     "$root/build/afsim" train --resume "$tmp/esdrl.ckpt.h5" --episodes 3 --quiet &&
     "${train[@]}" --algo maddpg --episodes 2 --out "$tmp/maddpg.h5" &&
+    "${train[@]}" --algo amdrl --episodes 2 --out "$tmp/amdrl.h5" &&
     /usr/bin/python3 "$root/experiments/plot.py" "$tmp/esdrl.h5" -o "$tmp/esdrl.png" &&
     test -s "$tmp/esdrl.png" &&
     "$root/build/afsim" run --config "$root/experiments/smoke.ini" --out "$tmp/played.h5" --quiet \
-      --policy "greedy,ckpt:$tmp/esdrl.ckpt.h5,ckpt:$tmp/maddpg.ckpt.h5"; } || rc=1
+      --policy "greedy,best_response,ckpt:$tmp/esdrl.ckpt.h5,ckpt:$tmp/maddpg.ckpt.h5,ckpt:$tmp/amdrl.ckpt.h5"; } || rc=1
   rm -rf "$tmp"
   return "$rc"
 }

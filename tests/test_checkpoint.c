@@ -2,6 +2,7 @@
  * from a checkpoint continuing bit for bit as the uninterrupted one. */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <criterion/criterion.h>
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,4 +183,52 @@ Test(checkpoint, mismatches_and_missing_files_are_clear_errors)
     cr_assert_eq(afs_checkpoint_load(tmp, cpu, &k.c, 0, NULL, err, sizeof err), -1);
     cr_assert(strstr(err, "not an HDF5 file"), "%s", err);
     afs_mlp_free(&a, cpu); afs_mlp_free(&c, cpu); afs_mlp_free(&other, cpu);
+}
+
+/* A checkpoint written before best_response.rounds and the [amdrl]
+ * section existed (the attributes removed here) reads their defaults; any
+ * other missing key is still refused. */
+Test(checkpoint, a_key_added_later_reads_its_default_from_an_older_file)
+{
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/old.h5", dir);
+    afs_mlp a, c;
+    make(&a, &c);
+    pair_ckpt k;
+    describe(&k, &a, &c, (afs_counters){1, 0, 0, 0, 0});
+    afs_config cfg, back;
+    char algo[32];
+    afs_config_defaults(&cfg);
+    cfg.env.br_rounds = 3;
+    cr_assert_eq(afs_checkpoint_save(path, cpu, &k.c, &cfg, err, sizeof err), 0, "%s", err);
+    afs_config_defaults(&back);
+    cr_assert_eq(afs_checkpoint_config(path, algo, sizeof algo, &back, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(back.env.br_rounds, 3, "a file that has the key keeps its value");
+
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    cr_assert(f >= 0);
+    cr_assert(H5Adelete(f, "best_response.rounds") >= 0);
+    /* and the [amdrl] section, added after the first esdrl and maddpg
+     * checkpoints: each of its keys */
+    for (int i = 0; i < afs_config_key_count(); i++) {
+        const afs_config_key *key = afs_config_key_at(i);
+        char name[128];
+        snprintf(name, sizeof name, "%s.%s", key->section, key->name);
+        if (!strcmp(key->section, "amdrl"))
+            cr_assert(H5Adelete(f, name) >= 0, "%s", name);
+    }
+    H5Fclose(f);
+    memset(&back, 0, sizeof back);
+    cr_assert_eq(afs_checkpoint_config(path, algo, sizeof algo, &back, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(back.env.br_rounds, 8, "the default");
+    cr_assert_eq(back.comm.group_m, 4, "amdrl.group_m's default");
+    cr_assert_str_eq(back.amdrl.replay, "prioritized", "amdrl.replay's default");
+
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    cr_assert(f >= 0);
+    cr_assert(H5Adelete(f, "env.agents") >= 0);
+    H5Fclose(f);
+    cr_assert_eq(afs_checkpoint_config(path, algo, sizeof algo, &back, err, sizeof err), -1);
+    cr_assert(strstr(err, "env.agents") && strstr(err, "missing"), "%s", err);
+    afs_mlp_free(&a, cpu); afs_mlp_free(&c, cpu);
 }

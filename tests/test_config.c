@@ -306,7 +306,7 @@ Test(config, string_keys_are_checked)
     EXPECT_ERROR("[run]\nbackend = gpu\n", "c.ini:2: run.backend = 'gpu': expected auto, cpu or cuda");
     EXPECT_ERROR("[run]\nbackend = CUDA\n", "run.backend = 'CUDA'");
     EXPECT_ERROR("[run]\npolicies = greedy,smart\n",
-                 "c.ini:2: run.policies: unknown policy 'smart' (known: random, greedy, all_local, all_cloud, ckpt:PATH)");
+                 "c.ini:2: run.policies: unknown policy 'smart' (known: random, greedy, all_local, all_cloud, best_response, ckpt:PATH)");
     EXPECT_ERROR("[run]\npolicies =\n", "run.policies is empty", "known: random");
     EXPECT_ERROR("[run]\npolicies = ,\n", "run.policies is empty");
     EXPECT_ERROR("[run]\nout =\n", "run.out is empty");

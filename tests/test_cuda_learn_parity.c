@@ -319,8 +319,8 @@ static void replay_parity(both k, int prioritized, int row)
     enum { S = 4, BLOCK = 6, B = 8, STEPS = 12, OBS = AFS_OBS_DIM };
     afs_replay rc, rg;
     afs_backend *g = k.gpu;
-    cr_assert_eq(afs_replay_init(&rc, k.cpu, S, BLOCK, row, prioritized, 0.6f, 0.01f, B), 0);
-    cr_assert_eq(afs_replay_init(&rg, g, S, BLOCK, row, prioritized, 0.6f, 0.01f, B), 0);
+    cr_assert_eq(afs_replay_init(&rc, k.cpu, S, BLOCK, row, prioritized, 0.6f, 0.01f, B, 0), 0);
+    cr_assert_eq(afs_replay_init(&rg, g, S, BLOCK, row, prioritized, 0.6f, 0.01f, B, 0), 0);
     cr_assert(rc.L == rg.L && rc.blob_bytes == rg.blob_bytes);
     size_t tree_bytes = 2 * (size_t)rc.L * sizeof(double), rec = (size_t)B * row;
     float obs[BLOCK * OBS], rew[BLOCK], pred[B], target[B];
@@ -334,8 +334,8 @@ static void replay_parity(both k, int prioritized, int row)
         g->to_backend(g, gobs, obs, sizeof obs);
         g->to_backend(g, gact, act, sizeof act);
         g->to_backend(g, grew, rew, sizeof rew);
-        afs_replay_store(&rc, k.cpu, obs, act, rew, done[n]);
-        afs_replay_store(&rg, g, gobs, gact, grew, done[n]);
+        afs_replay_store(&rc, k.cpu, obs, act, rew, done[n], NULL);
+        afs_replay_store(&rg, g, gobs, gact, grew, done[n], NULL);
         cr_assert(rc.head == rg.head && rc.blocks == rg.blocks && rc.pending == rg.pending);
         same_as(g, rg.blob, rc.blob, rc.blob_bytes, "the ring", n);
         same_as(g, rg.tree, rc.tree, tree_bytes, "the tree after a store", n);

@@ -204,9 +204,27 @@ Test(cuda_parity, fused_slots_with_other_block_sizes)
     slot_by_slot(150, 9, 7, AFS_POLICY_RANDOM, 0, 4, 256);
 }
 
+/* best_response: its descent runs the CPU's float operations in the CPU's
+ * order on one thread per environment, and actions are compared exactly
+ * (phase by phase). Only log2f differs (a few ulp); a switch flips between
+ * the backends only when its gain lies within that difference of the
+ * margin, 1e-6 of the environment's total. Measured on the CPU (M = 150,
+ * 16 environments, 100 slots, 418 candidates an environment-slot): 5
+ * candidates in 668,566 came within 1e-5 of the margin, none within 1e-6.
+ * A few ulp of each offloader's rate make the backends' totals differ by
+ * about 1e-7 typically and 1e-6 at most: a flip is expected about once in
+ * 3e4 environment-slots, once in 2000 at worst; these tests play about 60
+ * (here and in random_configurations). A flip shows as "action differs". */
+Test(cuda_parity, best_response_slots)
+{
+    slot_by_slot(60, 5, 11, AFS_POLICY_BEST_RESPONSE, 0, 4, 0);
+    slot_by_slot(150, 3, 12, AFS_POLICY_BEST_RESPONSE, 1, 3, 0);
+}
+
+/* One seed per policy: seed % AFS_POLICY_N runs through every policy. */
 Test(cuda_parity, random_configurations)
 {
-    for (uint32_t seed = 10; seed < 14; seed++) {
+    for (uint32_t seed = 10; seed < 10 + AFS_POLICY_N; seed++) {
         afs_env_params prm = test_params(20 + (int)seed * 13);
         prm.ap_grid = 1 + (int)(seed % 4);
         prm.k_scale = 0.5f + 0.4f * (float)(seed % 3);
@@ -228,8 +246,9 @@ Test(cuda_parity, random_configurations)
 
 /* Whole episodes run apart. Queues and last-use slots evolve by the same
  * float operations on both sides, so they stay equal; the only divergence is
- * a success flag or greedy choice flipped by a last-bit difference in a rate,
- * which moves a handful of functions out of about 10^5. Tolerance: 1e-3
+ * a success flag, a greedy choice or a best_response switch flipped by a
+ * last-bit difference in a rate, which moves a handful of functions out of
+ * about 10^5. Tolerance: 1e-3
  * absolute on rates, 1e-3 relative on mean latency and cost. */
 Test(cuda_parity, whole_episodes_within_tolerance)
 {

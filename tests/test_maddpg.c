@@ -92,7 +92,7 @@ static afs_config tiny_config(void)
     c.train.warmup = 2 * E_T * M_T;
     c.train.updates_per_slot = 2;
     /* a ring of 5 blocks (slots_for keeps room for the tree's rounding) */
-    c.train.replay_mib = (float)(6.0 * (double)afs_replay_block_bytes(E_T * M_T, M_T) /
+    c.train.replay_mib = (float)(6.0 * (double)afs_replay_block_bytes(E_T * M_T, M_T, 0) /
                                  (1024.0 * 1024.0));
     return c;
 }

@@ -57,7 +57,7 @@ static void store(afs_replay *r, int n, int done)
         rew[k] = rew_value(n, k);
         act[k] = act_value(n, k);
     }
-    afs_replay_store(r, cpu, obs, act, rew, done);
+    afs_replay_store(r, cpu, obs, act, rew, done, NULL);
 }
 
 /* The observation row o is record k of block n (n < 0: a slot never
@@ -121,7 +121,7 @@ static void expect_slot_leaves(const afs_replay *r, const double *want, const ch
 Test(replay, ring_wraps_around_and_overwrites_the_oldest)
 {
     afs_replay r;
-    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 0, 0.6f, 1e-6f, 8), 0);
+    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 0, 0.6f, 1e-6f, 8, 0), 0);
     cr_assert_eq(r.rows, 4);
     cr_assert_eq(r.L, 16);
     cr_assert_eq(afs_replay_capacity(&r), 12);
@@ -179,7 +179,7 @@ Test(replay, ring_wraps_around_and_overwrites_the_oldest)
 Test(replay, ring_of_joint_rows_wraps_around)
 {
     afs_replay r;
-    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 2, 0, 0.6f, 1e-6f, 8), 0);
+    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 2, 0, 0.6f, 1e-6f, 8, 0), 0);
     cr_assert_eq(r.rows, 2);
     cr_assert_eq(r.L, 8);
     const int done[5] = {0};
@@ -202,6 +202,46 @@ Test(replay, ring_of_joint_rows_wraps_around)
     afs_replay_free(&r, cpu);
 }
 
+/* A ring that keeps communication groups (AM-DRL, group_k = 3 entries a
+ * record): each drawn joint row brings its records' groups, the ones stored
+ * with its block, beside its observations; the record's size counts them. */
+Test(replay, groups_travel_with_their_rows)
+{
+    enum { K = 3 };
+    cr_assert_eq(afs_replay_record_bytes(K), afs_replay_record_bytes(0) + K * sizeof(int16_t));
+    afs_replay r;
+    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 2, 0, 0.6f, 1e-6f, 8, K), 0);
+    cr_assert_not_null(r.batch.grp);
+    for (int n = 0; n < 5; n++) {
+        float obs[4 * OBS], rew[4];
+        uint8_t act[4];
+        int16_t grp[4 * K];
+        for (int k = 0; k < 4; k++) {
+            for (int c = 0; c < OBS; c++)
+                obs[k * OBS + c] = obs_value(n, k, c);
+            rew[k] = rew_value(n, k);
+            act[k] = act_value(n, k);
+            for (int j = 0; j < K; j++) /* block n, record k, entry j; -1 on odd records */
+                grp[k * K + j] = (int16_t)(k % 2 ? -1 : 100 * n + 10 * k + j);
+        }
+        afs_replay_store(&r, cpu, obs, act, rew, 0, grp);
+    }
+    /* as ring_of_joint_rows_wraps_around: draws are rows 0, 1, 4, 5, held
+     * by blocks 3, 3, 2, 2 (row 4 = block 2's records 0, 1) */
+    afs_replay_sample(&r, cpu, 4, 1, 2, 3, 1.0f);
+    const int block_of[4] = {3, 3, 2, 2}, first[4] = {0, 2, 0, 2};
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < K; j++) {
+                int rec = first[i] + k;
+                int want = rec % 2 ? -1 : 100 * block_of[i] + 10 * rec + j;
+                cr_assert_eq(r.batch.grp[(i * 2 + k) * K + j], want,
+                             "draw %d, record %d, entry %d: %d, want %d", i, k, j,
+                             r.batch.grp[(i * 2 + k) * K + j], want);
+            }
+    afs_replay_free(&r, cpu);
+}
+
 /* Terminal blocks (done = 1) are drawable at once, with DONE on their
  * records; their next observations are whatever the next ring slot holds
  * (nothing yet, or the next episode's first block). Blocks 0 .. 5 stored
@@ -210,7 +250,7 @@ Test(replay, ring_of_joint_rows_wraps_around)
 Test(replay, terminal_blocks_are_drawable_at_once)
 {
     afs_replay r;
-    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 0, 0.6f, 1e-6f, 12), 0);
+    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 0, 0.6f, 1e-6f, 12, 0), 0);
     const int done[6] = {0, 1, 0, 0, 1, 1};
     const int held[6][3] = {{0, -1, -1}, {0, 1, -1}, {0, 1, 2}, {3, 1, 2}, {3, 4, 2}, {3, 4, 5}};
     const double leaves[6][3] = {{0, 0, 0}, {1, 1, 0}, {1, 1, 0}, {0, 1, 1}, {1, 1, 1}, {1, 1, 1}};
@@ -240,7 +280,7 @@ Test(replay, terminal_blocks_are_drawable_at_once)
      * observations are slot 2's zeros with DONE set; after block 3, block
      * 1's are block 2's (the next episode's first). */
     afs_replay_free(&r, cpu);
-    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 0, 0.6f, 1e-6f, 12), 0);
+    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 0, 0.6f, 1e-6f, 12, 0), 0);
     store(&r, 0, 0);
     store(&r, 1, 1);
     afs_replay_sample(&r, cpu, 8, 3, 5, 0, 0.4f);
@@ -288,7 +328,7 @@ Test(replay, sum_tree_follows_stores_and_updates)
 {
     enum { S = 5, BLOCK = 6, ROW = 2, ROWS = BLOCK / ROW, B = 7 };
     afs_replay r;
-    cr_assert_eq(afs_replay_init(&r, cpu, S, BLOCK, ROW, 1, 1.0f, 0.0f, B), 0);
+    cr_assert_eq(afs_replay_init(&r, cpu, S, BLOCK, ROW, 1, 1.0f, 0.0f, B, 0), 0);
     cr_assert_eq(r.L, 16);
     double model[16] = {0}, maxp = 1.0;
     int waiting = -1; /* the slot whose rows wait for the next block */
@@ -338,7 +378,7 @@ static const float prio16[16] = {3, 0, 1, 4, 0, 0, 2, 5, 1, 0, 6, 2, 0, 7, 3, 0}
 
 static void replay_with_priorities(afs_replay *r, const float *p, int rows)
 {
-    cr_assert_eq(afs_replay_init(r, cpu, 2, rows / 2, 1, 1, 1.0f, 0.0f, 64), 0);
+    cr_assert_eq(afs_replay_init(r, cpu, 2, rows / 2, 1, 1, 1.0f, 0.0f, 64, 0), 0);
     store(r, 0, 0);
     store(r, 1, 1);
     cr_assert_eq(afs_replay_rows(r), rows);
@@ -499,7 +539,7 @@ Test(replay, beta_anneals_linearly_and_is_clamped)
 Test(replay, prioritized_update_sets_priorities_and_raises_the_maximum)
 {
     afs_replay r;
-    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 1, 0.6f, 0.01f, 8), 0);
+    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 1, 0.6f, 0.01f, 8, 0), 0);
     cr_assert_eq(r.max_prio[0], 1.0f);
     cr_assert_eq(r.max_prio[1], 1.0f, "the running maximum starts at 1");
     store(&r, 0, 0);
@@ -544,7 +584,7 @@ Test(replay, prioritized_update_sets_priorities_and_raises_the_maximum)
     afs_replay_free(&r, cpu);
 
     /* Uniform: an update leaves the tree as it was. */
-    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 0, 0.6f, 0.01f, 8), 0);
+    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 0, 0.6f, 0.01f, 8, 0), 0);
     store(&r, 0, 0);
     store(&r, 1, 0);
     afs_replay_sample(&r, cpu, 4, 1, 5, 0, 0.4f);
@@ -566,7 +606,7 @@ Test(replay, checkpoint_state_round_trips_and_resumes)
 {
     enum { S = 4, BLOCK = 6, ROW = 2, B = 5 };
     afs_replay r, q;
-    cr_assert_eq(afs_replay_init(&r, cpu, S, BLOCK, ROW, 1, 0.6f, 0.01f, B), 0);
+    cr_assert_eq(afs_replay_init(&r, cpu, S, BLOCK, ROW, 1, 0.6f, 0.01f, B, 0), 0);
     const int done[7] = {0, 0, 1, 0, 0, 0, 1};
     int n = 0;
     for (; n < 7; n++) {
@@ -595,7 +635,7 @@ Test(replay, checkpoint_state_round_trips_and_resumes)
     /* Checkpoint (pending = 0 here: block 6 was terminal), then a new
      * replay from it. */
     afs_replay_sync_meta(&r, cpu);
-    cr_assert_eq(afs_replay_init(&q, cpu, S, BLOCK, ROW, 1, 0.6f, 0.01f, B), 0);
+    cr_assert_eq(afs_replay_init(&q, cpu, S, BLOCK, ROW, 1, 0.6f, 0.01f, B, 0), 0);
     cr_assert_eq(q.blob_bytes, r.blob_bytes);
     cpu->copy(cpu, q.blob, r.blob, r.blob_bytes);
     cpu->copy(cpu, q.tree, r.tree, 2 * (size_t)r.L * sizeof(double));
@@ -637,31 +677,31 @@ Test(replay, checkpoint_state_round_trips_and_resumes)
  * byte): 46 bytes; a block adds 2 doubles a row for the tree. */
 Test(replay, sizes_and_refused_shapes)
 {
-    cr_assert_eq(afs_replay_record_bytes(), 10 * 4 + 1 + 4 + 1);
-    cr_assert_eq(afs_replay_block_bytes(4, 1), 4 * 46 + 4 * 16);
-    cr_assert_eq(afs_replay_block_bytes(6, 2), 6 * 46 + 3 * 16);
+    cr_assert_eq(afs_replay_record_bytes(0), 10 * 4 + 1 + 4 + 1);
+    cr_assert_eq(afs_replay_block_bytes(4, 1, 0), 4 * 46 + 4 * 16);
+    cr_assert_eq(afs_replay_block_bytes(6, 2, 0), 6 * 46 + 3 * 16);
     /* A block of 4 rows of 1 costs 248 bytes and up to 64 more for the
      * tree's rounding: 2 slots in 624 bytes, none in 623 (fewer than 2). */
-    cr_assert_eq(afs_replay_slots_for(624, 4, 1), 2);
-    cr_assert_eq(afs_replay_slots_for(623, 4, 1), 0);
-    cr_assert_eq(afs_replay_slots_for(3120, 4, 1), 10);
+    cr_assert_eq(afs_replay_slots_for(624, 4, 1, 0), 2);
+    cr_assert_eq(afs_replay_slots_for(623, 4, 1, 0), 0);
+    cr_assert_eq(afs_replay_slots_for(3120, 4, 1, 0), 10);
     /* What slots_for gives fits: the records and the 2 L doubles of the tree. */
     for (size_t budget = 600; budget < 200000; budget = budget * 5 / 4) {
-        int s = afs_replay_slots_for(budget, 6, 2);
+        int s = afs_replay_slots_for(budget, 6, 2, 0);
         if (!s)
             continue;
         long long L = 1;
         while (L < (long long)s * 3)
             L *= 2;
-        cr_assert_leq((size_t)s * 6 * afs_replay_record_bytes() + 2 * (size_t)L * sizeof(double),
+        cr_assert_leq((size_t)s * 6 * afs_replay_record_bytes(0) + 2 * (size_t)L * sizeof(double),
                       budget, "%d slots over %zu bytes", s, budget);
     }
     afs_replay r;
-    cr_assert_eq(afs_replay_init(&r, cpu, 1, 4, 1, 0, 0.6f, 0.01f, 4), -1, "one slot");
-    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 3, 0, 0.6f, 0.01f, 4), -1, "rows that do not divide");
-    cr_assert_eq(afs_replay_init(&r, cpu, 3, 0, 1, 0, 0.6f, 0.01f, 4), -1, "empty blocks");
-    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 0, 0, 0.6f, 0.01f, 4), -1, "empty rows");
-    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 0, 0.6f, 0.01f, 0), -1, "no batch");
+    cr_assert_eq(afs_replay_init(&r, cpu, 1, 4, 1, 0, 0.6f, 0.01f, 4, 0), -1, "one slot");
+    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 3, 0, 0.6f, 0.01f, 4, 0), -1, "rows that do not divide");
+    cr_assert_eq(afs_replay_init(&r, cpu, 3, 0, 1, 0, 0.6f, 0.01f, 4, 0), -1, "empty blocks");
+    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 0, 0, 0.6f, 0.01f, 4, 0), -1, "empty rows");
+    cr_assert_eq(afs_replay_init(&r, cpu, 3, 4, 1, 0, 0.6f, 0.01f, 0, 0), -1, "no batch");
 }
 
 /* The sum tree's leaf indices are ints, and its L a power of two at least
@@ -675,16 +715,16 @@ Test(replay, rows_stay_within_the_trees_int_leaves, .timeout = 10)
     const long long cap = 1ll << 30;
     const size_t budgets[3] = {(size_t)200 << 30, (size_t)90 << 30, (size_t)1 << 40};
     for (int k = 0; k < 3; k++) {
-        int s = afs_replay_slots_for(budgets[k], 1000, 1);
+        int s = afs_replay_slots_for(budgets[k], 1000, 1, 0);
         cr_assert_gt(s, 1);
         cr_assert_leq((long long)s * 1000, cap, "%d slots of 1,000 rows from %zu bytes", s,
                       budgets[k]);
-        s = afs_replay_slots_for(budgets[k], 1000, 10);
+        s = afs_replay_slots_for(budgets[k], 1000, 10, 0);
         cr_assert_leq((long long)s * 100, cap, "%d slots of 100 rows", s);
     }
     afs_replay r;
-    cr_assert_eq(afs_replay_init(&r, cpu, (1 << 20) + 1, 1024, 1, 0, 0.6f, 0.01f, 4), -1,
+    cr_assert_eq(afs_replay_init(&r, cpu, (1 << 20) + 1, 1024, 1, 0, 0.6f, 0.01f, 4, 0), -1,
                  "2^30 + 1,024 rows");
-    cr_assert_eq(afs_replay_init(&r, cpu, 1 << 21, 1024, 1, 0, 0.6f, 0.01f, 4), -1,
+    cr_assert_eq(afs_replay_init(&r, cpu, 1 << 21, 1024, 1, 0, 0.6f, 0.01f, 4, 0), -1,
                  "2^31 rows");
 }

@@ -25,9 +25,11 @@ enum afs_obs_field {
 #define AFS_OBS_SCALE_F_C 50.0f       /* GHz */
 /* the queue is scaled by its capacity */
 
+/* best_response starts from greedy's actions, which the backend then
+ * improves over each environment (afs_best_response_env, below). */
 enum afs_policy {
     AFS_POLICY_RANDOM, AFS_POLICY_GREEDY, AFS_POLICY_ALL_LOCAL,
-    AFS_POLICY_ALL_CLOUD, AFS_POLICY_N
+    AFS_POLICY_ALL_CLOUD, AFS_POLICY_BEST_RESPONSE, AFS_POLICY_N
 };
 
 /* ---- Radio ---- */
@@ -222,6 +224,7 @@ AFS_HD uint8_t afs_heuristic_action(const afs_env *env, int policy, int e,
         return (uint8_t)afs_bernoulli(b.v[0], 0.5f);
     }
     case AFS_POLICY_GREEDY:
+    case AFS_POLICY_BEST_RESPONSE: /* its descent's starting point */
         return (uint8_t)afs_greedy_action(o, env->p.queue_cap);
     case AFS_POLICY_ALL_LOCAL:
         return 1;
@@ -252,12 +255,47 @@ AFS_HD void afs_clear_outcome(const afs_env *env, size_t i)
     env->cost[i] = env->reward[i] = 0.0f;
 }
 
+/* Outcome terms as pure functions of the slot's start, so that the step
+ * (which stores them) and best_response's descent (which only weighs them)
+ * compute the same floats. */
+
+/* Warmth at the slot's start (no within-slot warmth, docs/model.md). */
+AFS_HD int afs_edge_warm(const afs_env *env, size_t i)
+{
+    return afs_is_warm(env->last_edge[i * env->NT + env->type[i]], env->slot,
+                       env->p.keep_alive);
+}
+
+AFS_HD int afs_cloud_warm(const afs_env *env, int e, size_t i)
+{
+    return afs_is_warm(env->last_cloud[(size_t)e * env->NT + env->type[i]],
+                       env->slot, env->p.keep_alive);
+}
+
+/* Uplink rate of an offloader of an AP with n offloaders and interference
+ * interf (W). */
+AFS_HD float afs_uplink_rate(const afs_env *env, size_t i, int n, float interf)
+{
+    const afs_env_params *p = &env->p;
+    return afs_rate(p->b_tr, n, p->p_tx * env->h_own[i], env->noise_w + interf);
+}
+
+/* Cost R of a completed function (paper eq. 3). */
+AFS_HD float afs_cost(const afs_env_params *p, int local, float latency, float k)
+{
+    return local ? latency : p->w1 * p->rho * k + p->w2 * latency;
+}
+
+AFS_HD float afs_reward_of(const afs_env_params *p, float cost, int failed)
+{
+    return -cost - (failed ? p->miss_penalty : 0.0f);
+}
+
 /* Runs agent i's function at its EN (admission into the FIFO queue). */
 AFS_HD void afs_run_at_edge(const afs_env *env, size_t i)
 {
     const afs_env_params *p = &env->p;
-    int32_t *last = &env->last_edge[i * env->NT + env->type[i]];
-    int warm = afs_is_warm(*last, env->slot, p->keep_alive);
+    int warm = afs_edge_warm(env, i);
     float w = env->w[i], k = env->k[i], f = env->f[i];
     env->flags[i] |= AFS_F_LOCAL | (warm ? AFS_F_WARM : 0u);
     env->d_idle[i] = 0.0f;
@@ -272,7 +310,7 @@ AFS_HD void afs_run_at_edge(const afs_env *env, size_t i)
     env->latency[i] = env->d_up[i] + env->d_start[i] + env->d_wait[i] +
                       env->d_exec[i];
     env->w[i] = w + k;
-    *last = env->slot;
+    env->last_edge[i * env->NT + env->type[i]] = env->slot;
 }
 
 /* Runs agent i's function in the cloud; n_ap and i_ap hold this slot's sums. */
@@ -280,10 +318,8 @@ AFS_HD void afs_run_in_cloud(const afs_env *env, int e, size_t i)
 {
     const afs_env_params *p = &env->p;
     size_t eg = (size_t)e * env->G + env->ap[i];
-    int warm = afs_is_warm(env->last_cloud[(size_t)e * env->NT + env->type[i]],
-                           env->slot, p->keep_alive);
-    float r_tr = afs_rate(p->b_tr, env->n_ap[eg], p->p_tx * env->h_own[i],
-                          env->noise_w + env->i_ap[eg]);
+    int warm = afs_cloud_warm(env, e, i);
+    float r_tr = afs_uplink_rate(env, i, env->n_ap[eg], env->i_ap[eg]);
     env->flags[i] |= warm ? AFS_F_WARM : 0u;
     env->d_up[i] = env->z[i] / p->r_up;
     env->d_start[i] = afs_container_start(warm, env->type[i], p);
@@ -306,11 +342,9 @@ AFS_HD void afs_score(const afs_env *env, size_t i)
     } else {
         failed = env->latency[i] > env->dl[i];
         env->flags[i] |= failed ? AFS_F_LATE : AFS_F_SUCCESS;
-        env->cost[i] = (fl & AFS_F_LOCAL)
-                           ? env->latency[i]
-                           : p->w1 * p->rho * env->k[i] + p->w2 * env->latency[i];
+        env->cost[i] = afs_cost(p, (fl & AFS_F_LOCAL) != 0, env->latency[i], env->k[i]);
     }
-    env->reward[i] = -env->cost[i] - (failed ? p->miss_penalty : 0.0f);
+    env->reward[i] = afs_reward_of(p, env->cost[i], failed);
 }
 
 /* Everything of slot phase 3 for agent i except the per-environment sums. */
@@ -383,6 +417,162 @@ AFS_HD void afs_mark_cloud_types(const afs_env *env, int e, uint32_t used)
     for (int t = 0; t < env->NT; t++)
         if (used & (1u << t))
             env->last_cloud[(size_t)e * env->NT + t] = env->slot;
+}
+
+
+/* ---- best_response: coordinated descent over one environment's slot ----
+ *
+ * Starting from greedy's actions, ENs with a function are visited in index
+ * order m = 0 .. M-1, round after round; EN m switches location when that
+ * raises the environment's total reward this slot by more than
+ * afs_br_margin. It stops after a round without a switch or after
+ * p.br_rounds rounds. The total is what the step would pay: each EN's
+ * reward as afs_score defines it, with the true per-AP offloader counts and
+ * interference the actions produce, its own queue, and warmth as at the
+ * slot's start.
+ *
+ * Why the total and not each EN's own latency: in this congestion game a
+ * selfish best response can end worse than greedy (an EN that moves to the
+ * cloud slows every other offloader of its AP and, by interference, of the
+ * others), whereas ascent on the total never ends below greedy and stops
+ * where no single switch helps the environment: a coordinated bound for the
+ * learned policies (docs/model.md). One whole descent is this one function,
+ * so that the CPU's loop over environments and one CUDA thread per
+ * environment run the same float operations. */
+
+/* A switch must gain more than this to be taken: 1e-6 of the total (plus
+ * 1e-9 for a total of 0). The backends' log2f and powf differ in the last
+ * bits; without a margin a switch worth nothing would split them. */
+#define AFS_BR_MARGIN_REL 1e-6
+#define AFS_BR_MARGIN_ABS 1e-9
+
+AFS_HD double afs_br_margin(double total)
+{
+    return AFS_BR_MARGIN_REL * fabs(total) + AFS_BR_MARGIN_ABS;
+}
+
+/* The reward agent i's function would get at its EN: the step's
+ * afs_run_at_edge and afs_score, without touching the state. */
+AFS_HD float afs_edge_reward(const afs_env *env, size_t i)
+{
+    const afs_env_params *p = &env->p;
+    float w = env->w[i], k = env->k[i], f = env->f[i];
+    if (w + k > p->queue_cap)
+        return afs_reward_of(p, env->dl[i], 1); /* dropped: charged its deadline */
+    float start = afs_container_start(afs_edge_warm(env, i), env->type[i], p);
+    float latency = env->z[i] / p->r_up + start + w / f + k / f;
+    return afs_reward_of(p, afs_cost(p, 1, latency, k), latency > env->dl[i]);
+}
+
+/* The reward agent i's function would get in the cloud with n offloaders
+ * and interference interf at its AP: afs_run_in_cloud and afs_score. */
+AFS_HD float afs_cloud_reward(const afs_env *env, int e, size_t i, int n,
+                              float interf)
+{
+    const afs_env_params *p = &env->p;
+    float r_tr = afs_uplink_rate(env, i, n, interf);
+    float start = afs_container_start(afs_cloud_warm(env, e, i), env->type[i], p);
+    float latency = env->z[i] / p->r_up + start + env->z[i] / r_tr +
+                    env->k[i] / env->f_c[e] + env->c[i] / env->r_re[i] +
+                    env->d_idle[i];
+    return afs_reward_of(p, afs_cost(p, 0, latency, env->k[i]), latency > env->dl[i]);
+}
+
+/* n[G], interf[G]: environment e's per-AP sums under act (its M actions),
+ * summed in agent order, as the CPU step sums them. */
+AFS_HD void afs_br_ap_sums(const afs_env *env, int e, const uint8_t *act,
+                           int32_t *n, float *interf)
+{
+    for (int g = 0; g < env->G; g++) {
+        n[g] = 0;
+        interf[g] = 0.0f;
+    }
+    for (int m = 0; m < env->M; m++) {
+        size_t i = (size_t)e * env->M + m;
+        if (!afs_offloads(env, i, act[m]))
+            continue;
+        n[env->ap[i]]++;
+        for (int g = 0; g < env->G; g++)
+            if (g != env->ap[i])
+                interf[g] += afs_interference_term(env, i, g);
+    }
+}
+
+/* The objective: environment e's total reward under act with per-AP sums
+ * n, interf, in agent order, in double. */
+AFS_HD double afs_br_total(const afs_env *env, int e, const uint8_t *act,
+                           const int32_t *n, const float *interf)
+{
+    double total = 0.0;
+    for (int m = 0; m < env->M; m++) {
+        size_t i = (size_t)e * env->M + m;
+        if (!(env->flags[i] & AFS_F_HAS))
+            continue;
+        int g = env->ap[i];
+        total += act[m] ? afs_edge_reward(env, i)
+                        : afs_cloud_reward(env, e, i, n[g], interf[g]);
+    }
+    return total;
+}
+
+/* to_n, to_i: the sums n, interf with agent i switched away from `local`:
+ * O(G), its own AP's count and every other AP's interference. */
+AFS_HD void afs_br_switched_sums(const afs_env *env, size_t i, int local,
+                                 const int32_t *n, const float *interf,
+                                 int32_t *to_n, float *to_i)
+{
+    int own = env->ap[i];
+    for (int g = 0; g < env->G; g++) {
+        float term = g == own ? 0.0f : afs_interference_term(env, i, g);
+        to_n[g] = n[g];
+        to_i[g] = local ? interf[g] + term : interf[g] - term;
+    }
+    to_n[own] += local ? 1 : -1; /* local -> cloud adds an offloader */
+}
+
+/* Improves environment e's actions act (its M entries, greedy's on entry)
+ * in place. Scratch: n [2 G], interf [2 G] (the current sums, then a
+ * candidate's). Returns the rounds it ran (the last one without a switch
+ * unless p.br_rounds stopped it). A candidate is weighed with sums updated
+ * in O(G); one that passes is weighed again with sums formed afresh (the
+ * step's, bit for bit on the CPU), so that the rounding of the updates can
+ * neither accept a loss nor pile up over switches: every accepted total is
+ * what the step will pay, and each beats the last by more than the margin. */
+AFS_HD int afs_best_response_env(const afs_env *env, int e, uint8_t *act,
+                                 int32_t *n, float *interf)
+{
+    int32_t *cand_n = n + env->G;
+    float *cand_i = interf + env->G;
+    afs_br_ap_sums(env, e, act, n, interf);
+    double total = afs_br_total(env, e, act, n, interf);
+    int rounds = 0, switched = 1;
+    while (switched && rounds < env->p.br_rounds) {
+        switched = 0;
+        rounds++;
+        for (int m = 0; m < env->M; m++) {
+            size_t i = (size_t)e * env->M + m;
+            if (!(env->flags[i] & AFS_F_HAS))
+                continue;
+            afs_br_switched_sums(env, i, act[m], n, interf, cand_n, cand_i);
+            act[m] ^= 1;
+            double cand = afs_br_total(env, e, act, cand_n, cand_i);
+            if (cand > total + afs_br_margin(total)) {
+                afs_br_ap_sums(env, e, act, cand_n, cand_i);
+                cand = afs_br_total(env, e, act, cand_n, cand_i);
+            }
+            if (!(cand > total + afs_br_margin(total))) {
+                act[m] ^= 1; /* no gain: back */
+                continue;
+            }
+            for (int g = 0; g < env->G; g++) {
+                n[g] = cand_n[g];
+                interf[g] = cand_i[g];
+            }
+            total = cand;
+            switched = 1;
+        }
+    }
+    return rounds;
 }
 
 #endif

@@ -38,6 +38,10 @@ typedef struct afs_env_params {
     float w1, w2;        /* cost weights of compute cost and latency */
     float rho;           /* compute price, cost units per Gcycle */
     float miss_penalty;  /* reward penalty of a failed function */
+    /* Not the environment's: the best_response policy's most rounds of
+     * descent (config key best_response.rounds). It rides here because the
+     * environment is what every kernel of both backends already receives. */
+    int br_rounds;
 } afs_env_params;
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "../backend.h"
 #include "../common/env_math.h"
+#include "groups_cpu.h"
 #include "learn_cpu.h"
 #include "lstm_cpu.h"
 #include "nn_cpu.h"
@@ -27,6 +28,21 @@ static int nthreads(afs_backend *b, const afs_env *env)
     long want = (long)env->E * env->M / AGENTS_PER_THREAD;
     int have = ((cpu_impl *)b->impl)->threads;
     return want < 1 ? 1 : want < have ? (int)want : have;
+}
+
+/* best_response's descent costs about M^2 reward evaluations a round per
+ * environment (the step: M): one thread per AGENT_PAIRS_PER_THREAD pairs of
+ * agents, about 9 ms of descent a slot. On the shared 2-core machine a
+ * second thread at half that (M = 150, E = 16) made slots slower, not
+ * faster (docs/performance.md). */
+#define AGENT_PAIRS_PER_THREAD (1 << 19)
+static int policy_threads(afs_backend *b, const afs_env *env, int policy)
+{
+    if (policy != AFS_POLICY_BEST_RESPONSE)
+        return nthreads(b, env);
+    double want = (double)env->E * env->M * env->M / AGENT_PAIRS_PER_THREAD;
+    int have = ((cpu_impl *)b->impl)->threads;
+    return want < 1.0 ? 1 : want < have ? (int)want : have;
 }
 
 static void *cpu_alloc(afs_backend *b, size_t bytes)
@@ -100,6 +116,16 @@ static void observe_act_env(afs_env env, int e, int policy, uint8_t *action)
     }
 }
 
+/* best_response: greedy's actions of environment e (already in action)
+ * improved by the shared descent; its scratch lives on this stack, G being
+ * at most AFS_MAX_AP_GRID^2. */
+static void best_response_env(afs_env env, int e, uint8_t *action)
+{
+    int32_t n[2 * AFS_MAX_AP_GRID * AFS_MAX_AP_GRID];
+    float interf[2 * AFS_MAX_AP_GRID * AFS_MAX_AP_GRID];
+    afs_best_response_env(&env, e, action + (size_t)e * env.M, n, interf);
+}
+
 /* Per-AP offloader counts and interference of environment e, summed in
  * agent order. */
 static void ap_sums(const afs_env *env, int e, const uint8_t *action)
@@ -164,9 +190,12 @@ static void cpu_env_observe(afs_backend *b, const afs_env *env, float *obs)
 static void cpu_env_act(afs_backend *b, const afs_env *env, int policy,
                         const float *obs, uint8_t *action)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
-    for (int e = 0; e < env->E; e++)
+    #pragma omp parallel for schedule(static) num_threads(policy_threads(b, env, policy))
+    for (int e = 0; e < env->E; e++) {
         act_env(*env, e, policy, obs, action);
+        if (policy == AFS_POLICY_BEST_RESPONSE)
+            best_response_env(*env, e, action);
+    }
 }
 
 static void cpu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
@@ -183,10 +212,12 @@ static void cpu_env_play_slot(afs_backend *b, afs_env *env, int policy,
                               float *obs, uint8_t *action)
 {
     (void)obs;
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
+    #pragma omp parallel for schedule(static) num_threads(policy_threads(b, env, policy))
     for (int e = 0; e < env->E; e++) {
         arrive_env(*env, e);
         observe_act_env(*env, e, policy, action);
+        if (policy == AFS_POLICY_BEST_RESPONSE)
+            best_response_env(*env, e, action);
         step_env(*env, e, action);
     }
     env->slot++;
@@ -244,5 +275,6 @@ afs_backend *afs_backend_cpu_create(int threads)
     afs_nn_cpu_install(b);
     afs_lstm_cpu_install(b);
     afs_learn_cpu_install(b);
+    afs_groups_cpu_install(b);
     return b;
 }

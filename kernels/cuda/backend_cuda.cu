@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "../backend.h"
+#include "../common/env_math.h"
 #include "cuda_check.h"
 #include "env_kernels.h"
+#include "groups_cuda.h"
 #include "learn_cuda.h"
 #include "lstm_cuda.h"
 #include "nn_cuda.h"
@@ -79,11 +81,21 @@ static void cu_env_observe(afs_backend *b, const afs_env *env, float *obs)
     afs_cuda_env_observe(env, obs);
 }
 
+/* best_response's scratch: the backend's grow-only buffer (nn_cuda.h),
+ * allocated at the first slot and reused by every later one. */
+static void *br_scratch(afs_backend *b, const afs_env *env, int policy)
+{
+    if (policy != AFS_POLICY_BEST_RESPONSE || env->E <= 0 || env->M <= 0)
+        return NULL;
+    return afs_cuda_scratch_get(b, afs_cuda_best_response_scratch_bytes(env));
+}
+
 static void cu_env_act(afs_backend *b, const afs_env *env, int policy, const float *obs,
                        uint8_t *action)
 {
-    (void)b;
     afs_cuda_env_act(env, policy, obs, action);
+    if (policy == AFS_POLICY_BEST_RESPONSE)
+        afs_cuda_env_best_response(env, action, br_scratch(b, env, policy));
 }
 
 static void cu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
@@ -95,8 +107,8 @@ static void cu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
 static void cu_env_play_slot(afs_backend *b, afs_env *env, int policy, float *obs,
                              uint8_t *action)
 {
-    (void)obs;
-    afs_cuda_env_play_slot(env, policy, action, env_threads(b, env));
+    afs_cuda_env_play_slot(env, policy, obs, action, br_scratch(b, env, policy),
+                           env_threads(b, env));
     env->slot++;
 }
 
@@ -217,5 +229,6 @@ extern "C" afs_backend *afs_backend_cuda_create(char *err, size_t err_len)
     }
     b->set_tf32 = cu_set_tf32;
     afs_learn_cuda_install(b);
+    afs_groups_cuda_install(b);
     return b;
 }

@@ -16,6 +16,9 @@
  * for: it caps the step at 64 registers (80 without), which ptxas reaches
  * without spilling; docs/performance.md has the figures. */
 #define ENV_MIN_BLOCKS 4
+/* Threads per block of best_response's descent (a thread per environment):
+ * small, so that a few environments still spread over multiprocessors. */
+#define BR_BLOCK 32
 
 static unsigned agent_blocks(const afs_env *env)
 {
@@ -62,6 +65,19 @@ __global__ void k_act(afs_env env, int policy, const float *obs, uint8_t *action
     if (i < (size_t)env.E * env.M)
         action[i] = afs_heuristic_action(&env, policy, (int)(i / env.M), (int)(i % env.M),
                                          obs + i * AFS_OBS_DIM);
+}
+
+/* best_response's descent, one thread per environment: the whole descent
+ * is one serial function (kernels/common/env_math.h), so each thread runs
+ * the CPU's float operations in the CPU's order. scratch: [E, 2 G] counts,
+ * then [E, 2 G] interference sums. */
+__global__ void k_best_response(afs_env env, uint8_t *action, int32_t *n, float *interf)
+{
+    int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e < env.E) {
+        size_t off = (size_t)e * 2 * env.G;
+        afs_best_response_env(&env, e, action + (size_t)e * env.M, n + off, interf + off);
+    }
 }
 
 /* Sum of v over the block, in a fixed order; every thread gets the result.
@@ -217,10 +233,37 @@ void afs_cuda_env_step(const afs_env *env, const uint8_t *action, unsigned threa
     CUDA_CHECK_LAUNCH();
 }
 
-void afs_cuda_env_play_slot(const afs_env *env, int policy, uint8_t *action, unsigned threads)
+size_t afs_cuda_best_response_scratch_bytes(const afs_env *env)
+{
+    return (size_t)env->E * 2 * env->G * (sizeof(int32_t) + sizeof(float));
+}
+
+void afs_cuda_env_best_response(const afs_env *env, uint8_t *action, void *scratch)
 {
     if (empty(env))
         return;
+    int32_t *n = (int32_t *)scratch;
+    float *interf = (float *)(n + (size_t)env->E * 2 * env->G);
+    unsigned blocks = (unsigned)((env->E + BR_BLOCK - 1) / BR_BLOCK);
+    k_best_response<<<blocks, BR_BLOCK>>>(*env, action, n, interf);
+    CUDA_CHECK_LAUNCH();
+}
+
+/* best_response takes the four phases (its descent between the decision
+ * and the step needs every agent's greedy action first); the others fuse. */
+void afs_cuda_env_play_slot(const afs_env *env, int policy, float *obs, uint8_t *action,
+                            void *scratch, unsigned threads)
+{
+    if (empty(env))
+        return;
+    if (policy == AFS_POLICY_BEST_RESPONSE) {
+        afs_cuda_env_arrive(env);
+        afs_cuda_env_observe(env, obs);
+        afs_cuda_env_act(env, policy, obs, action);
+        afs_cuda_env_best_response(env, action, scratch);
+        afs_cuda_env_step(env, action, threads);
+        return;
+    }
     k_play_slot<<<env->E, threads>>>(*env, policy, action);
     CUDA_CHECK_LAUNCH();
 }

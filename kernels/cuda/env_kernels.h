@@ -27,7 +27,14 @@ void afs_cuda_env_arrive(const afs_env *env);
 void afs_cuda_env_observe(const afs_env *env, float *obs);
 void afs_cuda_env_act(const afs_env *env, int policy, const float *obs, uint8_t *action);
 void afs_cuda_env_step(const afs_env *env, const uint8_t *action, unsigned threads);
-void afs_cuda_env_play_slot(const afs_env *env, int policy, uint8_t *action, unsigned threads);
+/* obs and scratch serve best_response only (obs [E*M, AFS_OBS_DIM], scratch
+ * of afs_cuda_best_response_scratch_bytes); other policies fuse the slot. */
+void afs_cuda_env_play_slot(const afs_env *env, int policy, float *obs, uint8_t *action,
+                            void *scratch, unsigned threads);
+/* best_response's descent over every environment, after env_act's greedy
+ * start in action; scratch is device memory of the size below. */
+void afs_cuda_env_best_response(const afs_env *env, uint8_t *action, void *scratch);
+size_t afs_cuda_best_response_scratch_bytes(const afs_env *env);
 /* Sums the per-environment accumulators into out[AFS_ACC_N] (device). */
 void afs_cuda_env_sum(const afs_env *env, double *out);
 

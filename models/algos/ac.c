@@ -86,17 +86,17 @@ int ac_sizes(const char *hidden, int in, int out, int *sizes, const char *what, 
     return h + 1;
 }
 
-int ac_replay_slots(const afs_config *cfg, int block, int row, int batch, afs_replay_info *info,
-                    char *err, size_t n)
+int ac_replay_slots(const afs_config *cfg, int block, int row, int group_k, int batch,
+                    afs_replay_info *info, char *err, size_t n)
 {
     size_t budget = (size_t)((double)cfg->train.replay_mib * 1024.0 * 1024.0);
-    int slots = afs_replay_slots_for(budget, block, row);
+    int slots = afs_replay_slots_for(budget, block, row, group_k);
     if (!slots)
         return afs_fail(err, n, "train.replay_mib = %g MiB holds fewer than 2 slots of %d records "
                         "(%.1f MiB each): raise train.replay_mib or lower run.envs",
                         (double)cfg->train.replay_mib, block,
-                        (double)afs_replay_block_bytes(block, row) / (1024.0 * 1024.0));
-    info->record_bytes = (double)afs_replay_block_bytes(block, row) / block;
+                        (double)afs_replay_block_bytes(block, row, group_k) / (1024.0 * 1024.0));
+    info->record_bytes = (double)afs_replay_block_bytes(block, row, group_k) / block;
     info->capacity = (double)slots * block;
     info->slots = slots;
     info->ratio = (double)cfg->train.updates_per_slot * batch * row / block;

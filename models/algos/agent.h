@@ -77,8 +77,14 @@ struct afs_agent {
                             before each episode (anneals prioritized replay's beta) */
 };
 
-/* The names afs_agent_create knows, for messages. */
-#define AFS_AGENT_NAMES "random, greedy, all_local, all_cloud, esdrl, maddpg"
+/* The names afs_agent_create knows, for messages; the learning methods
+ * among them (afsim train's --algo). */
+#define AFS_AGENT_NAMES "random, greedy, all_local, all_cloud, best_response, esdrl, maddpg, amdrl"
+#define AFS_LEARNER_NAMES "esdrl, maddpg or amdrl"
+
+/* The hyper-parameters of learning method `name` (its configuration
+ * section), or NULL when name learns nothing. */
+const afs_algo_params *afs_agent_algo_params(const afs_config *cfg, const char *name);
 
 /* An agent of the given name for `envs` environments of cfg->env: a
  * heuristic, or a learning method with cfg's hyper-parameters (its replay

@@ -21,6 +21,8 @@ afs_agent *afs_agent_create(const char *name, afs_backend *b, const afs_config *
         return afs_esdrl_create(b, cfg, envs, train, err, n);
     if (!strcmp(name, "maddpg"))
         return afs_maddpg_create(b, cfg, envs, train, err, n);
+    if (!strcmp(name, "amdrl"))
+        return afs_amdrl_create(b, cfg, envs, train, err, n);
     afs_fail(err, n, "unknown agent '%s' (known: %s)", name, AFS_AGENT_NAMES);
     return NULL;
 }
@@ -45,7 +47,7 @@ afs_agent *afs_agent_from_checkpoint(const char *path, afs_backend *b, const afs
         afs_fail(err, n, "%s: a checkpoint of '%s', which learns nothing", path, algo);
         return NULL;
     }
-    afs_ckpt_set sets[8];
+    afs_ckpt_set sets[AFS_CKPT_MAX_SETS];
     afs_checkpoint c = {.sets = sets};
     a->ops->checkpoint(a, &c, 0);
     if (afs_checkpoint_load(path, b, &c, 1, NULL, err, n)) {
@@ -60,14 +62,25 @@ int afs_agent_plan(const char *name, const afs_config *cfg, int envs, afs_replay
                    char *err, size_t n)
 {
     *info = (afs_replay_info){0, 0, 0, 0};
-    int joint = !strcmp(name, "maddpg"); /* rows of one environment's M records */
-    const afs_algo_params *p = joint ? &cfg->maddpg : !strcmp(name, "esdrl") ? &cfg->esdrl : NULL;
+    const afs_algo_params *p = afs_agent_algo_params(cfg, name);
     if (!p)
         return afs_policy_from_name(name) >= 0
                    ? 0 : afs_fail(err, n, "unknown agent '%s' (known: %s)", name, AFS_AGENT_NAMES);
-    int block = envs * cfg->env.agents;
-    return ac_replay_slots(cfg, block, joint ? cfg->env.agents : 1, p->batch, info, err, n) > 0
-               ? 0 : -1;
+    /* rows of one environment's M records (MADDPG, AM-DRL), or of one;
+     * AM-DRL's batch counts agent rows, rounded up to whole joint rows */
+    int M = cfg->env.agents, block = envs * M, amdrl = !strcmp(name, "amdrl");
+    int row = !strcmp(name, "esdrl") ? 1 : M;
+    int batch = amdrl ? (p->batch + M - 1) / M : p->batch;
+    int group_k = amdrl ? cfg->comm.group_m + 1 : 0;
+    return ac_replay_slots(cfg, block, row, group_k, batch, info, err, n) > 0 ? 0 : -1;
+}
+
+const afs_algo_params *afs_agent_algo_params(const afs_config *cfg, const char *name)
+{
+    return !strcmp(name, "esdrl")    ? &cfg->esdrl
+           : !strcmp(name, "maddpg") ? &cfg->maddpg
+           : !strcmp(name, "amdrl")  ? &cfg->amdrl
+                                     : NULL;
 }
 
 void afs_agent_destroy(afs_agent *a)

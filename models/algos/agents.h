@@ -14,6 +14,10 @@ afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
                             char *err, size_t n);
 afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, int train,
                              char *err, size_t n);
+afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train,
+                            char *err, size_t n);
+/* enum of amdrl.comm's value (attention, always, never: 0, 1, 2), or -1. */
+int afs_amdrl_comm_mode(const char *comm);
 
 /* ---- Shared by the actor-critic methods (ac.c) ---- */
 
@@ -60,7 +64,7 @@ int ac_sizes(const char *hidden, int in, int out, int *sizes, const char *what, 
 /* The replay's capacity from the memory budget (train.replay_mib): slot
  * blocks of `block` records in rows of `row`, and what it is (info); 0 with
  * err when not even two blocks fit. */
-int ac_replay_slots(const afs_config *cfg, int block, int row, int batch, afs_replay_info *info,
-                    char *err, size_t n);
+int ac_replay_slots(const afs_config *cfg, int block, int row, int group_k, int batch,
+                    afs_replay_info *info, char *err, size_t n);
 
 #endif

@@ -54,7 +54,7 @@ static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
                e->act);
     b->env_step(b, env, e->act);
     if (train)
-        afs_replay_store(&e->replay, b, e->obs, e->act, env->reward, env->slot >= e->L);
+        afs_replay_store(&e->replay, b, e->obs, e->act, env->reward, env->slot >= e->L, NULL);
     return 0;
 }
 
@@ -281,11 +281,11 @@ afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
         ok = e->obs && e->soft_e && e->hard_e && e->act;
     }
     if (ok && train) {
-        int slots = ac_replay_slots(cfg, (int)rows, 1, e->B, &a->replay, err, n);
+        int slots = ac_replay_slots(cfg, (int)rows, 1, 0, e->B, &a->replay, err, n);
         ok = slots > 0;
         if (ok && afs_replay_init(&e->replay, b, slots, (int)rows, 1,
                                   !strcmp(e->hp.replay, "prioritized"), e->hp.per_alpha,
-                                  e->hp.per_eps, e->B))
+                                  e->hp.per_eps, e->B, 0))
             ok = !afs_fail(err, n, "esdrl: out of %s memory for a replay of %d slots", b->name,
                            slots);
         e->x = b->alloc(b, B * XD * sizeof(float));

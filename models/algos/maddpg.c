@@ -160,7 +160,7 @@ static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
                m->act);
     b->env_step(b, env, m->act);
     if (train)
-        afs_replay_store(&m->replay, b, m->obs, m->act, env->reward, env->slot >= m->L);
+        afs_replay_store(&m->replay, b, m->obs, m->act, env->reward, env->slot >= m->L, NULL);
     return 0;
 }
 
@@ -602,13 +602,13 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
                      m->M);
     }
     if (ok && train) {
-        int slots = ac_replay_slots(cfg, m->E * m->M, m->M, m->B, &a->replay, err, n);
+        int slots = ac_replay_slots(cfg, m->E * m->M, m->M, 0, m->B, &a->replay, err, n);
         ok = slots > 0;
         if (ok && afs_replay_init(&m->replay, b, slots, m->E * m->M, m->M, 0, m->hp.per_alpha,
-                                  m->hp.per_eps, m->B))
+                                  m->hp.per_eps, m->B, 0))
             ok = !afs_fail(err, n, "maddpg: out of %s memory for a replay of %d slots (%.1f MiB)",
                            b->name, slots,
-                           slots * (double)afs_replay_block_bytes(m->E * m->M, m->M) /
+                           slots * (double)afs_replay_block_bytes(m->E * m->M, m->M, 0) /
                                (1024.0 * 1024.0));
         if (ok) {
             int k = update_bufs(m, s);

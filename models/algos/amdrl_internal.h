@@ -1,0 +1,39 @@
+/* What the tests reach inside AM-DRL (models/algos/amdrl.c). Internal to
+ * models/algos and tests/. Letters as in amdrl.c: T thought floats, K
+ * group entries (amdrl.group_m + 1), M ENs per joint row; N rows, a
+ * multiple of M, at most the update's batch. Backend memory throughout
+ * except where it says host. NULL/NaN when the agent was not made for
+ * training or N does not fit. */
+#ifndef AFS_AMDRL_INTERNAL_H
+#define AFS_AMDRL_INTERNAL_H
+
+#include "agent.h"
+#include "models/params.h"
+
+/* Adds the n delta-Q values dq (host) to the queue (host [Q], with its
+ * count and next position) and writes their labels (host [n]): min-max
+ * normalized over the queue as it then stands, clamped to [0, 1]; 0.5
+ * while the queue holds no range. */
+void afs_amdrl_labels(float *queue, int Q, int *count, int *head, const float *dq, int n,
+                      float *labels);
+/* The integrated thoughts h~ [N, T] of thoughts h [N, T] over the groups
+ * grp [N, K]: the channel as the actor runs it. */
+const float *afs_amdrl_integrate(afs_agent *a, int N, const int16_t *grp, const float *h);
+/* After afs_amdrl_integrate: dL/dh [N, T] (written) from dL/dh~ dht [N, T];
+ * the channel's gradients are zeroed first, then hold dL/dparams. */
+void afs_amdrl_integrate_backward(afs_agent *a, int N, const int16_t *grp, const float *dht,
+                                  float *dh);
+/* The attention unit's output p [k] on thoughts h [k, T]. */
+const float *afs_amdrl_attention_output(afs_agent *a, int k, const float *h);
+/* One step of the attention unit towards labels [k]: the loss (binary
+ * cross entropy of 0.9 p + 0.05); the gradients stay in its two sets. */
+double afs_amdrl_attention_fit(afs_agent *a, int k, const float *h, const float *labels,
+                               char *err, size_t n);
+/* A parameter set by name ("attention_cell", "attention_out", "channel",
+ * ...), or NULL. */
+afs_params *afs_amdrl_params(afs_agent *a, const char *name);
+
+/* Group formations so far (every amdrl.t_comm slots while playing). */
+long afs_amdrl_formations(afs_agent *a);
+
+#endif

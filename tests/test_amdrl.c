@@ -1,0 +1,373 @@
+/* AM-DRL (models/algos/amdrl.c): the delta-Q labels over their queue by
+ * hand; the attention unit's gradient against finite differences of its
+ * loss computed here in double from its output, and its first Adam step by
+ * hand; the channel (gather, bidirectional LSTM, an EN's integrated
+ * thought) against finite differences over a three-member group; groups
+ * formed every t_comm slots and held in between; playing and updating
+ * deterministically with a checkpoint round trip. */
+#define _DEFAULT_SOURCE
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "host/checkpoint.h"
+#include "models/algos/amdrl_internal.h"
+
+/* ---- Labels ---- */
+
+static void expect_labels(const float *got, const float *want, int n, const char *what)
+{
+    for (int i = 0; i < n; i++)
+        cr_assert_float_eq(got[i], want[i], 1e-6f, "%s: label %d = %g, want %g", what, i, got[i],
+                           want[i]);
+}
+
+Test(amdrl, labels_are_min_max_over_the_queue)
+{
+    float q[4] = {0}, lab[6];
+    int count = 0, head = 0;
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){7.0f}, 1, lab);
+    expect_labels(lab, (const float[]){0.5f}, 1, "one value: no range");
+    count = head = 0;
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){1.0f, 3.0f}, 2, lab);
+    expect_labels(lab, (const float[]){0.0f, 1.0f}, 2, "{1, 3}");
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){2.0f}, 1, lab);
+    expect_labels(lab, (const float[]){0.5f}, 1, "2 in {1, 3, 2}");
+    /* 5 fills the queue, 0 replaces the oldest (1): {0, 3, 2, 5} */
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){5.0f, 0.0f}, 2, lab);
+    expect_labels(lab, (const float[]){1.0f, 0.0f}, 2, "{5, 0} in {0, 3, 2, 5}");
+    cr_assert_eq(count, 4);
+    cr_assert_eq(head, 1);
+    /* six values into four places: 10 and -10 have left it: {3, 4, 1, 2},
+     * and their labels are clamped */
+    count = head = 0;
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){10, -10, 1, 2, 3, 4}, 6, lab);
+    expect_labels(lab, (const float[]){1.0f, 0.0f, 0.0f, 1.0f / 3, 2.0f / 3, 1.0f}, 6,
+                  "more values than places");
+}
+
+/* ---- A tiny AM-DRL ---- */
+
+enum { E_T = 2, M_T = 4, T_T = 4, A_T = 3, BATCH = 8, SLOTS = 6 };
+
+static afs_config tiny_config(void)
+{
+    afs_config c;
+    afs_config_defaults(&c);
+    c.env.agents = M_T;
+    c.env.slots = SLOTS;
+    c.env.area_m = 50.0f;
+    c.run.seed = 5;
+    c.run.envs = E_T;
+    c.amdrl.batch = BATCH; /* two joint rows */
+    snprintf(c.amdrl.actor_hidden, sizeof c.amdrl.actor_hidden, "6");
+    snprintf(c.amdrl.critic_hidden, sizeof c.amdrl.critic_hidden, "7,5");
+    snprintf(c.comm.part2_hidden, sizeof c.comm.part2_hidden, "5");
+    c.comm.thought = T_T;
+    c.comm.channel_hidden = T_T / 2;
+    c.comm.attention_hidden = A_T;
+    c.comm.group_m = 3;
+    c.comm.t_comm = 2;
+    c.comm.comm_range_m = 1000.0f;
+    c.comm.dq_queue = 16;
+    c.train.warmup = 2 * E_T * M_T;
+    c.train.updates_per_slot = 1;
+    c.train.replay_mib = 1.0f;
+    return c;
+}
+
+static afs_agent *make_agent(afs_backend *b, const afs_config *cfg, int train)
+{
+    char err[512] = "";
+    afs_agent *a = afs_agent_create("amdrl", b, cfg, E_T, train, err, sizeof err);
+    cr_assert_not_null(a, "%s", err);
+    return a;
+}
+
+static float rnd(unsigned *s, float lo, float hi)
+{
+    *s = *s * 1103515245u + 12345u;
+    return lo + (hi - lo) * (float)((*s >> 8) & 0xFFFF) / 65535.0f;
+}
+
+/* ---- The attention unit ---- */
+
+/* Its loss in double from its output p: mean BCE of 0.9 p + 0.05. */
+static double attention_loss(afs_agent *a, int k, const float *h, const float *y)
+{
+    const float *p = afs_amdrl_attention_output(a, k, h);
+    cr_assert_not_null(p);
+    double L = 0.0;
+    for (int i = 0; i < k; i++) {
+        double s = 0.9 * p[i] + 0.05;
+        L -= y[i] * log(s) + (1.0 - y[i]) * log(1.0 - s);
+    }
+    return L / k;
+}
+
+Test(amdrl, attention_unit_gradient_and_first_step_by_hand)
+{
+    afs_backend *b = afs_backend_cpu_create(1);
+    afs_config cfg = tiny_config();
+    afs_agent *a = make_agent(b, &cfg, 1);
+    enum { K3 = 3 };
+    float h[K3 * T_T], y[K3] = {0.0f, 0.3f, 1.0f};
+    unsigned s = 3;
+    for (int i = 0; i < K3 * T_T; i++)
+        h[i] = rnd(&s, 0.0f, 2.0f); /* thoughts are ReLU outputs */
+    afs_params *sets[2] = {afs_amdrl_params(a, "attention_cell"),
+                           afs_amdrl_params(a, "attention_out")};
+    cr_assert(sets[0] && sets[1]);
+    float *before[2];
+    for (int k = 0; k < 2; k++) {
+        before[k] = malloc(sets[k]->n * sizeof(float));
+        memcpy(before[k], sets[k]->value, sets[k]->n * sizeof(float));
+    }
+    double want_loss = attention_loss(a, K3, h, y);
+    char err[256];
+    double loss = afs_amdrl_attention_fit(a, K3, h, y, err, sizeof err);
+    cr_assert_float_eq(loss, want_loss, 1e-5, "loss %.8g, in double %.8g", loss, want_loss);
+    double lr = cfg.comm.attention_lr, largest = 0.0;
+    for (int k = 0; k < 2; k++) {
+        afs_params *p = sets[k];
+        float *after = malloc(p->n * sizeof(float));
+        memcpy(after, p->value, p->n * sizeof(float));
+        memcpy(p->value, before[k], p->n * sizeof(float)); /* the gradient's point */
+        for (size_t i = 0; i < p->n; i++) {
+            float saved = p->value[i], hf = 1e-3f;
+            p->value[i] = saved + hf;
+            double lp = attention_loss(a, K3, h, y);
+            p->value[i] = saved - hf;
+            double lm = attention_loss(a, K3, h, y);
+            p->value[i] = saved;
+            double fd = (lp - lm) / (2.0 * hf), g = p->grad[i];
+            largest = fmax(largest, fabs(fd));
+            cr_assert(fabs(g - fd) <= 2e-4 + 1e-2 * fabs(fd), "%s[%zu]: gradient %.7g, finite "
+                      "difference %.7g", p->name, i, g, fd);
+            /* Adam's first step: m^ = g, v^ = g^2, so the change is
+             * -lr g / (|g| + eps) */
+            double step = -lr * g / (fabs(g) + 1e-8);
+            cr_assert_float_eq(after[i] - before[k][i], step, 1e-6, "%s[%zu]: moved %.8g, by hand "
+                               "%.8g", p->name, i, after[i] - before[k][i], step);
+        }
+        free(after);
+        free(before[k]);
+    }
+    cr_assert(largest > 1e-3, "the check should see a non-trivial gradient (%g)", largest);
+    afs_agent_destroy(a);
+    b->destroy(b);
+}
+
+/* ---- The channel ---- */
+
+/* L = <h~, w> of the integrated thoughts. */
+static double channel_loss(afs_agent *a, const int16_t *grp, const float *h, const float *w)
+{
+    const float *ht = afs_amdrl_integrate(a, M_T, grp, h);
+    cr_assert_not_null(ht);
+    double L = 0.0;
+    for (int i = 0; i < M_T * T_T; i++)
+        L += (double)ht[i] * w[i];
+    return L;
+}
+
+/* One joint row of M = 4: EN 1 initiated a group {1, 3, 0}; EN 2 is in no
+ * group and keeps its thought. dL/dh by finite differences of every
+ * thought entry (through the gather, both directions of the LSTM and the
+ * EN's output), and of the channel's parameters. */
+Test(amdrl, channel_gradient_matches_finite_differences_over_a_three_member_group)
+{
+    afs_backend *b = afs_backend_cpu_create(1);
+    afs_config cfg = tiny_config();
+    afs_agent *a = make_agent(b, &cfg, 1);
+    enum { K = 4 };
+    int16_t grp[M_T * K];
+    for (int i = 0; i < M_T * K; i++)
+        grp[i] = -1;
+    grp[1 * K + 0] = 1;
+    grp[1 * K + 1] = 3;
+    grp[1 * K + 2] = 0;
+    float h[M_T * T_T], w[M_T * T_T], dh[M_T * T_T];
+    unsigned s = 17;
+    for (int i = 0; i < M_T * T_T; i++) {
+        h[i] = rnd(&s, 0.0f, 1.5f);
+        w[i] = rnd(&s, -1.0f, 1.0f);
+    }
+    const float *ht = afs_amdrl_integrate(a, M_T, grp, h);
+    for (int c = 0; c < T_T; c++)
+        cr_assert_eq(ht[2 * T_T + c], h[2 * T_T + c], "EN 2 is in no group: h~ = h");
+    int moved = 0;
+    for (int j = 0; j < M_T; j += 1)
+        for (int c = 0; c < T_T && j != 2; c++)
+            moved += fabsf(ht[j * T_T + c] - h[j * T_T + c]) > 1e-4f;
+    cr_assert(moved > 0, "the group's members should get integrated thoughts");
+    afs_amdrl_integrate_backward(a, M_T, grp, w, dh);
+    afs_params *ch = afs_amdrl_params(a, "channel");
+    float *gp = malloc(ch->n * sizeof(float));
+    memcpy(gp, ch->grad, ch->n * sizeof(float));
+    double largest = 0.0;
+    for (int i = 0; i < M_T * T_T; i++) {
+        float saved = h[i], hf = 1e-2f;
+        h[i] = saved + hf;
+        double lp = channel_loss(a, grp, h, w);
+        h[i] = saved - hf;
+        double lm = channel_loss(a, grp, h, w);
+        h[i] = saved;
+        double fd = (lp - lm) / (2.0 * hf);
+        largest = fmax(largest, fabs(fd));
+        cr_assert(fabs(dh[i] - fd) <= 1e-3 + 1e-2 * fabs(fd), "dL/dh[EN %d, %d] = %.7g, finite "
+                  "difference %.7g", i / T_T, i % T_T, dh[i], fd);
+    }
+    for (size_t i = 0; i < ch->n; i += 3) {
+        float saved = ch->value[i], hf = 1e-2f;
+        ch->value[i] = saved + hf;
+        double lp = channel_loss(a, grp, h, w);
+        ch->value[i] = saved - hf;
+        double lm = channel_loss(a, grp, h, w);
+        ch->value[i] = saved;
+        double fd = (lp - lm) / (2.0 * hf);
+        cr_assert(fabs(gp[i] - fd) <= 1e-3 + 1e-2 * fabs(fd), "dL/dchannel[%zu] = %.7g, finite "
+                  "difference %.7g", i, gp[i], fd);
+    }
+    cr_assert(largest > 1e-2, "the check should see a non-trivial gradient (%g)", largest);
+    free(gp);
+    afs_agent_destroy(a);
+    b->destroy(b);
+}
+
+/* ---- Playing and updating ---- */
+
+static void play(afs_agent *a, afs_backend *b, afs_env *env, int episodes, int train)
+{
+    char err[512];
+    for (int ep = 0; ep < episodes; ep++) {
+        afs_env_begin_episode(env, b, (uint32_t)ep);
+        for (int t = 0; t < SLOTS; t++) {
+            cr_assert_eq(a->ops->play_slot(a, env, train ? AFS_PLAY_TRAIN : AFS_PLAY_EVAL, err,
+                                           sizeof err), 0, "%s", err);
+            cr_assert_eq(a->ops->update(a, err, sizeof err), 0, "%s", err);
+        }
+        a->ops->end_episode(a, env, train ? AFS_PLAY_TRAIN : AFS_PLAY_EVAL);
+    }
+}
+
+Test(amdrl, groups_form_every_t_comm_slots_and_hold_in_between)
+{
+    afs_backend *b = afs_backend_cpu_create(1);
+    afs_config cfg = tiny_config();
+    cfg.comm.t_comm = 4;
+    snprintf(cfg.comm.comm, sizeof cfg.comm.comm, "always");
+    afs_agent *a = make_agent(b, &cfg, 0);
+    afs_env env;
+    cr_assert_eq(afs_env_init(&env, b, &cfg.env, E_T, cfg.run.seed), 0);
+    afs_env_begin_episode(&env, b, 0);
+    char err[256];
+    long formed = afs_amdrl_formations(a);
+    for (int t = 0; t < SLOTS; t++) {
+        cr_assert_eq(a->ops->play_slot(a, &env, AFS_PLAY_EVAL, err, sizeof err), 0, "%s", err);
+        long now = afs_amdrl_formations(a);
+        cr_assert_eq(now - formed, t % 4 == 0, "slot %d: %ld formations", t, now - formed);
+        formed = now;
+    }
+    /* every EN initiates: M groups of M members (all in range) each
+     * environment, and each sends its thought out and back per member */
+    afs_agent_stats st;
+    a->ops->stats(a, &st);
+    double want = 2.0 * T_T * (M_T - 1) * M_T / M_T; /* per EN and slot */
+    cr_assert_float_eq(st.comm_floats, want, 1e-9, "communication %g floats per decision, want %g",
+                       st.comm_floats, want);
+    afs_env_free(&env, b);
+    afs_agent_destroy(a);
+    b->destroy(b);
+}
+
+/* Every parameter set of two agents, bit for bit. */
+static void expect_same_sets(afs_agent *x, afs_agent *y, const char *what)
+{
+    afs_ckpt_set sx[AFS_CKPT_MAX_SETS], sy[AFS_CKPT_MAX_SETS];
+    afs_ckpt_blob bx[AFS_CKPT_MAX_BLOBS], by[AFS_CKPT_MAX_BLOBS];
+    afs_checkpoint cx = {.sets = sx, .blobs = bx}, cy = {.sets = sy, .blobs = by};
+    x->ops->checkpoint(x, &cx, 0);
+    y->ops->checkpoint(y, &cy, 0);
+    cr_assert_eq(cx.nsets, cy.nsets);
+    cr_assert_eq(cx.nsets, 10, "7 networks and 3 LSTMs");
+    for (int i = 0; i < cx.nsets; i++) {
+        afs_params *p = cx.sets[i].params, *q = cy.sets[i].params;
+        cr_assert_str_eq(p->name, q->name);
+        cr_assert_eq(p->n, q->n);
+        cr_assert_eq(memcmp(p->value, q->value, p->n * sizeof(float)), 0, "%s: %s differs",
+                     what, p->name);
+    }
+}
+
+/* Two agents made alike play and learn alike, in every communication
+ * mode; what one saves, another loads bit for bit; learning changed the
+ * networks. */
+Test(amdrl, plays_and_updates_deterministically_and_checkpoints)
+{
+    static const char *modes[] = {"attention", "always", "never"};
+    char dir[] = "/tmp/afsim-amdrl-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    for (int k = 0; k < 3; k++) {
+        afs_backend *b = afs_backend_cpu_create(1);
+        afs_config cfg = tiny_config();
+        snprintf(cfg.comm.comm, sizeof cfg.comm.comm, "%s", modes[k]);
+        cfg.comm.comm_range_m = 30.0f; /* some ENs out of range */
+        afs_agent *x = make_agent(b, &cfg, 1), *y = make_agent(b, &cfg, 1);
+        afs_agent *fresh = make_agent(b, &cfg, 1);
+        afs_env ex, ey;
+        cr_assert_eq(afs_env_init(&ex, b, &cfg.env, E_T, cfg.run.seed), 0);
+        cr_assert_eq(afs_env_init(&ey, b, &cfg.env, E_T, cfg.run.seed), 0);
+        play(x, b, &ex, 3, 1);
+        play(y, b, &ey, 3, 1);
+        cr_assert_gt(x->ops->updates(x), 0, "%s: no gradient step was taken", modes[k]);
+        cr_assert_eq(x->ops->updates(x), y->ops->updates(y));
+        expect_same_sets(x, y, modes[k]);
+        afs_agent_stats st;
+        x->ops->stats(x, &st);
+        cr_assert(isfinite(st.critic_loss) && isfinite(st.actor_loss), "%s", modes[k]);
+        cr_assert_eq(st.comm_floats > 0.0, k != 2, "%s: %g floats per decision", modes[k],
+                     st.comm_floats);
+        /* learning moved every online network away from a fresh agent's */
+        afs_ckpt_set sx[AFS_CKPT_MAX_SETS], sf[AFS_CKPT_MAX_SETS];
+        afs_checkpoint cx = {.sets = sx}, cf = {.sets = sf};
+        x->ops->checkpoint(x, &cx, 0);
+        fresh->ops->checkpoint(fresh, &cf, 0);
+        static const char *learned[] = {"actor_part1", "actor_part2", "critic"};
+        for (int i = 0; i < cx.nsets; i++)
+            for (int j = 0; j < 3; j++)
+                if (!strcmp(cx.sets[i].params->name, learned[j]))
+                    cr_assert_neq(memcmp(cx.sets[i].params->value, cf.sets[i].params->value,
+                                         cx.sets[i].params->n * sizeof(float)), 0,
+                                  "%s: %s did not change", modes[k], learned[j]);
+        /* a checkpoint round trip */
+        char path[128], err[1024];
+        snprintf(path, sizeof path, "%s/%s.h5", dir, modes[k]);
+        afs_ckpt_blob bx[AFS_CKPT_MAX_BLOBS];
+        cx.blobs = bx;
+        x->ops->checkpoint(x, &cx, 1);
+        snprintf(cx.algo, sizeof cx.algo, "amdrl");
+        cr_assert_eq(afs_checkpoint_save(path, b, &cx, &cfg, err, sizeof err), 0, "%s", err);
+        afs_ckpt_blob bf[AFS_CKPT_MAX_BLOBS];
+        cf.blobs = bf;
+        fresh->ops->checkpoint(fresh, &cf, 1);
+        int loaded = 0;
+        cr_assert_eq(afs_checkpoint_load(path, b, &cf, 0, &loaded, err, sizeof err), 0, "%s", err);
+        fresh->ops->set_updates(fresh, x->ops->updates(x), 1);
+        expect_same_sets(x, fresh, "after loading");
+        /* and both go on alike (the replay, its groups, the queue came along) */
+        play(x, b, &ex, 1, 1);
+        play(fresh, b, &ey, 1, 1);
+        expect_same_sets(x, fresh, "one episode after loading");
+        afs_env_free(&ex, b);
+        afs_env_free(&ey, b);
+        afs_agent_destroy(x);
+        afs_agent_destroy(y);
+        afs_agent_destroy(fresh);
+        b->destroy(b);
+    }
+    test_remove_dir(dir);
+}
