@@ -57,6 +57,7 @@ sanitizer_runs=(
   "memcheck 100 cuda_nn_parity/*"
   "memcheck 60 cuda_learn_parity/*"
   "memcheck 60 maddpg/axpy_cuda_matches_cpu"
+  "memcheck 60 cuda_groups_parity/@(float_operations_are_identical|empty_work_touches_nothing)"
   "memcheck 60 cuda_parity/@(fused_slots_greedy_small|phase_by_phase_matches_too)"
   "racecheck 60 cuda_parity/fused_slots_greedy_small"
 )

@@ -14,9 +14,15 @@
  *    observations (ES-DRL) takes the same action everywhere: its best is
  *    all local, 74% of the optimum, and the test holds it to 95% of that;
  *    MADDPG's per-agent actors can split, and are held to 95% of the
- *    optimum. AM-DRL is held to A; that it learns to split on B, where
- *    its channel could tell the ENs apart, is not shown yet (docs/model.md,
- *    "AM-DRL").
+ *    optimum. AM-DRL is held to A; that it learns to split on B (identical
+ *    ENs, told apart only by their positions in a group) is not shown.
+ * C: two ENs share the AP and only one offloader makes the deadline; their
+ *    functions differ, so the one with the larger function should offload
+ *    (it saves more). An EN alone sees only its own function; AM-DRL's
+ *    channel carries both thoughts. AM-DRL communicating (every EN
+ *    initiates) is held to 90% of what best_response (the coordinated
+ *    reference) gains over all local; without communication it must do
+ *    measurably worse.
  * The optimum and the worst return are measured by playing the fixed
  * actions on the same episodes with the backend's own step. */
 #include <criterion/criterion.h>
@@ -71,6 +77,10 @@ static afs_config tiny(const char *algo, const char *out)
         {"train.warmup", "256"}, {"train.eval_every", "0"},
         {"train.eval_episodes", "4"}, {"train.replay_mib", "8"},
         {"train.checkpoint_every", "0"},
+        /* AM-DRL's networks small (its defaults are the paper's, 128 wide) */
+        {"amdrl.thought", "16"}, {"amdrl.channel_hidden", "8"}, {"amdrl.attention_hidden", "8"},
+        {"amdrl.actor_hidden", "32"}, {"amdrl.part2_hidden", "32"},
+        {"amdrl.critic_hidden", "64,64"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
         set(&cfg, kv[i][0], kv[i][1]);
@@ -235,6 +245,75 @@ Test(learning, maddpg_runs_locally_when_the_cloud_always_misses)
 Test(learning, amdrl_runs_locally_when_the_cloud_always_misses)
 {
     learns_a("amdrl", "60", "4"); /* seeds 1-3 start all local */
+}
+
+/* C: B's AP and rate with M = 2 and a 1 s deadline: a cloud run takes
+ * about 0.68 s alone and 1.29 s with both (late, penalized); a local run
+ * takes k / 1.5 GHz with k uniform in 0.2 .. 1.4 Gcycles (0.13 .. 0.93 s,
+ * always in time) and costs that; a lone cloud run costs 0.07. Small
+ * AM-DRL networks (tiny's); a short horizon (gamma 0.5) and faster learning rates
+ * and target updates than the defaults, for a budget of seconds. */
+static afs_config env_c(const char *out, const char *comm)
+{
+    afs_config cfg = env_b("amdrl", out);
+    const char *kv[][2] = {
+        {"env.agents", "2"}, {"env.k_min", "0.2"}, {"env.k_max", "1.4"}, {"env.t_mean", "1.0"},
+        {"run.seed", "2"}, {"train.episodes", "200"}, {"train.updates_per_slot", "4"},
+        {"amdrl.comm", comm}, {"amdrl.group_m", "1"}, {"amdrl.t_comm", "1"},
+        {"amdrl.comm_range_m", "10"}, {"amdrl.tau", "0.01"},
+        {"amdrl.gamma", "0.5"}, {"amdrl.actor_lr", "1e-2"}, {"amdrl.critic_lr", "1e-2"},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
+        set(&cfg, kv[i][0], kv[i][1]);
+    return cfg;
+}
+
+/* The return of a heuristic, by name, on the evaluation episodes. */
+static double heuristic_return(const afs_config *cfg, const char *name)
+{
+    afs_backend *b = afs_backend_cpu_create(1);
+    char err[1024];
+    afs_agent *a = afs_agent_create(name, b, cfg, cfg->run.envs, 0, err, sizeof err);
+    cr_assert_not_null(a, "%s", err);
+    double r = policy_return(a, b, cfg);
+    afs_agent_destroy(a);
+    b->destroy(b);
+    return r;
+}
+
+/* AM-DRL on C: its score between all local (0) and best_response (1). */
+static double c_score(const char *comm)
+{
+    char out[64];
+    snprintf(out, sizeof out, "c-amdrl-%s.h5", comm);
+    afs_config cfg = env_c(out, comm);
+    const uint8_t both_local[2] = {1, 1}, both_cloud[2] = {0, 0}, one[2] = {0, 1};
+    double local = fixed_return(&cfg, both_local), best = heuristic_return(&cfg, "best_response");
+    cr_assert(best > local + 1.0 && local > fixed_return(&cfg, both_cloud) &&
+              best > fixed_return(&cfg, one),
+              "C is not the environment described: best_response %g, all local %g", best, local);
+    check_untrained(&cfg, "amdrl", local, best);
+    double got = trained_return(&cfg, "amdrl"), score = normalized(got, local, best);
+    cr_log_info("amdrl (comm = %s) on C: return %.4f (best_response %.4f, all local %.4f): "
+                "%.1f%% of what coordination gains", comm, got, best, local, 100.0 * score);
+    return score;
+}
+
+Test(learning, amdrl_communicates_which_en_offloads_when_only_one_may)
+{
+    double score = c_score("always");
+    cr_assert(score >= 0.9, "amdrl reached %.1f%% of best_response's gain on C",
+              100.0 * score);
+}
+
+/* The same budget and seed without communication: the ENs cannot tell who
+ * should offload (alone, the best is a threshold on an EN's own function,
+ * which gains part of it); measured: AM-DRL stays all local. */
+Test(learning, amdrl_without_communication_does_measurably_worse)
+{
+    double score = c_score("never");
+    cr_assert(score <= 0.6, "amdrl without communication reached %.1f%% of best_response's "
+              "gain on C: communication would then not be needed there", 100.0 * score);
 }
 
 /* B's fixed policies, and what they say about the environment. */
