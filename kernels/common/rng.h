@@ -24,6 +24,7 @@ enum afs_stream {
     AFS_STREAM_EXPLORE = 4, /* learning agents' exploration (Gumbel noise) per slot */
     AFS_STREAM_REPLAY = 5,  /* replay sampling, per gradient step */
     AFS_STREAM_UPDATE = 6,  /* the actor update's Gumbel noise, per gradient step */
+    AFS_STREAM_ATTENTION = 7, /* AM-DRL's initiations while training, per formation */
     AFS_STREAM_INIT = 16,   /* network initialization: AFS_STREAM_INIT + network index */
 };
 

@@ -67,7 +67,7 @@ typedef struct amdrl {
     int training;
     afs_replay replay;
     /* playing, [E M] rows: the groups formed last (len on the host too) */
-    float *obs, *z, *ht, *count, *xg, *soft_e, *hard_e, *p2;
+    float *obs, *z, *ht, *count, *xg, *soft_e, *hard_e, *p2, *pz; /* pz: attention outputs */
     uint8_t *act, *init, *chosen;
     int16_t *grp, *first, *grp_none; /* grp_none: no group, all -1 */
     int32_t *len;
@@ -191,18 +191,38 @@ static double round_floats(const amdrl *m, int N, const int *lengths)
 
 /* ---- Playing ---- */
 
+/* The attention unit's logit z [k] (p = sigmoid z) on thoughts h [k, T]. */
+static const float *attention_logit(amdrl *m, afs_backend *b, int k, const float *h)
+{
+    const float *c = afs_lstm_net_forward(&m->lstm[LSTM_ATT], b, k, m->ones_host, h);
+    return afs_mlp_forward(&m->mlp[NET_ATT_OUT], b, k, c);
+}
+
 /* Forms this slot's groups from the thoughts h [E M, T] (every t_comm
- * slots): the initiators by the attention unit (or all, or none). */
-static void form(amdrl *m, afs_backend *b, const afs_env *env, const float *h)
+ * slots): the initiators by the attention unit (or all, or none). While
+ * training an EN initiates with probability p (the Gumbel-argmax of the
+ * logits [0, z]: Philox stream AFS_STREAM_ATTENTION), so that initiators,
+ * and with them delta-Q labels, keep coming: with the threshold alone the
+ * unit could stop every initiation and never learn again; evaluating, it
+ * initiates when p > amdrl.threshold. */
+static void form(amdrl *m, afs_backend *b, const afs_env *env, const float *h, int explore)
 {
     int N = m->E * m->M;
     if (m->comm == COMM_ATTENTION) {
-        /* init = p > threshold: argmax of the rows [threshold, p] (ties: 0) */
-        const float *c = afs_lstm_net_forward(&m->lstm[LSTM_ATT], b, N, m->ones_host, h);
-        const float *p = afs_mlp_forward(&m->mlp[NET_ATT_OUT], b, N, c);
-        b->copy_cols(b, 1, N, 1, m->consts, 0, 0, m->p2, 2, 0);
-        b->copy_cols(b, 1, N, 1, p, 1, 0, m->p2 + 1, 2, 0);
-        b->argmax_rows(b, (size_t)N, 2, m->p2, m->init);
+        const float *z = attention_logit(m, b, N, h);
+        if (explore) {
+            uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
+            b->copy_cols(b, 1, N, 1, m->consts + 2, 0, 0, m->p2, 2, 0); /* 0 */
+            b->copy_cols(b, 1, N, 1, z, 1, 0, m->p2 + 1, 2, 0);
+            b->gumbel_softmax_forward(b, N, 2, 1.0f, m->seed, AFS_STREAM_ATTENTION, counter,
+                                      m->p2, m->soft_e, m->hard_e);
+            b->argmax_rows(b, (size_t)N, 2, m->hard_e, m->init);
+        } else { /* init = p > threshold: argmax of the rows [threshold, p] (ties: 0) */
+            b->activation_forward(b, AFS_ACT_SIGMOID, (size_t)N, z, m->pz);
+            b->copy_cols(b, 1, N, 1, m->consts, 0, 0, m->p2, 2, 0);
+            b->copy_cols(b, 1, N, 1, m->pz, 1, 0, m->p2 + 1, 2, 0);
+            b->argmax_rows(b, (size_t)N, 2, m->p2, m->init);
+        }
     } else { /* every EN (1 != 0) or none (0 != 0) */
         b->nonzero_flags(b, (size_t)N, m->consts + (m->comm == COMM_ALWAYS ? 1 : 2), 0, 1, 0,
                          m->init);
@@ -219,7 +239,7 @@ static void act_on(amdrl *m, afs_backend *b, const afs_env *env, int explore, in
     int N = m->E * m->M;
     const float *h = afs_mlp_forward(&m->mlp[NET_PART1], b, N, m->obs);
     if (may_form && m->comm != COMM_NEVER && env->slot % m->cp.t_comm == 0)
-        form(m, b, env, h);
+        form(m, b, env, h, explore);
     integrate(m, b, &m->lstm[LSTM_CHANNEL], N, &m->play, h, m->xg, m->count, m->ht);
     concat(m, b, N, h, m->ht, m->z);
     const float *logits = afs_mlp_forward(&m->mlp[NET_PART2], b, N, m->z);
@@ -432,15 +452,15 @@ static double attention_fit(amdrl *m, afs_backend *b, int k, const float *h, con
 {
     afs_lstm_net *cell = &m->lstm[LSTM_ATT];
     afs_mlp *head = &m->mlp[NET_ATT_OUT];
-    const float *c = afs_lstm_net_forward(cell, b, k, m->ones_host, h);
-    const float *p = afs_mlp_forward(head, b, k, c);
+    b->activation_forward(b, AFS_ACT_SIGMOID, (size_t)k, attention_logit(m, b, k, h), m->pz);
     b->fill(b, (size_t)k, 0.05f, m->ps); /* squashed: 0.9 p + 0.05, finite loss */
-    b->axpy(b, (size_t)k, 0.9f, p, m->ps);
+    b->axpy(b, (size_t)k, 0.9f, m->pz, m->ps);
     double loss = b->bce_loss(b, (size_t)k, m->ps, labels, NULL, m->dps);
     if (ac_check_loss(loss, "amdrl", "attention loss", u, err, n))
         return NAN;
     b->fill(b, (size_t)k, 0.0f, m->dp);
     b->axpy(b, (size_t)k, 0.9f, m->dps, m->dp);
+    b->activation_backward(b, AFS_ACT_SIGMOID, (size_t)k, m->pz, m->dp, m->dp); /* dL/dz */
     afs_params_zero_grad(&head->p, b);
     afs_params_zero_grad(&cell->p, b);
     afs_mlp_backward(head, b, k, m->dp, m->datt);
@@ -616,6 +636,7 @@ static int buffers(amdrl *m, buf_spec *s, int train)
         {(void **)&m->firstu, u * N * K * sizeof(int16_t)},
         {(void **)&m->others, u * N * f},
         {(void **)&m->len, P * sizeof(int32_t)}, {(void **)&m->consts, 4 * f},
+        {(void **)&m->pz, (P > N ? P : N) * f},
         {(void **)&m->x, u * N * m->xd * f},     {(void **)&m->x_next, u * N * m->xd * f},
         {(void **)&m->onehot, u * N * 2 * f},    {(void **)&m->y, u * N * f},
         {(void **)&m->dq, u * N * f},            {(void **)&m->qpair, u * N * 2 * f},
@@ -686,8 +707,9 @@ static int make_nets(amdrl *m, afs_backend *b, int rows, char *err, size_t n)
                                        "critic_target"};
     const int *sizes[N_MLP] = {s1, s2, sc, sa, s1, s2, sc};
     const int layers[N_MLP] = {l1, l2, lc, 1, l1, l2, lc};
-    /* the thought is a ReLU layer's output; the attention unit's a probability */
-    const int out_act[N_MLP] = {AFS_ACT_RELU, AFS_ACT_NONE, AFS_ACT_NONE, AFS_ACT_SIGMOID,
+    /* the thought is a ReLU layer's output; the attention unit's a logit z
+     * (p = sigmoid z, taken where needed) */
+    const int out_act[N_MLP] = {AFS_ACT_RELU, AFS_ACT_NONE, AFS_ACT_NONE, AFS_ACT_NONE,
                                 AFS_ACT_RELU, AFS_ACT_NONE, AFS_ACT_NONE};
     const uint32_t stream[N_MLP] = {0, 1, 2, 3, 0, 1, 2};
     for (int i = 0; i < N_MLP; i++) {
@@ -851,8 +873,9 @@ const float *afs_amdrl_attention_output(afs_agent *a, int k, const float *h)
     amdrl *m = impl_of(a);
     if (!fits(m, k))
         return NULL;
-    const float *c = afs_lstm_net_forward(&m->lstm[LSTM_ATT], a->b, k, m->ones_host, h);
-    return afs_mlp_forward(&m->mlp[NET_ATT_OUT], a->b, k, c);
+    a->b->activation_forward(a->b, AFS_ACT_SIGMOID, (size_t)k, attention_logit(m, a->b, k, h),
+                             m->pz);
+    return m->pz;
 }
 
 double afs_amdrl_attention_fit(afs_agent *a, int k, const float *h, const float *labels,
