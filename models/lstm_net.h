@@ -32,7 +32,8 @@ void afs_lstm_net_free(afs_lstm_net *net, afs_backend *b);
 const float *afs_lstm_net_forward(afs_lstm_net *net, afs_backend *b, int B, const int *lengths,
                                   const float *x);
 /* After a forward of B sequences: adds dL/dparams into the gradients given
- * dL/dh_out [S, B, dirs H]; writes dL/dx [S, B, in] into dx (not NULL). */
+ * dL/dh_out [S, B, dirs H]; writes dL/dx [S, B, in] into dx unless it is
+ * NULL. */
 void afs_lstm_net_backward(afs_lstm_net *net, afs_backend *b, int B, const int *lengths,
                            const float *dout, float *dx);
 /* "lstm IN-H xDIRS S" for checkpoints, which refuse another shape. */

@@ -88,11 +88,12 @@ int afs_replay_init(afs_replay *r, afs_backend *b, int slots, int block, int row
     t->weight = prioritized ? b->alloc(b, B * sizeof(float)) : NULL;
     t->idx = b->alloc(b, B * sizeof(int32_t));
     t->grp = group_k ? b->alloc(b, B * rec * (size_t)group_k * sizeof(int16_t)) : NULL;
+    t->next_grp = group_k ? b->alloc(b, B * rec * (size_t)group_k * sizeof(int16_t)) : NULL;
     r->next_idx = b->alloc(b, B * sizeof(int32_t));
     r->prob = b->alloc(b, B * sizeof(float));
     if (!r->blob || !r->tree || !r->max_prio || !r->row_ok || !r->meta || !t->obs ||
         !t->next_obs || !t->act || !t->flags || !t->rew || (prioritized && !t->weight) ||
-        !t->idx || (group_k && !t->grp) || !r->next_idx || !r->prob) {
+        !t->idx || (group_k && (!t->grp || !t->next_grp)) || !r->next_idx || !r->prob) {
         afs_replay_free(r, b);
         return -1;
     }
@@ -110,7 +111,8 @@ void afs_replay_free(afs_replay *r, afs_backend *b)
 {
     void *bufs[] = {r->blob, r->tree, r->max_prio, r->row_ok, r->meta, r->batch.obs,
                     r->batch.next_obs, r->batch.act, r->batch.flags, r->batch.rew,
-                    r->batch.weight, r->batch.idx, r->batch.grp, r->next_idx, r->prob};
+                    r->batch.weight, r->batch.idx, r->batch.grp, r->batch.next_grp,
+                    r->next_idx, r->prob};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i])
             b->release(b, bufs[i]);
@@ -180,8 +182,11 @@ void afs_replay_sample(afs_replay *r, afs_backend *b, int B, uint32_t seed, uint
     b->gather_rows(b, (size_t)B, rec, t->idx, r->act, t->act);
     b->gather_rows(b, (size_t)B, rec * sizeof(float), t->idx, r->rew, t->rew);
     b->gather_rows(b, (size_t)B, rec, t->idx, r->flags, t->flags);
-    if (r->group_k)
-        b->gather_rows(b, (size_t)B, rec * r->group_k * sizeof(int16_t), t->idx, r->grp, t->grp);
+    if (r->group_k) {
+        size_t width = rec * (size_t)r->group_k * sizeof(int16_t);
+        b->gather_rows(b, (size_t)B, width, t->idx, r->grp, t->grp);
+        b->gather_rows(b, (size_t)B, width, r->next_idx, r->grp, t->next_grp);
+    }
     if (r->prioritized)
         b->is_weights(b, (size_t)B, r->prob, beta, t->weight);
 }

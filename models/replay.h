@@ -49,7 +49,8 @@ typedef struct afs_batch {
     float *rew;              /* [B, row] */
     float *weight;           /* [B] importance weights (prioritized), else NULL */
     int32_t *idx;            /* [B] the rows drawn */
-    int16_t *grp;            /* [B, row, group_k] communication groups, or NULL */
+    int16_t *grp, *next_grp; /* [B, row, group_k] the groups of the slot and of the
+                              * next (their records' next block), or NULL */
 } afs_batch;
 
 typedef struct afs_replay {

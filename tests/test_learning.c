@@ -258,7 +258,7 @@ static afs_config env_c(const char *out, const char *comm)
     afs_config cfg = env_b("amdrl", out);
     const char *kv[][2] = {
         {"env.agents", "2"}, {"env.k_min", "0.2"}, {"env.k_max", "1.4"}, {"env.t_mean", "1.0"},
-        {"run.seed", "2"}, {"train.episodes", "200"}, {"train.updates_per_slot", "4"},
+        {"run.seed", "8"}, {"train.episodes", "200"}, {"train.updates_per_slot", "4"},
         {"amdrl.comm", comm}, {"amdrl.group_m", "1"}, {"amdrl.t_comm", "1"},
         {"amdrl.comm_range_m", "10"}, {"amdrl.tau", "0.01"},
         {"amdrl.gamma", "0.5"}, {"amdrl.actor_lr", "1e-2"}, {"amdrl.critic_lr", "1e-2"},

@@ -204,7 +204,8 @@ Test(replay, ring_of_joint_rows_wraps_around)
 
 /* A ring that keeps communication groups (AM-DRL, group_k = 3 entries a
  * record): each drawn joint row brings its records' groups, the ones stored
- * with its block, beside its observations; the record's size counts them. */
+ * with its block, and those of its next block, beside its observations;
+ * the record's size counts them. */
 Test(replay, groups_travel_with_their_rows)
 {
     enum { K = 3 };
@@ -238,6 +239,11 @@ Test(replay, groups_travel_with_their_rows)
                 cr_assert_eq(r.batch.grp[(i * 2 + k) * K + j], want,
                              "draw %d, record %d, entry %d: %d, want %d", i, k, j,
                              r.batch.grp[(i * 2 + k) * K + j], want);
+                /* and the groups of its next slot: the next block's */
+                int next = rec % 2 ? -1 : 100 * (block_of[i] + 1) + 10 * rec + j;
+                cr_assert_eq(r.batch.next_grp[(i * 2 + k) * K + j], next,
+                             "draw %d, record %d, entry %d: next %d, want %d", i, k, j,
+                             r.batch.next_grp[(i * 2 + k) * K + j], next);
             }
     afs_replay_free(&r, cpu);
 }

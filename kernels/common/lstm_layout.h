@@ -11,6 +11,9 @@
  * Parameters of direction d, one after the other:
  *   W [4H, in], U [4H, H], b_w [4H], b_u [4H].
  *
+ * Padded positions of x (t >= lengths[b]) must hold finite numbers
+ * (zeros, as AM-DRL's gather writes): the CPU's batched products read
+ * them, with a zero gradient, and 0 x NaN would be NaN.
  * A sequence of length 0 is empty on every backend in the same way: its
  * outputs are 0, its final states are its initial ones (h_n = h0, c_n = c0,
  * zeros where h0 or c0 is NULL), and it gets no gradient (dx = 0, nothing

@@ -6,28 +6,30 @@
  * ENs nobody chose, then ENs chosen by others, then other initiators,
  * nearest first, ties by index); a bidirectional LSTM (the channel) runs
  * over each group's thoughts, initiator first; an EN's integrated thought
- * ht is the mean of its outputs over the groups it is in (h itself in
- * none); actor part 2 maps [h, ht] to two logits. One critic Q(o, a) is
- * shared by every EN. The replay keeps joint rows (one environment's M
- * records of a slot) with the groups that acted, so a replayed batch runs
- * the channel on them, and is prioritized by each row's mean |TD error|.
+ * ht is its output in its first group, the lowest-numbered initiator's
+ * (h itself in none); actor part 2 maps [h, ht] to two logits. One critic
+ * Q(o, ht, c, a) is shared by every EN, c the share of the other members
+ * of its first group that offloaded (amdrl.critic = group). The replay
+ * keeps joint rows (one environment's M records of a slot) with the groups
+ * that acted, so a replayed batch runs the channel on them, and is
+ * prioritized by each row's mean |TD error|.
  *
  * The update, per batch of R joint rows (N = R M agent rows):
- *  critic: y = r + gamma (1 - done) Q'(o', argmax actor'(o')), the target
- *    actor running its channel on the transition's groups;
+ *  critic: y = r + gamma (1 - done) Q'(o', ht', c', argmax actor'(o')), the
+ *    target actor running its channel on the next slot's groups;
  *  actor: the straight-through Gumbel-softmax of -Q with the critic's
  *    values of both actions (as ES-DRL: docs/model.md, "Learning"); the
- *    gradient flows through part 2, the group mean, the channel and the
- *    gather of thoughts back into part 1;
+ *    gradient flows through part 2, the EN's channel output, the channel
+ *    and the gather of thoughts back into part 1;
  *  attention (amdrl.comm = attention): delta-Q of each initiator in the
  *    batch (paper eq. 6): the mean over its group of V(o_j, pi(h_j, ht_j))
  *    - V(o_j, pi(h_j, h_j)), V the critic's value under the actor's
  *    softmax probabilities; kept in a queue of amdrl.dq_queue values and
  *    min-max normalized over it into labels in [0, 1]; binary cross
  *    entropy of the squashed output 0.9 p + 0.05 (eq. 7).
- * Host round trips: the groups' lengths (the LSTM takes them on the host)
- * once per formation while playing, and the batch's groups, delta-Q and
- * labels once per update. */
+ * Host round trips: the groups (the LSTM takes their lengths on the host)
+ * once per formation while playing; per update the batch's groups of both
+ * slots, its actions and the target actions (c), delta-Q and labels. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,13 +86,14 @@ typedef struct amdrl {
     float *probs, *dv, *dqi, *ones2, *h_init, *labels, *ps, *dps, *dp, *datt;
     uint8_t *a_next;
     int32_t *init_rows;
-    int16_t *grp_host, *first_host, *firstu; /* host [rows, K] twice; firstu backend [N, K] */
+    int16_t *grp_host, *first_host;          /* host [rows, K] */
+    int16_t *firstu, *firstn;                /* backend [N, K]: the batch's slot, next slot */
     char *seen;                              /* host [M] */
     int *first_of;                           /* host [rows]: each EN's first group, or -1 */
     uint8_t *act_host;                       /* host [N] */
     float *others_host, *others;             /* host, backend [N]: the critic's group input */
     int group_critic;                        /* amdrl.critic = group */
-    int *lenu_host, *init_host;
+    int *lenu_host, *lenn_host, *init_host;
     float *dq_host;
     /* the delta-Q queue U (host; mirrored into dq_saved [Q + 2] for
      * checkpoints: the values, then the count and the next position) */
@@ -300,7 +303,8 @@ static void group_others(amdrl *m, afs_backend *b, int N, const groups *g, const
                 int j = base + m->grp_host[(size_t)s * m->K + t];
                 off += j != i && m->act_host[j] == 0;
             }
-            m->others_host[i] = (float)off / (float)(m->K - 1);
+            int others = s >= 0 ? g->lengths[s] - 1 : 0;
+            m->others_host[i] = others > 0 ? (float)off / (float)others : 0.0f;
         }
     }
     b->to_backend(b, m->others, m->others_host, (size_t)N * sizeof(float));
@@ -319,17 +323,20 @@ static void critic_input(const amdrl *m, afs_backend *b, int N, const float *obs
     b->copy_cols(b, 1, N, 2, onehot, 2, 0, x + AFS_OBS_DIM + m->T + 1, xd, 0);
 }
 
-/* The groups of a replayed batch (or none with amdrl.comm = never). */
-static groups batch_groups(amdrl *m, afs_backend *b, int N, const int16_t *grp)
+/* The groups of a replayed batch (or none with amdrl.comm = never), into
+ * the scratch of the slot (first, lengths). */
+static groups batch_groups(amdrl *m, afs_backend *b, int N, const int16_t *grp, int16_t *first,
+                           int *lengths)
 {
-    groups g = {grp, m->firstu, m->lenu_host, 0};
+    groups g = {grp, first, lengths, 0};
     if (m->comm != COMM_NEVER)
         load_groups(m, b, N, grp, &g);
     return g;
 }
 
-/* TD targets y = r + gamma (1 - done) Q'(o', argmax actor'(o')), the target
- * actor's channel on the transition's groups (they hold for t_comm slots). */
+/* TD targets y = r + gamma (1 - done) Q'(o', ht', c', argmax actor'(o')),
+ * the target actor's channel on the next slot's groups g (the ones that
+ * acted there: a formation may fall between the two slots). */
 static void targets(amdrl *m, afs_backend *b, const afs_batch *t, int N, const groups *g)
 {
     const float *logits =
@@ -394,7 +401,7 @@ static void value_gain(amdrl *m, afs_backend *b, int N)
 {
     float *with = m->probs, *without = m->probs + (size_t)N * 2;
     b->axpy(b, (size_t)N * 2, -1.0f, without, with);
-    b->scale_rows(b, (size_t)N * 2, 1, m->qpair, with, with);
+    b->scale_rows(b, (size_t)N * 2, 1, with, m->qpair, with);
     b->linear_forward(b, 1, N, 2, 1, with, m->ones2, m->zeros, m->dv); /* pair sums */
 }
 
@@ -527,8 +534,10 @@ static int one_update(amdrl *m, afs_backend *b, double progress, char *err, size
     afs_replay_sample(&m->replay, b, m->R, m->seed, AFS_STREAM_REPLAY, (uint32_t)u, beta);
     const afs_batch *t = &m->replay.batch;
     int N = m->R * m->M;
-    groups g = batch_groups(m, b, N, t->grp);
-    targets(m, b, t, N, &g);
+    /* the next slot's groups first: the host scratch then holds the slot's */
+    groups next = batch_groups(m, b, N, t->next_grp, m->firstn, m->lenn_host);
+    targets(m, b, t, N, &next);
+    groups g = batch_groups(m, b, N, t->grp, m->firstu, m->lenu_host);
     /* the online actor's thoughts and integrated thoughts: the critic's
      * input (no gradient through it) and the actor's step */
     const float *h = afs_mlp_forward(&m->mlp[NET_PART1], b, N, t->obs);
@@ -634,6 +643,7 @@ static int buffers(amdrl *m, buf_spec *s, int train)
         {(void **)&m->grp_none, P * K * sizeof(int16_t)},
         {(void **)&m->first, P * K * sizeof(int16_t)},
         {(void **)&m->firstu, u * N * K * sizeof(int16_t)},
+        {(void **)&m->firstn, u * N * K * sizeof(int16_t)},
         {(void **)&m->others, u * N * f},
         {(void **)&m->len, P * sizeof(int32_t)}, {(void **)&m->consts, 4 * f},
         {(void **)&m->pz, (P > N ? P : N) * f},
@@ -680,7 +690,7 @@ static void destroy(afs_agent *a)
     if (m->unit)
         b->release(b, m->unit);
     void *host[] = {m->len_host, m->ones_host, m->grp_host, m->first_host, m->seen, m->first_of,
-                    m->act_host, m->others_host, m->lenu_host,
+                    m->act_host, m->others_host, m->lenu_host, m->lenn_host,
                     m->init_host,
                     m->dq_host, m->queue};
     for (size_t i = 0; i < sizeof host / sizeof *host; i++)
@@ -768,11 +778,12 @@ static int make_host(amdrl *m, afs_backend *b, int train)
     if (!ok || !train)
         return ok ? 0 : -1;
     m->lenu_host = malloc(N * sizeof(int));
+    m->lenn_host = malloc(N * sizeof(int));
     m->init_host = malloc(N * sizeof(int));
     m->dq_host = malloc(2 * N * sizeof(float));
     m->queue = calloc((size_t)m->cp.dq_queue + 2, sizeof(float));
     m->unit = ac_unit_actions(b);
-    if (!m->lenu_host || !m->init_host || !m->dq_host || !m->queue || !m->unit)
+    if (!m->lenu_host || !m->lenn_host || !m->init_host || !m->dq_host || !m->queue || !m->unit)
         return -1;
     b->fill(b, 2, 1.0f, m->ones2);
     b->fill(b, (size_t)m->R, 0.0f, m->zeros);
