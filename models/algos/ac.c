@@ -102,3 +102,31 @@ int ac_replay_slots(const afs_config *cfg, int block, int row, int group_k, int 
     info->ratio = (double)cfg->train.updates_per_slot * batch * row / block;
     return slots;
 }
+
+double ac_bufs_alloc(afs_backend *b, const ac_buf *s, int k, int *ok)
+{
+    double total = 0.0;
+    for (int i = 0; i < k; i++)
+        total += (double)s[i].bytes;
+    for (int i = 0; i < k && *ok; i++)
+        if (s[i].bytes)
+            *ok = (*s[i].ptr = b->alloc(b, s[i].bytes)) != NULL;
+    return total;
+}
+
+void ac_bufs_release(afs_backend *b, const ac_buf *s, int k)
+{
+    for (int i = 0; i < k; i++)
+        if (*s[i].ptr)
+            b->release(b, *s[i].ptr);
+}
+
+int ac_replay_blobs(afs_replay *r, afs_backend *b, afs_ckpt_blob *blobs)
+{
+    afs_replay_sync_meta(r, b);
+    blobs[0] = (afs_ckpt_blob){"replay_ring", r->blob, r->blob_bytes};
+    blobs[1] = (afs_ckpt_blob){"replay_tree", r->tree, 2 * (size_t)r->L * sizeof(double)};
+    blobs[2] = (afs_ckpt_blob){"replay_priority", r->max_prio, 2 * sizeof(float)};
+    blobs[3] = (afs_ckpt_blob){"replay_meta", r->meta, 4 * sizeof(int64_t)};
+    return 4;
+}

@@ -49,6 +49,22 @@ void ac_q_of_both_actions(afs_backend *b, afs_mlp *critic, int B, float *x, int 
  * norm is not finite (the set is then left as it was). */
 int ac_step(afs_params *p, afs_backend *b, const afs_optim *o, const char *algo, long update,
             char *err, size_t n);
+/* A backend buffer of an agent and its size (0: not made). */
+typedef struct ac_buf {
+    void **ptr;
+    size_t bytes;
+} ac_buf;
+
+/* Allocates bufs[0..k) of non-zero size; returns the bytes they take and
+ * clears *ok on a failure (the rest are then left NULL). */
+double ac_bufs_alloc(afs_backend *b, const ac_buf *s, int k, int *ok);
+/* Releases those of bufs[0..k) that were made. */
+void ac_bufs_release(afs_backend *b, const ac_buf *s, int k);
+
+/* The replay's state as checkpoint blobs (its ring, tree, largest priority
+ * and bookkeeping, synced first): writes them to blobs, returns 4. */
+int ac_replay_blobs(afs_replay *r, afs_backend *b, afs_ckpt_blob *blobs);
+
 /* -1 with err when a loss is not finite. */
 int ac_check_loss(double loss, const char *algo, const char *what, long update, char *err,
                   size_t n);

@@ -590,19 +590,14 @@ static void checkpoint(afs_agent *a, afs_checkpoint *c, int with_replay)
     c->nblobs = 0;
     if (!with_replay || !m->training)
         return;
-    afs_replay *r = &m->replay;
-    afs_replay_sync_meta(r, a->b);
-    /* the delta-Q queue: its values, then its count and next position */
-    int Q = m->cp.dq_queue;
+    /* the replay, and the delta-Q queue: its values, its count, its next
+     * position */
+    int Q = m->cp.dq_queue, nb = ac_replay_blobs(&m->replay, a->b, c->blobs);
     m->queue[Q] = (float)m->q_count;
     m->queue[Q + 1] = (float)m->q_head;
     a->b->to_backend(a->b, m->dq_saved, m->queue, (size_t)(Q + 2) * sizeof(float));
-    c->blobs[0] = (afs_ckpt_blob){"replay_ring", r->blob, r->blob_bytes};
-    c->blobs[1] = (afs_ckpt_blob){"replay_tree", r->tree, 2 * (size_t)r->L * sizeof(double)};
-    c->blobs[2] = (afs_ckpt_blob){"replay_priority", r->max_prio, 2 * sizeof(float)};
-    c->blobs[3] = (afs_ckpt_blob){"replay_meta", r->meta, 4 * sizeof(int64_t)};
-    c->blobs[4] = (afs_ckpt_blob){"dq_queue", m->dq_saved, (size_t)(Q + 2) * sizeof(float)};
-    c->nblobs = 5;
+    c->blobs[nb++] = (afs_ckpt_blob){"dq_queue", m->dq_saved, (size_t)(Q + 2) * sizeof(float)};
+    c->nblobs = nb;
 }
 
 static long long updates(afs_agent *a) { return impl_of(a)->updates; }
@@ -622,18 +617,15 @@ static void set_updates(afs_agent *a, long long u, int replay_loaded)
         m->q_count = m->q_head = 0; /* not a queue this agent saved: start empty */
 }
 
-/* Every backend buffer of the agent, with its size (0: not needed). */
-typedef struct buf_spec {
-    void **ptr;
-    size_t bytes;
-} buf_spec;
+enum { MAX_BUFS = 64 };
 
-static int buffers(amdrl *m, buf_spec *s, int train)
+/* Every backend buffer of the agent, with its size (0: not needed). */
+static int buffers(amdrl *m, ac_buf *s, int train)
 {
     size_t f = sizeof(float), P = (size_t)m->E * m->M, N = (size_t)m->R * m->M;
     size_t T = (size_t)m->T, K = (size_t)m->K, A = (size_t)m->cp.attention_hidden;
     size_t u = train ? 1 : 0, Q = train ? (size_t)m->cp.dq_queue + 2 : 0;
-    buf_spec all[] = {
+    ac_buf all[] = {
         {(void **)&m->obs, P * AFS_OBS_DIM * f}, {(void **)&m->z, P * 2 * T * f},
         {(void **)&m->ht, P * T * f},            {(void **)&m->count, P * f},
         {(void **)&m->xg, K * P * T * f},        {(void **)&m->soft_e, P * 2 * f},
@@ -667,11 +659,11 @@ static int buffers(amdrl *m, buf_spec *s, int train)
         {(void **)&m->init_rows, u * N * sizeof(int32_t)},
         {(void **)&m->dq_saved, Q * f},
     };
+    _Static_assert(sizeof all / sizeof all[0] <= MAX_BUFS, "room for every buffer");
     memcpy(s, all, sizeof all);
     return (int)(sizeof all / sizeof all[0]);
 }
 
-enum { MAX_BUFS = 64 };
 
 static void destroy(afs_agent *a)
 {
@@ -682,11 +674,8 @@ static void destroy(afs_agent *a)
     for (int i = 0; i < N_LSTM; i++)
         afs_lstm_net_free(&m->lstm[i], b);
     afs_replay_free(&m->replay, b);
-    buf_spec s[MAX_BUFS];
-    int k = buffers(m, s, 1);
-    for (int i = 0; i < k; i++)
-        if (*s[i].ptr)
-            b->release(b, *s[i].ptr);
+    ac_buf s[MAX_BUFS];
+    ac_bufs_release(b, s, buffers(m, s, 1));
     if (m->unit)
         b->release(b, m->unit);
     void *host[] = {m->len_host, m->ones_host, m->grp_host, m->first_host, m->seen, m->first_of,
@@ -829,11 +818,11 @@ afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
     int ok = m->comm >= 0 ||
              !afs_fail(err, n, "amdrl.comm = '%s': attention, always or never", cfg->comm.comm);
     ok = ok && make_nets(m, b, rows, err, n) == 0;
-    buf_spec s[MAX_BUFS];
-    int k = buffers(m, s, train);
-    for (int i = 0; ok && i < k; i++)
-        if (s[i].bytes && !(*s[i].ptr = b->alloc(b, s[i].bytes)))
-            ok = !afs_fail(err, n, "amdrl: out of %s memory for its buffers", b->name);
+    ac_buf s[MAX_BUFS];
+    double bytes = ok ? ac_bufs_alloc(b, s, buffers(m, s, train), &ok) : 0.0;
+    if (!ok && !err[0])
+        afs_fail(err, n, "amdrl: out of %s memory for its buffers (%.1f MiB)", b->name,
+                 bytes / (1024.0 * 1024.0));
     ok = ok && (make_host(m, b, train) == 0 || !afs_fail(err, n, "amdrl: out of memory"));
     if (ok && train) {
         int slots = ac_replay_slots(cfg, P, m->M, m->K, m->R, &a->replay, err, n);

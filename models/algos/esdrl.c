@@ -186,13 +186,7 @@ static void checkpoint(afs_agent *a, afs_checkpoint *c, int with_replay)
     c->nblobs = 0;
     if (!with_replay || !e->training)
         return;
-    afs_replay *r = &e->replay;
-    afs_replay_sync_meta(r, a->b);
-    c->blobs[0] = (afs_ckpt_blob){"replay_ring", r->blob, r->blob_bytes};
-    c->blobs[1] = (afs_ckpt_blob){"replay_tree", r->tree, 2 * (size_t)r->L * sizeof(double)};
-    c->blobs[2] = (afs_ckpt_blob){"replay_priority", r->max_prio, 2 * sizeof(float)};
-    c->blobs[3] = (afs_ckpt_blob){"replay_meta", r->meta, 4 * sizeof(int64_t)};
-    c->nblobs = 4;
+    c->nblobs = ac_replay_blobs(&e->replay, a->b, c->blobs);
 }
 
 static long long updates(afs_agent *a) { return impl_of(a)->updates; }

@@ -394,13 +394,7 @@ static void checkpoint(afs_agent *a, afs_checkpoint *c, int with_replay)
     c->nblobs = 0;
     if (!with_replay || !m->training)
         return;
-    afs_replay *r = &m->replay;
-    afs_replay_sync_meta(r, a->b);
-    c->blobs[0] = (afs_ckpt_blob){"replay_ring", r->blob, r->blob_bytes};
-    c->blobs[1] = (afs_ckpt_blob){"replay_tree", r->tree, 2 * (size_t)r->L * sizeof(double)};
-    c->blobs[2] = (afs_ckpt_blob){"replay_priority", r->max_prio, 2 * sizeof(float)};
-    c->blobs[3] = (afs_ckpt_blob){"replay_meta", r->meta, 4 * sizeof(int64_t)};
-    c->nblobs = 4;
+    c->nblobs = ac_replay_blobs(&m->replay, a->b, c->blobs);
 }
 
 static long long updates(afs_agent *a) { return impl_of(a)->updates; }
@@ -413,18 +407,12 @@ static void set_updates(afs_agent *a, long long u, int replay_loaded)
         afs_replay_restore_meta(&m->replay, a->b);
 }
 
-/* The update buffers: each pointer and its size. */
-typedef struct buf_spec {
-    void **ptr;
-    size_t bytes;
-} buf_spec;
-
 enum { N_PLAY = 6, N_UPDATE = 20 };
 
-static int play_bufs(maddpg *m, buf_spec *s)
+static int play_bufs(maddpg *m, ac_buf *s)
 {
     size_t rows = (size_t)m->E * m->M, R = (size_t)(m->E > m->B ? m->E : m->B), f = sizeof(float);
-    buf_spec all[N_PLAY] = {
+    ac_buf all[N_PLAY] = {
         {(void **)&m->obs, rows * OBS * f},        {(void **)&m->obs_g, (size_t)m->M * R * OBS * f},
         {(void **)&m->logits_e, rows * 2 * f},     {(void **)&m->soft_e, rows * 2 * f},
         {(void **)&m->hard_e, rows * 2 * f},       {(void **)&m->act, rows},
@@ -433,11 +421,11 @@ static int play_bufs(maddpg *m, buf_spec *s)
     return N_PLAY;
 }
 
-static int update_bufs(maddpg *m, buf_spec *s)
+static int update_bufs(maddpg *m, ac_buf *s)
 {
     size_t B = (size_t)m->B, M = (size_t)m->M, H = (size_t)m->H, f = sizeof(float);
     size_t mb = M * B, big = mb * H * f;
-    buf_spec all[N_UPDATE] = {
+    ac_buf all[N_UPDATE] = {
         {(void **)&m->x, B * (size_t)m->D * f}, {(void **)&m->z, big},
         {(void **)&m->zg, big},                 {(void **)&m->dh, big},
         {(void **)&m->onehot, mb * 2 * f},      {(void **)&m->own, mb * 2 * f},
@@ -463,12 +451,10 @@ static void destroy(afs_agent *a)
     afs_params_free(&m->cin, b);
     afs_params_free(&m->cin_t, b);
     afs_replay_free(&m->replay, b); /* nothing when it was never made */
-    buf_spec s[N_PLAY + N_UPDATE];
+    ac_buf s[N_PLAY + N_UPDATE];
     int k = play_bufs(m, s);
     k += update_bufs(m, s + k);
-    for (int i = 0; i < k; i++)
-        if (*s[i].ptr)
-            b->release(b, *s[i].ptr);
+    ac_bufs_release(b, s, k);
     if (m->unit)
         b->release(b, m->unit);
     free(m);
@@ -554,17 +540,6 @@ static int make_nets(maddpg *m, afs_backend *b, char *err, size_t n)
     return 0;
 }
 
-/* Allocates bufs[0..k); the bytes they take. *ok cleared on a failure. */
-static double alloc_bufs(afs_backend *b, buf_spec *s, int k, int *ok)
-{
-    double total = 0.0;
-    for (int i = 0; i < k; i++)
-        total += (double)s[i].bytes;
-    for (int i = 0; i < k && *ok; i++)
-        *ok = (*s[i].ptr = b->alloc(b, s[i].bytes)) != NULL;
-    return total;
-}
-
 afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, int train,
                              char *err, size_t n)
 {
@@ -592,10 +567,10 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
         ok = !afs_fail(err, n, "maddpg.replay = '%s': MADDPG draws joint transitions uniformly "
                        "(design section 5); set maddpg.replay = uniform", m->hp.replay);
     ok = ok && make_nets(m, b, err, n) == 0;
-    buf_spec s[N_PLAY + N_UPDATE];
+    ac_buf s[N_PLAY + N_UPDATE];
     if (ok) {
         int k = play_bufs(m, s);
-        double bytes = alloc_bufs(b, s, k, &ok);
+        double bytes = ac_bufs_alloc(b, s, k, &ok);
         if (!ok)
             afs_fail(err, n, "maddpg: out of %s memory for playing: %.1f MiB for %d environments "
                      "of %d agents: lower run.envs", b->name, bytes / (1024.0 * 1024.0), m->E,
@@ -612,7 +587,7 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
                                (1024.0 * 1024.0));
         if (ok) {
             int k = update_bufs(m, s);
-            double bytes = alloc_bufs(b, s, k, &ok) + 4.0 * sizeof(float);
+            double bytes = ac_bufs_alloc(b, s, k, &ok) + 4.0 * sizeof(float);
             ok = ok && (m->unit = ac_unit_actions(b)) != NULL;
             if (!ok)
                 afs_fail(err, n, "maddpg: out of %s memory for the updates: %.1f MiB for batch "
