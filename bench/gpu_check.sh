@@ -192,6 +192,74 @@ cmake_generator_args() {
   if command -v ninja >/dev/null 2>&1; then printf '%s\n' -G Ninja; fi
 }
 
+# find_toolchain ROOT LOG: what building and running afsim here needs.
+# Sets nvcc (and puts it on PATH), tk, cfg (cmake arguments for cuDNN,
+# cuBLAS, the bundle, BLAS), bin_libdirs (run_bin's library path) and
+# deps_how, adding info rows; an installation of the Debian packages logs
+# to LOG. Fails with setup_error set when there is no nvcc or no way to the
+# dependencies. cuDNN and cuBLAS are found before anything touches
+# LD_LIBRARY_PATH (which only run_bin ever sets), so python loads its own
+# libraries.
+find_toolchain() {
+  local root=$1 log=$2 cudnn_dir a d cublas=()
+  nvcc=$(command -v nvcc 2>/dev/null) || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc; } || nvcc=""
+  if [ -z "$nvcc" ]; then
+    info toolkit "nvcc not found (PATH, /usr/local/cuda/bin)"
+    setup_error="no nvcc"
+    return 1
+  fi
+  PATH="$(dirname "$nvcc"):$PATH"
+  export PATH
+  tk=$(toolkit_root "$nvcc")
+  info toolkit "$tk ($("$nvcc" --version 2>/dev/null | grep -o 'release [0-9.]*' || echo 'version unknown'))"
+
+  if has_toolkit_cudnn "$tk"; then
+    info cuDNN "the toolkit's"
+  elif cudnn_dir=$(find_cudnn_dir "$tk"); then
+    info cuDNN "$cudnn_dir (Python package)"
+    cfg+=(-DAFSIM_CUDNN_DIR="$cudnn_dir")
+    bin_libdirs+=("$cudnn_dir/lib")
+  else
+    info cuDNN "not in the toolkit nor in a Python package: left to cmake's search"
+  fi
+  mapfile -t cublas < <(cublas_cmake_args "$tk")
+  if [ ${#cublas[@]} -eq 0 ]; then
+    info cuBLAS "the toolkit's (unversioned names)"
+  else
+    info cuBLAS "versioned names only: ${cublas[*]}"
+    cfg+=("${cublas[@]}")
+    for a in "${cublas[@]}"; do
+      d=$(dirname "${a#*=}")
+      [[ " ${bin_libdirs[*]} " == *" $d "* ]] || bin_libdirs+=("$d")
+    done
+  fi
+
+  # Dependencies: the bundle, or the Debian packages.
+  local deps_dir=${AFSIM_GPU_DEPS:-$root/gpu-deps}
+  if [ -d "$deps_dir" ]; then
+    cfg+=(-DAFSIM_DEPS_DIR="$deps_dir")
+    bin_libdirs+=("$deps_dir/lib")
+    deps_how="bundle $deps_dir"
+  elif [ -f /usr/include/Random123/philox.h ]; then
+    deps_how="Debian packages"
+  elif bash "$root/cmake/install-deps.sh" > "$log" 2>&1; then
+    deps_how="Debian packages, installed now"
+  else
+    tail -n 5 "$log"
+    setup_error="no $deps_dir and the Debian packages cannot be installed: make the bundle with bench/gpu_bundle.sh on a development machine and copy gpu-deps/ with the source tree"
+    return 1
+  fi
+  have_cblas || cfg+=(-DAFSIM_BLAS=OFF)
+}
+
+# gpu_cmake_args ROOT BUILD: the whole cmake command line into cfg (after
+# find_toolchain, with gen from cmake_generator_args): Release, CUDA
+# required, sm_90 (H100, H200).
+gpu_cmake_args() {
+  cfg=(-S "$1" -B "$2" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DAFSIM_REQUIRE_CUDA=ON
+       -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES=90 "${cfg[@]}")
+}
+
 # ------------------------------------------------------------------ running
 
 # with_timeout SECONDS COMMAND...: COMMAND under a time limit (its whole
@@ -425,7 +493,7 @@ bench() {
 }
 
 main() {
-  local root=$gpu_check_root card nvcc tk cudnn_dir cfg=() gen=() cublas=() a d f lim rc synth p s
+  local root=$gpu_check_root card nvcc tk cfg=() gen=() a d f lim rc synth p s
   start=$(date +%s)
   deadline=$((start + ${AFSIM_GPU_CHECK_BUDGET_S:-450}))
   quick=${AFSIM_GPU_CHECK_QUICK:-0}
@@ -447,60 +515,13 @@ main() {
   info card "$card"
   echo "card: $card"
 
-  # The toolkit.
-  nvcc=$(command -v nvcc 2>/dev/null) || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc; } || nvcc=""
-  if [ -z "$nvcc" ]; then
-    info toolkit "nvcc not found (PATH, /usr/local/cuda/bin)"
-    step_failed deps "no nvcc"
-    skip_after deps "no nvcc"
-    return
-  fi
-  PATH="$(dirname "$nvcc"):$PATH"
-  export PATH
-  tk=$(toolkit_root "$nvcc")
-  info toolkit "$tk ($("$nvcc" --version 2>/dev/null | grep -o 'release [0-9.]*' || echo 'version unknown'))"
-
-  # cuDNN and cuBLAS, found before anything touches LD_LIBRARY_PATH (which
-  # only run_bin ever sets), so python loads its own libraries.
-  if has_toolkit_cudnn "$tk"; then
-    info cuDNN "the toolkit's"
-  elif cudnn_dir=$(find_cudnn_dir "$tk"); then
-    info cuDNN "$cudnn_dir (Python package)"
-    cfg+=(-DAFSIM_CUDNN_DIR="$cudnn_dir")
-    bin_libdirs+=("$cudnn_dir/lib")
-  else
-    info cuDNN "not in the toolkit nor in a Python package: left to cmake's search"
-  fi
-  mapfile -t cublas < <(cublas_cmake_args "$tk")
-  if [ ${#cublas[@]} -eq 0 ]; then
-    info cuBLAS "the toolkit's (unversioned names)"
-  else
-    info cuBLAS "versioned names only: ${cublas[*]}"
-    cfg+=("${cublas[@]}")
-    for a in "${cublas[@]}"; do
-      d=$(dirname "${a#*=}")
-      [[ " ${bin_libdirs[*]} " == *" $d "* ]] || bin_libdirs+=("$d")
-    done
-  fi
-
-  # Dependencies: the bundle, or the Debian packages.
   current_step=deps
-  local deps_dir=${AFSIM_GPU_DEPS:-$root/gpu-deps}
-  if [ -d "$deps_dir" ]; then
-    cfg+=(-DAFSIM_DEPS_DIR="$deps_dir")
-    bin_libdirs+=("$deps_dir/lib")
-    step_ok deps "bundle $deps_dir"
-  elif [ -f /usr/include/Random123/philox.h ]; then
-    step_ok deps "Debian packages"
-  elif bash "$root/cmake/install-deps.sh" > "$out/configure.txt" 2>&1; then
-    step_ok deps "Debian packages, installed now"
-  else
-    tail -n 5 "$out/configure.txt"
-    step_failed deps "no $deps_dir and the Debian packages cannot be installed: make the bundle with bench/gpu_bundle.sh on a development machine and copy gpu-deps/ with the source tree"
-    skip_after deps "dependencies missing"
+  if ! find_toolchain "$root" "$out/configure.txt"; then
+    step_failed deps "$setup_error"
+    skip_after deps "$setup_error"
     return
   fi
-  have_cblas || cfg+=(-DAFSIM_BLAS=OFF)
+  step_ok deps "$deps_how"
   info "library path" "for afsim's binaries only: ${bin_libdirs[*]:-(none added)}"
 
   # Configure and build.
@@ -511,8 +532,7 @@ main() {
   info generator "${gen[1]:-cmake default}"
   lim=$(step_limit 120)
   if [ "$lim" = 0 ]; then step_failed configure "not run: time budget spent"; skip_after configure "configure not run"; return; fi
-  cfg=(-S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DAFSIM_REQUIRE_CUDA=ON
-       -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES=90 "${cfg[@]}")
+  gpu_cmake_args "$root" "$build"
   echo "== configure: cmake ${cfg[*]} (limit $lim s)"
   s=$(date +%s)
   with_timeout "$lim" cmake "${cfg[@]}" >> "$out/configure.txt" 2>&1

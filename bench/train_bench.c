@@ -8,10 +8,13 @@
  * usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg|amdrl] [--envs E[,E...]]
  *                    [--agents M] [--episodes N] [--slots L] [--batch B]
  *                    [--updates-per-slot U] [--replay-mib MIB] [--threads T]
+ *                    [--comm attention|always|never]
  *
  * Prints one line per E: backend, algo, E, M, batch, updates per slot,
  * agent-steps/s (the best timed episode: on a shared machine noise only
- * slows a run down), and the time of one gradient step. */
+ * slows a run down), and the time of one gradient step. --comm sets
+ * amdrl.comm (AM-DRL's line names it): the three modes timed apart show
+ * what the channel and the attention unit cost. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,7 @@
 #include "host/episode.h"
 #include "kernels/env.h"
 #include "models/algos/agent.h"
+#include "models/algos/agents.h"
 
 static double now_s(void)
 {
@@ -30,7 +34,7 @@ static double now_s(void)
 }
 
 typedef struct bench_args {
-    const char *backend, *algo, *envs;
+    const char *backend, *algo, *envs, *comm;
     int agents, episodes, slots, batch, updates, threads;
     float replay_mib;
 } bench_args;
@@ -39,13 +43,14 @@ static int usage(void)
 {
     fprintf(stderr, "usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg|amdrl] "
                     "[--envs E[,E...]] [--agents M] [--episodes N] [--slots L] [--batch B] "
-                    "[--updates-per-slot U] [--replay-mib MIB] [--threads T]\n");
+                    "[--updates-per-slot U] [--replay-mib MIB] [--threads T] "
+                    "[--comm attention|always|never]\n");
     return 2;
 }
 
 static int parse(bench_args *a, int argc, char **argv)
 {
-    *a = (bench_args){"cpu", "esdrl", "64,1024", 150, 3, 20, 1024, 1, 0, 512.0f};
+    *a = (bench_args){"cpu", "esdrl", "64,1024", "attention", 150, 3, 20, 1024, 1, 0, 512.0f};
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -60,12 +65,14 @@ static int parse(bench_args *a, int argc, char **argv)
         else if (!strcmp(argv[i], "--updates-per-slot")) a->updates = atoi(v);
         else if (!strcmp(argv[i], "--replay-mib")) a->replay_mib = (float)atof(v);
         else if (!strcmp(argv[i], "--threads")) a->threads = atoi(v);
+        else if (!strcmp(argv[i], "--comm")) a->comm = v;
         else
             return usage();
         i++;
     }
     if (a->agents < 1 || a->episodes < 1 || a->slots < 2 || a->batch < 1 || a->updates < 1 ||
-        !(a->replay_mib >= 1.0f) || (strcmp(a->algo, "esdrl") && strcmp(a->algo, "maddpg") && strcmp(a->algo, "amdrl")))
+        !(a->replay_mib >= 1.0f) || (strcmp(a->algo, "esdrl") && strcmp(a->algo, "maddpg") && strcmp(a->algo, "amdrl")) ||
+        afs_amdrl_comm_mode(a->comm) < 0)
         return usage();
     return 0;
 }
@@ -95,6 +102,7 @@ static int bench_one(afs_backend *b, const bench_args *a, int envs)
     cfg.train.warmup = envs * a->agents; /* one slot: episode 0 passes it */
     cfg.train.episodes = a->episodes + 1;
     cfg.esdrl.batch = cfg.maddpg.batch = cfg.amdrl.batch = a->batch;
+    snprintf(cfg.comm.comm, sizeof cfg.comm.comm, "%s", a->comm);
     char err[1024];
     afs_env env;
     if (afs_env_init(&env, b, &cfg.env, envs, 1)) {
@@ -128,8 +136,11 @@ static int bench_one(afs_backend *b, const bench_args *a, int envs)
             updates += st.updates;
         }
     }
-    printf("afsim backend=%s algo=%s E=%d M=%d batch=%d updates_per_slot=%d "
-           "agent_steps_per_s=%.4g episode_s=%.3g gradient_steps=%.0f\n", b->name, a->algo, envs,
+    char comm[32] = "";
+    if (!strcmp(a->algo, "amdrl"))
+        snprintf(comm, sizeof comm, " comm=%s", a->comm);
+    printf("afsim backend=%s algo=%s%s E=%d M=%d batch=%d updates_per_slot=%d "
+           "agent_steps_per_s=%.4g episode_s=%.3g gradient_steps=%.0f\n", b->name, a->algo, comm, envs,
            a->agents, a->batch, a->updates, best, learn_s / a->episodes, updates);
     fflush(stdout);
     afs_agent_destroy(agent);

@@ -5,6 +5,7 @@
  * (a failure instead with AFSIM_REQUIRE_GPU=1). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +268,25 @@ Test(cuda_nn_parity, lstm_without_empty_rows_and_with_only_empty_rows)
     lstm_case(k, &d, full, 1, (float)TOL, 40);
     lstm_case(k, &uni, full, 1, (float)TOL, 50);
     lstm_case(k, &d, none, 1, (float)TOL, 60);
+    close_both(k);
+}
+
+/* cuDNN gets the rows sorted by length in its packed layout: many rows of
+ * mixed lengths with many ties, none as long as S (the packed batch's
+ * longest sequence is shorter than the padded one), in a scrambled order. */
+Test(cuda_nn_parity, lstm_many_rows_of_mixed_lengths)
+{
+    both k = open_both();
+    enum { B = 1500 };
+    const afs_lstm_desc d = {6, B, 5, 4, 2}, uni = {6, B, 5, 4, 1};
+    static int lengths[B];
+    uint32_t r = 12345u;
+    for (int i = 0; i < B; i++) {
+        r = r * 1664525u + 1013904223u;
+        lengths[i] = (int)(r >> 24) % 5; /* 0..4 */
+    }
+    lstm_case(k, &d, lengths, 1, (float)TOL, 130);
+    lstm_case(k, &uni, lengths, 0, (float)TOL, 140);
     close_both(k);
 }
 

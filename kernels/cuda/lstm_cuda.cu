@@ -1,6 +1,6 @@
 /* LSTM through time on CUDA with cuDNN's RNN API (cudnnRNNForward and the
- * v8 backward calls), padded variable-length sequences in the time-major
- * unpacked layout.
+ * v8 backward calls) over padded variable-length sequences, handed to cuDNN
+ * in its packed layout.
  *
  * afsim keeps the parameters in its own layout (kernels/common/lstm_layout.h, shared with
  * the CPU backend): one kernel copies them into cuDNN's weight space before
@@ -17,10 +17,16 @@
  * What changes from call to call (sequence lengths, batch size) is set on
  * the data descriptors each call, a host-only operation.
  *
- * Empty sequences never reach cuDNN (kernels/common/lstm_layout.h): when a batch has some,
- * the non-empty rows are gathered into a packed batch, cuDNN runs on it, and
- * the results are scattered back; empty rows get h_n = h0, c_n = c0, zero
- * outputs and no gradient. */
+ * cuDNN sees packed batches only (CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED):
+ * the non-empty rows sorted by length, longest first (ties by row), time
+ * step after time step with only the rows still running. Every call gathers
+ * the caller's padded [S, B, width] tensors into that layout and scatters
+ * the results back. Given the padded layout directly, cuDNN rearranged its
+ * input with a kernel (RNNInputRearrangement) that took 1.2 s a call at
+ * B = 153,600 on an H200: almost all of AM-DRL's training time
+ * (docs/performance.md). Empty sequences never reach cuDNN
+ * (kernels/common/lstm_layout.h): they get h_n = h0, c_n = c0, zero outputs
+ * and no gradient. */
 #include <cudnn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,9 +63,12 @@ typedef struct lstm_state {
     cudnnTensorDescriptor_t h;
     grow temp;    /* cuDNN's workspace */
     grow reserve; /* the backward's copy of the forward's reserve space */
-    grow rows;    /* int32 [B + n]: packed lengths, then the row map */
+    grow rows;    /* int32: what batch_of stages (lengths, row maps) */
     grow pack;    /* packed copies of the tensors of the non-empty rows */
-    int *host, host_cap;      /* [4 B] of host ints, see host_ints */
+    int *host;    /* host ints, see host_ints */
+    size_t host_cap;
+    /* full_reserve's last answer: asking cuDNN costs a pass over B lengths */
+    struct { const plan *p; afs_lstm_desc d; int tf32; size_t bytes; } full;
 } lstm_state;
 
 static lstm_state *state_of(afs_backend *b) { return *(lstm_state **)afs_cuda_lstm_slot(b); }
@@ -86,7 +95,7 @@ static cudnnStatus_t describe(cudnnRNNDescriptor_t r, int in, int H, int dirs, i
         r, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM, CUDNN_RNN_DOUBLE_BIAS,
         dirs == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT,
         CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, math_of(tf32), in, H, H, 1, NULL,
-        CUDNN_RNN_PADDED_IO_ENABLED);
+        CUDNN_RNN_PADDED_IO_DISABLED);
 }
 
 int afs_lstm_cuda_math_type(int in, int H, int dirs, int tf32)
@@ -180,8 +189,10 @@ static plan *plan_for(lstm_state *st, const afs_lstm_desc *d)
 {
     int key[AFS_PLAN_KEY] = {d->in, d->H, d->dirs, st->tf32}, build, evict;
     int slot = afs_plan_lookup(&st->cache, key, &build, &evict);
-    if (evict)
+    if (evict) {
         plan_destroy(&st->plans[slot]);
+        st->full.p = NULL;
+    }
     if (build)
         plan_build(st, d, &st->plans[slot]);
     return &st->plans[slot];
@@ -234,54 +245,93 @@ static void move_rows(int outer, int n, int width, const float *src, int src_row
     CUDA_CHECK_LAUNCH();
 }
 
-/* One call's batch: the non-empty rows (n of B) and, when some rows are
- * empty, packed buffers for them. */
+/* One call's batch in cuDNN's packed layout: the n non-empty rows of B,
+ * sorted by length, longest first; `total` packed rows, time step after
+ * time step (step t holds the sorted rows longer than t). */
 typedef struct batch {
-    int B, n;
-    const int *map;    /* device [n]: packed row j is row map[j] */
+    int B, S, n, total;
+    int maxlen;        /* the longest sequence */
+    const int *len;    /* host [n]: the sorted lengths */
+    const int *dev_len;/* device [n]: the same */
+    const int *map;    /* device [n]: sorted row j is row map[j] */
     const int *empty;  /* device [B - n]: the empty rows */
-    const int *dev_len;/* device [n]: packed lengths */
-    int in_place;      /* h0 is h_n or c0 is c_n */
+    const int *seq;    /* device [total]: packed row p is padded row seq[p] (t B + row) */
     char *cursor;      /* next free byte of st->pack */
 } batch;
 
-/* The host ints of a batch of B rows: rows [B] (afs_lstm_nonempty's order),
- * stage [2 B] (what goes to the device: the packed lengths, then the rows),
- * full [B] (every row at full length, for lstm_work_bytes). */
-static int *host_ints(lstm_state *st, int B)
+/* The host ints of a call on B rows of up to S steps: rows [B] (non-empty
+ * ones first, see afs_lstm_nonempty), full [B] (every row at full length,
+ * for lstm_work_bytes), then what goes to the device, stage [B + n + total]
+ * at most (S + 2) B: sorted lengths, map, empty rows, seq. */
+static int *host_ints(lstm_state *st, int B, int S)
 {
-    if (st->host_cap < B) {
+    size_t need = ((size_t)S + 4) * (size_t)B;
+    if (st->host_cap < need) {
         free(st->host);
-        st->host = (int *)malloc((size_t)4 * B * sizeof(int));
+        st->host = (int *)malloc(need * sizeof(int));
         if (!st->host) {
-            fprintf(stderr, "afsim: out of host memory in the cuDNN LSTM (B = %d)\n", B);
+            fprintf(stderr, "afsim: out of host memory in the cuDNN LSTM (B = %d, S = %d)\n", B, S);
             exit(1);
         }
-        st->host_cap = B;
+        st->host_cap = need;
     }
     return st->host;
 }
 
-static int *stage_of(lstm_state *st, int B) { return host_ints(st, B) + B; }
+static int *full_of(lstm_state *st, const afs_lstm_desc *d) { return host_ints(st, d->B, d->S) + d->B; }
+static int *stage_of(lstm_state *st, const afs_lstm_desc *d) { return host_ints(st, d->B, d->S) + 2 * d->B; }
+
+/* Sorts the n non-empty rows by length, longest first, ties by row (a
+ * counting sort: lengths are 1..S), into len [n] and map [n]; returns the
+ * longest length. */
+static int sort_by_length(const int *lengths, const int *rows, int n, int S, int *len, int *map)
+{
+    int *at = (int *)calloc((size_t)S + 2, sizeof(int));
+    if (!at) {
+        fprintf(stderr, "afsim: out of host memory in the cuDNN LSTM\n");
+        exit(1);
+    }
+    for (int j = 0; j < n; j++) {
+        int l = lengths[rows[j]];
+        if (l > S) {
+            fprintf(stderr, "afsim: cuDNN LSTM: row %d has length %d, more than S = %d\n",
+                    rows[j], l, S);
+            exit(1);
+        }
+        at[S - l + 1]++; /* longest first: length l goes to bucket S - l */
+    }
+    for (int k = 1; k <= S; k++)
+        at[k] += at[k - 1];
+    for (int j = 0; j < n; j++) {
+        int l = lengths[rows[j]], to = at[S - l]++;
+        len[to] = l;
+        map[to] = rows[j];
+    }
+    free(at);
+    return n ? len[0] : 0;
+}
 
 static batch batch_of(lstm_state *st, const afs_lstm_desc *d, const int *lengths)
 {
-    batch bt = {d->B, 0, NULL, NULL, NULL, 0, NULL};
-    int *rows = host_ints(st, d->B), *stage = stage_of(st, d->B);
-    bt.n = afs_lstm_nonempty(lengths, d->B, rows, stage);
-    memcpy(stage + bt.n, rows, (size_t)d->B * sizeof(int));
-    int *dev = (int *)grow_to(&st->rows, ((size_t)d->B + bt.n) * sizeof(int));
-    CUDA_CHECK(cudaMemcpy(dev, stage, ((size_t)d->B + bt.n) * sizeof(int), cudaMemcpyHostToDevice));
+    batch bt = {d->B, d->S, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL};
+    int *rows = host_ints(st, d->B, d->S), *stage = stage_of(st, d);
+    bt.n = afs_lstm_nonempty(lengths, d->B, rows, stage); /* stage: overwritten below */
+    int *len = stage, *map = stage + bt.n, *empty = map + bt.n, *seq = empty + (d->B - bt.n);
+    bt.maxlen = sort_by_length(lengths, rows, bt.n, d->S, len, map);
+    memcpy(empty, rows + bt.n, (size_t)(d->B - bt.n) * sizeof(int));
+    for (int t = 0; t < bt.maxlen; t++)
+        for (int j = 0; j < bt.n && len[j] > t; j++)
+            seq[bt.total++] = t * d->B + map[j];
+    size_t ints = (size_t)d->B + bt.n + bt.total;
+    int *dev = (int *)grow_to(&st->rows, ints * sizeof(int));
+    CUDA_CHECK(cudaMemcpy(dev, stage, ints * sizeof(int), cudaMemcpyHostToDevice));
+    bt.len = len;
     bt.dev_len = dev;
     bt.map = dev + bt.n;
-    bt.empty = dev + bt.n + bt.n;
+    bt.empty = dev + 2 * bt.n;
+    bt.seq = dev + d->B + bt.n;
     return bt;
 }
-
-/* Whether the call runs on packed copies: when some rows are empty, and
- * when an initial state is also the final state's buffer (the recurrent
- * cell stepped in place), since cuDNN does not say that hx may be hy. */
-static int packed(const batch *bt) { return bt->n < bt->B || bt->in_place; }
 
 /* Room for a packed tensor of `floats` floats, 256-byte aligned. */
 static float *take(batch *bt, size_t floats)
@@ -291,7 +341,7 @@ static float *take(batch *bt, size_t floats)
     return p;
 }
 
-/* Packed copy of a [outer, B, width] tensor (NULL stays NULL). */
+/* Packed copy of a state [outer, B, width] (NULL stays NULL): the sorted rows. */
 static float *gather(batch *bt, int outer, int width, const float *src)
 {
     if (!src)
@@ -301,36 +351,59 @@ static float *gather(batch *bt, int outer, int width, const float *src)
     return dst;
 }
 
+/* Packed copy [total, width] of a sequence tensor [S, B, width] (NULL stays NULL). */
+static float *pack(batch *bt, int width, const float *src)
+{
+    if (!src)
+        return NULL;
+    float *dst = take(bt, (size_t)bt->total * width);
+    move_rows(1, bt->total, width, src, 0, bt->seq, dst, bt->total, NULL);
+    return dst;
+}
+
+/* Scatters a packed [total, width] into a padded [S, B, width] (its padding
+ * left as it is). */
+static void unpack(const batch *bt, int width, const float *src, float *dst)
+{
+    move_rows(1, bt->total, width, src, bt->total, NULL, dst, 0, bt->seq);
+}
+
 static void reserve_pack(lstm_state *st, batch *bt, const afs_lstm_desc *d)
 {
-    size_t S = (size_t)d->S, n = (size_t)bt->n, DH = (size_t)d->dirs * d->H;
-    size_t floats = S * n * d->in * 2 + S * n * DH * 2 + n * DH * 4; /* the backward's set */
+    size_t T = (size_t)bt->total, n = (size_t)bt->n, DH = (size_t)d->dirs * d->H;
+    size_t floats = T * d->in * 2 + T * DH * 2 + n * DH * 4; /* the backward's set */
     bt->cursor = (char *)grow_to(&st->pack, floats * sizeof(float) + 16 * 256);
 }
 
-/* Sets the input descriptor for n rows of the given lengths (host) and
- * sizes cuDNN's buffers for them. */
-static void size_for(lstm_state *st, const plan *p, const afs_lstm_desc *d, int n,
+/* Sets the packed input descriptor for n rows of the sorted lengths len
+ * (host) and sizes cuDNN's buffers for them. */
+static void size_for(lstm_state *st, const plan *p, const afs_lstm_desc *d, int n, int maxlen,
                      const int *len, size_t *work_bytes, size_t *reserve_bytes)
 {
-    float zero = 0.0f;
     CUDNN_CHECK(cudnnSetRNNDataDescriptor(st->x, CUDNN_DATA_FLOAT,
-                                          CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, d->S, n,
-                                          d->in, len, &zero));
+                                          CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED, maxlen, n,
+                                          d->in, len, NULL));
     CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(st->handle, p->rnn, CUDNN_FWD_MODE_TRAINING, st->x,
                                           work_bytes, reserve_bytes));
 }
 
-/* Reserve space for every row at full length: what the caller allocates. */
+/* Reserve space for every row at full length: what the caller allocates.
+ * Asked for on every call, so the last answer is kept. */
 static size_t full_reserve(lstm_state *st, const plan *p, const afs_lstm_desc *d)
 {
     size_t work = 0, reserve = 0;
     if (d->B <= 0 || d->S <= 0)
         return 0;
-    int *full = host_ints(st, d->B) + 3 * d->B;
+    if (st->full.p == p && st->full.tf32 == st->tf32 && !memcmp(&st->full.d, d, sizeof *d))
+        return st->full.bytes;
+    int *full = full_of(st, d);
     for (int i = 0; i < d->B; i++)
         full[i] = d->S;
-    size_for(st, p, d, d->B, full, &work, &reserve);
+    size_for(st, p, d, d->B, d->S, full, &work, &reserve);
+    st->full.p = p;
+    st->full.d = *d;
+    st->full.tf32 = st->tf32;
+    st->full.bytes = reserve;
     return reserve;
 }
 
@@ -346,10 +419,8 @@ static size_t lstm_work_bytes(afs_backend *b, const afs_lstm_desc *d)
 static void describe_call(lstm_state *st, const plan *p, const afs_lstm_desc *d,
                           const batch *bt, size_t *work_bytes, size_t *reserve_bytes)
 {
-    float zero = 0.0f;
-    const int *len = stage_of(st, d->B); /* the packed lengths */
     size_t have = full_reserve(st, p, d);
-    size_for(st, p, d, bt->n, len, work_bytes, reserve_bytes);
+    size_for(st, p, d, bt->n, bt->maxlen, bt->len, work_bytes, reserve_bytes);
     if (*reserve_bytes > have) {
         fprintf(stderr, "afsim: cuDNN LSTM needs %zu bytes of reserve space, more than the %zu "
                         "of lstm_work_bytes (S %d, B %d, in %d, H %d)\n",
@@ -357,8 +428,8 @@ static void describe_call(lstm_state *st, const plan *p, const afs_lstm_desc *d,
         exit(1);
     }
     CUDNN_CHECK(cudnnSetRNNDataDescriptor(st->y, CUDNN_DATA_FLOAT,
-                                          CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, d->S, bt->n,
-                                          d->dirs * d->H, len, &zero));
+                                          CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED, bt->maxlen,
+                                          bt->n, d->dirs * d->H, bt->len, NULL));
     int dims[3] = {d->dirs, bt->n, d->H}, strides[3] = {bt->n * d->H, d->H, 1};
     CUDNN_CHECK(cudnnSetTensorNdDescriptor(st->h, CUDNN_DATA_FLOAT, 3, dims, strides));
 }
@@ -374,6 +445,9 @@ static void *prepare_call(lstm_state *st, const plan *p, const afs_lstm_desc *d,
     return grow_to(&st->temp, *work_bytes ? *work_bytes : 1);
 }
 
+/* cuDNN runs on packed copies only, so h0 may be h_n and c0 c_n (the
+ * recurrent cell stepped in place): the initial states are read into the
+ * packed batch before anything is written back. */
 static void lstm_forward(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
                          const float *x, const float *params, const float *h0, const float *c0,
                          float *h_out, float *h_n, float *c_n, float *work)
@@ -385,7 +459,6 @@ static void lstm_forward(afs_backend *b, const afs_lstm_desc *d, const int *leng
     CUDA_CHECK(cudaMemsetAsync(h_out, 0, (size_t)d->S * d->B * DH * sizeof(float)));
     plan *p = plan_for(st, d);
     batch bt = batch_of(st, d, lengths);
-    bt.in_place = (h0 && h0 == h_n) || (c0 && c0 == c_n);
     int nempty = d->B - bt.n;
     move_rows(d->dirs, nempty, d->H, h0, d->B, bt.empty, h_n, d->B, bt.empty);
     move_rows(d->dirs, nempty, d->H, c0, d->B, bt.empty, c_n, d->B, bt.empty);
@@ -393,26 +466,18 @@ static void lstm_forward(afs_backend *b, const afs_lstm_desc *d, const int *leng
         return;
     size_t work_bytes, reserve_bytes;
     void *temp = prepare_call(st, p, d, &bt, params, &work_bytes, &reserve_bytes);
-    const float *px = x, *ph0 = h0, *pc0 = c0;
-    float *py = h_out, *phn = h_n, *pcn = c_n;
-    if (packed(&bt)) {
-        reserve_pack(st, &bt, d);
-        px = gather(&bt, d->S, d->in, x);
-        ph0 = gather(&bt, d->dirs, d->H, h0);
-        pc0 = gather(&bt, d->dirs, d->H, c0);
-        py = take(&bt, (size_t)d->S * bt.n * DH); /* zeros wherever cuDNN leaves it */
-        CUDA_CHECK(cudaMemsetAsync(py, 0, (size_t)d->S * bt.n * DH * sizeof(float)));
-        phn = h_n ? take(&bt, (size_t)d->dirs * bt.n * d->H) : NULL;
-        pcn = c_n ? take(&bt, (size_t)d->dirs * bt.n * d->H) : NULL;
-    }
+    reserve_pack(st, &bt, d);
+    const float *px = pack(&bt, d->in, x);
+    const float *ph0 = gather(&bt, d->dirs, d->H, h0), *pc0 = gather(&bt, d->dirs, d->H, c0);
+    float *py = take(&bt, (size_t)bt.total * DH);
+    float *phn = h_n ? take(&bt, (size_t)d->dirs * bt.n * d->H) : NULL;
+    float *pcn = c_n ? take(&bt, (size_t)d->dirs * bt.n * d->H) : NULL;
     CUDNN_CHECK(cudnnRNNForward(st->handle, p->rnn, CUDNN_FWD_MODE_TRAINING, bt.dev_len, st->x,
                                 px, st->y, py, st->h, ph0, phn, st->h, pc0, pcn, p->weight_bytes,
                                 p->weights, work_bytes, temp, reserve_bytes, work));
-    if (packed(&bt)) {
-        move_rows(d->S, bt.n, (int)DH, py, bt.n, NULL, h_out, d->B, bt.map);
-        move_rows(d->dirs, bt.n, d->H, phn, bt.n, NULL, h_n, d->B, bt.map);
-        move_rows(d->dirs, bt.n, d->H, pcn, bt.n, NULL, c_n, d->B, bt.map);
-    }
+    unpack(&bt, (int)DH, py, h_out);
+    move_rows(d->dirs, bt.n, d->H, phn, bt.n, NULL, h_n, d->B, bt.map);
+    move_rows(d->dirs, bt.n, d->H, pcn, bt.n, NULL, c_n, d->B, bt.map);
 }
 
 static void lstm_backward(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
@@ -424,8 +489,7 @@ static void lstm_backward(afs_backend *b, const afs_lstm_desc *d, const int *len
     size_t DH = (size_t)d->dirs * d->H, nx = (size_t)d->S * d->B * d->in;
     if (d->B <= 0)
         return;
-    /* cuDNN does not document what it writes at padded positions: zeros
-     * there (and for empty rows), as on the CPU. */
+    /* Zeros at padded positions (and for empty rows), as on the CPU. */
     if (dx)
         CUDA_CHECK(cudaMemsetAsync(dx, 0, nx * sizeof(float)));
     plan *p = plan_for(st, d);
@@ -436,23 +500,11 @@ static void lstm_backward(afs_backend *b, const afs_lstm_desc *d, const int *len
     void *temp = prepare_call(st, p, d, &bt, params, &work_bytes, &reserve_bytes);
     void *reserve = grow_to(&st->reserve, reserve_bytes ? reserve_bytes : 1);
     CUDA_CHECK(cudaMemcpyAsync(reserve, work, reserve_bytes, cudaMemcpyDeviceToDevice));
-    if (packed(&bt) || !dx)
-        reserve_pack(st, &bt, d);
-    const float *px = x, *py = h_out, *pdy = dh_out, *pdhn = dh_n, *ph0 = h0, *pc0 = c0;
-    float *pdx = dx;
-    if (packed(&bt)) {
-        px = gather(&bt, d->S, d->in, x);
-        py = gather(&bt, d->S, (int)DH, h_out);
-        pdy = gather(&bt, d->S, (int)DH, dh_out);
-        pdhn = gather(&bt, d->dirs, d->H, dh_n);
-        ph0 = gather(&bt, d->dirs, d->H, h0);
-        pc0 = gather(&bt, d->dirs, d->H, c0);
-        pdx = NULL;
-    }
-    if (!pdx) { /* cuDNN always writes dx: a packed or throw-away one */
-        pdx = take(&bt, (size_t)d->S * bt.n * d->in);
-        CUDA_CHECK(cudaMemsetAsync(pdx, 0, (size_t)d->S * bt.n * d->in * sizeof(float)));
-    }
+    reserve_pack(st, &bt, d);
+    const float *px = pack(&bt, d->in, x), *py = pack(&bt, (int)DH, h_out);
+    const float *pdy = pack(&bt, (int)DH, dh_out), *pdhn = gather(&bt, d->dirs, d->H, dh_n);
+    const float *ph0 = gather(&bt, d->dirs, d->H, h0), *pc0 = gather(&bt, d->dirs, d->H, c0);
+    float *pdx = take(&bt, (size_t)bt.total * d->in); /* cuDNN always writes dx */
     /* The data pass must come first: it leaves in the reserve space what the
      * weight pass reads. */
     CUDNN_CHECK(cudnnRNNBackwardData_v8(st->handle, p->rnn, bt.dev_len, st->y, py, pdy, st->x,
@@ -465,8 +517,8 @@ static void lstm_backward(afs_backend *b, const afs_lstm_desc *d, const int *len
                                            p->dweights, work_bytes, temp, reserve_bytes,
                                            reserve));
     exchange(p, dparams, p->dweights, 0);
-    if (packed(&bt) && dx)
-        move_rows(d->S, bt.n, d->in, pdx, bt.n, NULL, dx, d->B, bt.map);
+    if (dx)
+        unpack(&bt, d->in, pdx, dx);
 }
 
 /* Plans are keyed by the math mode too: switching builds (or finds) them. */

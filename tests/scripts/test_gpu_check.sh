@@ -262,4 +262,21 @@ for entry in "${sanitizer_runs[@]}"; do
   [ -n "$want" ] || fail "no test expected for $filter"
   expect_eq "$tool ($secs s) --filter '$filter' runs exactly the intended tests" "$ran" "$want"
 done
+echo "gpu_run: commands over the check's build, with its library path and a limit each"
+rc=0
+# shellcheck disable=SC2016
+env OUT="$tmp/run-out" AFSIM_GPU_DEPS="$tmp/gpu-deps" AFSIM_GPU_CHECK_BUILD_DIR="$tmp/build" \
+  AFSIM_GPU_CHECK_PYTHON="$shim/python3" AFSIM_GPU_RUN_LIMIT_S=2 \
+  bash "$root/bench/gpu_run.sh" 'echo "B=$B"; printenv LD_LIBRARY_PATH' 'sleep 10' 'exit 3' \
+  > "$tmp/run.txt" 2>&1 || rc=$?
+cat "$tmp/run.txt"
+expect_eq "a failed command makes the exit status 1" "$rc" 1
+grep -qx "B=$tmp/build" "$tmp/run.txt" || fail "\$B is not the build folder"
+grep -q "^$tmp/gpu-deps/lib" "$tmp/run.txt" || fail "the command's LD_LIBRARY_PATH does not start with the bundle"
+ok "\$B is the build folder and the bundle is on the command's library path"
+grep -q '^== timed out after 2 s$' "$tmp/run.txt" || fail "the limit did not stop 'sleep 10'"
+grep -q '^== exit 3$' "$tmp/run.txt" || fail "exit 3 not reported"
+ok "a command past its limit and a failing one are reported, and the rest still run"
+cmp -s "$tmp/run.txt" "$tmp/run-out/gpu_run.log" || fail "\$OUT/gpu_run.log differs from what was printed"
+ok "\$OUT/gpu_run.log holds what was printed"
 echo "gpu_check: all checks passed"
