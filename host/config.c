@@ -446,6 +446,8 @@ typedef struct ini_ctx {
     char *err;
     size_t n;
     int failed_line;    /* line of the first error the handler found, or 0 */
+    afs_config_extra extra; /* sections that are not the configuration's, or NULL */
+    void *extra_user;
 } ini_ctx;
 
 static char *ini_read_line(char *str, int num, void *stream)
@@ -468,6 +470,14 @@ static int ini_entry(void *user, const char *section, const char *name,
     if (ctx->failed_line)
         return 0;
     snprintf(where, sizeof where, "%s:%d", ctx->path, ctx->line);
+    int taken = ctx->extra ? ctx->extra(ctx->extra_user, section, name, value, where, ctx->err,
+                                        ctx->n)
+                           : 0;
+    if (taken) {
+        if (taken < 0)
+            ctx->failed_line = ctx->line;
+        return taken > 0;
+    }
     if (!section[0]) {
         char safe[400];
         afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env], [nn], [train], [esdrl], [maddpg], [amdrl], [best_response])",
@@ -536,12 +546,18 @@ static int read_config(const char *path, char **text, size_t *len, char *err, si
 
 int afs_config_load(afs_config *cfg, const char *path, char *err, size_t n)
 {
+    return afs_config_load_with(cfg, path, NULL, NULL, err, n);
+}
+
+int afs_config_load_with(afs_config *cfg, const char *path, afs_config_extra extra, void *user,
+                         char *err, size_t n)
+{
     char *text = NULL;
     size_t len = 0;
     if (read_config(path, &text, &len, err, n))
         return -1;
     ini_ctx ctx = {len ? fmemopen(text, len, "r") : fopen("/dev/null", "r"), path, 0, 1, cfg,
-                   err, n, 0};
+                   err, n, 0, extra, user};
     if (!ctx.file) {
         free(text);
         return afs_fail(err, n, "%s: cannot read configuration: %s", path, strerror(errno));

@@ -133,6 +133,14 @@ int afs_config_set(afs_config *cfg, const char *section, const char *name,
                    const char *value, const char *where, char *err, size_t n);
 /* A regular file of at most AFS_CONFIG_MAX_BYTES, text without NUL bytes. */
 int afs_config_load(afs_config *cfg, const char *path, char *err, size_t n);
+/* afs_config_load, with the entries of sections that are not the
+ * configuration's ([sweep] and [profile.NAME] of a sweep file) handed to
+ * extra first: it returns 1 for an entry it took, 0 for one it leaves to
+ * the configuration, -1 on an error (message in err, naming where). */
+typedef int (*afs_config_extra)(void *user, const char *section, const char *name,
+                                const char *value, const char *where, char *err, size_t n);
+int afs_config_load_with(afs_config *cfg, const char *path, afs_config_extra extra, void *user,
+                         char *err, size_t n);
 int afs_config_set_arg(afs_config *cfg, const char *assignment,
                        const char *where, char *err, size_t n);
 /* Checks relations between keys (min <= max, ...) and that the quantities
