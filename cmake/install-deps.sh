@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages afsim needs to build, test and plot, when any
 # is missing. Used by experiments/run.sh and tests/run.sh; safe to re-run.
-# With --tests, also what tests/run.sh's sanitizer and fuzz stages need
-# (clang and its runtimes).
+# With --tests, also what tests/run.sh's sanitizer, fuzz and Slurm tests
+# need (clang and its runtimes; Slurm and munge).
 set -euo pipefail
 
 packages=(
@@ -19,6 +19,9 @@ if [ "${1:-}" = --tests ]; then
   # sanitizer and libFuzzer runtimes, its OpenMP runtime (libomp), and
   # llvm-symbolizer for the reports' stacks.
   packages+=(clang libclang-rt-dev libomp-dev llvm)
+  # The Slurm test (tests/scripts/test_slurm.sh): a single-node Slurm on
+  # localhost, its daemons started and stopped by the test.
+  packages+=(slurmctld slurmd slurm-client munge)
 fi
 
 missing=()

@@ -56,7 +56,8 @@ static const afs_config_key keys[] = {
     {"run", "threads", AFS_T_INT, RUN(threads), 0, 0, 1024, 0, "0", "", "CPU backend threads, 0 = every core"},
     {"run", "policies", AFS_T_STRING, RUN(policies), sizeof(((afs_run_params *)0)->policies), 0, 0, 0,
      "random,greedy,all_local,all_cloud", "", "comma-separated: random, greedy, all_local, all_cloud, best_response (greedy improved by a "
-     "coordinated descent on each environment's slot reward, [best_response]), ckpt:PATH (a trained policy)"},
+     "coordinated descent on each environment's slot reward, [best_response]), deadline (local when the EN's own estimate meets "
+     "alpha x the deadline, [deadline]), ckpt:PATH (a trained policy)"},
     {"run", "backend", AFS_T_STRING, RUN(backend), sizeof(((afs_run_params *)0)->backend), 0, 0, 0,
      "auto", "", "auto (CUDA when a device is present), cpu or cuda"},
     {"run", "out", AFS_T_STRING, RUN(out), AFS_PATH_MAX, 0, 0, 0, "afsim.h5", "", "HDF5 results file"},
@@ -168,6 +169,10 @@ static const afs_config_key keys[] = {
     {"best_response", "rounds", AFS_T_INT, ENV(br_rounds), 0, 1, 1000, 0, "8", "rounds",
      "most rounds of the best_response policy's descent, each visiting every EN with a function "
      "once; it stops sooner after a round without a switch"},
+    {"deadline", "alpha", AFS_T_FLOAT, ENV(deadline_alpha), 0, 0, 100, 1, "1", "",
+     "the deadline policy runs a function at its EN when the queue ahead plus the function, at "
+     "the EN's rate, takes at most alpha x its deadline (afsim sweep chooses it per setting on "
+     "training episodes)"},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -480,7 +485,7 @@ static int ini_entry(void *user, const char *section, const char *name,
     }
     if (!section[0]) {
         char safe[400];
-        afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env], [nn], [train], [esdrl], [maddpg], [amdrl], [best_response])",
+        afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env], [nn], [train], [esdrl], [maddpg], [amdrl], [best_response], [deadline])",
                  where, shown(name, safe, sizeof safe));
         ctx->failed_line = ctx->line;
         return 0;

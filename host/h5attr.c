@@ -124,7 +124,7 @@ herr_t afs_h5_config_write(hid_t obj, const afs_config *cfg)
 static int added_later(const char *name)
 {
     /* a key by its name, a whole section by "section." */
-    static const char *const added[] = {"best_response.rounds", "amdrl."};
+    static const char *const added[] = {"best_response.rounds", "amdrl.", "deadline.alpha"};
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
         size_t len = strlen(added[i]);
         if (added[i][len - 1] == '.' ? !strncmp(name, added[i], len) : !strcmp(name, added[i]))

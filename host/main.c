@@ -1,4 +1,4 @@
-/* afsim's command line: `afsim run`, `afsim train` and `afsim config`. */
+/* afsim's command line: `afsim run`, `train`, `sweep`, `merge` and `config`. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "run.h"
 #include "models/algos/agent.h"
 #include "stop.h"
+#include "sweep.h"
 #include "train.h"
 
 #ifndef AFS_VERSION
@@ -27,6 +28,8 @@ static const char usage_main[] =
     "commands:\n"
     "  run      run episodes of one configuration for each named policy\n"
     "  train    train a learning method (esdrl, maddpg, amdrl), with evaluations and checkpoints\n"
+    "  sweep    a grid of configurations x methods x seeds, trained and evaluated point by point\n"
+    "  merge    join the shard files of a sweep\n"
     "  config   print or check the effective configuration\n"
     "  version  print the version (also --version)\n"
     "\n"
@@ -105,6 +108,49 @@ static const char usage_train[] =
     "networks before that step kept beside the checkpoint), 2 bad usage or\n"
     "configuration, 130 stopped by SIGINT, SIGTERM or SIGHUP after the current episode\n"
     "(with a checkpoint), or at once by a second one (the last checkpoint stands).\n";
+
+static const char usage_sweep[] =
+    "usage: afsim sweep SWEEP.ini [--shard I/N] [--out DIR] [--profile NAME] [options]\n"
+    "\n"
+    "Runs every point of a sweep (docs/sweeps.md): the grid of the [sweep] section's\n"
+    "swept keys (SECTION.KEY = v1, v2, ...) times its methods times its seeds. A\n"
+    "learning method trains (afsim train) and its trained policy is evaluated; a\n"
+    "heuristic is evaluated; each evaluation plays sweep.eval_episodes held-out\n"
+    "episodes. Results: DIR/shard-I-of-N.h5, one group /points/pNNNNNN per finished\n"
+    "point (its whole configuration as attributes), rewritten whole after each point;\n"
+    "the points' own files in DIR/points/. Run again, it skips finished points: a\n"
+    "killed or cancelled job resumes where it stopped, and a point cut short is run\n"
+    "again from its start. One progress line a point, with an ETA.\n"
+    "\n"
+    "options:\n"
+    "  --shard I/N          run the points p with p mod N = I (0 <= I < N); default: from\n"
+    "                       SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN and\n"
+    "                       SLURM_ARRAY_TASK_COUNT when set, else 0/1 (every point)\n"
+    "  --out DIR            results folder (default: sweep-<name of SWEEP.ini>[-<profile>]);\n"
+    "                       it holds one sweep's results: another grid, profile or\n"
+    "                       configuration there is refused\n"
+    "  --profile NAME       apply [profile.NAME] of the file after its other sections\n"
+    "                       (e.g. fast, full)\n"
+    "  --set SEC.KEY=VALUE  override a key (sweep.seeds, sweep.methods too) after the\n"
+    "                       file and the profile; repeatable\n"
+    "  --backend NAME       cpu, cuda or auto (run.backend)\n"
+    "  --check              only read and check the sweep (every point's configuration);\n"
+    "                       print its points and shard, exit 0 when it is valid\n"
+    "  --quiet              no progress lines\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "exit status: 0 done, 1 error, 2 bad usage or configuration, 130 stopped by a\n"
+    "signal (the finished points are kept; run the same command to go on).\n";
+
+static const char usage_merge[] =
+    "usage: afsim merge OUT.h5 SHARD.h5... [--force]\n"
+    "\n"
+    "Joins the shard files of one sweep into OUT.h5 (refused when it exists, unless\n"
+    "--force): every point once, a point in two inputs or a shard of another sweep\n"
+    "is an error. Prints how many of the grid's points it holds.\n"
+    "\n"
+    "exit status: 0 every point there, 1 points missing (OUT.h5 written) or an error\n"
+    "(no OUT.h5), 2 bad usage.\n";
 
 static const char usage_config[] =
     "usage: afsim config [--config FILE] [--set SEC.KEY=VALUE ...] (--dump | --check)\n"
@@ -354,7 +400,7 @@ static int cmd_run(int argc, char **argv)
     catch_signals();
     char command[1024];
     command_line(argc, argv, command, sizeof command);
-    afs_run_options opt = {progress_mode(c.quiet), c.quiet ? NULL : stdout, command};
+    afs_run_options opt = {progress_mode(c.quiet), c.quiet ? NULL : stdout, command, 0};
     char err[AFS_PATH_MAX + 512];
     int rc = afs_run(&c.cfg, b, &opt, err, sizeof err);
     if (rc == 1)
@@ -390,13 +436,178 @@ static int cmd_train(int argc, char **argv)
     char command[1024];
     command_line(argc, argv, command, sizeof command);
     afs_train_options opt = {c.algo, c.resume, progress_mode(c.quiet), c.quiet ? NULL : stdout,
-                             command};
+                             command, 0};
     char err[2 * AFS_PATH_MAX + 1024];
     int rc = afs_train(&c.cfg, b, &opt, err, sizeof err);
     if (rc == 1)
         fprintf(stderr, "afsim: %s\n", err);
     b->destroy(b);
     return rc;
+}
+
+/* --shard I/N, else Slurm's array variables, else 0/1. */
+static int shard_of(const char *arg, int *shard, int *shards)
+{
+    const char *id = getenv("SLURM_ARRAY_TASK_ID"), *count = getenv("SLURM_ARRAY_TASK_COUNT");
+    const char *min = getenv("SLURM_ARRAY_TASK_MIN");
+    char extra;
+    *shard = 0;
+    *shards = 1;
+    if (arg) {
+        if (sscanf(arg, "%d/%d%c", shard, shards, &extra) != 2 || *shards < 1 || *shard < 0 ||
+            *shard >= *shards) {
+            fprintf(stderr, "afsim: --shard %s: expected I/N with 0 <= I < N, e.g. 0/4\n", arg);
+            return -1;
+        }
+        return 0;
+    }
+    if (id && !count) {
+        fprintf(stderr, "afsim: SLURM_ARRAY_TASK_ID is %s but SLURM_ARRAY_TASK_COUNT is not set: "
+                "give --shard I/N\n", id);
+        return -1;
+    }
+    if (id && count) {
+        *shard = atoi(id) - (min ? atoi(min) : 0);
+        *shards = atoi(count);
+        if (*shards < 1 || *shard < 0 || *shard >= *shards) {
+            fprintf(stderr, "afsim: SLURM_ARRAY_TASK_ID %s (MIN %s), COUNT %s: not a shard I/N; "
+                    "give --shard I/N\n", id, min ? min : "unset", count);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* sweep-<the file's name without its folder and .ini>[-<profile>]. */
+static void default_sweep_dir(const char *config, const char *profile, char *buf, size_t n)
+{
+    const char *base = strrchr(config, '/');
+    base = base ? base + 1 : config;
+    size_t len = strlen(base);
+    if (len > 4 && !strcmp(base + len - 4, ".ini"))
+        len -= 4;
+    snprintf(buf, n, "sweep-%.*s%s%s", (int)len, base, profile ? "-" : "", profile ? profile : "");
+}
+
+static int cmd_sweep(int argc, char **argv)
+{
+    const char *config = NULL, *shard_arg = NULL, *out = NULL, *profile = NULL;
+    char *sets[AFS_SWEEP_MAX_SETS + 1], backend[64];
+    int nsets = 0, quiet = 0, check = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_sweep, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--quiet") || !strcmp(a, "--check")) {
+            *(a[2] == 'q' ? &quiet : &check) = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (config) {
+                fprintf(stderr, "afsim: sweep: one sweep file, not '%s' and '%s'\n", config, a);
+                return 2;
+            }
+            config = a;
+            continue;
+        }
+        const char **slot = !strcmp(a, "--shard") ? &shard_arg : !strcmp(a, "--out") ? &out
+                            : !strcmp(a, "--profile") ? &profile : NULL;
+        int is_set = !strcmp(a, "--set"), is_backend = !strcmp(a, "--backend");
+        if (!slot && !is_set && !is_backend) {
+            fprintf(stderr, "afsim: unknown option '%s' for `afsim sweep` (see afsim sweep --help)\n", a);
+            return 2;
+        }
+        if (!(v = need_value(argc, argv, &i)))
+            return 2;
+        if (slot) {
+            *slot = v;
+        } else if (nsets >= AFS_SWEEP_MAX_SETS) {
+            fprintf(stderr, "afsim: sweep: more than %d --set\n", AFS_SWEEP_MAX_SETS);
+            return 2;
+        } else if (is_set) {
+            sets[nsets++] = (char *)v;
+        } else {
+            snprintf(backend, sizeof backend, "run.backend=%s", v);
+            sets[nsets++] = backend;
+        }
+    }
+    if (!config) {
+        fputs(usage_sweep, stderr);
+        return 2;
+    }
+    int shard, shards;
+    if (shard_of(shard_arg, &shard, &shards))
+        return 2;
+    char dir[AFS_PATH_MAX], err[2 * AFS_PATH_MAX + 1024];
+    if (out)
+        snprintf(dir, sizeof dir, "%s", out);
+    else
+        default_sweep_dir(config, profile, dir, sizeof dir);
+    afs_sweep *s = malloc(sizeof *s);
+    if (!s) {
+        fprintf(stderr, "afsim: out of memory\n");
+        return 1;
+    }
+    if (afs_sweep_load(s, config, profile, sets, nsets, err, sizeof err)) {
+        fprintf(stderr, "afsim: %s\n", err);
+        free(s);
+        return 2;
+    }
+    if (check) {
+        printf("%s: %ld points; this shard (%d/%d) runs %ld of them into %s\n", config,
+               afs_sweep_points(s), shard, shards,
+               (afs_sweep_points(s) - shard + shards - 1) / shards, dir);
+        free(s);
+        return 0;
+    }
+    afs_backend *b = open_backend(&s->base);
+    int rc = 1;
+    if (b) {
+        catch_signals();
+        rc = afs_sweep_run(s, dir, shard, shards, b, !quiet, err, sizeof err);
+        if (rc == 1)
+            fprintf(stderr, "afsim: %s\n", err);
+        b->destroy(b);
+    }
+    free(s);
+    return rc;
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+    char *inputs[4096];
+    const char *out = NULL;
+    int n = 0, force = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(usage_merge, stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--force"))
+            force = 1;
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "afsim: unknown option '%s' for `afsim merge`\n", argv[i]);
+            return 2;
+        } else if (!out)
+            out = argv[i];
+        else if (n < (int)(sizeof inputs / sizeof *inputs))
+            inputs[n++] = argv[i];
+        else {
+            fprintf(stderr, "afsim: merge: more than %zu shard files\n", sizeof inputs / sizeof *inputs);
+            return 2;
+        }
+    }
+    if (!out || !n) {
+        fputs(usage_merge, stderr);
+        return 2;
+    }
+    char err[2 * AFS_PATH_MAX + 1024];
+    int rc = afs_sweep_merge(out, force, inputs, n, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "afsim: merge: %s\n", err);
+    return rc ? 1 : 0;
 }
 
 static int cmd_config(int argc, char **argv)
@@ -435,6 +646,10 @@ int main(int argc, char **argv)
         return cmd_train(argc, argv);
     if (!strcmp(cmd, "config"))
         return cmd_config(argc, argv);
+    if (!strcmp(cmd, "sweep"))
+        return cmd_sweep(argc, argv);
+    if (!strcmp(cmd, "merge"))
+        return cmd_merge(argc, argv);
     fprintf(stderr, "afsim: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }

@@ -10,6 +10,7 @@ static const char *const names[AFS_POLICY_N] = {
     [AFS_POLICY_ALL_LOCAL] = "all_local",
     [AFS_POLICY_ALL_CLOUD] = "all_cloud",
     [AFS_POLICY_BEST_RESPONSE] = "best_response",
+    [AFS_POLICY_DEADLINE] = "deadline",
 };
 
 int afs_policy_from_name(const char *name)

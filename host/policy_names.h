@@ -2,7 +2,7 @@
 #ifndef AFS_POLICY_NAMES_H
 #define AFS_POLICY_NAMES_H
 
-#define AFS_POLICY_NAMES "random, greedy, all_local, all_cloud, best_response"
+#define AFS_POLICY_NAMES "random, greedy, all_local, all_cloud, best_response, deadline"
 
 #ifdef __cplusplus
 extern "C" {

@@ -220,9 +220,10 @@ int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
     }
     run_free(&s, b);
     if (!rc && afs_stop_level()) {
-        fprintf(stderr, "afsim: stopped by a signal%s; %s holds every finished episode\n",
-                afs_stop_level() >= 2 ? " (a second one: the episode under way is not in it)" : "",
-                cfg->run.out);
+        if (!opt->nested)
+            fprintf(stderr, "afsim: stopped by a signal%s; %s holds every finished episode\n",
+                    afs_stop_level() >= 2 ? " (a second one: the episode under way is not in it)" : "",
+                    cfg->run.out);
         return 130;
     }
     return rc ? 1 : 0;

@@ -13,6 +13,7 @@ typedef struct afs_run_options {
     int progress;   /* AFS_PROGRESS_*: how episodes are reported on stderr */
     FILE *summary;  /* where the summary table goes, or NULL */
     const char *command; /* the command line, shown to a second run on the same output */
+    int nested;     /* run by afsim sweep, which says itself what a stop means */
 } afs_run_options;
 
 /* Returns 0 on success, 1 on an error (message in err), 130 when stopped by

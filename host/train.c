@@ -452,9 +452,10 @@ int afs_train(const afs_config *cfg, afs_backend *b, const afs_train_options *op
     if (rc)
         return 1;
     if (afs_stop_level()) {
-        fprintf(stderr, "afsim: stopped by a signal%s; resume with --resume %s (episode %lld)\n",
-                stopped_at_once ? " (a second one: the episode under way is dropped)" : "",
-                s.ckpt, s.ckpt_episode);
+        if (!opt->nested)
+            fprintf(stderr, "afsim: stopped by a signal%s; resume with --resume %s (episode %lld)\n",
+                    stopped_at_once ? " (a second one: the episode under way is dropped)" : "",
+                    s.ckpt, s.ckpt_episode);
         return 130;
     }
     return 0;

@@ -15,6 +15,7 @@ typedef struct afs_train_options {
     int progress;        /* AFS_PROGRESS_* (run.h) */
     FILE *summary;       /* where the closing summary goes, or NULL */
     const char *command; /* the command line, for the output's lock */
+    int nested;          /* run by afsim sweep, which says itself what a stop means */
 } afs_train_options;
 
 /* Returns 0 when done, 1 on an error (message in err; after a non-finite

@@ -4,9 +4,11 @@
 # compile: a missing nvcc is an error here, not a quiet CPU-only build), runs
 # the smoke experiment and its plot end to end, the Criterion suite, the
 # script tests (tests/scripts: the compiled kernels' resources, the GPU
-# check), then the whole suite again under ASan + UBSan (clang, CPU only)
-# and the fuzz harnesses (replays, then a short run of each).
-# AFSIM_TEST_QUICK=1 leaves out the last two stages (a quick local run; CI
+# check and its measurements, sweeps and merges), then the whole suite again
+# under ASan + UBSan (clang, CPU only), the fuzz harnesses (replays, then a
+# short run of each), and a sweep through a real one-node Slurm
+# (tests/scripts/test_slurm.sh).
+# AFSIM_TEST_QUICK=1 leaves out the last three stages (a quick local run; CI
 # runs everything).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,6 +77,7 @@ smoke() {
 scripts() {
   bash "$root/tests/scripts/test_kernel_resources.sh"
   bash "$root/tests/scripts/test_gpu_check.sh"
+  bash "$root/tests/scripts/test_sweep.sh"
 }
 
 stage deps deps
@@ -85,4 +88,5 @@ stage scripts scripts
 if [ "$quick" = 0 ]; then
   stage sanitize bash "$root/tests/sanitize/run.sh"
   stage fuzz bash "$root/tests/fuzz/run.sh"
+  stage slurm bash "$root/tests/scripts/test_slurm.sh"
 fi

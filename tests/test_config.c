@@ -306,7 +306,7 @@ Test(config, string_keys_are_checked)
     EXPECT_ERROR("[run]\nbackend = gpu\n", "c.ini:2: run.backend = 'gpu': expected auto, cpu or cuda");
     EXPECT_ERROR("[run]\nbackend = CUDA\n", "run.backend = 'CUDA'");
     EXPECT_ERROR("[run]\npolicies = greedy,smart\n",
-                 "c.ini:2: run.policies: unknown policy 'smart' (known: random, greedy, all_local, all_cloud, best_response, ckpt:PATH)");
+                 "c.ini:2: run.policies: unknown policy 'smart' (known: random, greedy, all_local, all_cloud, best_response, deadline, ckpt:PATH)");
     EXPECT_ERROR("[run]\npolicies =\n", "run.policies is empty", "known: random");
     EXPECT_ERROR("[run]\npolicies = ,\n", "run.policies is empty");
     EXPECT_ERROR("[run]\nout =\n", "run.out is empty");
@@ -875,10 +875,13 @@ Test(config, cli_help)
     EXPECT_RUN("train --help", 0, out, "usage: afsim train", "--algo", "--config", "--set",
                "--backend", "--episodes", "--envs", "--seed", "--out", "--resume", "--force",
                "--quiet", "130");
+    EXPECT_RUN("sweep --help", 0, out, "usage: afsim sweep", "--shard", "--out", "--profile",
+               "--set", "--backend", "--quiet", "SLURM_ARRAY_TASK_ID", "130");
+    EXPECT_RUN("merge --help", 0, out, "usage: afsim merge", "--force");
 
     /* Every option main.c compares against is in some help text: a new option
      * without documentation fails here. */
-    char src[600], help[4 * 65536 + 4];
+    char src[600], help[6 * 65536 + 4];
     snprintf(src, sizeof src, "%s/host/main.c", AFSIM_SOURCE_DIR);
     FILE *f = fopen(src, "r");
     cr_assert_not_null(f, "%s", src);
@@ -886,6 +889,8 @@ Test(config, cli_help)
     strcat(help, afsim("run --help")->out);
     strcat(help, afsim("train --help")->out);
     strcat(help, afsim("config --help")->out);
+    strcat(help, afsim("sweep --help")->out);
+    strcat(help, afsim("merge --help")->out);
     char line[1024];
     int options = 0;
     while (fgets(line, sizeof line, f)) {

@@ -534,3 +534,109 @@ Test(crash, a_training_killed_and_resumed_ends_as_the_uninterrupted_one, .timeou
     /* evaluations after episodes 3, 6, ..., 150: 50 of 2 episodes */
     same_curve(ref, out, "eval", 100);
 }
+
+/* ---- Sweeps ---- */
+
+/* A sweep of 8 points (2 sizes x greedy and ES-DRL x 2 seeds), about a
+ * second in all, killed at random moments and run again until it
+ * finishes: after every kill its shard file is whole (every point group
+ * there has its runs), and the end holds every point once, each
+ * evaluation the same, bit for bit, as the uninterrupted sweep's. */
+static const char *sweep_text =
+    "[sweep]\nenv.agents = 3, 5\nmethods = greedy, esdrl\nseeds = 2\neval_episodes = 2\n"
+    "[run]\nenvs = 2\n[env]\nslots = 4\n"
+    "[train]\nepisodes = 12\nwarmup = 8\neval_every = 0\nreplay_mib = 1\n[esdrl]\nbatch = 16\n";
+
+/* The points of a shard file, each with its /runs, counted in a child (the
+ * file may be damaged): the count, -1 when damaged, -3 when missing. */
+static int points_in_child(const char *path)
+{
+    if (access(path, F_OK) != 0)
+        return -3;
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t g = f < 0 ? -1 : H5Gopen2(f, "points", H5P_DEFAULT);
+        H5G_info_t info;
+        if (g < 0 || H5Gget_info(g, &info) < 0 || info.nlinks > 100)
+            _exit(255);
+        for (hsize_t i = 0; i < info.nlinks; i++) {
+            char name[64], runs[80];
+            if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
+                                   H5P_DEFAULT) < 0)
+                _exit(255);
+            snprintf(runs, sizeof runs, "%s/runs", name);
+            if (H5Lexists(g, runs, H5P_DEFAULT) <= 0)
+                _exit(255);
+        }
+        _exit((int)info.nlinks);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    int r = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+    return r == 255 ? -1 : r;
+}
+
+Test(crash, a_sweep_killed_and_run_again_ends_as_the_uninterrupted_one, .timeout = 300)
+{
+    char ini[512], ref[512], out[512], shard[600], args[1024];
+    path_in(ini, sizeof ini, "sweep.ini");
+    path_in(ref, sizeof ref, "sweep-ref");
+    path_in(out, sizeof out, "sweep-killed");
+    FILE *f = fopen(ini, "w");
+    cr_assert_not_null(f);
+    fputs(sweep_text, f);
+    fclose(f);
+    snprintf(args, sizeof args, "sweep %s --backend cpu --quiet --shard 0/1", ini);
+    launch whole = {args, ref, NULL, 0, NULL};
+    double t0 = now_s();
+    cr_assert_eq(exit_status(start(&whole)), 0, "%s", stderr_of(ref));
+    int whole_ms = (int)(1000.0 * (now_s() - t0)) + 1;
+    snprintf(shard, sizeof shard, "%s/shard-0-of-1.h5", out);
+    unsigned seed = 4242;
+    int kills = 0, done = 0, before = -3; /* -3: no shard file yet */
+    for (int round = 0; !done && round < 100; round++) {
+        launch l = {args, out, NULL, 0, NULL};
+        pid_t pid = start(&l);
+        int st;
+        if (round < 25) {
+            /* a sixth of the whole sweep at most: kills in every point's stages */
+            usleep((useconds_t)(rand_r(&seed) % ((unsigned)whole_ms * 1000u / 6u + 1u)));
+            kill(pid, SIGKILL);
+            kills++;
+        }
+        st = exit_status(pid);
+        cr_assert(st == 0 || st == 128 + SIGKILL, "round %d: status %d: %s", round, st,
+                  stderr_of(out));
+        done = st == 0;
+        int points = points_in_child(shard);
+        cr_assert(points >= 0 || points == -3, "round %d: the shard file is damaged", round);
+        cr_assert_leq(points, 8, "round %d: %d points of 8", round, points);
+        /* once there, it stays; finished points are never lost */
+        cr_assert_geq(points, before, "round %d: %d points after %d", round, points, before);
+        before = points;
+    }
+    cr_assert(done, "the sweep never finished");
+    cr_assert_geq(kills, 10, "only %d runs were killed before the sweep finished", kills);
+    fprintf(stderr, "crash test: sweep: %d kills (the whole sweep takes %d ms)\n", kills, whole_ms);
+    cr_assert_eq(points_in_child(shard), 8, "every point once in the shard file");
+    double a[2], b[2];
+    for (int p = 0; p < 8; p++) {
+        char want[700], got[700], run[64];
+        snprintf(want, sizeof want, "%s/points/p%06d.h5", ref, p);
+        snprintf(got, sizeof got, "%s/points/p%06d.h5", out, p);
+        if (p % 4 < 2)
+            snprintf(run, sizeof run, "greedy");
+        else
+            snprintf(run, sizeof run, "ckpt:p%06d-train.ckpt.h5", p);
+        static const char *const columns[] = {"success_rate", "mean_cost", "mean_reward"};
+        for (int c = 0; c < 3; c++) {
+            cr_assert_eq(column_in_child(want, run, columns[c], 2, a), 0, "p%d %s", p, columns[c]);
+            cr_assert_eq(column_in_child(got, run, columns[c], 2, b), 0, "p%d %s", p, columns[c]);
+            cr_assert(!memcmp(a, b, sizeof a), "point %d, %s: %.17g %.17g uninterrupted, "
+                      "%.17g %.17g killed and run again", p, columns[c], a[0], a[1], b[0], b[1]);
+        }
+    }
+}

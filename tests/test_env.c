@@ -343,6 +343,25 @@ Test(env, empty_episode_gives_nan_not_zero)
     cr_assert(isnan(row.mean_latency_s));
 }
 
+/* deadline: local when (w + k) / f <= alpha T and the queue takes it,
+ * whatever the cloud would take. */
+Test(env, deadline_runs_locally_what_meets_alpha_times_the_deadline)
+{
+    float o[AFS_OBS_DIM] = {0};
+    /* w = 2, k = 1 (Gcycles), f = 2 GHz: 1.5 s locally; T = 1.6 s. */
+    o[AFS_OBS_QUEUE] = 2.0f / 10.0f;
+    o[AFS_OBS_K] = 1.0f / AFS_OBS_SCALE_K;
+    o[AFS_OBS_F] = 2.0f / AFS_OBS_SCALE_F;
+    o[AFS_OBS_DEADLINE] = 1.6f / AFS_OBS_SCALE_DEADLINE;
+    o[AFS_OBS_R_TR] = 1000.0f / AFS_OBS_SCALE_RATE; /* a cloud far faster: not looked at */
+    o[AFS_OBS_F_C] = 40.0f / AFS_OBS_SCALE_F_C;
+    cr_assert_eq(afs_deadline_action(o, 10.0f, 1.0f), 1, "1.5 s <= 1.6 s: local");
+    cr_assert_eq(afs_deadline_action(o, 10.0f, 0.9f), 0, "1.5 s > 0.9 x 1.6 = 1.44 s: cloud");
+    cr_assert_eq(afs_deadline_action(o, 10.0f, 0.95f), 1, "1.5 s <= 1.52 s: local");
+    o[AFS_OBS_QUEUE] = 9.5f / 10.0f; /* 9.5 + 1 > 10: the queue cannot take it */
+    cr_assert_eq(afs_deadline_action(o, 10.0f, 100.0f), 0, "full queue: cloud");
+}
+
 Test(env, greedy_picks_the_smaller_estimate)
 {
     float o[AFS_OBS_DIM] = {0};

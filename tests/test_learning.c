@@ -188,7 +188,7 @@ static double untrained_return(const afs_config *cfg, const char *algo)
 static double trained_return(const afs_config *cfg, const char *algo)
 {
     afs_backend *b = afs_backend_cpu_create(1);
-    afs_train_options opt = {algo, NULL, AFS_PROGRESS_NONE, NULL, "test_learning"};
+    afs_train_options opt = {algo, NULL, AFS_PROGRESS_NONE, NULL, "test_learning", 0};
     char err[2048], ckpt[1100];
     cr_assert_eq(afs_train(cfg, b, &opt, err, sizeof err), 0, "%s", err);
     afs_train_checkpoint_path(cfg, ckpt, sizeof ckpt);

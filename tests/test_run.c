@@ -39,7 +39,7 @@ static afs_config tiny(const char *name, const char *policies)
 
 static void run_ok(const afs_config *cfg, afs_backend *b, FILE *summary)
 {
-    afs_run_options opt = {AFS_PROGRESS_NONE, summary, "test_run"};
+    afs_run_options opt = {AFS_PROGRESS_NONE, summary, "test_run", 0};
     char err[1024];
     cr_assert_eq(afs_run(cfg, b, &opt, err, sizeof err), 0, "%s", err);
 }
@@ -157,7 +157,7 @@ Test(run, the_memory_check_counts_the_trace)
     cfg.env.agents = 60;
     afs_backend *b = afs_backend_cpu_create(1);
     b->memory_budget = small_budget;
-    afs_run_options opt = {AFS_PROGRESS_NONE, NULL, "test_run"};
+    afs_run_options opt = {AFS_PROGRESS_NONE, NULL, "test_run", 0};
     char err[1024];
     cfg.run.trace = 1;
     cr_assert_eq(afs_run(&cfg, b, &opt, err, sizeof err), 1, "a trace of 2000 environments fit in 64 MiB");
@@ -198,7 +198,7 @@ static long run_growth_kib(int trace)
         cfg.run.episodes = 1;
         cfg.run.trace = trace;
         afs_backend *b = afs_backend_cpu_create(1);
-        afs_run_options opt = {AFS_PROGRESS_NONE, NULL, "test_run"};
+        afs_run_options opt = {AFS_PROGRESS_NONE, NULL, "test_run", 0};
         char err[1024];
         FILE *reset = fopen("/proc/self/clear_refs", "w");
         long growth = -1;

@@ -196,7 +196,7 @@ static afs_config small(const char *name, const char *episodes)
 static int train(const afs_config *cfg, const char *algo, const char *resume, char *err, size_t n)
 {
     afs_backend *b = afs_backend_cpu_create(1);
-    afs_train_options opt = {algo, resume, AFS_PROGRESS_NONE, NULL, "test_train"};
+    afs_train_options opt = {algo, resume, AFS_PROGRESS_NONE, NULL, "test_train", 0};
     int rc = afs_train(cfg, b, &opt, err, n);
     b->destroy(b);
     return rc;
@@ -352,7 +352,7 @@ Test(train, the_trained_policy_plays_in_afsim_run_as_in_its_last_evaluation)
     set(&run, "run.policies", policies);
     snprintf(run.run.out, sizeof run.run.out, "%s/played.h5", dir);
     afs_backend *b = afs_backend_cpu_create(1);
-    afs_run_options opt = {AFS_PROGRESS_NONE, NULL, "test_train"};
+    afs_run_options opt = {AFS_PROGRESS_NONE, NULL, "test_train", 0};
     cr_assert_eq(afs_run(&run, b, &opt, err, sizeof err), 0, "%s", err);
     b->destroy(b);
     /* The last evaluation's rows (after 4 episodes) are the run's. */

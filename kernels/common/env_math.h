@@ -29,7 +29,7 @@ enum afs_obs_field {
  * improves over each environment (afs_best_response_env, below). */
 enum afs_policy {
     AFS_POLICY_RANDOM, AFS_POLICY_GREEDY, AFS_POLICY_ALL_LOCAL,
-    AFS_POLICY_ALL_CLOUD, AFS_POLICY_BEST_RESPONSE, AFS_POLICY_N
+    AFS_POLICY_ALL_CLOUD, AFS_POLICY_BEST_RESPONSE, AFS_POLICY_DEADLINE, AFS_POLICY_N
 };
 
 /* ---- Radio ---- */
@@ -211,6 +211,24 @@ AFS_HD int afs_greedy_action(const float *o, float queue_cap)
     return (w + k) / f <= z / r_tr + k / f_c;
 }
 
+/* Deadline: run at the EN when its own estimate of local completion, the
+ * queue ahead plus the function itself at its CPU rate, is within alpha
+ * times the function's deadline, and the queue can take it; else the
+ * cloud. Unlike greedy it never compares with the cloud, whose estimate
+ * every EN of an AP shares and follows at once (greedy's herding): it
+ * offloads only what would miss locally. alpha (deadline.alpha) trades
+ * local misses (too high) against cloud congestion and cost (too low). */
+AFS_HD int afs_deadline_action(const float *o, float queue_cap, float alpha)
+{
+    float w = o[AFS_OBS_QUEUE] * queue_cap;
+    float k = o[AFS_OBS_K] * AFS_OBS_SCALE_K;
+    float f = o[AFS_OBS_F] * AFS_OBS_SCALE_F;
+    float t = o[AFS_OBS_DEADLINE] * AFS_OBS_SCALE_DEADLINE;
+    if (w + k > queue_cap)
+        return 0;
+    return (w + k) / f <= alpha * t;
+}
+
 /* Action of a heuristic policy for agent i = e * M + m, whose observation
  * row is o: 1 = run at the EN, 0 = cloud. */
 AFS_HD uint8_t afs_heuristic_action(const afs_env *env, int policy, int e,
@@ -228,6 +246,8 @@ AFS_HD uint8_t afs_heuristic_action(const afs_env *env, int policy, int e,
         return (uint8_t)afs_greedy_action(o, env->p.queue_cap);
     case AFS_POLICY_ALL_LOCAL:
         return 1;
+    case AFS_POLICY_DEADLINE:
+        return (uint8_t)afs_deadline_action(o, env->p.queue_cap, env->p.deadline_alpha);
     default:
         return 0;
     }

@@ -42,6 +42,8 @@ typedef struct afs_env_params {
      * descent (config key best_response.rounds). It rides here because the
      * environment is what every kernel of both backends already receives. */
     int br_rounds;
+    /* Likewise the deadline policy's alpha (deadline.alpha). */
+    float deadline_alpha;
 } afs_env_params;
 
 #endif

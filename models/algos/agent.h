@@ -79,7 +79,7 @@ struct afs_agent {
 
 /* The names afs_agent_create knows, for messages; the learning methods
  * among them (afsim train's --algo). */
-#define AFS_AGENT_NAMES "random, greedy, all_local, all_cloud, best_response, esdrl, maddpg, amdrl"
+#define AFS_AGENT_NAMES "random, greedy, all_local, all_cloud, best_response, deadline, esdrl, maddpg, amdrl"
 #define AFS_LEARNER_NAMES "esdrl, maddpg or amdrl"
 
 /* The hyper-parameters of learning method `name` (its configuration

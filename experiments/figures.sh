@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The paper's figures 3-5 (docs/sweeps.md): for each figure, `afsim sweep
+# experiments/figN.ini --profile PROFILE` (resumed if it was cut short),
+# `afsim merge` of its shards, and experiments/plot_figures.py: into
+# results/figN-PROFILE.h5, .png, .pdf and -learning.png, with the figure's
+# numbers as a Markdown table in results/figN-PROFILE.md. The sweeps' own
+# folders (every point's files) stay in results/sweeps/ (not tracked).
+# Installs what is missing and builds first.
+#
+#   bash experiments/figures.sh [--profile fast|full] [--backend cpu|cuda|auto] [fig3 fig4 fig5]
+#
+# fast: the 2 CPU cores of a development machine, about 30 minutes for all
+# three; full: a GPU node (hours; on a cluster, experiments/slurm/sweep.sbatch
+# runs the shards as a job array). A sweep whose folder holds another
+# sweep's results is refused: remove results/sweeps/figN-PROFILE to start over.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+profile=fast
+backend=auto
+figs=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) profile=$2; shift 2 ;;
+    --backend) backend=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    fig3|fig4|fig5) figs+=("$1"); shift ;;
+    *) echo "figures.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ ${#figs[@]} -gt 0 ] || figs=(fig3 fig4 fig5)
+bash "$root/cmake/install-deps.sh"
+bash "$root/cmake/build.sh"
+afsim=$root/build/afsim
+mkdir -p "$root/results/sweeps"
+declare -A titles=([fig3]="Figure 3: against the number of ENs"
+                   [fig4]="Figure 4: against the mean deadline"
+                   [fig5]="Figure 5: against the CPU cycles a function needs")
+for fig in "${figs[@]}"; do
+  name=$fig-$profile
+  dir=$root/results/sweeps/$name
+  start=$(date +%s)
+  echo "== $name: afsim sweep experiments/$fig.ini --profile $profile"
+  "$afsim" sweep "$root/experiments/$fig.ini" --profile "$profile" --backend "$backend" --out "$dir"
+  echo "== $name: swept in $(($(date +%s) - start)) s"
+  "$afsim" merge "$root/results/$name.h5" "$dir"/shard-*.h5 --force
+  /usr/bin/python3 "$root/experiments/plot_figures.py" "$root/results/$name.h5" \
+    -o "$root/results/$name" --title "${titles[$fig]} ($profile profile)" --table > "$root/results/$name.md"
+  cat "$root/results/$name.md"
+done

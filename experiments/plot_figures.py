@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Draws a paper figure from the results of `afsim sweep` (docs/sweeps.md).
+
+usage: /usr/bin/python3 experiments/plot_figures.py SWEEP.h5 [SWEEP.h5 ...]
+           [-o OUT_PREFIX] [--title TEXT] [--table]
+
+SWEEP.h5: a merged file (`afsim merge`) or shard files of one sweep. The
+first swept key is the x axis (--x KEY another); with more than one, each
+line is a method at one value of the others ("greedy, run.envs=2"). Draws OUT_PREFIX.png and OUT_PREFIX.pdf (default: the first
+file's name without .h5): panel (a) mean latency and panel (b) success rate
+of each method against the swept value, the mean over seeds with its 95%
+confidence interval (Student's t over the seeds' values; none with one
+seed). A seed's value is its evaluation's mean over its held-out episodes,
+weighted by their functions. With learning methods, also
+OUT_PREFIX-learning.png: each learning method's evaluations during
+training (success rate against training episodes), one line per swept
+value, the mean over seeds. --table prints the figure's numbers as a
+Markdown table (what results/REPORT.md quotes).
+"""
+import argparse
+import math
+import os
+import sys
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import h5py  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+# Student's t quantile t(0.975, df) for df = 1..30; beyond, the normal 1.96.
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+LEARNERS = {"esdrl", "maddpg", "amdrl"}
+ORDER = ["random", "greedy", "deadline", "all_local", "all_cloud", "esdrl",
+         "maddpg", "amdrl", "best_response"]
+
+
+def fail(msg):
+    print(f"plot_figures.py: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def text(v):
+    if isinstance(v, (bytes, np.bytes_)):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, np.generic):
+        return str(v.item())
+    return str(v)
+
+
+def swept_keys(grid):
+    """The swept keys of a sweep_grid text ("env.agents = 30, 60; methods = ...")."""
+    keys = [part.split("=")[0].strip() for part in grid.split(";")
+            if "=" in part and "." in part.split("=")[0]]
+    if not keys:
+        fail(f"this sweep sweeps no key (grid '{grid}'): nothing to draw against")
+    return keys
+
+
+def finished(g):
+    n = len(g["episode"])
+    if "finished" in g.attrs:
+        n = min(n, int(g.attrs["finished"]["episodes"]))
+    return n
+
+
+def point_values(p):
+    """(latency, success) of a point's evaluation: means over its held-out
+    episodes weighted by their functions."""
+    runs = list(p["runs"].values())
+    if len(runs) != 1:
+        fail(f"{p.name}: {len(runs)} runs, expected the point's one evaluation")
+    g = runs[0]
+    n = finished(g)
+    w = g["functions"][:n].astype(float)
+    out = []
+    for metric in ("mean_latency_s", "success_rate"):
+        v = g[metric][:n]
+        ok = np.isfinite(v) & (w > 0)
+        out.append(float(np.sum(v[ok] * w[ok]) / np.sum(w[ok])) if ok.any() else math.nan)
+    return out
+
+
+def load(paths, x_key=None):
+    """key, {line: {x: [(seed, latency, success)]}}, {line: {x: [(episodes, success)]}};
+    a line is a method, with the values of the other swept keys."""
+    key, grid = None, None
+    points = defaultdict(lambda: defaultdict(list))
+    curves = defaultdict(lambda: defaultdict(list))
+    seen = set()
+    for path in paths:
+        if not os.path.isfile(path):
+            fail(f"{path}: no such file")
+        with h5py.File(path, "r") as f:
+            if "sweep_grid" not in f.attrs or "points" not in f:
+                fail(f"{path}: not a results file of afsim sweep or merge")
+            g = text(f.attrs["sweep_grid"])
+            if grid is not None and g != grid:
+                fail(f"{path}: another sweep ('{g}', not '{grid}')")
+            grid, keys = g, swept_keys(g)
+            if x_key and x_key not in keys:
+                fail(f"--x {x_key}: not a swept key of this sweep ({', '.join(keys)})")
+            key = x_key or keys[0]
+            others = [k for k in keys if k != key]
+            for name, p in f["points"].items():
+                if name in seen:
+                    fail(f"{path}: point {name} twice")
+                seen.add(name)
+                method = ", ".join([text(p.attrs["sweep_method"])] +
+                                   [f"{k}={text(p.attrs[k])}" for k in others])
+                x = float(p.attrs[key])
+                lat, suc = point_values(p)
+                points[method][x].append((int(p.attrs["run.seed"]), lat, suc))
+                if "train" in p and "eval" in p["train"]:
+                    e = p["train/eval"]
+                    n = finished(e)
+                    curves[method][x].append((e["episode"][:n].astype(float),
+                                              e["success_rate"][:n].astype(float)))
+    if not seen:
+        fail("no finished point in " + ", ".join(paths))
+    return key, points, curves
+
+
+def mean_ci(values):
+    v = np.array([x for x in values if math.isfinite(x)], dtype=float)
+    if len(v) == 0:
+        return math.nan, math.nan
+    if len(v) == 1:
+        return float(v[0]), 0.0
+    t = T975[len(v) - 2] if len(v) - 1 <= len(T975) else 1.96
+    return float(v.mean()), float(t * v.std(ddof=1) / math.sqrt(len(v)))
+
+
+def methods_in_order(points):
+    rank = {m: i for i, m in enumerate(ORDER)}
+    return sorted(points, key=lambda line: (rank.get(line.split(",")[0], len(ORDER)), line))
+
+
+def draw(key, points, out, title):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    panels = [("(a) mean latency (s)", 1), ("(b) success rate", 2)]
+    for ax, (label, col) in zip(axes, panels):
+        for method in methods_in_order(points):
+            xs = sorted(points[method])
+            stats = [mean_ci([r[col] for r in points[method][x]]) for x in xs]
+            m = np.array([s[0] for s in stats])
+            ci = np.array([s[1] for s in stats])
+            style = "--" if method.split(",")[0] not in LEARNERS else "-"
+            line, = ax.plot(xs, m, style, marker="o", ms=4, label=method)
+            ax.fill_between(xs, m - ci, m + ci, color=line.get_color(), alpha=0.15)
+        ax.set_xlabel(key)
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+        # a CI of few seeds can reach past what the metric can be
+        ax.set_ylim(0.0, 1.02) if col == 2 else ax.set_ylim(bottom=0.0)
+    axes[1].legend(fontsize=8, loc="best")
+    seeds = sorted({len(r) for pm in points.values() for r in pm.values()})
+    fig.suptitle(f"{title} (mean and 95% CI over {'/'.join(map(str, seeds))} seeds)")
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(f"{out}.{ext}", dpi=120)
+    plt.close(fig)
+    print(f"{out}.png, {out}.pdf", file=sys.stderr)
+
+
+def draw_curves(key, curves, out):
+    learners = [m for m in methods_in_order(curves) if curves[m]]
+    if not learners:
+        return
+    fig, axes = plt.subplots(1, len(learners), figsize=(5 * len(learners), 3.8), squeeze=False)
+    for ax, method in zip(axes[0], learners):
+        for x in sorted(curves[method]):
+            runs = curves[method][x]
+            n = min(len(r[0]) for r in runs)
+            if n == 0:
+                continue
+            y = np.nanmean(np.array([r[1][:n] for r in runs]), axis=0)
+            ax.plot(runs[0][0][:n], y, marker=".", label=f"{key} = {x:g}")
+        ax.set_title(f"{method}: evaluations during training")
+        ax.set_xlabel("training episodes")
+        ax.set_ylabel("success rate (held-out)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(f"{out}-learning.png", dpi=120)
+    plt.close(fig)
+    print(f"{out}-learning.png", file=sys.stderr)
+
+
+def table(key, points):
+    xs = sorted({x for pm in points.values() for x in pm})
+    print(f"| method | " + " | ".join(f"{key} = {x:g}" for x in xs) + " |")
+    print("|---" * (len(xs) + 1) + "|")
+    for method in methods_in_order(points):
+        cells = []
+        for x in xs:
+            rows = points[method].get(x, [])
+            lat, lci = mean_ci([r[1] for r in rows])
+            suc, sci = mean_ci([r[2] for r in rows])
+            cells.append(f"{suc:.3f} ± {sci:.3f}, {lat:.3f} s" if rows else "")
+        print(f"| {method} | " + " | ".join(cells) + " |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("-o", "--out")
+    ap.add_argument("--title", default=None)
+    ap.add_argument("--table", action="store_true")
+    ap.add_argument("--x", help="the swept key of the x axis (default: the first)")
+    a = ap.parse_args()
+    key, points, curves = load(a.files, a.x)
+    out = a.out or os.path.splitext(a.files[0])[0]
+    draw(key, points, out, a.title or f"latency and success against {key}")
+    draw_curves(key, curves, out)
+    if a.table:
+        table(key, points)
+
+
+if __name__ == "__main__":
+    main()
