@@ -85,6 +85,20 @@ def point_values(p):
     return out
 
 
+def eval_curve(e):
+    """(training episodes, success rate) of a training's evaluations: each
+    evaluation's held-out episodes (rows with the same trained_episodes)
+    pooled, weighted by their functions."""
+    n = finished(e)
+    t = e["trained_episodes"][:n].astype(float)
+    s = e["success_rate"][:n].astype(float)
+    w = e["functions"][:n].astype(float)
+    xs = np.unique(t)
+    ys = [float(np.average(s[t == v], weights=w[t == v])) if w[t == v].sum() > 0 else math.nan
+          for v in xs]
+    return xs, np.array(ys)
+
+
 def load(paths, x_key=None):
     """key, {line: {x: [(seed, latency, success)]}}, {line: {x: [(episodes, success)]}};
     a line is a method, with the values of the other swept keys."""
@@ -116,10 +130,7 @@ def load(paths, x_key=None):
                 lat, suc = point_values(p)
                 points[method][x].append((int(p.attrs["run.seed"]), lat, suc))
                 if "train" in p and "eval" in p["train"]:
-                    e = p["train/eval"]
-                    n = finished(e)
-                    curves[method][x].append((e["episode"][:n].astype(float),
-                                              e["success_rate"][:n].astype(float)))
+                    curves[method][x].append(eval_curve(p["train/eval"]))
     if not seen:
         fail("no finished point in " + ", ".join(paths))
     return key, points, curves
