@@ -3,7 +3,9 @@
 # experiments/figN.ini --profile PROFILE` (resumed if it was cut short),
 # `afsim merge` of its shards, and experiments/plot_figures.py: into
 # results/figN-PROFILE.h5, .png, .pdf and -learning.png, with the figure's
-# numbers as a Markdown table in results/figN-PROFILE.md. The sweeps' own
+# numbers as a Markdown table in results/figN-PROFILE.md; for figure 3 also
+# results/fig3-PROFILE-map.png, one slot of its trained AM-DRL at the most
+# ENs (decisions and communication groups, from a trace). The sweeps' own
 # folders (every point's files) stay in results/sweeps/ (not tracked).
 # Installs what is missing and builds first.
 #
@@ -46,4 +48,20 @@ for fig in "${figs[@]}"; do
   /usr/bin/python3 "$root/experiments/plot_figures.py" "$root/results/$name.h5" \
     -o "$root/results/$name" --title "${titles[$fig]} ($profile profile)" --table > "$root/results/$name.md"
   cat "$root/results/$name.md"
+  if [ "$fig" = fig3 ]; then
+    # A map of one slot of the trained AM-DRL at the most ENs (first seed):
+    # its decisions and its communication groups (experiments/plot_map.py).
+    read -r point agents < <(/usr/bin/python3 -c '
+import h5py, sys
+pts = h5py.File(sys.argv[1], "r")["points"]
+best = max(((int(p.attrs["env.agents"]), -int(p.attrs["run.seed"]), n) for n, p in pts.items()
+            if p.attrs["sweep_method"] == b"amdrl"), default=None)
+print(f"{best[2]} {best[0]}" if best else "none 0")' "$root/results/$name.h5")
+    if [ "$point" != none ]; then
+      "$afsim" run --policy "ckpt:$dir/points/$point-train.ckpt.h5" --backend "$backend" \
+        --set env.agents="$agents" --envs 1 --set env.slots=2 --episodes 1 --trace --quiet --force \
+        --out "$dir/map.h5"
+      /usr/bin/python3 "$root/experiments/plot_map.py" "$dir/map.h5" -o "$root/results/$name-map.png"
+    fi
+  fi
 done

@@ -25,7 +25,9 @@ int afs_episode_play(afs_agent *a, afs_env *env, uint32_t episode, int mode, afs
         if (a->ops->play_slot(a, env, mode, err, n) ||
             (mode == AFS_PLAY_TRAIN && a->ops->update(a, err, n)))
             return -1;
-        if (tracer && afs_tracer_collect(tracer, b, env))
+        int K = 0;
+        const int16_t *grp = tracer && a->ops->groups ? a->ops->groups(a, &K) : NULL;
+        if (tracer && afs_tracer_collect(tracer, b, env, grp, K))
             return afs_fail(err, n, "out of host memory for the trace (%zu records): run with "
                             "fewer run.envs or episodes", tracer->count);
     }

@@ -184,7 +184,7 @@ static hid_t trace_type(void)
     F32(r_tr) F32(r_re) I8(warm) I8(action) I8(success) I8(dropped)
     H5Tinsert(t, "reason", HOFFSET(afs_trace_rec, reason), reason);
     F32(d_up) F32(d_start) F32(d_wait) F32(d_exec) F32(d_tr) F32(d_re) F32(d_idle)
-    F32(latency) F32(cost) F32(reward)
+    F32(latency) F32(cost) F32(reward) F32(x) F32(y) I32(group)
 #undef I32
 #undef F32
 #undef I8

@@ -21,7 +21,7 @@
 #include "metrics.h"
 #include "trace.h"
 
-#define AFS_SCHEMA_VERSION 2
+#define AFS_SCHEMA_VERSION 3
 
 typedef struct afs_h5 afs_h5;
 

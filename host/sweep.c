@@ -123,7 +123,7 @@ static int sweep_entry(afs_sweep *s, const char *name, const char *value, const 
         if (s->nalphas < 0)
             return afs_fail(err, n, "%s: sweep.deadline_alphas '%s': a comma-separated list of at "
                             "most %d values", where, value, AFS_SWEEP_MAX_VALUES);
-        afs_config *probe = malloc(sizeof *probe);
+        afs_config *probe = calloc(1, sizeof *probe);
         int bad = !probe ? afs_fail(err, n, "out of memory") : 0;
         for (int i = 0; !bad && i < s->nalphas; i++)
             bad = afs_config_set(probe, "deadline", "alpha", s->alpha[i], where, err, n);
@@ -216,7 +216,7 @@ static int uses_deadline(const afs_sweep *s)
     return 0;
 }
 
-/* The grid in words, the same in every shard of a sweep: merge compares it. */
+/* The grid in words (shard files, sweep.id, the fingerprint). */
 static void describe_grid(const afs_sweep *s, char *buf, size_t n)
 {
     size_t o = 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../kernels/common/env_math.h"
+#include "../kernels/common/groups_math.h"
 
 int afs_tracer_init(afs_tracer *t, const afs_env *env)
 {
@@ -25,6 +26,8 @@ void afs_tracer_free(afs_tracer *t)
 {
     free(t->host_blob);
     free(t->recs);
+    free(t->grp);
+    free(t->group_of);
     memset(t, 0, sizeof *t);
 }
 
@@ -43,7 +46,7 @@ static int reserve(afs_tracer *t, size_t more)
     return 0;
 }
 
-static void fill(afs_trace_rec *r, const afs_env *v, int e, int m)
+static void fill(afs_trace_rec *r, const afs_env *v, const int32_t *group_of, int e, int m)
 {
     size_t i = (size_t)e * v->M + m;
     size_t eg = (size_t)e * v->G + v->ap[i];
@@ -73,19 +76,59 @@ static void fill(afs_trace_rec *r, const afs_env *v, int e, int m)
     r->d_exec = v->d_exec[i]; r->d_tr = v->d_tr[i]; r->d_re = v->d_re[i];
     r->d_idle = v->d_idle[i];
     r->latency = v->latency[i]; r->cost = v->cost[i]; r->reward = v->reward[i];
+    r->x = v->pos_x[i]; r->y = v->pos_y[i];
+    r->group = group_of ? group_of[i] : -1;
 }
 
-int afs_tracer_collect(afs_tracer *t, afs_backend *b, const afs_env *env)
+/* t->group_of from the groups grp [N, K] (host): each EN's first group's
+ * initiator as a local index (the lowest row holding it: the group whose
+ * integrated thought it acts on, docs/model.md "AM-DRL"), -1 in none. */
+static void first_groups(afs_tracer *t, int N, int M, int K)
+{
+    for (int i = 0; i < N; i++)
+        t->group_of[i] = -1;
+    for (int s = 0; s < N; s++)
+        for (int k = 0; k < K; k++) {
+            int j = afs_group_member(t->grp, M, K, s, k);
+            if (j >= 0 && t->group_of[j] < 0)
+                t->group_of[j] = s % M;
+        }
+}
+
+/* A host copy of the groups, and each EN's first one; 0, or -1 when out
+ * of memory. */
+static int load_groups(afs_tracer *t, afs_backend *b, const afs_env *env, const int16_t *grp,
+                       int K)
+{
+    size_t N = (size_t)env->E * env->M;
+    if (t->grp_cap < N * (size_t)K) {
+        int16_t *g = realloc(t->grp, N * (size_t)K * sizeof *g);
+        int32_t *o = g ? realloc(t->group_of, N * sizeof *o) : NULL;
+        if (g)
+            t->grp = g;
+        if (!o)
+            return -1;
+        t->group_of = o;
+        t->grp_cap = N * (size_t)K;
+    }
+    b->to_host(b, t->grp, grp, N * (size_t)K * sizeof *t->grp);
+    first_groups(t, (int)N, env->M, K);
+    return 0;
+}
+
+int afs_tracer_collect(afs_tracer *t, afs_backend *b, const afs_env *env, const int16_t *grp,
+                       int K)
 {
     afs_env *v = &t->view;
     b->to_host(b, v->blob, env->blob, env->blob_bytes);
     v->episode = env->episode;
     v->slot = env->slot;
-    if (reserve(t, (size_t)env->E * env->M))
+    if (reserve(t, (size_t)env->E * env->M) || (grp && K > 0 && load_groups(t, b, env, grp, K)))
         return -1;
+    const int32_t *group_of = grp && K > 0 ? t->group_of : NULL;
     for (int e = 0; e < v->E; e++)
         for (int m = 0; m < v->M; m++)
             if (v->flags[(size_t)e * v->M + m] & AFS_F_HAS)
-                fill(&t->recs[t->count++], v, e, m);
+                fill(&t->recs[t->count++], v, group_of, e, m);
     return 0;
 }

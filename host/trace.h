@@ -24,6 +24,9 @@ typedef struct afs_trace_rec {
     int8_t reason;            /* enum afs_fail_reason */
     float d_up, d_start, d_wait, d_exec, d_tr, d_re, d_idle;  /* s */
     float latency, cost, reward;
+    float x, y;               /* the EN's position, m */
+    int32_t group;            /* initiator of the EN's first communication group this slot
+                                 (itself when it initiated one), -1 in none */
 } afs_trace_rec;
 
 /* Host copies of the arrays a trace needs, reused from slot to slot. */
@@ -33,11 +36,17 @@ typedef struct afs_tracer {
     void *host_blob;
     afs_trace_rec *recs; /* records collected since the last take */
     size_t count, cap;
+    int16_t *grp;        /* host copy of the slot's groups [E M, K] */
+    int32_t *group_of;   /* [E M]: each EN's record `group` */
+    size_t grp_cap;      /* int16s grp holds */
 } afs_tracer;
 
 int afs_tracer_init(afs_tracer *t, const afs_env *env);
 void afs_tracer_free(afs_tracer *t);
-/* Appends one record per function generated in the slot just stepped. */
-int afs_tracer_collect(afs_tracer *t, afs_backend *b, const afs_env *env);
+/* Appends one record per function generated in the slot just stepped;
+ * grp [E M, K] (backend memory, or NULL): the communication groups that
+ * acted in it (afs_agent_ops.groups). */
+int afs_tracer_collect(afs_tracer *t, afs_backend *b, const afs_env *env, const int16_t *grp,
+                       int K);
 
 #endif

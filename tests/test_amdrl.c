@@ -14,6 +14,8 @@
 
 #include "helpers.h"
 #include "host/checkpoint.h"
+#include "host/trace.h"
+#include "kernels/common/groups_math.h"
 #include "models/algos/amdrl_internal.h"
 
 /* ---- Labels ---- */
@@ -370,4 +372,71 @@ Test(amdrl, plays_and_updates_deterministically_and_checkpoints)
         b->destroy(b);
     }
     test_remove_dir(dir);
+}
+
+/* The trace's positions and groups: each record holds its EN's position,
+ * and the initiator of its first group as the groups formed from those
+ * positions with every EN initiating give them (formed again here, each
+ * EN's first group the lowest initiator's that holds it); with
+ * comm = never, no group. */
+Test(amdrl, the_trace_records_positions_and_first_groups)
+{
+    static const char *const modes[2] = {"always", "never"};
+    for (int mode = 0; mode < 2; mode++) {
+        afs_backend *b = afs_backend_cpu_create(1);
+        afs_config cfg = tiny_config();
+        cfg.comm.group_m = 2;
+        cfg.comm.comm_range_m = 25.0f; /* in a 50 m area: not everybody in range */
+        snprintf(cfg.comm.comm, sizeof cfg.comm.comm, "%s", modes[mode]);
+        afs_agent *a = make_agent(b, &cfg, 0);
+        afs_env env;
+        afs_tracer tr;
+        char err[256];
+        cr_assert_eq(afs_env_init(&env, b, &cfg.env, E_T, cfg.run.seed), 0);
+        cr_assert_eq(afs_tracer_init(&tr, &env), 0);
+        afs_env_begin_episode(&env, b, 0);
+        cr_assert_eq(a->ops->play_slot(a, &env, AFS_PLAY_EVAL, err, sizeof err), 0, "%s", err);
+        int K = 0;
+        const int16_t *grp = a->ops->groups(a, &K);
+        cr_assert_eq(grp != NULL, mode == 0, "%s: groups %s", modes[mode], grp ? "given" : "none");
+        cr_assert_eq(afs_tracer_collect(&tr, b, &env, grp, K), 0);
+        cr_assert_gt(tr.count, 0, "no function in the slot");
+
+        enum { N = E_T * M_T, KM = 3 };
+        float px[N], py[N];
+        b->to_host(b, px, env.pos_x, sizeof px);
+        b->to_host(b, py, env.pos_y, sizeof py);
+        int16_t want_grp[N * KM];
+        int32_t len[N], first[N];
+        uint8_t init[M_T], chosen[M_T];
+        memset(init, 1, sizeof init);
+        for (int e = 0; e < E_T; e++)
+            afs_group_form_env(M_T, KM, cfg.comm.comm_range_m, px + e * M_T, py + e * M_T, init,
+                               chosen, want_grp + e * M_T * KM, len + e * M_T);
+        for (int i = 0; i < N; i++)
+            first[i] = -1;
+        for (int s = 0; s < N; s++)
+            for (int k = 0; k < KM; k++) {
+                int j = afs_group_member(want_grp, M_T, KM, s, k);
+                if (j >= 0 && first[j] < 0)
+                    first[j] = s % M_T;
+            }
+        int grouped = 0;
+        for (size_t r = 0; r < tr.count; r++) {
+            const afs_trace_rec *rec = &tr.recs[r];
+            int i = rec->env * M_T + rec->en;
+            cr_assert(rec->x == px[i] && rec->y == py[i], "record %zu: (%g, %g), EN at (%g, %g)", r,
+                      rec->x, rec->y, px[i], py[i]);
+            int want = mode == 0 ? first[i] : -1;
+            cr_assert_eq(rec->group, want, "%s: env %d EN %d: group %d, want %d", modes[mode],
+                         rec->env, rec->en, rec->group, want);
+            grouped += mode == 0 && rec->group != rec->en;
+        }
+        if (mode == 0)
+            cr_assert_gt(grouped, 0, "no EN's first group was another's: the check would be weak");
+        afs_tracer_free(&tr);
+        afs_env_free(&env, b);
+        afs_agent_destroy(a);
+        b->destroy(b);
+    }
 }

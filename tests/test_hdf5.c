@@ -119,7 +119,7 @@ static const char *attr_str(hid_t obj, const char *name, char *buf, size_t n)
     I32(type) F32(memory_mb) F32(f_m) F32(f_c) F32(w_before) I32(ap) I32(n_g) F32(h)   \
     F32(i_g) F32(r_tr) F32(r_re) I8(warm) I8(action) I8(success) I8(dropped)           \
     E8(reason) F32(d_up) F32(d_start) F32(d_wait) F32(d_exec) F32(d_tr) F32(d_re)      \
-    F32(d_idle) F32(latency) F32(cost) F32(reward)
+    F32(d_idle) F32(latency) F32(cost) F32(reward) F32(x) F32(y) I32(group)
 
 #define COUNT_FIELD(f) +1
 enum { TRACE_FIELD_COUNT = 0 TRACE_FIELDS(COUNT_FIELD, COUNT_FIELD, COUNT_FIELD, COUNT_FIELD) };

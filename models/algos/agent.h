@@ -55,6 +55,10 @@ typedef struct afs_agent_ops {
      * replay's bookkeeping restored from its saved state. */
     void (*set_updates)(afs_agent *a, long long updates, int replay_loaded);
     void (*destroy)(afs_agent *a);
+    /* The communication groups of the slot just played, for the trace:
+     * backend memory [E M, K] (kernels/common/groups_math.h), K in *K, or
+     * NULL when there were none. NULL itself for agents that never talk. */
+    const int16_t *(*groups)(afs_agent *a, int *K);
 } afs_agent_ops;
 
 /* What a learning agent's replay is (zeros without one): printed before

@@ -688,8 +688,17 @@ static void destroy(afs_agent *a)
     free(a);
 }
 
+/* The groups that acted in the slot just played (backend memory, rows of
+ * K), or NULL when nobody communicated. */
+static const int16_t *acted_groups(afs_agent *a, int *K)
+{
+    amdrl *m = impl_of(a);
+    *K = m->K;
+    return m->play.any ? m->grp : NULL;
+}
+
 static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy};
+                                  updates, set_updates, destroy, acted_groups};
 
 /* The networks; 0, or -1 with err. */
 static int make_nets(amdrl *m, afs_backend *b, int rows, char *err, size_t n)

@@ -83,7 +83,7 @@ static void destroy(afs_agent *a)
 }
 
 static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy};
+                                  updates, set_updates, destroy, NULL};
 
 afs_agent *afs_heuristic_create(int policy, const char *name, afs_backend *b, int envs,
                                 int agents)

@@ -114,6 +114,22 @@ assert len(vals) == 2 and vals[0] != vals[1] and rows and rows[0].split("|")[2].
 EOF
 ok "the table's random success at 3 ENs (2 environments): the mean of its two seeds and 12.706 sd / sqrt(2)"
 
+echo "plot_map.py: one slot of AM-DRL with its groups, from a trace"
+"$afsim" train --algo amdrl --backend cpu --set env.agents=12 --envs 2 --set env.slots=3 --episodes 1 \
+  --set train.warmup=20 --set amdrl.batch=24 --set amdrl.comm=always --set train.replay_mib=1 \
+  --out am.h5 --quiet
+"$afsim" run --backend cpu --policy ckpt:am.ckpt.h5 --set env.agents=12 --envs 1 --set env.slots=1 \
+  --episodes 1 --trace --out am-run.h5 --quiet
+/usr/bin/python3 "$root/experiments/plot_map.py" am-run.h5 -o map.png > /dev/null || fail "plot_map.py failed"
+[ -s map.png ] || fail "no map.png"
+/usr/bin/python3 -c "
+import h5py
+t = h5py.File('am-run.h5', 'r')['runs/ckpt:am.ckpt.h5/trace'][:]
+assert (t['group'] >= 0).all() and (t['x'] >= 0).all() and (t['x'] <= 350).all(), t[['en', 'group', 'x']]"
+ok "map.png; with amdrl.comm = always every EN with a function is in a group"
+expect_exit "a trace without positions or a file without a trace is refused" 1 "no run with a trace" \
+  /usr/bin/python3 "$root/experiments/plot_map.py" three.h5
+
 echo "sweep: Slurm's array variables pick the shard"
 SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=4 run --out slurm --quiet
 [ -f slurm/shard-2-of-4.h5 ] || fail "task 3 of an array 1-4 did not write shard 2 of 4"
