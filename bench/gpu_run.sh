@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measurements beyond bench/gpu_check.sh on a GPU machine: builds afsim as
 # the check does (the same discovery of nvcc, cuDNN, cuBLAS and the bundle;
-# Release, sm_90) into build-gpu/ unless it is built there already, then
+# Release, sm_90) into build-gpu/ (configured once, built incrementally), then
 # runs each argument as one shell command with the library path of afsim's
 # binaries (only for that command), their folder in $B, and a time limit
 # each (AFSIM_GPU_RUN_LIMIT_S, 120 s). Output goes to the terminal and to
@@ -26,16 +26,19 @@ gpu_run_main() {
     return 1
   fi
   printf '%s\n' "${info_rows[@]}"
-  if ! [ -x "$build/train_bench" ]; then
+  # Configured once; built every time (incremental), so that a folder kept
+  # from an earlier call never measures old code.
+  rc=0
+  if ! [ -f "$build/CMakeCache.txt" ]; then
     mapfile -t gen < <(cmake_generator_args)
     gpu_cmake_args "$root" "$build"
-    cmake "${cfg[@]}" > /dev/null && cmake --build "$build" -j "$(nproc)" > "$build.log" 2>&1
-    rc=$?
-    if [ "$rc" != 0 ]; then
-      grep -E "error|Error" "$build.log" | head -n 25
-      echo "gpu_run: the build failed (exit $rc)"
-      return 1
-    fi
+    cmake "${cfg[@]}" > /dev/null || rc=$?
+  fi
+  [ "$rc" != 0 ] || cmake --build "$build" -j "$(nproc)" > "$build.log" 2>&1 || rc=$?
+  if [ "$rc" != 0 ]; then
+    grep -E "error|Error" "$build.log" 2>/dev/null | head -n 25
+    echo "gpu_run: the build failed (exit $rc)"
+    return 1
   fi
   export B=$build
   for c in "$@"; do

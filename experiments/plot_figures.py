@@ -85,6 +85,26 @@ def point_values(p):
     return out
 
 
+def value_of(v):
+    """A swept value: a number, or its text for keys such as amdrl.comm
+    (drawn at evenly spaced positions, in sorted order)."""
+    try:
+        return float(text(v))
+    except ValueError:
+        return text(v)
+
+
+def positions(xs):
+    """x positions and tick labels of sorted values (numbers as they are)."""
+    if all(isinstance(x, float) for x in xs):
+        return list(xs), None
+    return list(range(len(xs))), [str(x) for x in xs]
+
+
+def sort_key(x):
+    return (0, x, "") if isinstance(x, float) else (1, 0.0, x)
+
+
 def eval_curve(e):
     """(training episodes, success rate) of a training's evaluations: each
     evaluation's held-out episodes (rows with the same trained_episodes)
@@ -126,7 +146,7 @@ def load(paths, x_key=None):
                 seen.add(name)
                 method = ", ".join([text(p.attrs["sweep_method"])] +
                                    [f"{k}={text(p.attrs[k])}" for k in others])
-                x = float(p.attrs[key])
+                x = value_of(p.attrs[key])
                 lat, suc = point_values(p)
                 points[method][x].append((int(p.attrs["run.seed"]), lat, suc))
                 if "train" in p and "eval" in p["train"]:
@@ -154,15 +174,22 @@ def methods_in_order(points):
 def draw(key, points, out, title):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     panels = [("(a) mean latency (s)", 1), ("(b) success rate", 2)]
+    all_x = sorted({x for pm in points.values() for x in pm}, key=sort_key)
+    where, labels = positions(all_x)
+    at = dict(zip(all_x, where))
     for ax, (label, col) in zip(axes, panels):
+        if labels:
+            ax.set_xticks(where)
+            ax.set_xticklabels(labels)
         for method in methods_in_order(points):
-            xs = sorted(points[method])
+            xs = sorted(points[method], key=sort_key)
             stats = [mean_ci([r[col] for r in points[method][x]]) for x in xs]
             m = np.array([s[0] for s in stats])
             ci = np.array([s[1] for s in stats])
             style = "--" if method.split(",")[0] not in LEARNERS else "-"
-            line, = ax.plot(xs, m, style, marker="o", ms=4, label=method)
-            ax.fill_between(xs, m - ci, m + ci, color=line.get_color(), alpha=0.15)
+            px = [at[x] for x in xs]
+            line, = ax.plot(px, m, style, marker="o", ms=4, label=method)
+            ax.fill_between(px, m - ci, m + ci, color=line.get_color(), alpha=0.15)
         ax.set_xlabel(key)
         ax.set_title(label)
         ax.grid(alpha=0.3)
@@ -184,13 +211,14 @@ def draw_curves(key, curves, out):
         return
     fig, axes = plt.subplots(1, len(learners), figsize=(5 * len(learners), 3.8), squeeze=False)
     for ax, method in zip(axes[0], learners):
-        for x in sorted(curves[method]):
+        for x in sorted(curves[method], key=sort_key):
             runs = curves[method][x]
             n = min(len(r[0]) for r in runs)
             if n == 0:
                 continue
             y = np.nanmean(np.array([r[1][:n] for r in runs]), axis=0)
-            ax.plot(runs[0][0][:n], y, marker=".", label=f"{key} = {x:g}")
+            ax.plot(runs[0][0][:n], y, marker=".", label=f"{key} = {x:g}" if isinstance(x, float)
+                    else f"{key} = {x}")
         ax.set_title(f"{method}: evaluations during training")
         ax.set_xlabel("training episodes")
         ax.set_ylabel("success rate (held-out)")
@@ -203,8 +231,9 @@ def draw_curves(key, curves, out):
 
 
 def table(key, points):
-    xs = sorted({x for pm in points.values() for x in pm})
-    print(f"| method | " + " | ".join(f"{key} = {x:g}" for x in xs) + " |")
+    xs = sorted({x for pm in points.values() for x in pm}, key=sort_key)
+    print(f"| method | " + " | ".join(f"{key} = {x:g}" if isinstance(x, float) else f"{key} = {x}"
+                                      for x in xs) + " |")
     print("|---" * (len(xs) + 1) + "|")
     for method in methods_in_order(points):
         cells = []

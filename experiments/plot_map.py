@@ -10,7 +10,9 @@ its position, filled by its decision (edge or cloud), ringed in red when the
 function failed (late or dropped); and for AM-DRL the communication groups
 of the slot: a line from each EN to the initiator of its first group (the
 trace's `group`), where both have a function in the slot (the trace holds
-only those). --run: the run's name under /runs (default: the first with a
+only those), and a purple ring on each EN that is some EN's first group's
+initiator (one that an earlier initiator picked is in that one's group
+instead). --run: the run's name under /runs (default: the first with a
 trace). Writes OUT.png (default: RUN-map.png).
 """
 import argparse

@@ -90,6 +90,8 @@ static const char *const unsweepable[][2] = {
     {"run.backend", "one backend runs the whole sweep (--backend)"},
     {"run.threads", "one backend runs the whole sweep"},
     {"nn.tf32", "one backend runs the whole sweep"},
+    {"deadline.alpha", "the sweep chooses it per setting among sweep.deadline_alphas (one value "
+                       "there fixes it)"},
 };
 
 /* One [sweep] entry: name is methods, seeds, eval_episodes or a SECTION.KEY.
@@ -348,6 +350,11 @@ int afs_sweep_load(afs_sweep *s, const char *path, const char *profile, char *co
     snprintf(s->profile, sizeof s->profile, "%s", profile ? profile : "");
     if (check_methods(s, err, n) || check_points(s, err, n))
         return -1;
+    const char *alpha_from = s->base.origin[afs_config_key_index("deadline", "alpha")];
+    if (uses_deadline(s) && strcmp(alpha_from, "default"))
+        return afs_fail(err, n, "%s: deadline.alpha is set, but the sweep chooses it per setting "
+                        "among sweep.deadline_alphas: give sweep.deadline_alphas = %g to fix it",
+                        alpha_from, (double)s->base.env.deadline_alpha);
     s->fingerprint = fingerprint_of(s);
     return 0;
 }
@@ -469,8 +476,10 @@ static int deadline_reward(const afs_config *cfg, afs_backend *b, int episodes, 
             rc = rc == AFS_EPISODE_STOPPED ? 130 : rc;
             break;
         }
-        sum += row.mean_reward * (double)row.functions;
-        functions += (double)row.functions;
+        if (row.functions > 0) { /* an episode without functions has no mean (NaN) */
+            sum += row.mean_reward * (double)row.functions;
+            functions += (double)row.functions;
+        }
     }
     if (a)
         afs_agent_destroy(a);

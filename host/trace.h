@@ -26,7 +26,8 @@ typedef struct afs_trace_rec {
     float latency, cost, reward;
     float x, y;               /* the EN's position, m */
     int32_t group;            /* initiator of the EN's first communication group this slot
-                                 (itself when it initiated one), -1 in none */
+                                 (the lowest-numbered initiator whose group holds it: an
+                                 initiator picked by an earlier one has that one), -1 in none */
 } afs_trace_rec;
 
 /* Host copies of the arrays a trace needs, reused from slot to slot. */

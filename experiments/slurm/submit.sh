@@ -6,7 +6,8 @@
 #
 #   bash experiments/slurm/submit.sh SWEEP.ini --shards N [--profile NAME]
 #        [--out DIR] [--backend cpu|cuda|auto] [--image IMAGE] [--bin AFSIM]
-#        [-- SBATCH OPTIONS for the array, e.g. --gres=gpu:1 --time=04:00:00]
+#        [-- SBATCH OPTIONS, e.g. --account=X --gres=gpu:1 --time=04:00:00: all
+#        for the array; for the merge job all but --gres/--gpus/--array]
 #
 # --out: the results folder, on a file system every node sees (default
 # sweep-<name>[-<profile>] here). --image: run afsim from a container image
@@ -47,10 +48,20 @@ if [ -z "$image" ]; then
 fi
 export AFSIM_SWEEP=$sweep AFSIM_OUT=$out AFSIM_PROFILE=$profile AFSIM_BACKEND=$backend
 export AFSIM_IMAGE=$image AFSIM_BIN=$bin AFSIM_PLOT=$root/experiments/plot_figures.py
+export AFSIM_SHARDS=$shards
+# The merge job takes the same options (account, partition, QOS, time)
+# but those that ask for GPUs or an array.
+merge_extra=()
+for o in "${extra[@]}"; do
+  case "$o" in
+    --gres*|--gpus*|--gpu*|--array*|-a*) ;;
+    *) merge_extra+=("$o") ;;
+  esac
+done
 array=$(sbatch --parsable --export=ALL --array=0-$((shards - 1)) --chdir="$out" "${extra[@]}" \
   "$root/experiments/slurm/sweep.sbatch")
 array=${array%%;*}
 merge=$(sbatch --parsable --export=ALL --dependency=afterok:"$array" --chdir="$out" \
-  "$root/experiments/slurm/merge.sbatch")
+  "${merge_extra[@]}" "$root/experiments/slurm/merge.sbatch")
 merge=${merge%%;*}
 echo "submitted: array $array ($shards shards of $sweep${profile:+, profile $profile}), merge $merge; results in $out"

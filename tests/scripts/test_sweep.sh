@@ -189,6 +189,16 @@ printf '[sweep]\nesdrl.actor_hidden = 8,8 | 16\nmethods = esdrl\n[env]\nagents =
 expect_exit "values with commas, separated by |" 0 "2 of the grid's 2 points" "$afsim" sweep layers.ini --backend cpu --out layers
 /usr/bin/python3 -c "import h5py; f = h5py.File('layers/shard-0-of-1.h5', 'r'); assert f['points/p000000'].attrs['esdrl.actor_hidden'] == b'8,8', f['points/p000000'].attrs['esdrl.actor_hidden']"
 ok "esdrl.actor_hidden = 8,8 at the first point"
+printf '[sweep]\ndeadline.alpha = 0.5, 1\nmethods = deadline\n' > alpha.ini
+expect_exit "deadline.alpha cannot be swept" 2 "sweep.deadline.alpha cannot be swept: the sweep chooses it" \
+  "$afsim" sweep alpha.ini --out bad
+expect_exit "a fixed deadline.alpha with the deadline method is refused, naming the way" 2 \
+  "deadline.alpha is set, but the sweep chooses it.*sweep.deadline_alphas = 0.7" \
+  "$afsim" sweep dl.ini --set deadline.alpha=0.7 --out bad
+"$afsim" merge layers.h5 layers/shard-0-of-1.h5 > /dev/null
+expect_exit "a swept key of text values is drawn at evenly spaced positions" 0 \
+  "esdrl.actor_hidden = 16 \| esdrl.actor_hidden = 8,8" \
+  /usr/bin/python3 "$root/experiments/plot_figures.py" layers.h5 -o layers --table
 printf '[sweep]\nenv.agents = 3, 150\nmethods = greedy, esdrl\n[train]\nreplay_mib = 1\n' > plan.ini
 expect_exit "a learning method's replay that cannot hold two slots, at load" 2 "sweep point 3 \\(env.agents=150 method=esdrl" \
   "$afsim" sweep plan.ini --out bad
