@@ -22,21 +22,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/env_kernels.h"
 #include "kernels/env.h"
-
-/* Bytes per agent that one fused slot must read or write at least once,
- * array by array (kernels/common/env_state.h); a read-modify-write counts
- * twice. Per-environment arrays are negligible at M = 150 and left out. */
-static double bytes_per_agent_step(int G)
-{
-    double f = sizeof(float), i = sizeof(int32_t);
-    double read = f /* mu */ + f /* f */ + i /* ap */ + f /* h_own */ + f /* r_re */ +
-                  f /* w */ + f /* r_obs */ + G * f /* gain, offloaders only: upper bound */ +
-                  i /* last_edge of the type */;
-    double written = i /* flags */ + 4 * f /* z k dl c */ + i /* type */ + f /* d_idle */ +
-                     10 * f /* w_before, d_up .. reward */ + f /* w */ + f /* r_obs */ +
-                     i /* last_edge */ + 1 /* action */;
-    return read + written;
-}
+#include "bench_bytes.h"
 
 /* Device-to-device copy of a 1 GiB buffer: bytes read plus bytes written per second. */
 static double copy_bandwidth(void)
@@ -130,7 +116,7 @@ int main(int argc, char **argv)
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     double bw = copy_bandwidth();
-    double bytes = bytes_per_agent_step(cfg.env.ap_grid * cfg.env.ap_grid);
+    double bytes = afs_bench_bytes_per_agent_step(cfg.env.ap_grid * cfg.env.ap_grid);
     printf("device: %s\ncopy bandwidth: %.1f GB/s (device to device, read + write)\n"
            "bytes per agent-step (floor): %.0f\n", prop.name, bw / 1e9, bytes);
     std::vector<int> blocks;

@@ -3,7 +3,14 @@
  * step) as `afsim run` plays it, without HDF5 output.
  *
  * usage: env_bench [--backend cpu] [--envs E[,E...]] [--agents M]
- *                  [--episodes N] [--policy NAME] [--threads T] */
+ *                  [--episodes N] [--policy NAME] [--threads T]
+ *
+ * Also measures this machine's copy bandwidth (a 512 MiB memcpy, bytes read
+ * plus bytes written per second, the best of 5) and prints, per E, the
+ * fewest bytes a slot moves per agent (bench/bench_bytes.h), the rate at
+ * which that traffic alone would run at the measured bandwidth (the floor
+ * of a memory-bound step; a state that fits in the caches can beat it) and
+ * the fraction of it achieved. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +20,38 @@
 #include "host/policy_names.h"
 #include "kernels/common/env_math.h"
 #include "kernels/env.h"
+#include "bench_bytes.h"
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* memcpy of a 512 MiB buffer: bytes read plus written per second, the best of 5. */
+static double copy_bandwidth(void)
+{
+    size_t n = (size_t)512 << 20;
+    char *a = malloc(n), *c = malloc(n);
+    if (!a || !c) {
+        free(a);
+        free(c);
+        return 0.0;
+    }
+    memset(a, 1, n); /* touched: no page faults in the timed copies */
+    memset(c, 2, n);
+    double best = 0.0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_s();
+        memcpy(c, a, n);
+        double rate = 2.0 * (double)n / (now_s() - t0);
+        best = rate > best ? rate : best;
+        a[r] = c[n - 1 - (size_t)r]; /* the copy is used: not optimized away */
+    }
+    free(a);
+    free(c);
+    return best;
 }
 
 static double bench_one(afs_backend *b, const afs_env_params *p, int envs,
@@ -76,6 +109,9 @@ int main(int argc, char **argv)
         return 2;
     }
     afs_backend *b = afs_backend_cpu_create(threads);
+    double bw = copy_bandwidth();
+    double bytes = afs_bench_bytes_per_agent_step(cfg.env.ap_grid * cfg.env.ap_grid);
+    printf("copy bandwidth: %.1f GB/s (memcpy, read + write)\n", bw / 1e9);
     char list[256];
     snprintf(list, sizeof list, "%s", env_list);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -85,8 +121,13 @@ int main(int argc, char **argv)
             return 2;
         }
         double rate = bench_one(b, &cfg.env, envs, episodes, policy);
-        printf("afsim backend=%s E=%d M=%d policy=%s agent_steps_per_s=%.4g\n", b->name,
-               envs, cfg.env.agents, afs_policy_name(policy), rate);
+        char th[16] = "all";
+        if (threads > 0)
+            snprintf(th, sizeof th, "%d", threads);
+        printf("afsim backend=%s E=%d M=%d policy=%s threads=%s agent_steps_per_s=%.4g "
+               "bytes_per_agent_step=%.0f bandwidth_floor_rate=%.4g fraction_of_floor=%.2f\n",
+               b->name, envs, cfg.env.agents, afs_policy_name(policy), th, rate, bytes,
+               bw / bytes, bw > 0.0 ? rate / (bw / bytes) : 0.0);
         fflush(stdout);
     }
     b->destroy(b);
