@@ -80,21 +80,6 @@ static void fill(afs_trace_rec *r, const afs_env *v, const int32_t *group_of, in
     r->group = group_of ? group_of[i] : -1;
 }
 
-/* t->group_of from the groups grp [N, K] (host): each EN's first group's
- * initiator as a local index (the lowest row holding it: the group whose
- * integrated thought it acts on, docs/model.md "AM-DRL"), -1 in none. */
-static void first_groups(afs_tracer *t, int N, int M, int K)
-{
-    for (int i = 0; i < N; i++)
-        t->group_of[i] = -1;
-    for (int s = 0; s < N; s++)
-        for (int k = 0; k < K; k++) {
-            int j = afs_group_member(t->grp, M, K, s, k);
-            if (j >= 0 && t->group_of[j] < 0)
-                t->group_of[j] = s % M;
-        }
-}
-
 /* A host copy of the groups, and each EN's first one; 0, or -1 when out
  * of memory. */
 static int load_groups(afs_tracer *t, afs_backend *b, const afs_env *env, const int16_t *grp,
@@ -112,7 +97,10 @@ static int load_groups(afs_tracer *t, afs_backend *b, const afs_env *env, const 
         t->grp_cap = N * (size_t)K;
     }
     b->to_host(b, t->grp, grp, N * (size_t)K * sizeof *t->grp);
-    first_groups(t, (int)N, env->M, K);
+    /* each EN's first group's initiator, as an EN of its environment */
+    afs_group_first_rows(t->grp, (int)N, env->M, K, t->group_of);
+    for (size_t i = 0; i < N; i++)
+        t->group_of[i] = t->group_of[i] < 0 ? -1 : t->group_of[i] % env->M;
     return 0;
 }
 

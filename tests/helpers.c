@@ -117,6 +117,32 @@ static void expect_marks(afs_backend *b, const float *dev, const char *op)
                      b->name, op, i);
 }
 
+void test_groups_empty_work(afs_backend *b)
+{
+    float host[EMPTY_GUARD];
+    for (int i = 0; i < EMPTY_GUARD; i++)
+        host[i] = EMPTY_MARK;
+    float *m = b->alloc(b, sizeof host);
+    cr_assert_not_null(m);
+    b->to_backend(b, m, host, sizeof host);
+    int16_t *sm = (int16_t *)(void *)m;
+    uint8_t *bm = (uint8_t *)m;
+    afs_env none;
+    memset(&none, 0, sizeof none);
+    none.M = 4;
+    none.pos_x = none.pos_y = m;
+    b->form_groups(b, &none, 3, 100.0f, bm, bm + 8, sm + 16, (int32_t *)(void *)(m + 32));
+    b->group_gather(b, 0, 3, 3, 2, sm, m, m + 8);
+    b->group_gather_backward(b, 0, 3, 3, 2, sm, m, m + 8);
+    b->group_mean(b, 0, 3, 3, 2, sm, m, m, m + 8, m + 16);
+    b->group_mean_backward(b, 0, 3, 3, 2, sm, m, m, m + 8, m + 16);
+    b->group_average(b, 0, 3, 3, sm, m, m + 8);
+    b->row_mean_abs_diff(b, 0, 3, m, m, m + 8);
+    b->synchronize(b);
+    expect_marks(b, m, "a group operation");
+    b->release(b, m);
+}
+
 void test_empty_work(afs_backend *b)
 {
     float host[EMPTY_GUARD];
@@ -168,6 +194,7 @@ void test_empty_work(afs_backend *b)
     b->synchronize(b);
     expect_marks(b, m, "an environment operation");
     afs_env_free(&env, b);
+    test_groups_empty_work(b);
 
     /* Not empty: a layer without inputs is its bias; with no outputs, the
      * input gradient is 0. */

@@ -39,6 +39,9 @@ afs_backend *test_cuda_or_skip(const char *what);
  * and checks that each leaves guarded memory untouched, that losses and
  * norms return 0, and that a layer without inputs gives its bias. */
 void test_empty_work(afs_backend *b);
+/* The communication-group operations (kernels/backend.h) with empty work
+ * (N = 0, R = 0, no environments): guarded memory stays as it was. */
+void test_groups_empty_work(afs_backend *b);
 
 /* Checks an afsim results file as docs/output.md promises it at any moment,
  * even after a SIGKILL: it opens; in every /runs/<policy> the `finished`

@@ -217,29 +217,6 @@ Test(cuda_groups_parity, float_operations_are_identical)
 Test(cuda_groups_parity, empty_work_touches_nothing)
 {
     both k = open_both();
-    enum { G = 64 };
-    float host[G], back[G];
-    for (int i = 0; i < G; i++)
-        host[i] = -4242.0f;
-    afs_backend *g = k.gpu;
-    float *m = up(g, host, sizeof host);
-    int16_t *sm = (int16_t *)(void *)m;
-    uint8_t *bm = (uint8_t *)m;
-    afs_env none;
-    memset(&none, 0, sizeof none);
-    none.M = 4;
-    none.pos_x = none.pos_y = m;
-    g->form_groups(g, &none, 3, 100.0f, bm, bm + 8, sm + 16, (int32_t *)(void *)(m + 32));
-    g->group_gather(g, 0, 3, 3, 2, sm, m, m + 8);
-    g->group_gather_backward(g, 0, 3, 3, 2, sm, m, m + 8);
-    g->group_mean(g, 0, 3, 3, 2, sm, m, m, m + 8, m + 16);
-    g->group_mean_backward(g, 0, 3, 3, 2, sm, m, m, m + 8, m + 16);
-    g->group_average(g, 0, 3, 3, sm, m, m + 8);
-    g->row_mean_abs_diff(g, 0, 3, m, m, m + 8);
-    g->synchronize(g);
-    g->to_host(g, back, m, sizeof back);
-    for (int i = 0; i < G; i++)
-        cr_assert_eq(back[i], -4242.0f, "cuda: element %d written by empty work", i);
-    g->release(g, m);
+    test_groups_empty_work(k.gpu);
     close_both(k);
 }

@@ -462,24 +462,5 @@ Test(groups, mean_backward_matches_finite_differences)
 /* N = 0 (and R = 0, no environments) leaves guarded memory as it was. */
 Test(groups, empty_work_touches_nothing)
 {
-    enum { G = 64 };
-    float *m = cpu->alloc(cpu, G * sizeof(float));
-    for (int i = 0; i < G; i++)
-        m[i] = -4242.0f;
-    int16_t *sm = (int16_t *)(void *)m;
-    uint8_t *bm = (uint8_t *)m;
-    afs_env none;
-    memset(&none, 0, sizeof none);
-    none.M = 4;
-    none.pos_x = none.pos_y = m;
-    cpu->form_groups(cpu, &none, 3, 100.0f, bm, bm + 8, sm + 16, (int32_t *)(void *)(m + 32));
-    cpu->group_gather(cpu, 0, 3, 3, 2, sm, m, m + 8);
-    cpu->group_gather_backward(cpu, 0, 3, 3, 2, sm, m, m + 8);
-    cpu->group_mean(cpu, 0, 3, 3, 2, sm, m, m, m + 8, m + 16);
-    cpu->group_mean_backward(cpu, 0, 3, 3, 2, sm, m, m, m + 8, m + 16);
-    cpu->group_average(cpu, 0, 3, 3, sm, m, m + 8);
-    cpu->row_mean_abs_diff(cpu, 0, 3, m, m, m + 8);
-    for (int i = 0; i < G; i++)
-        cr_assert_eq(m[i], -4242.0f, "element %d written by empty work", i);
-    cpu->release(cpu, m);
+    test_groups_empty_work(cpu);
 }

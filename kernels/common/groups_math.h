@@ -44,6 +44,22 @@ AFS_HD int afs_group_member(const int16_t *grp, int M, int K, int s, int t)
     return local < 0 ? -1 : s / M * M + local;
 }
 
+/* first[j] for the N ENs of groups grp [N, K]: the row of the first group
+ * that holds EN j (the lowest-numbered initiator's, whose integrated
+ * thought it acts on), or -1 in none. Host-side bookkeeping of AM-DRL and
+ * of the trace. */
+AFS_HD void afs_group_first_rows(const int16_t *grp, int N, int M, int K, int32_t *first)
+{
+    for (int i = 0; i < N; i++)
+        first[i] = -1;
+    for (int s = 0; s < N; s++)
+        for (int t = 0; t < K; t++) {
+            int j = afs_group_member(grp, M, K, s, t);
+            if (j >= 0 && first[j] < 0)
+                first[j] = s;
+        }
+}
+
 /* ---- Formation ---- */
 
 /* The order in which an initiator takes candidates: category, then

@@ -21,6 +21,13 @@ int afs_amdrl_comm_mode(const char *comm);
 
 /* ---- Shared by the actor-critic methods (ac.c) ---- */
 
+/* A learning agent named `name` with ops and an implementation of
+ * impl_bytes zeroed bytes (a->impl), on backend b; NULL with err when
+ * host memory is short. The caller fills the implementation; its destroy
+ * frees both. */
+afs_agent *ac_agent_new(const afs_agent_ops *ops, const char *name, afs_backend *b,
+                        size_t impl_bytes, char *err, size_t n);
+
 /* Running sums of what an agent reports (afs_agent_stats). */
 typedef struct ac_tally {
     double critic_loss, actor_loss, td_abs;

@@ -88,8 +88,7 @@ typedef struct amdrl {
     int32_t *init_rows;
     int16_t *grp_host, *first_host;          /* host [rows, K] */
     int16_t *firstu, *firstn;                /* backend [N, K]: the batch's slot, next slot */
-    char *seen;                              /* host [M] */
-    int *first_of;                           /* host [rows]: each EN's first group, or -1 */
+    int32_t *first_of;                       /* host [rows]: each EN's first group's row, or -1 */
     uint8_t *act_host;                       /* host [N] */
     float *others_host, *others;             /* host, backend [N]: the critic's group input */
     int group_critic;                        /* amdrl.critic = group */
@@ -118,24 +117,18 @@ static void load_groups(amdrl *m, afs_backend *b, int N, const int16_t *grp, gro
     b->to_host(b, m->grp_host, grp, (size_t)N * K * sizeof(int16_t));
     g->grp = grp;
     g->any = 0;
-    for (int r = 0; r < N / m->M; r++) {
-        memset(m->seen, 0, (size_t)m->M);
-        for (int j = 0; j < m->M; j++)
-            m->first_of[r * m->M + j] = -1;
-        for (int s = r * m->M; s < (r + 1) * m->M; s++) {
-            int len = 0;
-            for (int t = 0; t < K; t++) {
-                int j = m->grp_host[(size_t)s * K + t];
-                len += j >= 0;
-                m->first_host[(size_t)s * K + t] = (int16_t)(j >= 0 && !m->seen[j] ? j : -1);
-                if (j >= 0 && !m->seen[j])
-                    m->first_of[r * m->M + j] = s;
-                if (j >= 0)
-                    m->seen[j] = 1;
-            }
-            g->lengths[s] = len;
-            g->any |= len > 0;
+    afs_group_first_rows(m->grp_host, N, m->M, K, m->first_of);
+    for (int s = 0; s < N; s++) {
+        int len = 0;
+        for (int t = 0; t < K; t++) {
+            int j = afs_group_member(m->grp_host, m->M, K, s, t);
+            len += j >= 0;
+            /* a member of a row appears once in it: here, if this is its first group */
+            m->first_host[(size_t)s * K + t] =
+                (int16_t)(j >= 0 && m->first_of[j] == s ? m->grp_host[(size_t)s * K + t] : -1);
         }
+        g->lengths[s] = len;
+        g->any |= len > 0;
     }
     b->to_backend(b, g->first, m->first_host, (size_t)N * K * sizeof(int16_t));
 }
@@ -678,7 +671,7 @@ static void destroy(afs_agent *a)
     ac_bufs_release(b, s, buffers(m, s, 1));
     if (m->unit)
         b->release(b, m->unit);
-    void *host[] = {m->len_host, m->ones_host, m->grp_host, m->first_host, m->seen, m->first_of,
+    void *host[] = {m->len_host, m->ones_host, m->grp_host, m->first_host, m->first_of,
                     m->act_host, m->others_host, m->lenu_host, m->lenn_host,
                     m->init_host,
                     m->dq_host, m->queue};
@@ -754,14 +747,13 @@ static int make_host(amdrl *m, afs_backend *b, int train)
     m->ones_host = malloc(rows * sizeof(int));
     m->grp_host = malloc(rows * K * sizeof(int16_t));
     m->first_host = malloc(rows * K * sizeof(int16_t));
-    m->seen = malloc((size_t)m->M);
-    m->first_of = malloc(rows * sizeof(int));
+    m->first_of = malloc(rows * sizeof *m->first_of);
     m->act_host = malloc(rows);
     m->others_host = malloc(rows * sizeof(float));
     m->play = (groups){m->grp, m->first, m->len_host, 0};
     int16_t *none = malloc(P * K * sizeof(int16_t));
-    int ok = m->len_host && m->ones_host && m->grp_host && m->first_host && m->seen &&
-             m->first_of && m->act_host && m->others_host && none;
+    int ok = m->len_host && m->ones_host && m->grp_host && m->first_host && m->first_of &&
+             m->act_host && m->others_host && none;
     if (ok) {
         for (size_t i = 0; i < rows; i++)
             m->ones_host[i] = 1;
@@ -799,16 +791,10 @@ int afs_amdrl_comm_mode(const char *comm)
 afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
                             size_t n)
 {
-    afs_agent *a = calloc(1, sizeof *a);
-    amdrl *m = calloc(1, sizeof *m);
-    if (!a || !m) {
-        free(a);
-        free(m);
-        afs_fail(err, n, "out of host memory");
+    afs_agent *a = ac_agent_new(&ops, "amdrl", b, sizeof(amdrl), err, n);
+    if (!a)
         return NULL;
-    }
-    err[0] = 0;
-    *a = (afs_agent){&ops, "amdrl", 1, b, m, {0, 0, 0, 0}, 0.0};
+    amdrl *m = a->impl;
     m->hp = cfg->amdrl;
     m->cp = cfg->comm;
     m->tp = cfg->train;

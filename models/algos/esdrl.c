@@ -247,16 +247,10 @@ static int make_nets(esdrl *e, afs_backend *b, char *err, size_t n)
 afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
                             size_t n)
 {
-    afs_agent *a = calloc(1, sizeof *a);
-    esdrl *e = calloc(1, sizeof *e);
-    if (!a || !e) {
-        free(a);
-        free(e);
-        afs_fail(err, n, "out of host memory");
+    afs_agent *a = ac_agent_new(&ops, "esdrl", b, sizeof(esdrl), err, n);
+    if (!a)
         return NULL;
-    }
-    err[0] = 0;
-    *a = (afs_agent){&ops, "esdrl", 1, b, e, {0, 0, 0, 0}, 0.0};
+    esdrl *e = a->impl;
     e->hp = cfg->esdrl;
     e->tp = cfg->train;
     e->seed = cfg->run.seed;

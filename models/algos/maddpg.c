@@ -543,16 +543,10 @@ static int make_nets(maddpg *m, afs_backend *b, char *err, size_t n)
 afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, int train,
                              char *err, size_t n)
 {
-    afs_agent *a = calloc(1, sizeof *a);
-    maddpg *m = calloc(1, sizeof *m);
-    if (!a || !m) {
-        free(a);
-        free(m);
-        afs_fail(err, n, "out of host memory");
+    afs_agent *a = ac_agent_new(&ops, "maddpg", b, sizeof(maddpg), err, n);
+    if (!a)
         return NULL;
-    }
-    err[0] = 0;
-    *a = (afs_agent){&ops, "maddpg", 1, b, m, {0, 0, 0, 0}, 0.0};
+    maddpg *m = a->impl;
     m->hp = cfg->maddpg;
     m->tp = cfg->train;
     m->seed = cfg->run.seed;
