@@ -9,6 +9,7 @@
 #include <math.h>
 #include "afs_hd.h"
 #include "env_state.h"
+#include "fastmath.h"
 #include "rng.h"
 
 /* ---- Observation: the paper's state S, scaled to O(1). ---- */
@@ -38,8 +39,8 @@ enum afs_policy {
 AFS_HD float afs_path_gain(float dist_m)
 {
     float d_km = fmaxf(dist_m, 1.0f) / 1000.0f;
-    float loss_db = 128.1f + 37.6f * log10f(d_km);
-    return powf(10.0f, -loss_db / 10.0f);
+    float loss_db = 128.1f + 37.6f * (afs_log2f(d_km) * AFS_LOG10_2);
+    return afs_exp2f(-loss_db / 10.0f * AFS_LOG2_10);
 }
 
 /* Noise power sigma^2 in W from dBm. */
@@ -52,7 +53,7 @@ AFS_HD float afs_noise_w(float dbm)
 AFS_HD float afs_rate(float b_mhz, int share, float rx_power_w,
                       float noise_interf_w)
 {
-    return (b_mhz / (float)share) * log2f(1.0f + rx_power_w / noise_interf_w);
+    return (b_mhz / (float)share) * afs_log2f(1.0f + rx_power_w / noise_interf_w);
 }
 
 /* Cell index of a coordinate on a grid of `grid` cells of side `cell`. */
@@ -461,8 +462,9 @@ AFS_HD void afs_mark_cloud_types(const afs_env *env, int e, uint32_t used)
  * environment run the same float operations. */
 
 /* A switch must gain more than this to be taken: 1e-6 of the total (plus
- * 1e-9 for a total of 0). The backends' log2f and powf differ in the last
- * bits; without a margin a switch worth nothing would split them. */
+ * 1e-9 for a total of 0). The backends' states differ in the last bits
+ * (they sum each AP's interference in different orders); without a margin
+ * a switch worth nothing would split them. */
 #define AFS_BR_MARGIN_REL 1e-6
 #define AFS_BR_MARGIN_ABS 1e-9
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <Random123/philox.h>
 #include "afs_hd.h"
+#include "fastmath.h"
 
 enum afs_stream {
     AFS_STREAM_RESET = 1,   /* layout and node properties at episode start */
@@ -62,7 +63,7 @@ AFS_HD float afs_uniform(uint32_t x, float lo, float hi)
 /* Exponential with the given mean, by inversion. */
 AFS_HD float afs_exponential(uint32_t x, float mean)
 {
-    return -mean * logf(afs_u01(x));
+    return -mean * afs_logf(afs_u01(x));
 }
 
 /* 1 with probability p. */

@@ -1,0 +1,120 @@
+/* The environment's polynomial logarithms and exponential
+ * (kernels/common/fastmath.h) against double-precision libm, which is
+ * exact to far below a float ulp.
+ *
+ * - Accuracy: the error in ulp of the float nearest the exact value, on a
+ *   regular sample of every float over the ranges the model uses (a
+ *   stride through the bit patterns, so every exponent and every part of
+ *   the mantissa is visited), within the bounds fastmath.h states: log2
+ *   and log 3.5 ulp, exp2 1.5 ulp. (A sweep of every 7th float from
+ *   2^-24 to 2^40 measured 3.00, 3.24 and 1.15.)
+ * - Exact values the decomposition must hit: log2 of powers of two, 2^n of
+ *   integers.
+ * - The model's uses: a rate and a path gain against the same formula in
+ *   double, and the exponential draw against -mean ln u. */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "kernels/common/env_math.h"
+
+/* |got - want| in units of the last place of the float nearest want. */
+static double ulps(float got, double want)
+{
+    float w = (float)want;
+    double ulp = (double)nextafterf(fabsf(w), INFINITY) - (double)fabsf(w);
+    return fabs((double)got - want) / ulp;
+}
+
+/* The worst error of f against exact over floats [lo, hi), every
+ * stride-th bit pattern. */
+static double worst_ulps(float (*f)(float), double (*exact)(double), float lo, float hi,
+                         uint32_t stride, float *where)
+{
+    double worst = 0.0;
+    for (uint32_t u = afs_float_bits(lo); u < afs_float_bits(hi); u += stride) {
+        float x = afs_bits_float(u);
+        double want = exact((double)x);
+        if (want == 0.0) /* log of 1: checked exactly below */
+            continue;
+        double e = ulps(f(x), want);
+        if (e > worst) {
+            worst = e;
+            *where = x;
+        }
+    }
+    return worst;
+}
+
+/* Expectation: within 3.5 ulp from the smallest uniform draw (2^-24) to a
+ * signal-to-noise ratio of 2^40 (the largest the model reaches is about
+ * 2^37: a node 1 m from its AP). */
+Test(fastmath, log2_within_3_5_ulp)
+{
+    float where = 0.0f;
+    double worst = worst_ulps(afs_log2f, log2, 0x1p-24f, 0x1p40f, 101, &where);
+    cr_assert(worst <= 3.5, "log2: %.2f ulp at %.9g", worst, where);
+    /* and densely around 1, where log2 x is small and t = (m-1)/(m+1) too */
+    worst = worst_ulps(afs_log2f, log2, 0.5f, 2.0f, 7, &where);
+    cr_assert(worst <= 3.5, "log2 near 1: %.2f ulp at %.9g", worst, where);
+}
+
+Test(fastmath, log_within_3_5_ulp)
+{
+    float where = 0.0f;
+    double worst = worst_ulps(afs_logf, log, 0x1p-24f, 0x1p40f, 101, &where);
+    cr_assert(worst <= 3.5, "log: %.2f ulp at %.9g", worst, where);
+}
+
+static float exp2_clamped(float y) { return afs_exp2f(y); }
+
+Test(fastmath, exp2_within_1_5_ulp)
+{
+    float where = 0.0f;
+    /* negative and positive arguments separately: the bit patterns of
+     * negative floats run the other way */
+    double worst = worst_ulps(exp2_clamped, exp2, 0x1p-30f, 127.0f, 37, &where);
+    cr_assert(worst <= 1.5, "exp2: %.2f ulp at %.9g", worst, where);
+    for (float y = -126.0f; y < 0.0f; y += 0.001953125f) { /* 2^-9 steps */
+        double e = ulps(afs_exp2f(y), exp2((double)y));
+        cr_assert(e <= 1.5, "exp2: %.2f ulp at %.9g", e, y);
+    }
+}
+
+/* Expectation: the exponent split is exact, so log2 2^n = n and 2^n of an
+ * integer n is exactly 2^n, and log 1 = 0. Outside [-126, 127] exp2
+ * clamps. */
+Test(fastmath, exact_at_powers_of_two)
+{
+    for (int n = -126; n <= 127; n++) {
+        cr_assert_eq(afs_log2f(ldexpf(1.0f, n)), (float)n, "log2 2^%d", n);
+        cr_assert_eq(afs_exp2f((float)n), ldexpf(1.0f, n), "2^%d", n);
+    }
+    cr_assert_eq(afs_logf(1.0f), 0.0f);
+    cr_assert_eq(afs_exp2f(-1000.0f), ldexpf(1.0f, -126));
+    cr_assert_eq(afs_exp2f(1000.0f), ldexpf(1.0f, 127));
+}
+
+/* Expectation: the model's rate (b/share) log2(1 + p h / (N + I)), path
+ * gain 10^-(128.1 + 37.6 log10 d_km)/10 and exponential draw -mean ln u,
+ * each within a few float roundings (1e-6 relative; the gain's exponent
+ * is about -40 in log2, so its roundings weigh 40 times more: 1e-5) of
+ * the same formula in double. */
+Test(fastmath, model_quantities_match_double)
+{
+    for (float d = 1.0f; d < 500.0f; d *= 1.01f) {
+        double want = pow(10.0, -(128.1 + 37.6 * log10(d / 1000.0)) / 10.0);
+        double got = afs_path_gain(d);
+        cr_assert(fabs(got - want) <= 1e-5 * want, "gain at %g m: %.9g vs %.9g", d, got, want);
+    }
+    for (float snr = 1.0f; snr < 1e11f; snr *= 1.7f) {
+        double want = 5.0 / 3.0 * log2(1.0 + (double)snr);
+        double got = afs_rate(5.0f, 3, snr * 1e-13f, 1e-13f);
+        cr_assert(fabs(got - want) <= 1e-6 * want, "rate at snr %g: %.9g vs %.9g", snr, got,
+                  want);
+    }
+    for (uint32_t x = 0; x < 0xFFFFFF00u; x += 0x00F0F0F1u) {
+        double want = -0.1 * log((double)afs_u01(x));
+        double got = afs_exponential(x, 0.1f);
+        cr_assert(fabs(got - want) <= 1e-6 * want + 1e-12, "exponential of %u", x);
+    }
+}
