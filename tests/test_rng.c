@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "kernels/common/rng.h"
+#include "kernels/cpu/philox_lanes.h"
 
 #define N 1000000 /* words per distribution test: N / 4 consecutive counters */
 
@@ -59,31 +60,67 @@ static int popcount32(uint32_t x)
  *
  * afs_philox(seed, stream, c0..c3) has key = {seed, stream}, so it is called
  * with seed = KEY[0], stream = KEY[1]. */
+static const uint32_t kat[][10] = {
+    /* CTR[4], KEY[2], EXPECTED[4] */
+    {0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000,
+     0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
+    {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
+     0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
+    {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0,
+     0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1},
+    {0x00000001, 0x00000000, 0x00000000, 0x00000000, 0x00000001, 0x00000000,
+     0xac08141b, 0xdfc5ccbe, 0x79c07a47, 0xa7f66093},
+    {0x00000000, 0x00000000, 0x00000000, 0x80000000, 0x00000001, 0x00000000,
+     0xdde26e4e, 0x17666f3b, 0xfc1f5b3a, 0x83ac805d},
+    {0x00000001, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000001,
+     0xccf3076a, 0x6306f434, 0xbea71965, 0xd96fe48a},
+    {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0x00000000, 0xffffffff,
+     0x08f7720c, 0x845ee9e0, 0x502ccd3d, 0xa9a00e27},
+};
+
 Test(rng, philox4x32_10_known_answers)
 {
-    static const uint32_t kat[][10] = {
-        /* CTR[4], KEY[2], EXPECTED[4] */
-        {0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000,
-         0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
-        {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
-         0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
-        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0,
-         0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1},
-        {0x00000001, 0x00000000, 0x00000000, 0x00000000, 0x00000001, 0x00000000,
-         0xac08141b, 0xdfc5ccbe, 0x79c07a47, 0xa7f66093},
-        {0x00000000, 0x00000000, 0x00000000, 0x80000000, 0x00000001, 0x00000000,
-         0xdde26e4e, 0x17666f3b, 0xfc1f5b3a, 0x83ac805d},
-        {0x00000001, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000001,
-         0xccf3076a, 0x6306f434, 0xbea71965, 0xd96fe48a},
-        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0x00000000, 0xffffffff,
-         0x08f7720c, 0x845ee9e0, 0x502ccd3d, 0xa9a00e27},
-    };
     for (size_t v = 0; v < sizeof kat / sizeof kat[0]; v++) {
         const uint32_t *k = kat[v];
         afs_block b = afs_philox(k[4], k[5], k[0], k[1], k[2], k[3]);
         for (int w = 0; w < 4; w++)
             cr_assert_eq(b.v[w], k[6 + w], "vector %zu word %d: %08x, want %08x", v, w,
                          b.v[w], k[6 + w]);
+    }
+}
+
+/* Expectation: the CPU's batched form gives the same known answers, each
+ * vector's counter word 1 being the batch's first agent (lane 0) and its
+ * other words the batch's fixed ones. */
+Test(rng, philox_lanes_known_answers)
+{
+    uint32_t out[4][AFS_LANES];
+    for (size_t v = 0; v < sizeof kat / sizeof kat[0]; v++) {
+        const uint32_t *k = kat[v];
+        afs_philox_lanes(k[4], k[5], k[0], k[1], k[2], k[3], 1, out);
+        for (int w = 0; w < 4; w++)
+            cr_assert_eq(out[w][0], k[6 + w], "vector %zu word %d: %08x, want %08x", v, w,
+                         out[w][0], k[6 + w]);
+    }
+}
+
+/* Expectation: lane l of a batch of n is the block afs_philox gives at
+ * counter word 1 = m0 + l, for every batch length 1 .. AFS_LANES (the
+ * vector loop's main part and its remainder), first agents that wrap
+ * around 2^32, and keys and fixed words taken from the generator itself. */
+Test(rng, philox_lanes_match_the_scalar_form)
+{
+    uint32_t out[4][AFS_LANES];
+    for (uint32_t t = 0; t < 200; t++) {
+        afs_block r = afs_philox(99, 1, t, 0, 0, 0); /* the trial's words */
+        int n = 1 + (int)(r.v[0] % AFS_LANES);
+        uint32_t m0 = t % 3 == 0 ? 0xFFFFFFF0u : r.v[1];
+        afs_philox_lanes(r.v[2], r.v[3], t, m0, r.v[1] ^ r.v[2], r.v[0], n, out);
+        for (int l = 0; l < n; l++) {
+            afs_block b = afs_philox(r.v[2], r.v[3], t, m0 + (uint32_t)l, r.v[1] ^ r.v[2], r.v[0]);
+            for (int w = 0; w < 4; w++)
+                cr_assert_eq(out[w][l], b.v[w], "trial %u lane %d of %d word %d", t, l, n, w);
+        }
     }
 }
 

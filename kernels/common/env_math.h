@@ -50,7 +50,7 @@ AFS_HD float afs_noise_w(float dbm)
 }
 
 /* Shannon rate of a band b (MHz) shared equally by `share` users, Mbit/s. */
-AFS_HD float afs_rate(float b_mhz, int share, float rx_power_w,
+AFS_HDI float afs_rate(float b_mhz, int share, float rx_power_w,
                       float noise_interf_w)
 {
     return (b_mhz / (float)share) * afs_log2f(1.0f + rx_power_w / noise_interf_w);
@@ -78,18 +78,18 @@ AFS_HD float afs_ap_centre(int coord, const afs_env_params *p)
 
 /* ---- Serverless start ---- */
 
-AFS_HD float afs_memory_mb(int type, const afs_env_params *p)
+AFS_HDI float afs_memory_mb(int type, const afs_env_params *p)
 {
     return p->mem_base_mb * (float)(1 << (type % 4));
 }
 
 /* Warm when the type ran at this location within the last keep_alive slots. */
-AFS_HD int afs_is_warm(int32_t last_use, int32_t slot, int keep_alive)
+AFS_HDI int afs_is_warm(int32_t last_use, int32_t slot, int keep_alive)
 {
-    return last_use != AFS_NEVER && slot - last_use <= keep_alive;
+    return (last_use != AFS_NEVER) & (last_use >= slot - keep_alive); /* no branch */
 }
 
-AFS_HD float afs_container_start(int warm, int type, const afs_env_params *p)
+AFS_HDI float afs_container_start(int warm, int type, const afs_env_params *p)
 {
     return warm ? p->d_warm
                 : p->cold_base + p->cold_per_mb * afs_memory_mb(type, p);
@@ -151,36 +151,66 @@ AFS_HD void afs_reset_env(const afs_env *env, int e)
 
 /* ---- Slot phase 1: arrivals ---- */
 
-/* Block 0: {arrival, z, k, T}; block 1: {c, type, idle?, idle length}. */
+/* What arrives at an EN this slot, drawn from its two blocks of the slot:
+ * b0 {arrival, z, k, T} and b1 {c, type, idle?, idle length}, b1 read only
+ * when a function arrived. Branch-free (every draw made, the unused ones
+ * masked), so that the CPU computes it for many agents at once. */
+typedef struct afs_arrival {
+    uint32_t flags;
+    int32_t type;
+    float z, k, dl, c, d_idle;
+} afs_arrival;
+
+AFS_HDI afs_arrival afs_arrival_of(const afs_env_params *p, int NT, float mu, afs_block b0,
+                                  afs_block b1)
+{
+    int has = afs_bernoulli(b0.v[0], mu);
+    float idle = afs_bernoulli(b1.v[2], p->idle_prob) ? afs_exponential(b1.v[3], p->idle_mean)
+                                                      : 0.0f;
+    afs_arrival a;
+    a.flags = has ? AFS_F_HAS : 0u;
+    a.type = has ? (int32_t)afs_int_below(b1.v[1], (uint32_t)NT) : 0;
+    a.z = has ? afs_uniform(b0.v[1], p->z_min, p->z_max) : 0.0f;
+    a.k = has ? afs_uniform(b0.v[2], p->k_min, p->k_max) * p->k_scale : 0.0f;
+    a.dl = has ? p->t_mean + afs_uniform(b0.v[3], -p->t_jitter, p->t_jitter) : 0.0f;
+    a.c = has ? afs_uniform(b1.v[0], p->c_min, p->c_max) : 0.0f;
+    a.d_idle = has ? idle : 0.0f;
+    return a;
+}
+
+/* The Philox counter word of block `block` of this slot. */
+AFS_HDI uint32_t afs_slot_counter(const afs_env *env, uint32_t block)
+{
+    return (uint32_t)env->slot * AFS_BLOCKS_PER_SLOT + block;
+}
+
+AFS_HD void afs_store_arrival(const afs_env *env, size_t i, afs_arrival a)
+{
+    env->flags[i] = a.flags;
+    env->type[i] = a.type;
+    env->z[i] = a.z;
+    env->k[i] = a.k;
+    env->dl[i] = a.dl;
+    env->c[i] = a.c;
+    env->d_idle[i] = a.d_idle;
+}
+
 AFS_HD void afs_arrive_agent(const afs_env *env, int e, int m)
 {
-    const afs_env_params *p = &env->p;
     size_t i = (size_t)e * env->M + m;
-    uint32_t ctr = (uint32_t)env->slot * AFS_BLOCKS_PER_SLOT;
-    afs_block b0 = afs_philox(env->seed, AFS_STREAM_SLOT, (uint32_t)e,
-                              (uint32_t)m, env->episode, ctr);
-    if (!afs_bernoulli(b0.v[0], env->mu[i])) {
-        env->flags[i] = 0;
-        env->z[i] = env->k[i] = env->dl[i] = env->c[i] = env->d_idle[i] = 0.0f;
-        env->type[i] = 0;
-        return;
-    }
-    afs_block b1 = afs_philox(env->seed, AFS_STREAM_SLOT, (uint32_t)e,
-                              (uint32_t)m, env->episode, ctr + 1);
-    env->flags[i] = AFS_F_HAS;
-    env->z[i] = afs_uniform(b0.v[1], p->z_min, p->z_max);
-    env->k[i] = afs_uniform(b0.v[2], p->k_min, p->k_max) * p->k_scale;
-    env->dl[i] = p->t_mean + afs_uniform(b0.v[3], -p->t_jitter, p->t_jitter);
-    env->c[i] = afs_uniform(b1.v[0], p->c_min, p->c_max);
-    env->type[i] = (int32_t)afs_int_below(b1.v[1], (uint32_t)env->NT);
-    env->d_idle[i] = afs_bernoulli(b1.v[2], p->idle_prob)
-                         ? afs_exponential(b1.v[3], p->idle_mean) : 0.0f;
+    afs_block b0 = afs_philox(env->seed, AFS_STREAM_SLOT, (uint32_t)e, (uint32_t)m,
+                              env->episode, afs_slot_counter(env, 0));
+    afs_block b1 = {{0u, 0u, 0u, 0u}};
+    if (afs_bernoulli(b0.v[0], env->mu[i])) /* the second block only when needed */
+        b1 = afs_philox(env->seed, AFS_STREAM_SLOT, (uint32_t)e, (uint32_t)m, env->episode,
+                        afs_slot_counter(env, 1));
+    afs_store_arrival(env, i, afs_arrival_of(&env->p, env->NT, env->mu[i], b0, b1));
 }
 
 /* ---- Slot phase 2: observe and decide ---- */
 
 /* Writes agent i = e * M + m's observation row o[AFS_OBS_DIM]. */
-AFS_HD void afs_observe_agent(const afs_env *env, int e, int m, float *o)
+AFS_HDI void afs_observe_agent(const afs_env *env, int e, int m, float *o)
 {
     size_t i = (size_t)e * env->M + m;
     o[AFS_OBS_DEADLINE] = env->dl[i] / AFS_OBS_SCALE_DEADLINE;
@@ -199,7 +229,7 @@ AFS_HD void afs_observe_agent(const afs_env *env, int e, int m, float *o)
  * observation alone. Both estimates omit the upload z / r_up (the same at
  * either location) and the container start and result return (not observed).
  * A queue that cannot take the function makes the edge estimate infinite. */
-AFS_HD int afs_greedy_action(const float *o, float queue_cap)
+AFS_HDI int afs_greedy_action(const float *o, float queue_cap)
 {
     float w = o[AFS_OBS_QUEUE] * queue_cap;
     float k = o[AFS_OBS_K] * AFS_OBS_SCALE_K;
@@ -219,7 +249,7 @@ AFS_HD int afs_greedy_action(const float *o, float queue_cap)
  * every EN of an AP shares and follows at once (greedy's herding): it
  * offloads only what would miss locally. alpha (deadline.alpha) trades
  * local misses (too high) against cloud congestion and cost (too low). */
-AFS_HD int afs_deadline_action(const float *o, float queue_cap, float alpha)
+AFS_HDI int afs_deadline_action(const float *o, float queue_cap, float alpha)
 {
     float w = o[AFS_OBS_QUEUE] * queue_cap;
     float k = o[AFS_OBS_K] * AFS_OBS_SCALE_K;
@@ -238,8 +268,7 @@ AFS_HD uint8_t afs_heuristic_action(const afs_env *env, int policy, int e,
     switch (policy) {
     case AFS_POLICY_RANDOM: {
         afs_block b = afs_philox(env->seed, AFS_STREAM_POLICY, (uint32_t)e,
-                                 (uint32_t)m, env->episode,
-                                 (uint32_t)env->slot * AFS_BLOCKS_PER_SLOT);
+                                 (uint32_t)m, env->episode, afs_slot_counter(env, 0));
         return (uint8_t)afs_bernoulli(b.v[0], 0.5f);
     }
     case AFS_POLICY_GREEDY:
@@ -258,22 +287,14 @@ AFS_HD uint8_t afs_heuristic_action(const afs_env *env, int policy, int e,
 
 /* Offloaders' contribution to the per-AP sums: n_ap[g] += 1 for the EN's own
  * AP; i_ap[g] += reuse * p * h_{i,g} for every other AP g. */
-AFS_HD int afs_offloads(const afs_env *env, size_t i, uint8_t action)
+AFS_HDI int afs_offloads(const afs_env *env, size_t i, uint8_t action)
 {
     return (env->flags[i] & AFS_F_HAS) && action == 0;
 }
 
-AFS_HD float afs_interference_term(const afs_env *env, size_t i, int g)
+AFS_HDI float afs_interference_term(const afs_env *env, size_t i, int g)
 {
     return env->p.reuse * env->p.p_tx * env->gain[i * env->G + g];
-}
-
-AFS_HD void afs_clear_outcome(const afs_env *env, size_t i)
-{
-    env->w_before[i] = env->w[i];
-    env->d_up[i] = env->d_start[i] = env->d_wait[i] = env->d_exec[i] = 0.0f;
-    env->d_tr[i] = env->d_re[i] = env->latency[i] = 0.0f;
-    env->cost[i] = env->reward[i] = 0.0f;
 }
 
 /* Outcome terms as pure functions of the slot's start, so that the step
@@ -293,112 +314,181 @@ AFS_HD int afs_cloud_warm(const afs_env *env, int e, size_t i)
                        env->slot, env->p.keep_alive);
 }
 
-/* Uplink rate of an offloader of an AP with n offloaders and interference
+/* Rate of an EN of power gain h to its AP, in a band shared by n ENs
+ * under interference interf (W). */
+AFS_HDI float afs_shared_rate(const afs_env *env, float h, int n, float interf)
+{
+    const afs_env_params *p = &env->p;
+    return afs_rate(p->b_tr, n, p->p_tx * h, env->noise_w + interf);
+}
+
+/* Uplink rate of offloader i of an AP with n offloaders and interference
  * interf (W). */
 AFS_HD float afs_uplink_rate(const afs_env *env, size_t i, int n, float interf)
 {
-    const afs_env_params *p = &env->p;
-    return afs_rate(p->b_tr, n, p->p_tx * env->h_own[i], env->noise_w + interf);
+    return afs_shared_rate(env, env->h_own[i], n, interf);
 }
 
 /* Cost R of a completed function (paper eq. 3). */
-AFS_HD float afs_cost(const afs_env_params *p, int local, float latency, float k)
+AFS_HDI float afs_cost(const afs_env_params *p, int local, float latency, float k)
 {
     return local ? latency : p->w1 * p->rho * k + p->w2 * latency;
 }
 
-AFS_HD float afs_reward_of(const afs_env_params *p, float cost, int failed)
+AFS_HDI float afs_reward_of(const afs_env_params *p, float cost, int failed)
 {
     return -cost - (failed ? p->miss_penalty : 0.0f);
 }
 
-/* Runs agent i's function at its EN (admission into the FIFO queue). */
-AFS_HD void afs_run_at_edge(const afs_env *env, size_t i)
+/* What agent i's function costs and how it ends, given the slot's start
+ * (its own state, warmth at either location, the uplink rate it would get
+ * in the cloud) and its action. Branch-free, as afs_arrival_of. */
+typedef struct afs_outcome_in {
+    uint32_t flags;
+    int local;          /* the action: 1 = at the EN */
+    int warm_edge, warm_cloud;
+    int32_t type;
+    float w, z, k, f, dl, c, d_idle;
+    float r_tr;         /* uplink rate if offloaded (read only then) */
+    float f_c, r_re;
+} afs_outcome_in;
+
+typedef struct afs_outcome {
+    uint32_t flags;
+    int runs_edge;      /* admitted into the EN's queue: its container is used */
+    float w;            /* the queue after admission */
+    float d_up, d_start, d_wait, d_exec, d_tr, d_re, d_idle, latency, cost, reward;
+} afs_outcome;
+
+AFS_HDI afs_outcome afs_outcome_of(const afs_env_params *p, afs_outcome_in a)
 {
-    const afs_env_params *p = &env->p;
-    int warm = afs_edge_warm(env, i);
-    float w = env->w[i], k = env->k[i], f = env->f[i];
-    env->flags[i] |= AFS_F_LOCAL | (warm ? AFS_F_WARM : 0u);
-    env->d_idle[i] = 0.0f;
-    if (w + k > p->queue_cap) {
-        env->flags[i] |= AFS_F_DROPPED;
-        return;
-    }
-    env->d_up[i] = env->z[i] / p->r_up;
-    env->d_start[i] = afs_container_start(warm, env->type[i], p);
-    env->d_wait[i] = w / f;
-    env->d_exec[i] = k / f;
-    env->latency[i] = env->d_up[i] + env->d_start[i] + env->d_wait[i] +
-                      env->d_exec[i];
-    env->w[i] = w + k;
-    env->last_edge[i * env->NT + env->type[i]] = env->slot;
+    /* 0/1 flags combined with & | ^, not && || !: no branch, and one
+     * integer width through the loop for the vectorizer */
+    int has = (a.flags & AFS_F_HAS) != 0u;
+    int local = has & a.local, cloud = has & (a.local ^ 1);
+    int dropped = local & (a.w + a.k > p->queue_cap); /* queue full: not run */
+    int runs = has & (dropped ^ 1);
+    int warm = local ? a.warm_edge : a.warm_cloud;
+    afs_outcome o;
+    o.runs_edge = local & (dropped ^ 1);
+    o.w = o.runs_edge ? a.w + a.k : a.w;
+    o.d_up = runs ? a.z / p->r_up : 0.0f;
+    o.d_start = runs ? afs_container_start(warm, a.type, p) : 0.0f;
+    o.d_wait = o.runs_edge ? a.w / a.f : 0.0f;
+    o.d_exec = o.runs_edge ? a.k / a.f : cloud ? a.k / a.f_c : 0.0f;
+    o.d_tr = cloud ? a.z / a.r_tr : 0.0f;
+    o.d_re = cloud ? a.c / a.r_re : 0.0f;
+    o.d_idle = local ? 0.0f : a.d_idle; /* an idle network delays offloads only */
+    float at_edge = o.d_up + o.d_start + o.d_wait + o.d_exec;
+    float in_cloud = o.d_up + o.d_start + o.d_tr + o.d_exec + o.d_re + o.d_idle;
+    o.latency = o.runs_edge ? at_edge : cloud ? in_cloud : 0.0f;
+    int late = runs & (o.latency > a.dl);
+    o.flags = a.flags | (local ? AFS_F_LOCAL : 0u) | ((has & warm) ? AFS_F_WARM : 0u) |
+              (dropped ? AFS_F_DROPPED : 0u) | (late ? AFS_F_LATE : 0u) |
+              ((runs & (late ^ 1)) ? AFS_F_SUCCESS : 0u);
+    o.cost = dropped ? a.dl /* charged its whole deadline */
+           : runs ? afs_cost(p, local, o.latency, a.k) : 0.0f;
+    o.reward = has ? afs_reward_of(p, o.cost, dropped | late) : 0.0f;
+    return o;
 }
 
-/* Runs agent i's function in the cloud; n_ap and i_ap hold this slot's sums. */
-AFS_HD void afs_run_in_cloud(const afs_env *env, int e, size_t i)
+/* Agent i's inputs to afs_outcome_of; n and interf are its AP's offloader
+ * count and interference this slot. */
+AFS_HD afs_outcome_in afs_outcome_input(const afs_env *env, int e, size_t i, uint8_t action,
+                                        int n, float interf)
 {
-    const afs_env_params *p = &env->p;
+    afs_outcome_in a;
+    a.flags = env->flags[i];
+    a.local = action != 0;
+    a.warm_edge = afs_edge_warm(env, i);
+    a.warm_cloud = afs_cloud_warm(env, e, i);
+    a.type = env->type[i];
+    a.w = env->w[i];
+    a.z = env->z[i];
+    a.k = env->k[i];
+    a.f = env->f[i];
+    a.dl = env->dl[i];
+    a.c = env->c[i];
+    a.d_idle = env->d_idle[i];
+    /* an EN that offloads is one of its AP's n: n >= 1 then */
+    a.r_tr = afs_uplink_rate(env, i, n > 0 ? n : 1, interf);
+    a.f_c = env->f_c[e];
+    a.r_re = env->r_re[i];
+    return a;
+}
+
+AFS_HD void afs_store_outcome(const afs_env *env, size_t i, float w_before, afs_outcome o)
+{
+    env->flags[i] = o.flags;
+    env->w_before[i] = w_before;
+    env->w[i] = o.w;
+    env->d_up[i] = o.d_up;
+    env->d_start[i] = o.d_start;
+    env->d_wait[i] = o.d_wait;
+    env->d_exec[i] = o.d_exec;
+    env->d_tr[i] = o.d_tr;
+    env->d_re[i] = o.d_re;
+    env->d_idle[i] = o.d_idle;
+    env->latency[i] = o.latency;
+    env->cost[i] = o.cost;
+    env->reward[i] = o.reward;
+    if (o.runs_edge)
+        env->last_edge[i * env->NT + env->type[i]] = env->slot;
+}
+
+/* Everything of slot phase 3 for agent i except the per-environment sums;
+ * n_ap and i_ap hold this slot's. */
+AFS_HD void afs_outcome_agent(const afs_env *env, int e, size_t i, uint8_t action)
+{
     size_t eg = (size_t)e * env->G + env->ap[i];
-    int warm = afs_cloud_warm(env, e, i);
-    float r_tr = afs_uplink_rate(env, i, env->n_ap[eg], env->i_ap[eg]);
-    env->flags[i] |= warm ? AFS_F_WARM : 0u;
-    env->d_up[i] = env->z[i] / p->r_up;
-    env->d_start[i] = afs_container_start(warm, env->type[i], p);
-    env->d_tr[i] = env->z[i] / r_tr;
-    env->d_exec[i] = env->k[i] / env->f_c[e];
-    env->d_re[i] = env->c[i] / env->r_re[i];
-    env->latency[i] = env->d_up[i] + env->d_start[i] + env->d_tr[i] +
-                      env->d_exec[i] + env->d_re[i] + env->d_idle[i];
+    float w_before = env->w[i];
+    afs_outcome_in a = afs_outcome_input(env, e, i, action, env->n_ap[eg], env->i_ap[eg]);
+    afs_store_outcome(env, i, w_before, afs_outcome_of(&env->p, a));
 }
 
-/* Success, cost and reward of agent i's function once its latency is known. */
-AFS_HD void afs_score(const afs_env *env, size_t i)
+/* The counting accumulators' increments for an outcome with flags fl,
+ * each 0 or 1 (enum afs_metric_slot up to AFS_ACC_COLD): sums of these are
+ * exact in any order. */
+#define AFS_ACC_COUNTS (AFS_ACC_COLD + 1)
+AFS_HDI void afs_outcome_counts(uint32_t fl, int *c)
 {
-    const afs_env_params *p = &env->p;
-    uint32_t fl = env->flags[i];
-    int failed;
-    if (fl & AFS_F_DROPPED) {
-        env->cost[i] = env->dl[i]; /* charged its whole deadline */
-        failed = 1;
-    } else {
-        failed = env->latency[i] > env->dl[i];
-        env->flags[i] |= failed ? AFS_F_LATE : AFS_F_SUCCESS;
-        env->cost[i] = afs_cost(p, (fl & AFS_F_LOCAL) != 0, env->latency[i], env->k[i]);
-    }
-    env->reward[i] = afs_reward_of(p, env->cost[i], failed);
+    int has = (fl & AFS_F_HAS) != 0u;
+    int done = has & ((fl & AFS_F_DROPPED) == 0u);
+    c[AFS_ACC_GENERATED] = has;
+    c[AFS_ACC_COMPLETED] = done;
+    c[AFS_ACC_SUCCESS] = (fl & AFS_F_SUCCESS) != 0u;
+    c[AFS_ACC_DROPPED] = has & (done ^ 1);
+    c[AFS_ACC_LATE] = (fl & AFS_F_LATE) != 0u;
+    c[AFS_ACC_OFFLOADED] = has & ((fl & AFS_F_LOCAL) == 0u);
+    c[AFS_ACC_COLD] = done & ((fl & AFS_F_WARM) == 0u);
 }
 
-/* Everything of slot phase 3 for agent i except the per-environment sums. */
-AFS_HD void afs_outcome_agent(const afs_env *env, int e, size_t i,
-                              uint8_t action)
+/* The accumulators that sum floats (latency, cost, reward), whose totals
+ * depend on the order of the additions. */
+AFS_HDI void afs_accumulate_floats(double *acc, uint32_t fl, float latency, float cost,
+                                   float reward)
 {
-    afs_clear_outcome(env, i);
-    if (!(env->flags[i] & AFS_F_HAS))
-        return;
-    if (action)
-        afs_run_at_edge(env, i);
-    else
-        afs_run_in_cloud(env, e, i);
-    afs_score(env, i);
+    int done = ((fl & AFS_F_HAS) != 0u) & ((fl & AFS_F_DROPPED) == 0u);
+    acc[AFS_ACC_LATENCY] += done ? (double)latency : 0.0;
+    acc[AFS_ACC_COST] += cost;
+    acc[AFS_ACC_REWARD] += reward;
 }
 
-/* Adds agent i's outcome to a per-environment accumulator row. */
+/* Adds an outcome to a per-environment accumulator row. An EN without a
+ * function adds zeros, which leave every sum as it was. */
+AFS_HDI void afs_accumulate_outcome(double *acc, uint32_t fl, float latency, float cost,
+                                    float reward)
+{
+    int c[AFS_ACC_COUNTS];
+    afs_outcome_counts(fl, c);
+    for (int a = 0; a < AFS_ACC_COUNTS; a++)
+        acc[a] += c[a];
+    afs_accumulate_floats(acc, fl, latency, cost, reward);
+}
+
 AFS_HD void afs_accumulate(const afs_env *env, size_t i, double *acc)
 {
-    uint32_t fl = env->flags[i];
-    if (!(fl & AFS_F_HAS))
-        return;
-    int done = !(fl & AFS_F_DROPPED);
-    acc[AFS_ACC_GENERATED] += 1.0;
-    acc[AFS_ACC_COMPLETED] += done;
-    acc[AFS_ACC_SUCCESS] += (fl & AFS_F_SUCCESS) != 0;
-    acc[AFS_ACC_DROPPED] += !done;
-    acc[AFS_ACC_LATE] += (fl & AFS_F_LATE) != 0;
-    acc[AFS_ACC_OFFLOADED] += !(fl & AFS_F_LOCAL);
-    acc[AFS_ACC_COLD] += done && !(fl & AFS_F_WARM);
-    acc[AFS_ACC_LATENCY] += done ? (double)env->latency[i] : 0.0;
-    acc[AFS_ACC_COST] += env->cost[i];
-    acc[AFS_ACC_REWARD] += env->reward[i];
+    afs_accumulate_outcome(acc, env->flags[i], env->latency[i], env->cost[i], env->reward[i]);
 }
 
 /* Episode total of accumulator a over every environment, in environment
@@ -412,7 +502,7 @@ AFS_HD double afs_sum_over_envs(const afs_env *env, int a)
 }
 
 /* Bit of a cloud container type used this slot (types < AFS_MAX_TYPES). */
-AFS_HD uint32_t afs_cloud_type_bit(const afs_env *env, size_t i)
+AFS_HDI uint32_t afs_cloud_type_bit(const afs_env *env, size_t i)
 {
     uint32_t fl = env->flags[i];
     return ((fl & AFS_F_HAS) && !(fl & AFS_F_LOCAL)) ? 1u << env->type[i] : 0u;
@@ -420,17 +510,27 @@ AFS_HD uint32_t afs_cloud_type_bit(const afs_env *env, size_t i)
 
 /* ---- Slot phases 4-5: end of slot ---- */
 
-/* Drains agent i's queue and sets the rate its AP broadcasts for next slot:
- * the rate a new offloader would have had this slot. */
+/* The queue after a slot of work at CPU f. */
+AFS_HDI float afs_drained(const afs_env_params *p, float w, float f)
+{
+    float left = w - f * p->slot_s;
+    return left > 0.0f ? left : 0.0f;
+}
+
+/* The rate an AP with n offloaders and interference interf broadcasts to
+ * an EN of gain h for next slot: the rate a new offloader would have had
+ * this slot. */
+AFS_HDI float afs_broadcast_rate(const afs_env *env, float h, int n, float interf)
+{
+    return afs_shared_rate(env, h, n + 1, interf);
+}
+
+/* Drains agent i's queue and sets the rate its AP broadcasts for next slot. */
 AFS_HD void afs_end_slot_agent(const afs_env *env, int e, size_t i)
 {
-    const afs_env_params *p = &env->p;
     size_t eg = (size_t)e * env->G + env->ap[i];
-    float w = env->w[i] - env->f[i] * p->slot_s;
-    env->w[i] = w > 0.0f ? w : 0.0f;
-    env->r_obs[i] = afs_rate(p->b_tr, env->n_ap[eg] + 1,
-                             p->p_tx * env->h_own[i],
-                             env->noise_w + env->i_ap[eg]);
+    env->w[i] = afs_drained(&env->p, env->w[i], env->f[i]);
+    env->r_obs[i] = afs_broadcast_rate(env, env->h_own[i], env->n_ap[eg], env->i_ap[eg]);
 }
 
 AFS_HD void afs_mark_cloud_types(const afs_env *env, int e, uint32_t used)

@@ -22,14 +22,14 @@
 #include <string.h>
 #include "afs_hd.h"
 
-AFS_HD uint32_t afs_float_bits(float x)
+AFS_HDI uint32_t afs_float_bits(float x)
 {
     uint32_t u;
     memcpy(&u, &x, sizeof u);
     return u;
 }
 
-AFS_HD float afs_bits_float(uint32_t u)
+AFS_HDI float afs_bits_float(uint32_t u)
 {
     float x;
     memcpy(&x, &u, sizeof x);
@@ -42,7 +42,7 @@ AFS_HD float afs_bits_float(uint32_t u)
  * [sqrt(1/2), sqrt(2)), then log2 m = (2 / ln 2) atanh t, t = (m-1)/(m+1),
  * |t| <= 0.172, by its series t + t^3/3 + ... + t^9/9 (the next term is
  * below 2^-29 of the result). */
-AFS_HD float afs_log2f(float x)
+AFS_HDI float afs_log2f(float x)
 {
     uint32_t u = afs_float_bits(x);
     uint32_t off = u - AFS_SQRT_HALF_BITS;
@@ -59,7 +59,7 @@ AFS_HD float afs_log2f(float x)
 }
 
 /* Natural logarithm of a positive normal x. */
-AFS_HD float afs_logf(float x)
+AFS_HDI float afs_logf(float x)
 {
     return afs_log2f(x) * 0.693147182f; /* ln 2 */
 }
@@ -67,7 +67,7 @@ AFS_HD float afs_logf(float x)
 /* 2^y, y clamped to [-126, 127]: y = n + f with n an integer and |f| <=
  * 1/2, 2^f = e^(f ln 2) by its Taylor series to f^7 (the next term is
  * below 2^-27), times 2^n built in the exponent bits. */
-AFS_HD float afs_exp2f(float y)
+AFS_HDI float afs_exp2f(float y)
 {
     y = fminf(fmaxf(y, -126.0f), 127.0f);
     float n = floorf(y + 0.5f);

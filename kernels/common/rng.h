@@ -48,33 +48,33 @@ AFS_HD afs_block afs_philox(uint32_t seed, uint32_t stream, uint32_t c0,
  * to 1, so the value is an odd multiple of 2^-24. Exact in float (no rounding,
  * hence identical on every backend), never 0 (safe for log) and never 1,
  * and symmetric about 1/2. */
-AFS_HD float afs_u01(uint32_t x)
+AFS_HDI float afs_u01(uint32_t x)
 {
     return (float)((x >> 8) | 1u) * 0x1p-24f;
 }
 
 /* Uniform on (lo, hi). Callers build with FP contraction off on both backends
  * so that this is the same two roundings everywhere. */
-AFS_HD float afs_uniform(uint32_t x, float lo, float hi)
+AFS_HDI float afs_uniform(uint32_t x, float lo, float hi)
 {
     return lo + (hi - lo) * afs_u01(x);
 }
 
 /* Exponential with the given mean, by inversion. */
-AFS_HD float afs_exponential(uint32_t x, float mean)
+AFS_HDI float afs_exponential(uint32_t x, float mean)
 {
     return -mean * afs_logf(afs_u01(x));
 }
 
 /* 1 with probability p. */
-AFS_HD int afs_bernoulli(uint32_t x, float p)
+AFS_HDI int afs_bernoulli(uint32_t x, float p)
 {
     return afs_u01(x) < p;
 }
 
 /* Integer in [0, n) by multiply-shift (Lemire). The bias is below n / 2^32,
  * and zero when n is a power of two (every use here). */
-AFS_HD uint32_t afs_int_below(uint32_t x, uint32_t n)
+AFS_HDI uint32_t afs_int_below(uint32_t x, uint32_t n)
 {
     return (uint32_t)(((uint64_t)x * n) >> 32);
 }

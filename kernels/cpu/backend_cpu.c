@@ -15,6 +15,7 @@
 #include "learn_cpu.h"
 #include "lstm_cpu.h"
 #include "nn_cpu.h"
+#include "slot_cpu.h"
 
 typedef struct cpu_impl { int threads; } cpu_impl;
 
@@ -75,21 +76,16 @@ static double cpu_memory_budget(afs_backend *b)
     return pages > 0 && page > 0 ? (double)pages * (double)page : 1e300;
 }
 
-/* Per-environment pieces of each operation. Each works on a local copy of the
- * env descriptor: the compiler then knows that stores into the arrays cannot
- * change the dimensions or pointers, and keeps them in registers. */
+/* Per-environment pieces of each operation (the slot's phases are in
+ * slot_cpu.c). Each works on a local copy of the env descriptor: the
+ * compiler then knows that stores into the arrays cannot change the
+ * dimensions or pointers, and keeps them in registers. */
 
 static void reset_env(afs_env env, int e)
 {
     afs_reset_env(&env, e);
     for (int m = 0; m < env.M; m++)
         afs_reset_agent(&env, e, m);
-}
-
-static void arrive_env(afs_env env, int e)
-{
-    for (int m = 0; m < env.M; m++)
-        afs_arrive_agent(&env, e, m);
 }
 
 static void observe_env(afs_env env, int e, float *obs)
@@ -106,16 +102,6 @@ static void act_env(afs_env env, int e, int policy, const float *obs, uint8_t *a
     }
 }
 
-/* Observe and act without storing the observation: it lives in registers. */
-static void observe_act_env(afs_env env, int e, int policy, uint8_t *action)
-{
-    for (int m = 0; m < env.M; m++) {
-        float o[AFS_OBS_DIM];
-        afs_observe_agent(&env, e, m, o);
-        action[(size_t)e * env.M + m] = afs_heuristic_action(&env, policy, e, m, o);
-    }
-}
-
 /* best_response: greedy's actions of environment e (already in action)
  * improved by the shared descent; its scratch lives on this stack, G being
  * at most AFS_MAX_AP_GRID^2. */
@@ -124,44 +110,6 @@ static void best_response_env(afs_env env, int e, uint8_t *action)
     int32_t n[2 * AFS_MAX_AP_GRID * AFS_MAX_AP_GRID];
     float interf[2 * AFS_MAX_AP_GRID * AFS_MAX_AP_GRID];
     afs_best_response_env(&env, e, action + (size_t)e * env.M, n, interf);
-}
-
-/* Per-AP offloader counts and interference of environment e, summed in
- * agent order. */
-static void ap_sums(const afs_env *env, int e, const uint8_t *action)
-{
-    int n[AFS_MAX_AP_GRID * AFS_MAX_AP_GRID] = {0};
-    float interf[AFS_MAX_AP_GRID * AFS_MAX_AP_GRID] = {0};
-    for (int m = 0; m < env->M; m++) {
-        size_t i = (size_t)e * env->M + m;
-        if (!afs_offloads(env, i, action[i]))
-            continue;
-        n[env->ap[i]]++;
-        for (int g = 0; g < env->G; g++)
-            if (g != env->ap[i])
-                interf[g] += afs_interference_term(env, i, g);
-    }
-    for (int g = 0; g < env->G; g++) {
-        env->n_ap[(size_t)e * env->G + g] = n[g];
-        env->i_ap[(size_t)e * env->G + g] = interf[g];
-    }
-}
-
-static void step_env(afs_env env, int e, const uint8_t *action)
-{
-    double acc[AFS_ACC_N] = {0};
-    uint32_t cloud_types = 0;
-    ap_sums(&env, e, action);
-    for (int m = 0; m < env.M; m++) {
-        size_t i = (size_t)e * env.M + m;
-        afs_outcome_agent(&env, e, i, action[i]);
-        afs_accumulate(&env, i, acc);
-        cloud_types |= afs_cloud_type_bit(&env, i);
-        afs_end_slot_agent(&env, e, i); /* needs only agent i and the AP sums */
-    }
-    afs_mark_cloud_types(&env, e, cloud_types);
-    for (int a = 0; a < AFS_ACC_N; a++)
-        env.acc[(size_t)e * AFS_ACC_N + a] += acc[a];
 }
 
 /* ---- Operations: each spreads its per-environment piece over threads. ---- */
@@ -177,7 +125,7 @@ static void cpu_env_arrive(afs_backend *b, afs_env *env)
 {
     #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
     for (int e = 0; e < env->E; e++)
-        arrive_env(*env, e);
+        afs_cpu_arrive_env(*env, e);
 }
 
 static void cpu_env_observe(afs_backend *b, const afs_env *env, float *obs)
@@ -202,7 +150,7 @@ static void cpu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
 {
     #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
     for (int e = 0; e < env->E; e++)
-        step_env(*env, e, action);
+        afs_cpu_step_env(*env, e, action);
     env->slot++;
 }
 
@@ -214,11 +162,11 @@ static void cpu_env_play_slot(afs_backend *b, afs_env *env, int policy,
     (void)obs;
     #pragma omp parallel for schedule(static) num_threads(policy_threads(b, env, policy))
     for (int e = 0; e < env->E; e++) {
-        arrive_env(*env, e);
-        observe_act_env(*env, e, policy, action);
+        afs_cpu_arrive_env(*env, e);
+        afs_cpu_decide_env(*env, e, policy, action);
         if (policy == AFS_POLICY_BEST_RESPONSE)
             best_response_env(*env, e, action);
-        step_env(*env, e, action);
+        afs_cpu_step_env(*env, e, action);
     }
     env->slot++;
 }

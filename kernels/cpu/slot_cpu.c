@@ -1,0 +1,237 @@
+/* One environment's slot on the CPU, phase by phase over its M agents, in
+ * loops the compiler vectorizes: each calls the shared branch-free math of
+ * kernels/common/env_math.h (afs_arrival_of, afs_outcome_of, ...) for one
+ * agent, reading and writing the state through restrict pointers into that
+ * environment's rows, so that several agents go through one vector
+ * instruction. What cannot be vectorized without changing a result runs
+ * in agent order: the per-AP sums, the metric sums (double) and the
+ * scatter into last_edge. Results are the scalar per-agent functions' bit
+ * for bit (tests/test_env.c compares the two).
+ *
+ * Each function is compiled three times (AVX-512, AVX2, SSE2) and the
+ * loader picks the one this CPU runs, so that one binary uses the vector
+ * width of the machine it lands on; without FP contraction the three give
+ * the same bits. */
+#include <string.h>
+
+#include "philox_lanes.h"
+#include "slot_cpu.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AFS_CPU_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define AFS_CPU_CLONES
+#endif
+
+static int lanes_from(int M, int m0) { return M - m0 < AFS_LANES ? M - m0 : AFS_LANES; }
+
+AFS_HDI afs_block lane_block(uint32_t b[4][AFS_LANES], int l)
+{
+    afs_block x = {{b[0][l], b[1][l], b[2][l], b[3][l]}};
+    return x;
+}
+
+AFS_CPU_CLONES void afs_cpu_arrive_env(afs_env env, int e)
+{
+    const afs_env_params p = env.p;
+    size_t base = (size_t)e * env.M;
+    const float *restrict mu = env.mu + base;
+    uint32_t *restrict flags = env.flags + base;
+    int32_t *restrict type = env.type + base;
+    float *restrict z = env.z + base, *restrict k = env.k + base, *restrict dl = env.dl + base;
+    float *restrict c = env.c + base, *restrict d_idle = env.d_idle + base;
+    uint32_t b0[4][AFS_LANES], b1[4][AFS_LANES];
+    for (int m0 = 0; m0 < env.M; m0 += AFS_LANES) {
+        int n = lanes_from(env.M, m0);
+        afs_philox_lanes(env.seed, AFS_STREAM_SLOT, (uint32_t)e, (uint32_t)m0, env.episode,
+                         afs_slot_counter(&env, 0), n, b0);
+        afs_philox_lanes(env.seed, AFS_STREAM_SLOT, (uint32_t)e, (uint32_t)m0, env.episode,
+                         afs_slot_counter(&env, 1), n, b1);
+        #pragma omp simd
+        for (int l = 0; l < n; l++) {
+            int m = m0 + l;
+            afs_arrival a = afs_arrival_of(&p, env.NT, mu[m], lane_block(b0, l),
+                                           lane_block(b1, l));
+            flags[m] = a.flags;
+            type[m] = a.type;
+            z[m] = a.z;
+            k[m] = a.k;
+            dl[m] = a.dl;
+            c[m] = a.c;
+            d_idle[m] = a.d_idle;
+        }
+    }
+}
+
+AFS_CPU_CLONES void afs_cpu_decide_env(afs_env env, int e, int policy, uint8_t *action)
+{
+    size_t base = (size_t)e * env.M;
+    uint8_t *restrict act = action + base;
+    uint32_t b[4][AFS_LANES];
+    float queue_cap = env.p.queue_cap, alpha = env.p.deadline_alpha;
+    switch (policy) {
+    case AFS_POLICY_RANDOM:
+        for (int m0 = 0; m0 < env.M; m0 += AFS_LANES) {
+            int n = lanes_from(env.M, m0);
+            afs_philox_lanes(env.seed, AFS_STREAM_POLICY, (uint32_t)e, (uint32_t)m0,
+                             env.episode, afs_slot_counter(&env, 0), n, b);
+            #pragma omp simd
+            for (int l = 0; l < n; l++)
+                act[m0 + l] = (uint8_t)afs_bernoulli(b[0][l], 0.5f);
+        }
+        break;
+    case AFS_POLICY_GREEDY:
+    case AFS_POLICY_BEST_RESPONSE: /* its descent's starting point */
+        for (int m = 0; m < env.M; m++) {
+            float o[AFS_OBS_DIM];
+            afs_observe_agent(&env, e, m, o);
+            act[m] = (uint8_t)afs_greedy_action(o, queue_cap);
+        }
+        break;
+    case AFS_POLICY_DEADLINE:
+        for (int m = 0; m < env.M; m++) {
+            float o[AFS_OBS_DIM];
+            afs_observe_agent(&env, e, m, o);
+            act[m] = (uint8_t)afs_deadline_action(o, queue_cap, alpha);
+        }
+        break;
+    default: /* all_local, all_cloud */
+        memset(act, policy == AFS_POLICY_ALL_LOCAL, (size_t)env.M);
+    }
+}
+
+/* Per-AP offloader counts n[G] and interference interf[G] of environment
+ * e, summed in agent order (the order best_response's afs_br_ap_sums
+ * uses, so that its totals are the step's). Branch-free: an EN that does
+ * not offload, and its own AP, add +0, which leaves a sum of non-negative
+ * terms as it was; the loop over the APs is vectorized. */
+static inline void ap_sums(const afs_env *env, int e, const uint8_t *action, int32_t *n,
+                           float *interf)
+{
+    int G = env->G;
+    for (int g = 0; g < G; g++) {
+        n[g] = 0;
+        interf[g] = 0.0f;
+    }
+    for (int m = 0; m < env->M; m++) {
+        size_t i = (size_t)e * env->M + m;
+        int off = afs_offloads(env, i, action[i]), own = env->ap[i];
+        n[own] += off;
+        for (int g = 0; g < G; g++)
+            interf[g] += (off & (g != own)) ? afs_interference_term(env, i, g) : 0.0f;
+    }
+}
+
+/* Slot phase 3 over the agents: each one's outcome from the slot's start
+ * and the AP sums. */
+static inline void outcomes(afs_env env, int e, const uint8_t *action, const int32_t *n_ap,
+                            const float *i_ap)
+{
+    const afs_env_params p = env.p;
+    size_t base = (size_t)e * env.M;
+    int NT = env.NT, slot = env.slot, keep = p.keep_alive;
+    const uint8_t *restrict act = action + base;
+    const int32_t *restrict ap = env.ap + base, *restrict type = env.type + base;
+    const int32_t *restrict last_edge = env.last_edge + base * (size_t)NT;
+    const int32_t *restrict last_cloud = env.last_cloud + (size_t)e * NT;
+    const float *restrict z = env.z + base, *restrict k = env.k + base;
+    const float *restrict f = env.f + base, *restrict dl = env.dl + base;
+    const float *restrict c = env.c + base, *restrict h_own = env.h_own + base;
+    const float *restrict r_re = env.r_re + base;
+    uint32_t *restrict flags = env.flags + base;
+    float *restrict w = env.w + base, *restrict w_before = env.w_before + base;
+    float *restrict d_up = env.d_up + base, *restrict d_start = env.d_start + base;
+    float *restrict d_wait = env.d_wait + base, *restrict d_exec = env.d_exec + base;
+    float *restrict d_tr = env.d_tr + base, *restrict d_re = env.d_re + base;
+    float *restrict d_idle = env.d_idle + base, *restrict latency = env.latency + base;
+    float *restrict cost = env.cost + base, *restrict reward = env.reward + base;
+    float f_c = env.f_c[e];
+    #pragma omp simd
+    for (int m = 0; m < env.M; m++) {
+        int g = ap[m], n = n_ap[g];
+        afs_outcome_in a;
+        a.flags = flags[m];
+        a.local = act[m] != 0;
+        a.warm_edge = afs_is_warm(last_edge[m * NT + type[m]], slot, keep);
+        a.warm_cloud = afs_is_warm(last_cloud[type[m]], slot, keep);
+        a.type = type[m];
+        a.w = w[m];
+        a.z = z[m];
+        a.k = k[m];
+        a.f = f[m];
+        a.dl = dl[m];
+        a.c = c[m];
+        a.d_idle = d_idle[m];
+        a.r_tr = afs_shared_rate(&env, h_own[m], n > 0 ? n : 1, i_ap[g]);
+        a.f_c = f_c;
+        a.r_re = r_re[m];
+        afs_outcome o = afs_outcome_of(&p, a);
+        flags[m] = o.flags;
+        w_before[m] = a.w;
+        w[m] = o.w;
+        d_up[m] = o.d_up;
+        d_start[m] = o.d_start;
+        d_wait[m] = o.d_wait;
+        d_exec[m] = o.d_exec;
+        d_tr[m] = o.d_tr;
+        d_re[m] = o.d_re;
+        d_idle[m] = o.d_idle;
+        latency[m] = o.latency;
+        cost[m] = o.cost;
+        reward[m] = o.reward;
+    }
+}
+
+/* Slots phases 4-5 over the agents: drained queues, broadcast rates. */
+static inline void end_slot(afs_env env, int e, const int32_t *n_ap, const float *i_ap)
+{
+    size_t base = (size_t)e * env.M;
+    const int32_t *restrict ap = env.ap + base;
+    const float *restrict f = env.f + base, *restrict h_own = env.h_own + base;
+    float *restrict w = env.w + base, *restrict r_obs = env.r_obs + base;
+    #pragma omp simd
+    for (int m = 0; m < env.M; m++) {
+        int g = ap[m];
+        w[m] = afs_drained(&env.p, w[m], f[m]);
+        r_obs[m] = afs_broadcast_rate(&env, h_own[m], n_ap[g], i_ap[g]);
+    }
+}
+
+AFS_CPU_CLONES void afs_cpu_step_env(afs_env env, int e, const uint8_t *action)
+{
+    int32_t n[AFS_MAX_AP_GRID * AFS_MAX_AP_GRID];
+    float interf[AFS_MAX_AP_GRID * AFS_MAX_AP_GRID];
+    double acc[AFS_ACC_N] = {0};
+    uint32_t cloud_types = 0;
+    size_t base = (size_t)e * env.M;
+    ap_sums(&env, e, action, n, interf);
+    outcomes(env, e, action, n, interf);
+    /* the counts, exact in any order, vectorized */
+    int count[AFS_ACC_COUNTS] = {0};
+    for (int m = 0; m < env.M; m++) {
+        int c[AFS_ACC_COUNTS];
+        afs_outcome_counts(env.flags[base + m], c);
+        for (int a = 0; a < AFS_ACC_COUNTS; a++)
+            count[a] += c[a];
+    }
+    for (int a = 0; a < AFS_ACC_COUNTS; a++)
+        acc[a] = count[a];
+    /* in agent order: the sums of floats, containers used */
+    for (int m = 0; m < env.M; m++) {
+        size_t i = base + m;
+        uint32_t fl = env.flags[i];
+        afs_accumulate_floats(acc, fl, env.latency[i], env.cost[i], env.reward[i]);
+        cloud_types |= afs_cloud_type_bit(&env, i);
+        if ((fl & AFS_F_LOCAL) && !(fl & AFS_F_DROPPED)) /* admitted at the EN */
+            env.last_edge[i * env.NT + env.type[i]] = env.slot;
+    }
+    end_slot(env, e, n, interf);
+    for (int g = 0; g < env.G; g++) {
+        env.n_ap[(size_t)e * env.G + g] = n[g];
+        env.i_ap[(size_t)e * env.G + g] = interf[g];
+    }
+    afs_mark_cloud_types(&env, e, cloud_types);
+    for (int a = 0; a < AFS_ACC_N; a++)
+        env.acc[(size_t)e * AFS_ACC_N + a] += acc[a];
+}

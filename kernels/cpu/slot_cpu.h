@@ -1,0 +1,19 @@
+/* One environment's slot phases on the CPU, vectorized over its agents
+ * (slot_cpu.c). Each touches environment e's rows only, so the backend
+ * runs environments on any thread. */
+#ifndef AFS_SLOT_CPU_H
+#define AFS_SLOT_CPU_H
+
+#include "../common/env_math.h"
+
+/* Slot phase 1: what arrives at each EN. */
+void afs_cpu_arrive_env(afs_env env, int e);
+/* Slot phase 2 for a heuristic policy (enum afs_policy; best_response's
+ * starting point, greedy's): action[e M + m] for every m, from the state
+ * (the observation stays in registers). */
+void afs_cpu_decide_env(afs_env env, int e, int policy, uint8_t *action);
+/* Slot phases 3-5: outcomes, metrics, containers, queues and broadcast
+ * rates, given every agent's action. */
+void afs_cpu_step_env(afs_env env, int e, const uint8_t *action);
+
+#endif

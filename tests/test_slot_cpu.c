@@ -1,0 +1,193 @@
+/* The CPU backend's vectorized slot (kernels/cpu/slot_cpu.c) against the
+ * scalar per-agent functions of kernels/common/env_math.h, the ones a CUDA
+ * thread runs: every array of the state, bit for bit, after every slot.
+ *
+ * The reference below plays a slot one agent at a time, as the CPU backend
+ * did before its phases were vectorized: arrivals (afs_arrive_agent, its
+ * second block drawn only on an arrival), the heuristic's action from the
+ * stored observation (afs_observe_agent, afs_heuristic_action,
+ * best_response's descent), the per-AP sums in agent order with the
+ * branches (afs_br_ap_sums), then each agent's outcome, metrics and end of
+ * slot in agent order. Settings are chosen to reach every branch the
+ * vector code turns into a mask: full queues (drops), warm and cold
+ * containers at both locations, idle periods, agents without a function,
+ * several APs and one, and agent counts that leave a partial batch of the
+ * batched Philox (M = 150, 37, 1). */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+/* One slot of env, agent by agent; act is scratch [E M]. */
+static void reference_slot(afs_env *env, int policy, uint8_t *act)
+{
+    int32_t n[2 * AFS_MAX_AP_GRID * AFS_MAX_AP_GRID];
+    float interf[2 * AFS_MAX_AP_GRID * AFS_MAX_AP_GRID];
+    for (int e = 0; e < env->E; e++) {
+        for (int m = 0; m < env->M; m++)
+            afs_arrive_agent(env, e, m);
+        for (int m = 0; m < env->M; m++) {
+            float o[AFS_OBS_DIM];
+            afs_observe_agent(env, e, m, o);
+            act[(size_t)e * env->M + m] = afs_heuristic_action(env, policy, e, m, o);
+        }
+        if (policy == AFS_POLICY_BEST_RESPONSE)
+            afs_best_response_env(env, e, act + (size_t)e * env->M, n, interf);
+        afs_br_ap_sums(env, e, act + (size_t)e * env->M, n, interf);
+        for (int g = 0; g < env->G; g++) {
+            env->n_ap[(size_t)e * env->G + g] = n[g];
+            env->i_ap[(size_t)e * env->G + g] = interf[g];
+        }
+        double acc[AFS_ACC_N] = {0};
+        uint32_t cloud_types = 0;
+        for (int m = 0; m < env->M; m++) {
+            size_t i = (size_t)e * env->M + m;
+            afs_outcome_agent(env, e, i, act[i]);
+            afs_accumulate(env, i, acc);
+            cloud_types |= afs_cloud_type_bit(env, i);
+            afs_end_slot_agent(env, e, i);
+        }
+        afs_mark_cloud_types(env, e, cloud_types);
+        for (int a = 0; a < AFS_ACC_N; a++)
+            env->acc[(size_t)e * AFS_ACC_N + a] += acc[a];
+    }
+    env->slot++;
+}
+
+/* Compares every array of the two states; names the first that differs. */
+static void same_state(const afs_env *a, const afs_env *b, int slot)
+{
+    const size_t E = (size_t)a->E, A = E * a->M, G = (size_t)a->G, NT = (size_t)a->NT;
+#define AFS_X(type, name, count)                                                       \
+    cr_assert_eq(memcmp(a->name, b->name, sizeof(type) * (size_t)(count)), 0,          \
+                 "slot %d: %s differs between the vectorized and the scalar slot", slot, \
+                 #name);
+    AFS_ENV_ARRAYS(AFS_X)
+#undef AFS_X
+    (void)A; (void)G; (void)NT;
+}
+
+/* Plays `slots` slots of policy on both and compares after each; returns
+ * how many functions were dropped, ran warm and went idle, so that the
+ * caller can check that the branches it meant to reach were reached. */
+typedef struct reached { double dropped, warm_edge, warm_cloud, idle, none; } reached;
+
+static reached play_both(afs_env_params p, int envs, int slots, int policy, uint32_t seed)
+{
+    afs_env v, r;
+    afs_backend *bv, *br;
+    test_env_open(&v, &bv, &p, envs, seed);
+    test_env_open(&r, &br, &p, envs, seed);
+    size_t agents = (size_t)envs * p.agents;
+    float *obs = malloc(agents * AFS_OBS_DIM * sizeof *obs);
+    uint8_t *act_v = malloc(agents), *act_r = malloc(agents);
+    cr_assert(obs && act_v && act_r);
+    reached seen = {0};
+    for (int t = 0; t < slots; t++) {
+        bv->env_play_slot(bv, &v, policy, obs, act_v);
+        reference_slot(&r, policy, act_r);
+        cr_assert_eq(memcmp(act_v, act_r, agents), 0, "slot %d: actions differ", t);
+        same_state(&v, &r, t);
+        for (size_t i = 0; i < agents; i++) {
+            uint32_t fl = v.flags[i];
+            seen.none += !(fl & AFS_F_HAS);
+            seen.dropped += (fl & AFS_F_DROPPED) != 0;
+            seen.warm_edge += (fl & AFS_F_LOCAL) && (fl & AFS_F_WARM);
+            seen.warm_cloud += (fl & AFS_F_HAS) && !(fl & AFS_F_LOCAL) && (fl & AFS_F_WARM);
+            seen.idle += v.d_idle[i] > 0.0f;
+        }
+    }
+    free(obs);
+    free(act_v);
+    free(act_r);
+    test_env_close(&v, bv);
+    test_env_close(&r, br);
+    return seen;
+}
+
+/* Expectation: bit for bit under every heuristic at the paper's M = 150 and
+ * 9 APs, with idle periods on and a queue small enough to drop. */
+Test(slot_cpu, every_heuristic_matches_the_scalar_slot)
+{
+    afs_env_params p = test_params(150);
+    p.idle_prob = 0.3f;
+    p.queue_cap = 3.0f;
+    for (int policy = 0; policy < AFS_POLICY_N; policy++) {
+        reached s = play_both(p, 3, 12, policy, 40 + (uint32_t)policy);
+        cr_assert(s.none > 0, "policy %d: every EN had a function", policy);
+        if (policy != AFS_POLICY_ALL_CLOUD)
+            cr_assert(s.warm_edge > 0, "policy %d: no warm edge container", policy);
+        if (policy != AFS_POLICY_ALL_LOCAL) /* idle periods delay offloads only */
+            cr_assert(s.warm_cloud > 0 && s.idle > 0, "policy %d: no warm cloud container "
+                      "or idle period", policy);
+    }
+    reached s = play_both(p, 3, 12, AFS_POLICY_ALL_LOCAL, 7);
+    cr_assert(s.dropped > 0, "all_local never filled a queue");
+}
+
+/* Expectation: the same with a batch left over (M = 37, M = 1), one AP
+ * and sixteen, few types (more warmth) and a short keep-alive. */
+Test(slot_cpu, odd_sizes_match_the_scalar_slot)
+{
+    const int agents[] = {37, 1, 65};
+    const int grids[] = {1, 4, 2};
+    for (int c = 0; c < 3; c++) {
+        afs_env_params p = test_params(agents[c]);
+        p.ap_grid = grids[c];
+        p.types = 1 + 3 * c;
+        p.keep_alive = 2;
+        p.idle_prob = 0.5f;
+        for (int policy = 0; policy < AFS_POLICY_N; policy++)
+            play_both(p, 4, 8, policy, 100 + (uint32_t)(c * AFS_POLICY_N + policy));
+    }
+}
+
+/* Expectation: the state's arrays start at places spread over a 4 KiB page
+ * (kernels/env.c's colours), even where every array's size is a multiple
+ * of 4 KiB (E = 1024, M = 150: E M 4 bytes = 150 pages), so that element i
+ * of the ~30 arrays a slot streams through does not fall into the same
+ * cache sets: the 33 arrays' starts are spread as evenly as the 16
+ * 256-byte places of a page allow, three at most (packed end to end, all
+ * 33 shared one). Every array is 256-byte aligned,
+ * inside the blob, and overlaps no other. */
+Test(slot_cpu, state_arrays_spread_over_cache_sets)
+{
+    const int envs[] = {1024, 8192, 64, 1};
+    for (int c = 0; c < 4; c++) {
+        afs_env_params p = test_params(150);
+        size_t bytes = afs_env_bytes(&p, envs[c]);
+        afs_env env;
+        memset(&env, 0, sizeof env);
+        env.E = envs[c];
+        env.M = 150;
+        env.G = p.ap_grid * p.ap_grid;
+        env.NT = p.types;
+        const size_t E = (size_t)env.E, A = E * env.M, G = (size_t)env.G, NT = (size_t)env.NT;
+        int at_place[4096 / 256] = {0};
+        size_t start[64], end[64];
+        int k = 0;
+        afs_backend *b = afs_backend_cpu_create(1);
+        cr_assert(afs_env_init(&env, b, &p, envs[c], 1) == 0);
+        cr_assert_eq(env.blob_bytes, bytes);
+#define AFS_X(type, name, count)                                                        \
+        start[k] = (size_t)((char *)env.name - (char *)env.blob);                       \
+        end[k] = start[k] + sizeof(type) * (size_t)(count);                             \
+        cr_assert_eq(start[k] % 256, 0, #name " is not 256-byte aligned");              \
+        cr_assert(end[k] <= bytes, #name " ends outside the blob");                     \
+        at_place[start[k] % 4096 / 256]++;                                              \
+        k++;
+        AFS_ENV_ARRAYS(AFS_X)
+#undef AFS_X
+        (void)A; (void)G; (void)NT;
+        for (int x = 0; x < k; x++)
+            for (int y = x + 1; y < k; y++)
+                cr_assert(end[x] <= start[y] || end[y] <= start[x], "arrays %d and %d overlap",
+                          x, y);
+        for (int q = 0; q < 4096 / 256; q++) /* as even as 16 places allow */
+            cr_assert(at_place[q] <= (k + 15) / 16, "E = %d: %d arrays start %d bytes into a page",
+                      envs[c], at_place[q], q * 256);
+        afs_env_free(&env, b);
+        b->destroy(b);
+    }
+}
