@@ -2,6 +2,8 @@
  * per-element math of kernels/common; environments are independent, so they
  * are spread over threads with OpenMP, and every sum over agents runs in agent
  * order inside one thread: results do not depend on the thread count. */
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,7 +19,10 @@
 #include "nn_cpu.h"
 #include "slot_cpu.h"
 
-typedef struct cpu_impl { int threads; } cpu_impl;
+typedef struct cpu_impl {
+    int threads;
+    _Atomic uint64_t *runs; /* [threads]: each thread's remaining environments (balanced_envs) */
+} cpu_impl;
 
 /* Threads for an operation over env's agents: one per AGENTS_PER_THREAD
  * agents, up to the backend's. Small environments run on the calling
@@ -112,6 +117,70 @@ static void best_response_env(afs_env env, int e, uint8_t *action)
     afs_best_response_env(&env, e, action + (size_t)e * env.M, n, interf);
 }
 
+/* ---- Environments over threads ----
+ *
+ * A static split with stealing: thread t owns the run of environments
+ * E t / T .. E (t+1) / T - 1 and plays it from the front, so on a quiet
+ * machine each environment stays with the thread whose caches hold it,
+ * slot after slot; a thread that has finished its run takes environments
+ * from the back of the others' runs. When another process holds a core,
+ * the thread it preempts no longer makes every other thread wait at the
+ * barrier with its whole share undone. Results do not depend on who plays
+ * an environment: environments are independent and each one's sums run in
+ * one thread. (A dynamic schedule balances too, but moves environments
+ * between threads every slot: docs/performance.md.)
+ *
+ * Each run's remaining range [next, end) is one 64-bit word, next in the
+ * low half, changed by compare-and-swap: the owner takes next, thieves
+ * take end - 1, and an environment is taken exactly once. */
+
+typedef void (*env_fn)(void *ctx, int e);
+
+static uint64_t range_word(uint32_t next, uint32_t end) { return (uint64_t)end << 32 | next; }
+
+/* Takes an environment from run r, from the front or the back; -1 when
+ * the run is empty. */
+static int take_env(_Atomic uint64_t *run, int from_back)
+{
+    uint64_t w = atomic_load(run);
+    for (;;) {
+        uint32_t next = (uint32_t)w, end = (uint32_t)(w >> 32);
+        if (next >= end)
+            return -1;
+        uint64_t to = from_back ? range_word(next, end - 1) : range_word(next + 1, end);
+        if (atomic_compare_exchange_weak(run, &w, to))
+            return (int)(from_back ? end - 1 : next);
+    }
+}
+
+static void balanced_envs(afs_backend *b, int E, int T, env_fn fn, void *ctx)
+{
+    cpu_impl *s = b->impl;
+#ifdef _OPENMP
+    if (T > 1 && E > 1) {
+        _Atomic uint64_t *runs = s->runs;
+        for (int t = 0; t < T; t++)
+            atomic_store(&runs[t], range_word((uint32_t)((long)E * t / T),
+                                              (uint32_t)((long)E * (t + 1) / T)));
+        #pragma omp parallel num_threads(T)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            /* with fewer threads than asked, thread t also owns runs t + nt, ... */
+            for (int r = t; r < T; r += nt)
+                for (int e; (e = take_env(&runs[r], 0)) >= 0;)
+                    fn(ctx, e);
+            for (int k = 1; k < T; k++) /* then the others', from the back */
+                for (int e; (e = take_env(&runs[(t + k) % T], 1)) >= 0;)
+                    fn(ctx, e);
+        }
+        return;
+    }
+#endif
+    (void)s;
+    for (int e = 0; e < E; e++)
+        fn(ctx, e);
+}
+
 /* ---- Operations: each spreads its per-environment piece over threads. ---- */
 
 static void cpu_env_reset(afs_backend *b, afs_env *env)
@@ -121,18 +190,27 @@ static void cpu_env_reset(afs_backend *b, afs_env *env)
         reset_env(*env, e);
 }
 
+/* The per-slot operations share the balanced split; ctx is the slot's. */
+typedef struct slot_ctx { afs_env env; int policy; uint8_t *action; float *obs; } slot_ctx;
+
+static void arrive_one(void *ctx, int e) { afs_cpu_arrive_env(((slot_ctx *)ctx)->env, e); }
+
 static void cpu_env_arrive(afs_backend *b, afs_env *env)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
-    for (int e = 0; e < env->E; e++)
-        afs_cpu_arrive_env(*env, e);
+    slot_ctx c = {*env, 0, NULL, NULL};
+    balanced_envs(b, env->E, nthreads(b, env), arrive_one, &c);
+}
+
+static void observe_one(void *ctx, int e)
+{
+    slot_ctx *c = ctx;
+    observe_env(c->env, e, c->obs);
 }
 
 static void cpu_env_observe(afs_backend *b, const afs_env *env, float *obs)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
-    for (int e = 0; e < env->E; e++)
-        observe_env(*env, e, obs);
+    slot_ctx c = {*env, 0, NULL, obs};
+    balanced_envs(b, env->E, nthreads(b, env), observe_one, &c);
 }
 
 static void cpu_env_act(afs_backend *b, const afs_env *env, int policy,
@@ -146,28 +224,37 @@ static void cpu_env_act(afs_backend *b, const afs_env *env, int policy,
     }
 }
 
+static void step_one(void *ctx, int e)
+{
+    slot_ctx *c = ctx;
+    afs_cpu_step_env(c->env, e, c->action);
+}
+
 static void cpu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
 {
-    #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
-    for (int e = 0; e < env->E; e++)
-        afs_cpu_step_env(*env, e, action);
+    slot_ctx c = {*env, 0, (uint8_t *)action, NULL}; /* step_one only reads it */
+    balanced_envs(b, env->E, nthreads(b, env), step_one, &c);
     env->slot++;
 }
 
 /* A whole slot of a heuristic policy, one environment at a time, so that an
  * environment's state stays in cache through the four phases. */
+static void play_env(void *ctx, int e)
+{
+    slot_ctx *c = ctx;
+    afs_cpu_arrive_env(c->env, e);
+    afs_cpu_decide_env(c->env, e, c->policy, c->action);
+    if (c->policy == AFS_POLICY_BEST_RESPONSE)
+        best_response_env(c->env, e, c->action);
+    afs_cpu_step_env(c->env, e, c->action);
+}
+
 static void cpu_env_play_slot(afs_backend *b, afs_env *env, int policy,
                               float *obs, uint8_t *action)
 {
     (void)obs;
-    #pragma omp parallel for schedule(static) num_threads(policy_threads(b, env, policy))
-    for (int e = 0; e < env->E; e++) {
-        afs_cpu_arrive_env(*env, e);
-        afs_cpu_decide_env(*env, e, policy, action);
-        if (policy == AFS_POLICY_BEST_RESPONSE)
-            best_response_env(*env, e, action);
-        afs_cpu_step_env(*env, e, action);
-    }
+    slot_ctx c = {*env, policy, action, NULL};
+    balanced_envs(b, env->E, policy_threads(b, env, policy), play_env, &c);
     env->slot++;
 }
 
@@ -183,7 +270,9 @@ static void cpu_destroy(afs_backend *b)
 {
     if (!b)
         return;
-    free(b->impl);
+    cpu_impl *impl = b->impl;
+    free((void *)impl->runs);
+    free(impl);
     free(b);
 }
 
@@ -202,8 +291,13 @@ afs_backend *afs_backend_cpu_create(int threads)
     impl->threads = 1;
     (void)threads;
 #endif
-    b->name = "cpu";
     b->impl = impl;
+    impl->runs = calloc((size_t)impl->threads, sizeof *impl->runs);
+    if (!impl->runs) {
+        cpu_destroy(b);
+        return NULL;
+    }
+    b->name = "cpu";
     b->alloc = cpu_alloc;
     b->release = cpu_release;
     b->to_host = cpu_copy;
