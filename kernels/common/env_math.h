@@ -400,8 +400,8 @@ AFS_HD afs_outcome_in afs_outcome_input(const afs_env *env, int e, size_t i, uin
     afs_outcome_in a;
     a.flags = env->flags[i];
     a.local = action != 0;
-    a.warm_edge = afs_edge_warm(env, i);
-    a.warm_cloud = afs_cloud_warm(env, e, i);
+    /* only the chosen location's warmth is read: one lookup, not two */
+    a.warm_edge = a.warm_cloud = a.local ? afs_edge_warm(env, i) : afs_cloud_warm(env, e, i);
     a.type = env->type[i];
     a.w = env->w[i];
     a.z = env->z[i];
@@ -410,8 +410,9 @@ AFS_HD afs_outcome_in afs_outcome_input(const afs_env *env, int e, size_t i, uin
     a.dl = env->dl[i];
     a.c = env->c[i];
     a.d_idle = env->d_idle[i];
-    /* an EN that offloads is one of its AP's n: n >= 1 then */
-    a.r_tr = afs_uplink_rate(env, i, n > 0 ? n : 1, interf);
+    /* read only for an offload (whose EN is one of its AP's n >= 1): a GPU
+     * thread skips the logarithm, and its registers, for the others */
+    a.r_tr = (a.flags & AFS_F_HAS) && !a.local ? afs_uplink_rate(env, i, n, interf) : 1.0f;
     a.f_c = env->f_c[e];
     a.r_re = env->r_re[i];
     return a;
@@ -488,6 +489,8 @@ AFS_HDI void afs_accumulate_outcome(double *acc, uint32_t fl, float latency, flo
 
 AFS_HD void afs_accumulate(const afs_env *env, size_t i, double *acc)
 {
+    if (!(env->flags[i] & AFS_F_HAS)) /* adds only zeros: a GPU thread skips it */
+        return;
     afs_accumulate_outcome(acc, env->flags[i], env->latency[i], env->cost[i], env->reward[i]);
 }
 

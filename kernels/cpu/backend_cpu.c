@@ -19,10 +19,7 @@
 #include "nn_cpu.h"
 #include "slot_cpu.h"
 
-typedef struct cpu_impl {
-    int threads;
-    _Atomic uint64_t *runs; /* [threads]: each thread's remaining environments (balanced_envs) */
-} cpu_impl;
+typedef struct cpu_impl { int threads; } cpu_impl;
 
 /* Threads for an operation over env's agents: one per AGENTS_PER_THREAD
  * agents, up to the backend's. Small environments run on the calling
@@ -138,7 +135,7 @@ typedef void (*env_fn)(void *ctx, int e);
 
 static uint64_t range_word(uint32_t next, uint32_t end) { return (uint64_t)end << 32 | next; }
 
-/* Takes an environment from run r, from the front or the back; -1 when
+/* Takes an environment from *run, from the front or the back; -1 when
  * the run is empty. */
 static int take_env(_Atomic uint64_t *run, int from_back)
 {
@@ -153,12 +150,18 @@ static int take_env(_Atomic uint64_t *run, int from_back)
     }
 }
 
-static void balanced_envs(afs_backend *b, int E, int T, env_fn fn, void *ctx)
+/* Runs (and so threads) of one loop at most: the runs live on the
+ * caller's stack, so that the loop keeps no state between calls and two
+ * loops may run at once. More cores than this leave some idle. */
+#define AFS_MAX_RUNS 256
+
+static void balanced_envs(int E, int T, env_fn fn, void *ctx)
 {
-    cpu_impl *s = b->impl;
 #ifdef _OPENMP
+    if (T > AFS_MAX_RUNS)
+        T = AFS_MAX_RUNS;
     if (T > 1 && E > 1) {
-        _Atomic uint64_t *runs = s->runs;
+        _Atomic uint64_t runs[AFS_MAX_RUNS];
         for (int t = 0; t < T; t++)
             atomic_store(&runs[t], range_word((uint32_t)((long)E * t / T),
                                               (uint32_t)((long)E * (t + 1) / T)));
@@ -176,7 +179,6 @@ static void balanced_envs(afs_backend *b, int E, int T, env_fn fn, void *ctx)
         return;
     }
 #endif
-    (void)s;
     for (int e = 0; e < E; e++)
         fn(ctx, e);
 }
@@ -198,7 +200,7 @@ static void arrive_one(void *ctx, int e) { afs_cpu_arrive_env(((slot_ctx *)ctx)-
 static void cpu_env_arrive(afs_backend *b, afs_env *env)
 {
     slot_ctx c = {*env, 0, NULL, NULL};
-    balanced_envs(b, env->E, nthreads(b, env), arrive_one, &c);
+    balanced_envs(env->E, nthreads(b, env), arrive_one, &c);
 }
 
 static void observe_one(void *ctx, int e)
@@ -210,7 +212,7 @@ static void observe_one(void *ctx, int e)
 static void cpu_env_observe(afs_backend *b, const afs_env *env, float *obs)
 {
     slot_ctx c = {*env, 0, NULL, obs};
-    balanced_envs(b, env->E, nthreads(b, env), observe_one, &c);
+    balanced_envs(env->E, nthreads(b, env), observe_one, &c);
 }
 
 static void cpu_env_act(afs_backend *b, const afs_env *env, int policy,
@@ -233,7 +235,7 @@ static void step_one(void *ctx, int e)
 static void cpu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
 {
     slot_ctx c = {*env, 0, (uint8_t *)action, NULL}; /* step_one only reads it */
-    balanced_envs(b, env->E, nthreads(b, env), step_one, &c);
+    balanced_envs(env->E, nthreads(b, env), step_one, &c);
     env->slot++;
 }
 
@@ -254,7 +256,7 @@ static void cpu_env_play_slot(afs_backend *b, afs_env *env, int policy,
 {
     (void)obs;
     slot_ctx c = {*env, policy, action, NULL};
-    balanced_envs(b, env->E, policy_threads(b, env, policy), play_env, &c);
+    balanced_envs(env->E, policy_threads(b, env, policy), play_env, &c);
     env->slot++;
 }
 
@@ -270,9 +272,7 @@ static void cpu_destroy(afs_backend *b)
 {
     if (!b)
         return;
-    cpu_impl *impl = b->impl;
-    free((void *)impl->runs);
-    free(impl);
+    free(b->impl);
     free(b);
 }
 
@@ -292,11 +292,6 @@ afs_backend *afs_backend_cpu_create(int threads)
     (void)threads;
 #endif
     b->impl = impl;
-    impl->runs = calloc((size_t)impl->threads, sizeof *impl->runs);
-    if (!impl->runs) {
-        cpu_destroy(b);
-        return NULL;
-    }
     b->name = "cpu";
     b->alloc = cpu_alloc;
     b->release = cpu_release;

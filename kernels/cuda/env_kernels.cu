@@ -13,9 +13,12 @@
 #define AGENT_BLOCK 256  /* threads per block of the per-agent kernels */
 #define ENV_BLOCK 256    /* most threads per environment in the step */
 /* Blocks of the step per multiprocessor that __launch_bounds__ asks room
- * for: it caps the step at 64 registers (80 without), which ptxas reaches
- * without spilling; docs/performance.md has the figures. */
-#define ENV_MIN_BLOCKS 4
+ * for: it caps the step at 80 registers. Since the outcome became one
+ * branch-free function shared with the CPU's vectorized loops
+ * (afs_outcome_of), a cap of 64 (4 blocks) spills 24 bytes; docs/
+ * performance.md has the figures (the cost in occupancy is not yet
+ * measured on a GPU). */
+#define ENV_MIN_BLOCKS 3
 /* Threads per block of best_response's descent (a thread per environment):
  * small, so that a few environments still spread over multiprocessors. */
 #define BR_BLOCK 32

@@ -2,8 +2,8 @@
 # A check of the built CUDA objects that needs no GPU: every kernel of
 # kernels/cuda compiles for sm_90 without register spills or a stack frame
 # (local memory is slow), and the environment step (k_step, k_play_slot)
-# stays within the 64 registers that __launch_bounds__(256, 4) asks for, so
-# four 256-thread blocks fit on a multiprocessor (docs/performance.md,
+# stays within the 80 registers that __launch_bounds__(256, 3) asks for, so
+# three 256-thread blocks fit on a multiprocessor (docs/performance.md,
 # "Registers and occupancy"). Prints the resource report it read.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,7 +29,7 @@ for src in "$root"/kernels/cuda/*.cu; do
     if [ "$stack" != 0 ] || [ "$spill" != 0 ]; then echo "  FAIL: $name spills to local memory"; fail=1; fi
     case "$name" in
       *k_step*|*k_play_slot*)
-        if [ "$regs" -gt 64 ]; then echo "  FAIL: $name uses $regs registers, over 64"; fail=1; fi ;;
+        if [ "$regs" -gt 80 ]; then echo "  FAIL: $name uses $regs registers, over 80"; fail=1; fi ;;
     esac
   done <"$tmp/kernels.txt"
 done
