@@ -101,25 +101,49 @@ AFS_CPU_CLONES void afs_cpu_decide_env(afs_env env, int e, int policy, uint8_t *
     }
 }
 
+/* The offloaders among agents m0 .. m0 + n - 1 of an environment, in agent
+ * order, into idx; returns how many. Branch-free: every agent's index is
+ * written and kept only when it offloads (afs_offloads). */
+static inline int offloaders_of(const uint32_t *flags, const uint8_t *act, int m0, int n, int *idx)
+{
+    int count = 0;
+    for (int m = m0; m < m0 + n; m++) {
+        idx[count] = m;
+        count += ((flags[m] & AFS_F_HAS) != 0u) & (act[m] == 0);
+    }
+    return count;
+}
+
 /* Per-AP offloader counts n[G] and interference interf[G] of environment
  * e, summed in agent order (the order best_response's afs_br_ap_sums
- * uses, so that its totals are the step's). Branch-free: an EN that does
- * not offload, and its own AP, add +0, which leaves a sum of non-negative
- * terms as it was; the loop over the APs is vectorized. */
-static inline void ap_sums(const afs_env *env, int e, const uint8_t *action, int32_t *n,
-                           float *interf)
+ * uses, so that its totals are the step's), over the offloaders alone
+ * (a list made without a branch: the others would add only zeros); the
+ * loop over the APs is vectorized. An offloader's own AP adds +0, which
+ * leaves a sum of non-negative terms as it was. */
+static inline void ap_sums(const afs_env *env, int e, const uint8_t *action,
+                           int32_t *restrict n, float *restrict interf)
 {
-    int G = env->G;
+    int G = env->G, M = env->M;
+    size_t base = (size_t)e * M;
+    const int32_t *restrict ap = env->ap + base;
+    const float *restrict gain = env->gain + base * (size_t)G;
+    /* afs_interference_term's reuse * p_tx * gain, whose first product
+     * rounds the same here */
+    float rp = env->p.reuse * env->p.p_tx;
     for (int g = 0; g < G; g++) {
         n[g] = 0;
         interf[g] = 0.0f;
     }
-    for (int m = 0; m < env->M; m++) {
-        size_t i = (size_t)e * env->M + m;
-        int off = afs_offloads(env, i, action[i]), own = env->ap[i];
-        n[own] += off;
-        for (int g = 0; g < G; g++)
-            interf[g] += (off & (g != own)) ? afs_interference_term(env, i, g) : 0.0f;
+    for (int m0 = 0; m0 < M; m0 += AFS_LANES) {
+        int idx[AFS_LANES];
+        int k_end = offloaders_of(env->flags + base, action + base, m0, lanes_from(M, m0), idx);
+        for (int k = 0; k < k_end; k++) {
+            int m = idx[k], own = ap[m];
+            const float *restrict row = gain + (size_t)m * G;
+            n[own]++;
+            for (int g = 0; g < G; g++)
+                interf[g] += g != own ? rp * row[g] : 0.0f;
+        }
     }
 }
 
@@ -198,34 +222,69 @@ static inline void end_slot(afs_env env, int e, const int32_t *n_ap, const float
     }
 }
 
+/* The counting accumulators over the agents, exact in any order: a
+ * vectorized reduction. */
+_Static_assert(AFS_ACC_COUNTS == 7, "one reduction variable per counter");
+static inline void add_counts(const uint32_t *restrict flags, int M, double *acc)
+{
+    int k0 = 0, k1 = 0, k2 = 0, k3 = 0, k4 = 0, k5 = 0, k6 = 0;
+    #pragma omp simd reduction(+ : k0, k1, k2, k3, k4, k5, k6)
+    for (int m = 0; m < M; m++) {
+        int c[AFS_ACC_COUNTS];
+        afs_outcome_counts(flags[m], c);
+        k0 += c[0], k1 += c[1], k2 += c[2], k3 += c[3], k4 += c[4], k5 += c[5], k6 += c[6];
+    }
+    int k[AFS_ACC_COUNTS] = {k0, k1, k2, k3, k4, k5, k6};
+    for (int a = 0; a < AFS_ACC_COUNTS; a++)
+        acc[a] += k[a];
+}
+
+/* What must run in agent order, in one pass: the float accumulators,
+ * whose totals depend on the order, and the containers the slot used (the
+ * EN's of each admitted function, a branch and a store, kept out of the
+ * vectorized outcome loop, which would then need a scatter). Returns the
+ * cloud's container types used, one bit each. The running sums are
+ * locals, kept in registers: an array on the stack would chain every
+ * addition through a store and a load. */
+static inline uint32_t in_agent_order(const afs_env *env, int e, double *acc)
+{
+    size_t base = (size_t)e * env->M;
+    const uint32_t *flags = env->flags + base;
+    const float *latency = env->latency + base, *cost = env->cost + base;
+    const float *reward = env->reward + base;
+    const int32_t *type = env->type + base;
+    int32_t *last_edge = env->last_edge + base * (size_t)env->NT, slot = env->slot;
+    int NT = env->NT, M = env->M;
+    uint32_t cloud_types = 0;
+    double sums[AFS_ACC_N] = {0}, lat = 0.0, cst = 0.0, rwd = 0.0;
+    for (int m = 0; m < M; m++) {
+        uint32_t fl = flags[m];
+        sums[AFS_ACC_LATENCY] = lat;
+        sums[AFS_ACC_COST] = cst;
+        sums[AFS_ACC_REWARD] = rwd;
+        afs_accumulate_floats(sums, fl, latency[m], cost[m], reward[m]);
+        lat = sums[AFS_ACC_LATENCY];
+        cst = sums[AFS_ACC_COST];
+        rwd = sums[AFS_ACC_REWARD];
+        if ((fl & AFS_F_LOCAL) && !(fl & AFS_F_DROPPED)) /* admitted at the EN */
+            last_edge[m * NT + type[m]] = slot;
+        cloud_types |= afs_cloud_type_bit(env, base + (size_t)m);
+    }
+    acc[AFS_ACC_LATENCY] += lat;
+    acc[AFS_ACC_COST] += cst;
+    acc[AFS_ACC_REWARD] += rwd;
+    return cloud_types;
+}
+
 AFS_CPU_CLONES void afs_cpu_step_env(afs_env env, int e, const uint8_t *action)
 {
     int32_t n[AFS_MAX_AP_GRID * AFS_MAX_AP_GRID];
     float interf[AFS_MAX_AP_GRID * AFS_MAX_AP_GRID];
     double acc[AFS_ACC_N] = {0};
-    uint32_t cloud_types = 0;
-    size_t base = (size_t)e * env.M;
     ap_sums(&env, e, action, n, interf);
     outcomes(env, e, action, n, interf);
-    /* the counts, exact in any order, vectorized */
-    int count[AFS_ACC_COUNTS] = {0};
-    for (int m = 0; m < env.M; m++) {
-        int c[AFS_ACC_COUNTS];
-        afs_outcome_counts(env.flags[base + m], c);
-        for (int a = 0; a < AFS_ACC_COUNTS; a++)
-            count[a] += c[a];
-    }
-    for (int a = 0; a < AFS_ACC_COUNTS; a++)
-        acc[a] = count[a];
-    /* in agent order: the sums of floats, containers used */
-    for (int m = 0; m < env.M; m++) {
-        size_t i = base + m;
-        uint32_t fl = env.flags[i];
-        afs_accumulate_floats(acc, fl, env.latency[i], env.cost[i], env.reward[i]);
-        cloud_types |= afs_cloud_type_bit(&env, i);
-        if ((fl & AFS_F_LOCAL) && !(fl & AFS_F_DROPPED)) /* admitted at the EN */
-            env.last_edge[i * env.NT + env.type[i]] = env.slot;
-    }
+    add_counts(env.flags + (size_t)e * env.M, env.M, acc);
+    uint32_t cloud_types = in_agent_order(&env, e, acc);
     end_slot(env, e, n, interf);
     for (int g = 0; g < env.G; g++) {
         env.n_ap[(size_t)e * env.G + g] = n[g];
