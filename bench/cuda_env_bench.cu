@@ -70,7 +70,7 @@ static double bench_one(afs_backend *b, const afs_env_params *p, int envs, int r
         afs_env_begin_episode(&env, b, (uint32_t)ep);
         CUDA_CHECK(cudaEventRecord(t0));
         for (int t = 0; t < p->slots; t++)
-            b->env_play_slot(b, &env, policy, NULL, act);
+            b->env_play_slots(b, &env, policy, 1, NULL, act);
         CUDA_CHECK(cudaEventRecord(t1));
         CUDA_CHECK(cudaEventSynchronize(t1));
         CUDA_CHECK(cudaEventElapsedTime(&ms, t0, t1));

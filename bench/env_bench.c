@@ -1,9 +1,10 @@
 /* Environment-step throughput of a backend, in agent-steps/s (one agent
  * deciding for one slot): the fused heuristic slot (arrive, observe, act,
- * step) as `afsim run` plays it, without HDF5 output.
+ * step) as `afsim run` plays it, AFS_SLOTS_AT_ONCE slots a call (--at-once
+ * sets another count), without HDF5 output.
  *
  * usage: env_bench [--backend cpu] [--envs E[,E...]] [--agents M]
- *                  [--episodes N] [--policy NAME] [--threads T]
+ *                  [--episodes N] [--policy NAME] [--threads T] [--at-once K]
  *
  * Also measures this machine's copy bandwidth (a 512 MiB memcpy, bytes read
  * plus bytes written per second, the best of 5) and prints, per E, the
@@ -17,6 +18,7 @@
 #include <time.h>
 
 #include "host/config.h"
+#include "host/episode.h"
 #include "host/policy_names.h"
 #include "kernels/common/env_math.h"
 #include "kernels/env.h"
@@ -55,7 +57,7 @@ static double copy_bandwidth(void)
 }
 
 static double bench_one(afs_backend *b, const afs_env_params *p, int envs,
-                        int episodes, int policy)
+                        int episodes, int policy, int at_once)
 {
     afs_env env;
     size_t agents = (size_t)envs * p->agents;
@@ -71,8 +73,9 @@ static double bench_one(afs_backend *b, const afs_env_params *p, int envs,
     for (int ep = 0; ep <= episodes; ep++) {
         double t0 = now_s();
         afs_env_begin_episode(&env, b, (uint32_t)ep);
-        for (int t = 0; t < p->slots; t++)
-            b->env_play_slot(b, &env, policy, obs, act);
+        for (int t = 0; t < p->slots; t += at_once)
+            b->env_play_slots(b, &env, policy, p->slots - t < at_once ? p->slots - t : at_once,
+                              obs, act);
         double rate = (double)agents * p->slots / (now_s() - t0);
         if (ep > 0 && rate > best)
             best = rate;
@@ -89,23 +92,24 @@ int main(int argc, char **argv)
     afs_config_defaults(&cfg);
     cfg.env.agents = 150;
     const char *env_list = "64,1024";
-    int episodes = 3, threads = 0, policy = AFS_POLICY_RANDOM;
+    int episodes = 3, threads = 0, policy = AFS_POLICY_RANDOM, at_once = AFS_SLOTS_AT_ONCE;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--envs") && v) env_list = argv[++i];
         else if (!strcmp(argv[i], "--agents") && v) cfg.env.agents = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--episodes") && v) episodes = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && v) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--at-once") && v) at_once = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--policy") && v) policy = afs_policy_from_name(argv[++i]);
         else if (!strcmp(argv[i], "--backend") && v && !strcmp(argv[i + 1], "cpu")) i++;
         else {
             fprintf(stderr, "usage: env_bench [--backend cpu] [--envs E[,E...]] [--agents M] "
-                            "[--episodes N] [--policy NAME] [--threads T]\n");
+                            "[--episodes N] [--policy NAME] [--threads T] [--at-once K]\n");
             return 2;
         }
     }
-    if (policy < 0 || cfg.env.agents < 1 || episodes < 1) {
-        fprintf(stderr, "env_bench: bad --policy, --agents or --episodes\n");
+    if (policy < 0 || cfg.env.agents < 1 || episodes < 1 || at_once < 1) {
+        fprintf(stderr, "env_bench: bad --policy, --agents, --episodes or --at-once\n");
         return 2;
     }
     afs_backend *b = afs_backend_cpu_create(threads);
@@ -120,13 +124,13 @@ int main(int argc, char **argv)
             fprintf(stderr, "env_bench: bad --envs entry '%s'\n", tok);
             return 2;
         }
-        double rate = bench_one(b, &cfg.env, envs, episodes, policy);
+        double rate = bench_one(b, &cfg.env, envs, episodes, policy, at_once);
         char th[16] = "all";
         if (threads > 0)
             snprintf(th, sizeof th, "%d", threads);
-        printf("afsim backend=%s E=%d M=%d policy=%s threads=%s agent_steps_per_s=%.4g "
+        printf("afsim backend=%s E=%d M=%d policy=%s threads=%s at_once=%d agent_steps_per_s=%.4g "
                "bytes_per_agent_step=%.0f bandwidth_floor_rate=%.4g fraction_of_floor=%.2f\n",
-               b->name, envs, cfg.env.agents, afs_policy_name(policy), th, rate, bytes,
+               b->name, envs, cfg.env.agents, afs_policy_name(policy), th, at_once, rate, bytes,
                bw / bytes, bw > 0.0 ? rate / (bw / bytes) : 0.0);
         fflush(stdout);
     }

@@ -19,12 +19,18 @@ int afs_episode_play(afs_agent *a, afs_env *env, uint32_t episode, int mode, afs
     afs_backend *b = a->b;
     double t0 = now_s();
     afs_env_begin_episode(env, b, episode);
-    for (int t = 0; t < env->p.slots; t++) {
+    /* Slots at once where nothing runs between them (no trace to collect,
+     * an agent that can): see AFS_SLOTS_AT_ONCE. */
+    int at_once = !tracer && a->ops->play_slots && mode == AFS_PLAY_EVAL ? AFS_SLOTS_AT_ONCE : 1;
+    for (int t = 0; t < env->p.slots;) {
         if (afs_stop_level() >= 2)
             return AFS_EPISODE_STOPPED;
-        if (a->ops->play_slot(a, env, mode, err, n) ||
-            (mode == AFS_PLAY_TRAIN && a->ops->update(a, err, n)))
+        int count = env->p.slots - t < at_once ? env->p.slots - t : at_once;
+        int rc = count > 1 ? a->ops->play_slots(a, env, count, err, n)
+                           : a->ops->play_slot(a, env, mode, err, n);
+        if (rc || (mode == AFS_PLAY_TRAIN && a->ops->update(a, err, n)))
             return -1;
+        t += count;
         int K = 0;
         const int16_t *grp = tracer && a->ops->groups ? a->ops->groups(a, &K) : NULL;
         if (tracer && afs_tracer_collect(tracer, b, env, grp, K))

@@ -12,6 +12,13 @@
 
 #define AFS_EPISODE_STOPPED 2 /* a second signal came: the episode was dropped */
 
+/* Slots an agent without per-slot work (play_slots) plays at once when no
+ * trace is collected: the CPU then plays each environment's 10 slots back
+ * to back while its state is in the caches, and reads it from memory a
+ * tenth as often (docs/performance.md). A second SIGINT is seen within 10
+ * slots. */
+#define AFS_SLOTS_AT_ONCE 10
+
 /* Episode words (the episode counter of every random draw, so an episode's
  * layouts and arrivals): afsim run's episodes and training's evaluations
  * use 0, 1, 2, ... (the test set); training's own episode e uses

@@ -53,13 +53,15 @@ struct afs_backend {
                     uint8_t *action /* backend [E*M] */);
     void (*env_step)(afs_backend *b, afs_env *env,
                      const uint8_t *action /* backend [E*M] */);
-    /* One whole slot under a heuristic policy: the same state as env_arrive,
-     * env_observe, env_act and env_step in turn, fused so that the state is
-     * visited once per slot. action receives the actions; obs is scratch
+    /* `count` whole slots under a heuristic policy: the same state as
+     * env_arrive, env_observe, env_act and env_step in turn, count times,
+     * fused so that the state is visited once per slot, or (the CPU) once
+     * per environment for all count slots, while its state is in the
+     * caches. action receives the last slot's actions; obs is scratch
      * space whose contents are left unspecified. */
-    void (*env_play_slot)(afs_backend *b, afs_env *env, int policy,
-                          float *obs /* backend [E*M, AFS_OBS_DIM] */,
-                          uint8_t *action /* backend [E*M] */);
+    void (*env_play_slots)(afs_backend *b, afs_env *env, int policy, int count,
+                           float *obs /* backend [E*M, AFS_OBS_DIM] */,
+                           uint8_t *action /* backend [E*M] */);
     /* Sums the episode accumulators over environments into host memory. */
     void (*env_metrics)(afs_backend *b, const afs_env *env, afs_episode_sums *out);
 

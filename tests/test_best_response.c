@@ -43,7 +43,7 @@ static void scene_open(scene *s, int agents, int envs, uint32_t seed, int warm)
     cr_assert(s->obs && s->act);
     afs_env_begin_episode(&s->env, s->b, seed % 5);
     for (int t = 0; t < warm; t++)
-        s->b->env_play_slot(s->b, &s->env, AFS_POLICY_GREEDY, s->obs, s->act);
+        s->b->env_play_slots(s->b, &s->env, AFS_POLICY_GREEDY, 1, s->obs, s->act);
     s->b->env_arrive(s->b, &s->env);
 }
 
@@ -332,7 +332,7 @@ static uint64_t threaded_hash(int threads, int fused)
     uint8_t *act = b->alloc(b, n);
     for (int t = 0; t < 2; t++) {
         if (fused) {
-            b->env_play_slot(b, &env, AFS_POLICY_BEST_RESPONSE, obs, act);
+            b->env_play_slots(b, &env, AFS_POLICY_BEST_RESPONSE, 1, obs, act);
             continue;
         }
         b->env_arrive(b, &env);

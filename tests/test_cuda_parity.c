@@ -151,8 +151,8 @@ static void slot_by_slot(int agents, int envs, uint32_t seed, int policy, int fu
     for (int t = 0; t < slots; t++) {
         sync_to_device(&p);
         if (fused) {
-            p.cpu->env_play_slot(p.cpu, &p.c, policy, p.obs_c, p.act_c);
-            p.gpu->env_play_slot(p.gpu, &p.g, policy, p.obs_g, p.act_g);
+            p.cpu->env_play_slots(p.cpu, &p.c, policy, 1, p.obs_c, p.act_c);
+            p.gpu->env_play_slots(p.gpu, &p.g, policy, 1, p.obs_g, p.act_g);
         } else {
             afs_backend *bs[2] = {p.cpu, p.gpu};
             afs_env *es[2] = {&p.c, &p.g};
@@ -243,8 +243,8 @@ Test(cuda_parity, random_configurations)
         afs_env_begin_episode(&p.g, p.gpu, seed);
         for (int t = 0; t < 5; t++) {
             sync_to_device(&p);
-            p.cpu->env_play_slot(p.cpu, &p.c, (int)seed % AFS_POLICY_N, p.obs_c, p.act_c);
-            p.gpu->env_play_slot(p.gpu, &p.g, (int)seed % AFS_POLICY_N, p.obs_g, p.act_g);
+            p.cpu->env_play_slots(p.cpu, &p.c, (int)seed % AFS_POLICY_N, 1, p.obs_c, p.act_c);
+            p.gpu->env_play_slots(p.gpu, &p.g, (int)seed % AFS_POLICY_N, 1, p.obs_g, p.act_g);
             compare_states(&p);
         }
         pair_close(&p);
@@ -268,8 +268,8 @@ Test(cuda_parity, whole_episodes_within_tolerance)
         afs_env_begin_episode(&p.c, p.cpu, 0);
         afs_env_begin_episode(&p.g, p.gpu, 0);
         for (int t = 0; t < prm.slots; t++) {
-            p.cpu->env_play_slot(p.cpu, &p.c, policy, p.obs_c, p.act_c);
-            p.gpu->env_play_slot(p.gpu, &p.g, policy, p.obs_g, p.act_g);
+            p.cpu->env_play_slots(p.cpu, &p.c, policy, 1, p.obs_c, p.act_c);
+            p.gpu->env_play_slots(p.gpu, &p.g, policy, 1, p.obs_g, p.act_g);
         }
         p.cpu->env_metrics(p.cpu, &p.c, &sc);
         p.gpu->env_metrics(p.gpu, &p.g, &sg);

@@ -8,15 +8,17 @@
 
 #define SLOTS 25
 
-/* Plays SLOTS slots of `policy` on `envs` environments, fused or phase by phase. */
+/* Plays SLOTS slots of `policy` on `envs` environments: fused, `fused`
+ * slots a call (the last call plays what is left), or phase by phase
+ * (fused = 0). */
 static void play(afs_env *env, afs_backend *b, int policy, int fused)
 {
     size_t agents = (size_t)env->E * env->M;
     float *obs = b->alloc(b, agents * AFS_OBS_DIM * sizeof(float));
     uint8_t *act = b->alloc(b, agents);
-    for (int t = 0; t < SLOTS; t++) {
+    for (int t = 0; t < SLOTS; t += fused ? fused : 1) {
         if (fused) {
-            b->env_play_slot(b, env, policy, obs, act);
+            b->env_play_slots(b, env, policy, SLOTS - t < fused ? SLOTS - t : fused, obs, act);
         } else {
             b->env_arrive(b, env);
             b->env_observe(b, env, obs);
@@ -37,7 +39,7 @@ static uint64_t run_hash(int envs, uint32_t seed, int threads, int policy, int f
     cr_assert_eq(afs_env_init(&env, b, &p, envs, seed), 0);
     afs_env_begin_episode(&env, b, 3);
     play(&env, b, policy, fused);
-    uint64_t h = test_state_hash(&env);
+    uint64_t h = test_state_hash(&env) * 31u + (uint64_t)env.slot; /* the counter too */
     afs_env_free(&env, b);
     b->destroy(b);
     return h;
@@ -80,6 +82,19 @@ Test(determinism, fused_slot_equals_the_four_phases)
     for (int policy = 0; policy < AFS_POLICY_N; policy++)
         cr_assert_eq(run_hash(4, 9, 1, policy, 1), run_hash(4, 9, 1, policy, 0),
                      "policy %d", policy);
+}
+
+/* Several slots a call play each environment's slots back to back
+ * (kernels/cpu/backend_cpu.c): the state, slot counter included, is the
+ * one slot a call gives, for every policy, and with threads. */
+Test(determinism, slots_at_once_equal_one_at_a_time)
+{
+    for (int policy = 0; policy < AFS_POLICY_N; policy++)
+        for (int at_once = 2; at_once <= SLOTS; at_once += 8)
+            cr_assert_eq(run_hash(4, 9, 1, policy, 1), run_hash(4, 9, 1, policy, at_once),
+                         "policy %d, %d slots a call", policy, at_once);
+    cr_assert_eq(run_hash(400, 5, 1, AFS_POLICY_GREEDY, 1),
+                 run_hash(400, 5, 2, AFS_POLICY_GREEDY, 10), "10 slots a call on 2 threads");
 }
 
 /* Env `e` of a batch of `envs` after SLOTS slots, copied out per array. */

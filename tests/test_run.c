@@ -61,6 +61,55 @@ static double first_value(const char *path, const char *dataset)
     return v;
 }
 
+/* Dataset `dataset` of the results file at path: n doubles into v. */
+static void read_doubles(const char *path, const char *dataset, double *v, int n)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(f >= 0, "%s", path);
+    hid_t d = H5Dopen2(f, dataset, H5P_DEFAULT);
+    cr_assert(d >= 0, "%s: %s", path, dataset);
+    hid_t space = H5Dget_space(d);
+    cr_assert_eq(H5Sget_simple_extent_npoints(space), n, "%s: %s", path, dataset);
+    cr_assert(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Sclose(space);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+
+/* Without a trace the heuristics play AFS_SLOTS_AT_ONCE slots a call
+ * (each environment's slots back to back on the CPU), with one a slot at a
+ * time: the episodes' figures are the same bit for bit. 25 slots: calls of
+ * 10, 10 and 5. */
+Test(run, heuristics_play_the_same_episodes_with_and_without_the_trace)
+{
+    const char *policies = "random,greedy,all_local,all_cloud,best_response,deadline";
+    const char *names[] = {"random", "greedy", "all_local", "all_cloud", "best_response",
+                           "deadline"};
+    const char *fields[] = {"mean_reward", "mean_latency_s", "mean_cost", "success_rate",
+                            "offload_fraction", "cold_start_fraction", "functions"};
+    afs_config with = tiny("traced.h5", policies), without = tiny("untraced.h5", policies);
+    with.run.trace = 1;
+    for (afs_config *c = &with; c; c = c == &with ? &without : NULL) {
+        c->run.envs = 3;
+        c->env.agents = 20;
+        c->env.slots = 25;
+    }
+    afs_backend *b = afs_backend_cpu_create(2);
+    run_ok(&with, b, NULL);
+    run_ok(&without, b, NULL);
+    b->destroy(b);
+    for (int k = 0; k < 6; k++)
+        for (int j = 0; j < 7; j++) {
+            char ds[128];
+            double a[2], z[2];
+            snprintf(ds, sizeof ds, "runs/%s/%s", names[k], fields[j]);
+            read_doubles(with.run.out, ds, a, 2);
+            read_doubles(without.run.out, ds, z, 2);
+            cr_assert_eq(memcmp(a, z, sizeof a), 0, "%s: %.17g %.17g with the trace, %.17g %.17g "
+                         "without", ds, a[0], a[1], z[0], z[1]);
+        }
+}
+
 /* "greedy, all_local" with a space: run.c used to split on ',' only and
  * ran " all_local" as an unknown policy under the name "?". */
 Test(run, a_policy_list_with_spaces_runs_each_named_policy)

@@ -85,7 +85,7 @@ static reached play_both(afs_env_params p, int envs, int slots, int policy, uint
     cr_assert(obs && act_v && act_r);
     reached seen = {0};
     for (int t = 0; t < slots; t++) {
-        bv->env_play_slot(bv, &v, policy, obs, act_v);
+        bv->env_play_slots(bv, &v, policy, 1, obs, act_v);
         reference_slot(&r, policy, act_r);
         cr_assert_eq(memcmp(act_v, act_r, agents), 0, "slot %d: actions differ", t);
         same_state(&v, &r, t);

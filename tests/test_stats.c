@@ -55,7 +55,7 @@ Test(stats, cold_start_probability_under_bernoulli_arrivals)
     float *obs = malloc(ENVS * AFS_OBS_DIM * sizeof(float));
     uint8_t act[ENVS];
     for (int t = 0; t < L; t++)
-        b->env_play_slot(b, &env, AFS_POLICY_ALL_LOCAL, obs, act);
+        b->env_play_slots(b, &env, AFS_POLICY_ALL_LOCAL, 1, obs, act);
     double q = mu / 8.0, want = 0.0;
     for (int t = 0; t < L; t++)
         want += mu * pow(1.0 - q, t < K ? t : K);
@@ -81,7 +81,7 @@ Test(stats, arrival_frequency_and_type_spread)
     long types[8] = {0}, n = 0;
     sample arrivals = {0};
     for (int t = 0; t < 100; t++) {
-        b->env_play_slot(b, &env, AFS_POLICY_ALL_LOCAL, obs, act);
+        b->env_play_slots(b, &env, AFS_POLICY_ALL_LOCAL, 1, obs, act);
         for (int e = 0; e < ENVS; e++) {
             int has = (env.flags[e] & AFS_F_HAS) != 0;
             add(&arrivals, has);
@@ -115,7 +115,7 @@ static void drained_per_slot(float f, float mu, float cap, uint32_t seed, int L,
     uint8_t act[ENVS];
     double total[ENVS] = {0}, admitted[ENVS] = {0};
     for (int t = 0; t < L; t++) {
-        b->env_play_slot(b, &env, AFS_POLICY_ALL_LOCAL, obs, act);
+        b->env_play_slots(b, &env, AFS_POLICY_ALL_LOCAL, 1, obs, act);
         for (int e = 0; e < ENVS; e++) {
             uint32_t fl = env.flags[e];
             double in = ((fl & AFS_F_HAS) && !(fl & AFS_F_DROPPED)) ? env.k[e] : 0.0;

@@ -104,12 +104,15 @@ static void cu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
     env->slot++;
 }
 
-static void cu_env_play_slot(afs_backend *b, afs_env *env, int policy, float *obs,
-                             uint8_t *action)
+/* One launch a slot: a GPU holds every environment's state at once. */
+static void cu_env_play_slots(afs_backend *b, afs_env *env, int policy, int count, float *obs,
+                              uint8_t *action)
 {
-    afs_cuda_env_play_slot(env, policy, obs, action, br_scratch(b, env, policy),
-                           env_threads(b, env));
-    env->slot++;
+    for (int s = 0; s < count; s++) {
+        afs_cuda_env_play_slot(env, policy, obs, action, br_scratch(b, env, policy),
+                               env_threads(b, env));
+        env->slot++;
+    }
 }
 
 /* Reduced on the device; one copy of AFS_ACC_N doubles per episode. */
@@ -218,7 +221,7 @@ extern "C" afs_backend *afs_backend_cuda_create(char *err, size_t err_len)
     b->env_observe = cu_env_observe;
     b->env_act = cu_env_act;
     b->env_step = cu_env_step;
-    b->env_play_slot = cu_env_play_slot;
+    b->env_play_slots = cu_env_play_slots;
     b->env_metrics = cu_env_metrics;
     b->destroy = cu_destroy;
     b->synchronize = cu_synchronize;

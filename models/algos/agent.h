@@ -59,6 +59,12 @@ typedef struct afs_agent_ops {
      * backend memory [E M, K] (kernels/common/groups_math.h), K in *K, or
      * NULL when there were none. NULL itself for agents that never talk. */
     const int16_t *(*groups)(afs_agent *a, int *K);
+    /* `count` slots at once, as count play_slot calls in AFS_PLAY_EVAL
+     * would play them, for an agent that needs nothing between slots: the
+     * backend may then play an environment's slots back to back while its
+     * state is in the caches. 0, or -1 with err. NULL for agents that act
+     * on every slot (learners: their update, their messages). */
+    int (*play_slots)(afs_agent *a, afs_env *env, int count, char *err, size_t n);
 } afs_agent_ops;
 
 /* What a learning agent's replay is (zeros without one): printed before

@@ -691,7 +691,7 @@ static const int16_t *acted_groups(afs_agent *a, int *K)
 }
 
 static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy, acted_groups};
+                                  updates, set_updates, destroy, acted_groups, NULL};
 
 /* The networks; 0, or -1 with err. */
 static int make_nets(amdrl *m, afs_backend *b, int rows, char *err, size_t n)

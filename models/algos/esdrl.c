@@ -218,7 +218,7 @@ static void destroy(afs_agent *a)
 }
 
 static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy, NULL};
+                                  updates, set_updates, destroy, NULL, NULL};
 
 /* The networks; 0, or -1 with err. */
 static int make_nets(esdrl *e, afs_backend *b, char *err, size_t n)

@@ -19,7 +19,16 @@ static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
     (void)err;
     (void)n;
     heuristic *h = impl_of(a);
-    a->b->env_play_slot(a->b, env, h->policy, h->obs, h->act);
+    a->b->env_play_slots(a->b, env, h->policy, 1, h->obs, h->act);
+    return 0;
+}
+
+static int play_slots(afs_agent *a, afs_env *env, int count, char *err, size_t n)
+{
+    (void)err;
+    (void)n;
+    heuristic *h = impl_of(a);
+    a->b->env_play_slots(a->b, env, h->policy, count, h->obs, h->act);
     return 0;
 }
 
@@ -83,7 +92,7 @@ static void destroy(afs_agent *a)
 }
 
 static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy, NULL};
+                                  updates, set_updates, destroy, NULL, play_slots};
 
 afs_agent *afs_heuristic_create(int policy, const char *name, afs_backend *b, int envs,
                                 int agents)

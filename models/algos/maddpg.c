@@ -462,7 +462,7 @@ static void destroy(afs_agent *a)
 }
 
 static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy, NULL};
+                                  updates, set_updates, destroy, NULL, NULL};
 
 /* Bytes of afs_mlp_init's allocations: parameters, gradients, both Adam
  * moments; each layer's output and two gradient buffers of the widest. */
