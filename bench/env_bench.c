@@ -8,10 +8,12 @@
  *
  * Also measures this machine's copy bandwidth (a 512 MiB memcpy, bytes read
  * plus bytes written per second, the best of 5) and prints, per E, the
- * fewest bytes a slot moves per agent (bench/bench_bytes.h), the rate at
- * which that traffic alone would run at the measured bandwidth (the floor
- * of a memory-bound step; a state that fits in the caches can beat it) and
- * the fraction of it achieved. */
+ * fewest bytes a slot moves per agent from and to memory (bench/bench_bytes.h,
+ * divided by the slots a call: the CPU fetches an environment's state once
+ * for all of them), the rate at which that traffic alone would run at the
+ * measured bandwidth (the floor of a memory-bound step; a state that fits
+ * in the caches can beat it) and the fraction of it achieved.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +116,7 @@ int main(int argc, char **argv)
     }
     afs_backend *b = afs_backend_cpu_create(threads);
     double bw = copy_bandwidth();
-    double bytes = afs_bench_bytes_per_agent_step(cfg.env.ap_grid * cfg.env.ap_grid);
+    double bytes = afs_bench_bytes_per_agent_step(cfg.env.ap_grid * cfg.env.ap_grid) / at_once;
     printf("copy bandwidth: %.1f GB/s (memcpy, read + write)\n", bw / 1e9);
     char list[256];
     snprintf(list, sizeof list, "%s", env_list);
@@ -129,7 +131,7 @@ int main(int argc, char **argv)
         if (threads > 0)
             snprintf(th, sizeof th, "%d", threads);
         printf("afsim backend=%s E=%d M=%d policy=%s threads=%s at_once=%d agent_steps_per_s=%.4g "
-               "bytes_per_agent_step=%.0f bandwidth_floor_rate=%.4g fraction_of_floor=%.2f\n",
+               "bytes_per_agent_step=%.1f bandwidth_floor_rate=%.4g fraction_of_floor=%.2f\n",
                b->name, envs, cfg.env.agents, afs_policy_name(policy), th, at_once, rate, bytes,
                bw / bytes, bw > 0.0 ? rate / (bw / bytes) : 0.0);
         fflush(stdout);

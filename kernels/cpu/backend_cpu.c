@@ -21,31 +21,39 @@
 
 typedef struct cpu_impl { int threads; } cpu_impl;
 
-/* Threads for an operation over env's agents: one per AGENTS_PER_THREAD
- * agents, up to the backend's. Small environments run on the calling
- * thread alone: a parallel region costs its fork and barrier, and on a
- * busy machine the barrier waits for a thread that is not scheduled. */
+/* Threads for `work` units of an operation over E environments: one per
+ * per_thread units, at most one per environment, up to the backend's.
+ * Small operations run on the calling thread alone: a parallel region
+ * costs its fork and barrier, and on a busy machine the barrier waits for
+ * a thread that is not scheduled. */
+static int threads_for(afs_backend *b, double work, double per_thread, int E)
+{
+    double want = work / per_thread;
+    int have = ((cpu_impl *)b->impl)->threads;
+    have = have < E ? have : E;
+    return want < 1.0 ? 1 : want < have ? (int)want : have;
+}
+
+/* One thread per AGENTS_PER_THREAD agent-slots of a call. */
 #define AGENTS_PER_THREAD 2048
 static int nthreads(afs_backend *b, const afs_env *env)
 {
-    long want = (long)env->E * env->M / AGENTS_PER_THREAD;
-    int have = ((cpu_impl *)b->impl)->threads;
-    return want < 1 ? 1 : want < have ? (int)want : have;
+    return threads_for(b, (double)env->E * env->M, AGENTS_PER_THREAD, env->E);
 }
 
-/* best_response's descent costs about M^2 reward evaluations a round per
- * environment (the step: M): one thread per AGENT_PAIRS_PER_THREAD pairs of
- * agents, about 9 ms of descent a slot. On the shared 2-core machine a
- * second thread at half that (M = 150, E = 16) made slots slower, not
- * faster (docs/performance.md). */
+/* Threads for `count` slots of a heuristic policy. best_response's descent
+ * costs about M^2 reward evaluations a round per environment (the step:
+ * M): one thread per AGENT_PAIRS_PER_THREAD pairs of agents, about 9 ms of
+ * descent a slot. On the shared 2-core machine a second thread at half
+ * that (M = 150, E = 16) made slots slower, not faster
+ * (docs/performance.md). */
 #define AGENT_PAIRS_PER_THREAD (1 << 19)
-static int policy_threads(afs_backend *b, const afs_env *env, int policy)
+static int policy_threads(afs_backend *b, const afs_env *env, int policy, int count)
 {
-    if (policy != AFS_POLICY_BEST_RESPONSE)
-        return nthreads(b, env);
-    double want = (double)env->E * env->M * env->M / AGENT_PAIRS_PER_THREAD;
-    int have = ((cpu_impl *)b->impl)->threads;
-    return want < 1.0 ? 1 : want < have ? (int)want : have;
+    double agent_slots = (double)env->E * env->M * count;
+    if (policy == AFS_POLICY_BEST_RESPONSE)
+        return threads_for(b, agent_slots * env->M, AGENT_PAIRS_PER_THREAD, env->E);
+    return threads_for(b, agent_slots, AGENTS_PER_THREAD, env->E);
 }
 
 static void *cpu_alloc(afs_backend *b, size_t bytes)
@@ -223,7 +231,7 @@ static void cpu_env_observe(afs_backend *b, const afs_env *env, float *obs)
 static void cpu_env_act(afs_backend *b, const afs_env *env, int policy,
                         const float *obs, uint8_t *action)
 {
-    #pragma omp parallel for schedule(static) num_threads(policy_threads(b, env, policy))
+    #pragma omp parallel for schedule(static) num_threads(policy_threads(b, env, policy, 1))
     for (int e = 0; e < env->E; e++) {
         act_env(*env, e, policy, obs, action);
         if (policy == AFS_POLICY_BEST_RESPONSE)
@@ -266,7 +274,7 @@ static void cpu_env_play_slots(afs_backend *b, afs_env *env, int policy, int cou
 {
     (void)obs;
     slot_ctx c = {*env, policy, count, action, NULL};
-    balanced_envs(env->E, policy_threads(b, env, policy), play_env, &c);
+    balanced_envs(env->E, policy_threads(b, env, policy, count), play_env, &c);
     env->slot += count;
 }
 
