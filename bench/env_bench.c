@@ -5,6 +5,7 @@
  *
  * usage: env_bench [--backend cpu] [--envs E[,E...]] [--agents M]
  *                  [--episodes N] [--policy NAME] [--threads T] [--at-once K]
+ *                  [--phases]
  *
  * Also measures this machine's copy bandwidth (a 512 MiB memcpy, bytes read
  * plus bytes written per second, the best of 5) and prints, per E, the
@@ -13,6 +14,11 @@
  * for all of them), the rate at which that traffic alone would run at the
  * measured bandwidth (the floor of a memory-bound step; a state that fits
  * in the caches can beat it) and the fraction of it achieved.
+ *
+ * --phases: instead, the CPU slot's three phases (kernels/cpu/slot_cpu.c:
+ * arrivals, decisions, step) timed apart on the calling thread, in ns per
+ * agent-step, each over every environment in turn: where a thread's time
+ * goes (best_response's descent is left out: its decision is greedy's).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +30,7 @@
 #include "host/policy_names.h"
 #include "kernels/common/env_math.h"
 #include "kernels/env.h"
+#include "kernels/cpu/slot_cpu.h"
 #include "bench_bytes.h"
 
 static double now_s(void)
@@ -88,6 +95,46 @@ static double bench_one(afs_backend *b, const afs_env_params *p, int envs,
     return best;
 }
 
+/* The CPU slot's phases timed apart, one thread: ns per agent-step. */
+static void bench_phases(afs_backend *b, const afs_env_params *p, int envs, int episodes,
+                         int policy)
+{
+    afs_env env;
+    if (afs_env_init(&env, b, p, envs, 1)) {
+        fprintf(stderr, "env_bench: out of memory at E=%d\n", envs);
+        exit(1);
+    }
+    uint8_t *act = b->alloc(b, (size_t)envs * p->agents);
+    double t[3] = {0.0, 0.0, 0.0};
+    for (int ep = 0; ep <= episodes; ep++) { /* episode 0 warms up, untimed */
+        afs_env_begin_episode(&env, b, (uint32_t)ep);
+        for (int s = 0; s < p->slots; s++, env.slot++) {
+            double t0 = now_s();
+            for (int e = 0; e < envs; e++)
+                afs_cpu_arrive_env(env, e);
+            double t1 = now_s();
+            for (int e = 0; e < envs; e++)
+                afs_cpu_decide_env(env, e, policy, act);
+            double t2 = now_s();
+            for (int e = 0; e < envs; e++)
+                afs_cpu_step_env(env, e, act);
+            double t3 = now_s();
+            if (ep > 0) {
+                t[0] += t1 - t0;
+                t[1] += t2 - t1;
+                t[2] += t3 - t2;
+            }
+        }
+    }
+    double steps = (double)envs * p->agents * p->slots * episodes;
+    printf("phases backend=cpu E=%d M=%d policy=%s threads=1 ns_per_agent_step: arrive=%.2f "
+           "decide=%.2f step=%.2f total=%.2f\n",
+           envs, p->agents, afs_policy_name(policy), 1e9 * t[0] / steps, 1e9 * t[1] / steps,
+           1e9 * t[2] / steps, 1e9 * (t[0] + t[1] + t[2]) / steps);
+    b->release(b, act);
+    afs_env_free(&env, b);
+}
+
 int main(int argc, char **argv)
 {
     afs_config cfg;
@@ -95,6 +142,7 @@ int main(int argc, char **argv)
     cfg.env.agents = 150;
     const char *env_list = "64,1024";
     int episodes = 3, threads = 0, policy = AFS_POLICY_RANDOM, at_once = AFS_SLOTS_AT_ONCE;
+    int phases = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--envs") && v) env_list = argv[++i];
@@ -102,11 +150,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--episodes") && v) episodes = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && v) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--at-once") && v) at_once = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--phases")) phases = 1;
         else if (!strcmp(argv[i], "--policy") && v) policy = afs_policy_from_name(argv[++i]);
         else if (!strcmp(argv[i], "--backend") && v && !strcmp(argv[i + 1], "cpu")) i++;
         else {
             fprintf(stderr, "usage: env_bench [--backend cpu] [--envs E[,E...]] [--agents M] "
-                            "[--episodes N] [--policy NAME] [--threads T] [--at-once K]\n");
+                            "[--episodes N] [--policy NAME] [--threads T] [--at-once K] [--phases]\n");
             return 2;
         }
     }
@@ -115,9 +164,10 @@ int main(int argc, char **argv)
         return 2;
     }
     afs_backend *b = afs_backend_cpu_create(threads);
-    double bw = copy_bandwidth();
+    double bw = phases ? 0.0 : copy_bandwidth();
     double bytes = afs_bench_bytes_per_agent_step(cfg.env.ap_grid * cfg.env.ap_grid) / at_once;
-    printf("copy bandwidth: %.1f GB/s (memcpy, read + write)\n", bw / 1e9);
+    if (!phases)
+        printf("copy bandwidth: %.1f GB/s (memcpy, read + write)\n", bw / 1e9);
     char list[256];
     snprintf(list, sizeof list, "%s", env_list);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -125,6 +175,10 @@ int main(int argc, char **argv)
         if (envs < 1) {
             fprintf(stderr, "env_bench: bad --envs entry '%s'\n", tok);
             return 2;
+        }
+        if (phases) {
+            bench_phases(b, &cfg.env, envs, episodes, policy);
+            continue;
         }
         double rate = bench_one(b, &cfg.env, envs, episodes, policy, at_once);
         char th[16] = "all";
