@@ -38,6 +38,20 @@ unset AFSIM_REQUIRE_GPU
 
 args=("$@") # none: the whole suite
 
+# LLVM's OpenMP runtime (this build's) registers each process in
+# /dev/shm/__KMP_REGISTERED_LIB_<pid>_<uid> and removes the file at exit. A
+# process killed with SIGKILL, as the crash tests kill hundreds, leaves it
+# behind, and a later process given the same pid (pids wrap at pid_max)
+# finds it and stops with "OMP: Error #15 ... already initialized". The
+# files of processes no longer alive go first (tests/test_crash.c removes
+# those of the runs it kills as it goes).
+for f in /dev/shm/__KMP_REGISTERED_LIB_*_"$(id -u)"; do
+  [ -e "$f" ] || continue
+  pid=${f#/dev/shm/__KMP_REGISTERED_LIB_}
+  pid=${pid%_*}
+  kill -0 "$pid" 2>/dev/null || rm -f "$f"
+done
+
 rc=0
 echo "sanitize: smoke run"
 "$build/afsim" run --config "$root/experiments/smoke.ini" --out "$tmp/smoke.h5" --quiet || rc=1
