@@ -10,8 +10,8 @@
  * Also measures this machine's copy bandwidth (a 512 MiB memcpy, bytes read
  * plus bytes written per second, the best of 5) and prints, per E, the
  * fewest bytes a slot moves per agent from and to memory (bench/bench_bytes.h,
- * divided by the slots a call: the CPU fetches an environment's state once
- * for all of them), the rate at which that traffic alone would run at the
+ * divided by the mean slots a call: the CPU fetches an environment's state
+ * once for all of a call's slots), the rate at which that traffic alone would run at the
  * measured bandwidth (the floor of a memory-bound step; a state that fits
  * in the caches can beat it) and the fraction of it achieved.
  *
@@ -165,7 +165,10 @@ int main(int argc, char **argv)
     }
     afs_backend *b = afs_backend_cpu_create(threads);
     double bw = phases ? 0.0 : copy_bandwidth();
-    double bytes = afs_bench_bytes_per_agent_step(cfg.env.ap_grid * cfg.env.ap_grid) / at_once;
+    /* the state is fetched once per call: per slot, over a call's mean slots */
+    int calls = (cfg.env.slots + at_once - 1) / at_once;
+    double bytes = afs_bench_bytes_per_agent_step(cfg.env.ap_grid * cfg.env.ap_grid) * calls /
+                   cfg.env.slots;
     if (!phases)
         printf("copy bandwidth: %.1f GB/s (memcpy, read + write)\n", bw / 1e9);
     char list[256];

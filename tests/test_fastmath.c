@@ -92,6 +92,23 @@ Test(fastmath, exact_at_powers_of_two)
     cr_assert_eq(afs_logf(1.0f), 0.0f);
     cr_assert_eq(afs_exp2f(-1000.0f), ldexpf(1.0f, -126));
     cr_assert_eq(afs_exp2f(1000.0f), ldexpf(1.0f, 127));
+    /* the clamp is fminf(fmaxf(y, -126), 127)'s, NaN included */
+    cr_assert_eq(afs_exp2f(NAN), ldexpf(1.0f, -126));
+    cr_assert_eq(afs_exp2f(-INFINITY), ldexpf(1.0f, -126));
+    cr_assert_eq(afs_exp2f(INFINITY), ldexpf(1.0f, 127));
+}
+
+/* Expectation: a distance under 1 m counts as 1 m (fmaxf(d, 1)'s
+ * semantics, NaN included): the gain at 1 m, a loss of
+ * 128.1 + 37.6 log10(0.001) = 15.3 dB, 10^-1.53. */
+Test(fastmath, path_gain_floors_the_distance_at_one_metre)
+{
+    float at_1m = afs_path_gain(1.0f);
+    cr_assert_float_eq(at_1m, powf(10.0f, -1.53f), 1e-5f * powf(10.0f, -1.53f));
+    cr_assert_eq(afs_path_gain(0.0f), at_1m);
+    cr_assert_eq(afs_path_gain(0.25f), at_1m);
+    cr_assert_eq(afs_path_gain(NAN), at_1m);
+    cr_assert_lt(afs_path_gain(2.0f), at_1m);
 }
 
 /* Expectation: the model's rate (b/share) log2(1 + p h / (N + I)), path

@@ -191,3 +191,52 @@ Test(slot_cpu, state_arrays_spread_over_cache_sets)
         b->destroy(b);
     }
 }
+
+/* The episode start the reference plays: afs_reset_env, then
+ * afs_reset_agent for each agent, in order. */
+static void reference_reset(afs_env *env, uint32_t episode)
+{
+    env->episode = episode;
+    env->slot = 0;
+    for (int e = 0; e < env->E; e++) {
+        afs_reset_env(env, e);
+        for (int m = 0; m < env->M; m++)
+            afs_reset_agent(env, e, m);
+    }
+}
+
+/* Expectation: the CPU's vectorized episode start (afs_cpu_reset_env)
+ * gives the scalar per-agent reset's state bit for bit: a fresh state, and
+ * one that has played slots, at M = 150 with 9 APs and at sizes that leave
+ * a partial batch, one AP and 64. */
+Test(slot_cpu, episode_start_matches_the_scalar_reset)
+{
+    const int agents[] = {150, 37, 1, 65, 20};
+    const int grids[] = {3, 1, 4, 2, 8};
+    for (int c = 0; c < 5; c++) {
+        afs_env_params p = test_params(agents[c]);
+        p.ap_grid = grids[c];
+        afs_env v, r;
+        afs_backend *b = afs_backend_cpu_create(1);
+        cr_assert_eq(afs_env_init(&v, b, &p, 3, 11), 0);
+        cr_assert_eq(afs_env_init(&r, b, &p, 3, 11), 0);
+        afs_env_begin_episode(&v, b, 4);
+        reference_reset(&r, 4);
+        same_state(&v, &r, -1);
+        size_t n = (size_t)3 * p.agents;
+        float *obs = malloc(n * AFS_OBS_DIM * sizeof *obs);
+        uint8_t *act = malloc(n);
+        cr_assert(obs && act);
+        b->env_play_slots(b, &v, AFS_POLICY_RANDOM, 3, obs, act);
+        b->env_play_slots(b, &r, AFS_POLICY_RANDOM, 3, obs, act);
+        afs_env_begin_episode(&v, b, 5);
+        reference_reset(&r, 5);
+        same_state(&v, &r, -2);
+        cr_assert_neq(v.pos_x[0], 0.0f, "config %d: the layout was drawn", c);
+        free(obs);
+        free(act);
+        afs_env_free(&v, b);
+        afs_env_free(&r, b);
+        b->destroy(b);
+    }
+}

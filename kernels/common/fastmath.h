@@ -69,7 +69,10 @@ AFS_HDI float afs_logf(float x)
  * below 2^-27), times 2^n built in the exponent bits. */
 AFS_HDI float afs_exp2f(float y)
 {
-    y = fminf(fmaxf(y, -126.0f), 127.0f);
+    /* fminf(fmaxf(y, -126), 127) to the bit (NaN gives -126), in a form
+     * the CPU vectorizes */
+    y = y > -126.0f ? y : -126.0f;
+    y = y < 127.0f ? y : 127.0f;
     float n = floorf(y + 0.5f);
     float f = y - n; /* exact */
     /* (ln 2)^k / k!, k = 1 .. 7 */

@@ -43,17 +43,17 @@ static int nthreads(afs_backend *b, const afs_env *env)
 
 /* Threads for `count` slots of a heuristic policy. best_response's descent
  * costs about M^2 reward evaluations a round per environment (the step:
- * M): one thread per AGENT_PAIRS_PER_THREAD pairs of agents, about 9 ms of
- * descent a slot. On the shared 2-core machine a second thread at half
- * that (M = 150, E = 16) made slots slower, not faster
- * (docs/performance.md). */
+ * M): one thread per AGENT_PAIRS_PER_THREAD pairs of agents in one slot,
+ * about 9 ms of descent, whatever the count. On the shared 2-core machine
+ * a second thread at half that (M = 150, E = 16) made slots slower, not
+ * faster, and did so with 10 slots a call as well (docs/performance.md). */
 #define AGENT_PAIRS_PER_THREAD (1 << 19)
 static int policy_threads(afs_backend *b, const afs_env *env, int policy, int count)
 {
-    double agent_slots = (double)env->E * env->M * count;
+    double agent_slots = (double)env->E * env->M;
     if (policy == AFS_POLICY_BEST_RESPONSE)
         return threads_for(b, agent_slots * env->M, AGENT_PAIRS_PER_THREAD, env->E);
-    return threads_for(b, agent_slots, AGENTS_PER_THREAD, env->E);
+    return threads_for(b, agent_slots * count, AGENTS_PER_THREAD, env->E);
 }
 
 static void *cpu_alloc(afs_backend *b, size_t bytes)
@@ -90,13 +90,6 @@ static double cpu_memory_budget(afs_backend *b)
  * slot_cpu.c). Each works on a local copy of the env descriptor: the
  * compiler then knows that stores into the arrays cannot change the
  * dimensions or pointers, and keeps them in registers. */
-
-static void reset_env(afs_env env, int e)
-{
-    afs_reset_env(&env, e);
-    for (int m = 0; m < env.M; m++)
-        afs_reset_agent(&env, e, m);
-}
 
 static void observe_env(afs_env env, int e, float *obs)
 {
@@ -197,7 +190,7 @@ static void cpu_env_reset(afs_backend *b, afs_env *env)
 {
     #pragma omp parallel for schedule(static) num_threads(nthreads(b, env))
     for (int e = 0; e < env->E; e++)
-        reset_env(*env, e);
+        afs_cpu_reset_env(*env, e);
 }
 
 /* The per-slot operations share the balanced split; ctx is the slot's. */

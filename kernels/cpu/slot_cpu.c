@@ -32,6 +32,66 @@ AFS_HDI afs_block lane_block(uint32_t b[4][AFS_LANES], int l)
     return x;
 }
 
+/* Episode start of environment e: afs_reset_env, then afs_reset_agent
+ * (with afs_place_agent) for every agent, 64 agents at a time in phases:
+ * the draws, each AP's column of path gains (computed into a vector, then
+ * stored with the row stride G), then each agent's AP and rates. */
+AFS_CPU_CLONES void afs_cpu_reset_env(afs_env env, int e)
+{
+    const afs_env_params p = env.p;
+    const float area = p.area_m, f_min = p.f_min, f_max = p.f_max, mu_min = p.mu_min,
+                mu_max = p.mu_max, b_tr = p.b_tr, p_tx = p.p_tx, noise = env.noise_w;
+    int M = env.M, G = env.G;
+    size_t base = (size_t)e * M;
+    float *restrict x = env.pos_x + base, *restrict y = env.pos_y + base;
+    float *restrict f = env.f + base, *restrict mu = env.mu + base, *restrict w = env.w + base;
+    float *restrict h_own = env.h_own + base, *restrict r_re = env.r_re + base;
+    float *restrict r_obs = env.r_obs + base, *restrict gain = env.gain + base * (size_t)G;
+    int32_t *restrict ap = env.ap + base, *restrict last_edge = env.last_edge + base * (size_t)env.NT;
+    uint32_t *restrict flags = env.flags + base;
+    afs_reset_env(&env, e);
+    uint32_t b[4][AFS_LANES];
+    float column[AFS_LANES];
+    for (int m0 = 0; m0 < M; m0 += AFS_LANES) {
+        int n = lanes_from(M, m0);
+        afs_philox_lanes(env.seed, AFS_STREAM_RESET, (uint32_t)e, (uint32_t)m0, env.episode, 0,
+                         n, b);
+        #pragma omp simd
+        for (int l = 0; l < n; l++) {
+            int m = m0 + l;
+            x[m] = afs_uniform(b[0][l], 0.0f, area);
+            y[m] = afs_uniform(b[1][l], 0.0f, area);
+            f[m] = afs_uniform(b[2][l], f_min, f_max);
+            mu[m] = afs_uniform(b[3][l], mu_min, mu_max);
+            w[m] = 0.0f;
+            flags[m] = 0;
+        }
+        for (int g = 0; g < G; g++) {
+            float cx = afs_ap_centre(g % p.ap_grid, &p), cy = afs_ap_centre(g / p.ap_grid, &p);
+            #pragma omp simd
+            for (int l = 0; l < n; l++) {
+                float dx = x[m0 + l] - cx, dy = y[m0 + l] - cy;
+                column[l] = afs_path_gain(sqrtf(dx * dx + dy * dy));
+            }
+            for (int l = 0; l < n; l++)
+                gain[(size_t)(m0 + l) * G + g] = column[l];
+        }
+        for (int l = 0; l < n; l++) {
+            int m = m0 + l, a = afs_ap_of(x[m], y[m], &p);
+            ap[m] = a;
+            h_own[m] = gain[(size_t)m * G + a];
+        }
+        #pragma omp simd
+        for (int l = 0; l < n; l++) {
+            int m = m0 + l;
+            r_re[m] = afs_rate(b_tr, 1, p_tx * h_own[m], noise);
+            r_obs[m] = r_re[m];
+        }
+    }
+    for (size_t i = 0; i < (size_t)M * env.NT; i++)
+        last_edge[i] = AFS_NEVER;
+}
+
 AFS_CPU_CLONES void afs_cpu_arrive_env(afs_env env, int e)
 {
     const afs_env_params p = env.p;

@@ -6,6 +6,9 @@
 
 #include "../common/env_math.h"
 
+/* Episode start: the layout, each EN's properties, empty queues and
+ * containers (afs_reset_env and afs_reset_agent, bit for bit). */
+void afs_cpu_reset_env(afs_env env, int e);
 /* Slot phase 1: what arrives at each EN. */
 void afs_cpu_arrive_env(afs_env env, int e);
 /* Slot phase 2 for a heuristic policy (enum afs_policy; best_response's
