@@ -43,17 +43,17 @@ static int nthreads(afs_backend *b, const afs_env *env)
 
 /* Threads for `count` slots of a heuristic policy. best_response's descent
  * costs about M^2 reward evaluations a round per environment (the step:
- * M): one thread per AGENT_PAIRS_PER_THREAD pairs of agents in one slot,
- * about 9 ms of descent, whatever the count. On the shared 2-core machine
- * a second thread at half that (M = 150, E = 16) made slots slower, not
- * faster, and did so with 10 slots a call as well (docs/performance.md). */
-#define AGENT_PAIRS_PER_THREAD (1 << 19)
+ * M): one thread per AGENT_PAIRS_PER_THREAD pairs of agents over the
+ * call's slots. On a quiet 2-core machine a second thread paid from about
+ * 2,000 pairs a call (M = 30, E = 2: +59%) and did not below 500 (M = 10,
+ * E = 4); docs/performance.md. */
+#define AGENT_PAIRS_PER_THREAD 4096
 static int policy_threads(afs_backend *b, const afs_env *env, int policy, int count)
 {
-    double agent_slots = (double)env->E * env->M;
+    double agent_slots = (double)env->E * env->M * count;
     if (policy == AFS_POLICY_BEST_RESPONSE)
         return threads_for(b, agent_slots * env->M, AGENT_PAIRS_PER_THREAD, env->E);
-    return threads_for(b, agent_slots * count, AGENTS_PER_THREAD, env->E);
+    return threads_for(b, agent_slots, AGENTS_PER_THREAD, env->E);
 }
 
 static void *cpu_alloc(afs_backend *b, size_t bytes)
