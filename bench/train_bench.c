@@ -51,7 +51,7 @@ static int usage(void)
 static int parse(bench_args *a, int argc, char **argv)
 {
     *a = (bench_args){"cpu", "esdrl", "64,1024", "attention", 150, 3, 20, 1024, 1, 0, 512.0f};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             return usage();
@@ -68,7 +68,6 @@ static int parse(bench_args *a, int argc, char **argv)
         else if (!strcmp(argv[i], "--comm")) a->comm = v;
         else
             return usage();
-        i++;
     }
     if (a->agents < 1 || a->episodes < 1 || a->slots < 2 || a->batch < 1 || a->updates < 1 ||
         !(a->replay_mib >= 1.0f) || (strcmp(a->algo, "esdrl") && strcmp(a->algo, "maddpg") && strcmp(a->algo, "amdrl")) ||

@@ -57,8 +57,9 @@ enum { E = 37, M = 150, K = 5, A = E * M };
 static void layout(unsigned *seed, int grid, float *px, float *py)
 {
     for (int i = 0; i < A; i++) {
-        px[i] = grid ? 50.0f * (float)(rand_r(seed) % 20) : (float)rand_r(seed) / RAND_MAX * 1000.0f;
-        py[i] = grid ? 50.0f * (float)(rand_r(seed) % 20) : (float)rand_r(seed) / RAND_MAX * 1000.0f;
+        /* rand_r / 2^31 (RAND_MAX as a float): [0, 1) */
+        px[i] = grid ? 50.0f * (float)(rand_r(seed) % 20) : (float)rand_r(seed) / 0x1p31f * 1000.0f;
+        py[i] = grid ? 50.0f * (float)(rand_r(seed) % 20) : (float)rand_r(seed) / 0x1p31f * 1000.0f;
     }
 }
 
