@@ -161,15 +161,17 @@ AFS_CPU_CLONES void afs_cpu_decide_env(afs_env env, int e, int policy, uint8_t *
     }
 }
 
-/* The offloaders among agents m0 .. m0 + n - 1 of an environment, in agent
- * order, into idx; returns how many. Branch-free: every agent's index is
- * written and kept only when it offloads (afs_offloads). */
-static inline int offloaders_of(const uint32_t *flags, const uint8_t *act, int m0, int n, int *idx)
+/* The offloaders (afs_offloads) among agents m0 .. m0 + n - 1 of the
+ * environment whose first agent is base, in agent order, into idx;
+ * returns how many. Branch-free: every agent's index is written and kept
+ * only when it offloads. */
+static inline int offloaders_of(const afs_env *env, size_t base, const uint8_t *act, int m0,
+                                int n, int *idx)
 {
     int count = 0;
     for (int m = m0; m < m0 + n; m++) {
         idx[count] = m;
-        count += ((flags[m] & AFS_F_HAS) != 0u) & (act[m] == 0);
+        count += afs_offloads(env, base + (size_t)m, act[m]);
     }
     return count;
 }
@@ -196,7 +198,7 @@ static inline void ap_sums(const afs_env *env, int e, const uint8_t *action,
     }
     for (int m0 = 0; m0 < M; m0 += AFS_LANES) {
         int idx[AFS_LANES];
-        int k_end = offloaders_of(env->flags + base, action + base, m0, lanes_from(M, m0), idx);
+        int k_end = offloaders_of(env, base, action + base, m0, lanes_from(M, m0), idx);
         for (int k = 0; k < k_end; k++) {
             int m = idx[k], own = ap[m];
             const float *restrict row = gain + (size_t)m * G;

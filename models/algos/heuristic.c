@@ -13,16 +13,6 @@ typedef struct heuristic {
 
 static heuristic *impl_of(afs_agent *a) { return a->impl; }
 
-static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
-{
-    (void)mode;
-    (void)err;
-    (void)n;
-    heuristic *h = impl_of(a);
-    a->b->env_play_slots(a->b, env, h->policy, 1, h->obs, h->act);
-    return 0;
-}
-
 static int play_slots(afs_agent *a, afs_env *env, int count, char *err, size_t n)
 {
     (void)err;
@@ -30,6 +20,13 @@ static int play_slots(afs_agent *a, afs_env *env, int count, char *err, size_t n
     heuristic *h = impl_of(a);
     a->b->env_play_slots(a->b, env, h->policy, count, h->obs, h->act);
     return 0;
+}
+
+/* A heuristic learns nothing: every mode plays the same slot. */
+static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
+{
+    (void)mode;
+    return play_slots(a, env, 1, err, n);
 }
 
 static void end_episode(afs_agent *a, afs_env *env, int mode)
