@@ -472,8 +472,12 @@ AFS_HDI void afs_outcome_counts(uint32_t fl, int *c)
 AFS_HDI void afs_accumulate_floats(double *acc, uint32_t fl, float latency, float cost,
                                    float reward)
 {
-    int done = ((fl & AFS_F_HAS) != 0u) & ((fl & AFS_F_DROPPED) == 0u);
-    acc[AFS_ACC_LATENCY] += done ? (double)latency : 0.0;
+    uint32_t done = ((fl & AFS_F_HAS) != 0u) & ((fl & AFS_F_DROPPED) == 0u);
+    /* +0.0f unless done, by a mask: the sum a select would give, without
+     * the branch compilers make of the select (mispredicted in the CPU's
+     * ordered pass) */
+    float counted = afs_bits_float(afs_float_bits(latency) & (0u - done));
+    acc[AFS_ACC_LATENCY] += (double)counted;
     acc[AFS_ACC_COST] += cost;
     acc[AFS_ACC_REWARD] += reward;
 }
@@ -511,7 +515,8 @@ AFS_HD double afs_sum_over_envs(const afs_env *env, int a)
 AFS_HDI uint32_t afs_cloud_type_bit(const afs_env *env, size_t i)
 {
     uint32_t fl = env->flags[i];
-    return ((fl & AFS_F_HAS) && !(fl & AFS_F_LOCAL)) ? 1u << env->type[i] : 0u;
+    uint32_t to_cloud = (fl & (AFS_F_HAS | AFS_F_LOCAL)) == AFS_F_HAS;
+    return to_cloud << env->type[i]; /* type: 0 .. NT - 1, also without a function */
 }
 
 /* ---- Slot phases 4-5: end of slot ---- */

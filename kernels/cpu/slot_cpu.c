@@ -328,8 +328,11 @@ static inline uint32_t in_agent_order(const afs_env *env, int e, double *acc)
         lat = sums[AFS_ACC_LATENCY];
         cst = sums[AFS_ACC_COST];
         rwd = sums[AFS_ACC_REWARD];
-        if ((fl & AFS_F_LOCAL) && !(fl & AFS_F_DROPPED)) /* admitted at the EN */
-            last_edge[m * NT + type[m]] = slot;
+        /* admitted at the EN: slot, else the value there, by a mask (a
+         * select, GCC makes a branch of, which the CPU cannot predict) */
+        int32_t *used = &last_edge[m * NT + type[m]];
+        int32_t admitted = (fl & (AFS_F_LOCAL | AFS_F_DROPPED)) == AFS_F_LOCAL;
+        *used ^= (*used ^ slot) & -admitted;
         cloud_types |= afs_cloud_type_bit(env, base + (size_t)m);
     }
     acc[AFS_ACC_LATENCY] += lat;
