@@ -104,24 +104,56 @@ Test(rng, philox_lanes_known_answers)
     }
 }
 
+typedef void philox_lanes_fn(uint32_t seed, uint32_t stream, uint32_t c0, uint32_t m0,
+                             uint32_t c2, uint32_t c3, int n, uint32_t out[4][AFS_LANES]);
+
 /* Expectation: lane l of a batch of n is the block afs_philox gives at
- * counter word 1 = m0 + l, for every batch length 1 .. AFS_LANES (the
- * vector loop's main part and its remainder), first agents that wrap
- * around 2^32, and keys and fixed words taken from the generator itself. */
-Test(rng, philox_lanes_match_the_scalar_form)
+ * counter word 1 = m0 + l, for every batch length 1 .. AFS_LANES (a vector
+ * loop's main part and its remainder, and the vector forms' partial
+ * vectors), first agents that wrap around 2^32, and keys and fixed words
+ * taken from the generator itself. */
+static void check_lanes_against_the_scalar_form(philox_lanes_fn *lanes, const char *form)
 {
     uint32_t out[4][AFS_LANES];
-    for (uint32_t t = 0; t < 200; t++) {
+    for (uint32_t t = 0; t < 400; t++) {
         afs_block r = afs_philox(99, 1, t, 0, 0, 0); /* the trial's words */
-        int n = 1 + (int)(r.v[0] % AFS_LANES);
+        int n = t < AFS_LANES ? (int)t + 1 : 1 + (int)(r.v[0] % AFS_LANES);
         uint32_t m0 = t % 3 == 0 ? 0xFFFFFFF0u : r.v[1];
-        afs_philox_lanes(r.v[2], r.v[3], t, m0, r.v[1] ^ r.v[2], r.v[0], n, out);
+        lanes(r.v[2], r.v[3], t, m0, r.v[1] ^ r.v[2], r.v[0], n, out);
         for (int l = 0; l < n; l++) {
             afs_block b = afs_philox(r.v[2], r.v[3], t, m0 + (uint32_t)l, r.v[1] ^ r.v[2], r.v[0]);
             for (int w = 0; w < 4; w++)
-                cr_assert_eq(out[w][l], b.v[w], "trial %u lane %d of %d word %d", t, l, n, w);
+                cr_assert_eq(out[w][l], b.v[w], "%s: trial %u lane %d of %d word %d", form, t, l,
+                             n, w);
         }
     }
+}
+
+Test(rng, philox_lanes_match_the_scalar_form)
+{
+    check_lanes_against_the_scalar_form(afs_philox_lanes, "plain C");
+    check_lanes_against_the_scalar_form(afs_cpu_philox_lanes, "the CPU's pick");
+}
+
+/* The vector forms, each where this CPU runs it (the CPU's pick above is
+ * the widest). */
+Test(rng, philox_lanes_vector_forms_match_the_scalar_form)
+{
+#if AFS_PHILOX_X86
+    int ran = 0;
+    if (__builtin_cpu_supports("avx512f")) {
+        check_lanes_against_the_scalar_form(afs_philox_lanes_avx512, "AVX-512");
+        ran++;
+    }
+    if (__builtin_cpu_supports("avx2")) {
+        check_lanes_against_the_scalar_form(afs_philox_lanes_avx2, "AVX2");
+        ran++;
+    }
+    if (ran < 2)
+        cr_log_warn("Philox: %d of 2 vector forms checked, this CPU lacks the other", ran);
+#else
+    cr_skip_test("no x86-64 vector forms on this machine");
+#endif
 }
 
 /* ---- 2. afs_u01 by hand ----------------------------------------------- */

@@ -26,7 +26,8 @@
 #define AFS_PHILOX_W1 0xBB67AE85u
 
 /* out[w][l]: word w of the block at counter {c0, m0 + l, c2, c3} under key
- * {seed, stream}, for l < n <= AFS_LANES. */
+ * {seed, stream}, for l < n <= AFS_LANES. The plain C form, the reference
+ * for the vector forms below. */
 static inline void afs_philox_lanes(uint32_t seed, uint32_t stream, uint32_t c0, uint32_t m0,
                                     uint32_t c2, uint32_t c3, int n,
                                     uint32_t out[4][AFS_LANES])
@@ -50,5 +51,22 @@ static inline void afs_philox_lanes(uint32_t seed, uint32_t stream, uint32_t c0,
         out[3][l] = x3;
     }
 }
+
+/* The same words by the widest form this CPU runs: AVX-512, AVX2 (x86-64,
+ * philox_x86.c), else afs_philox_lanes. Lanes n .. AFS_LANES - 1 of out may
+ * be written. */
+void afs_cpu_philox_lanes(uint32_t seed, uint32_t stream, uint32_t c0, uint32_t m0,
+                          uint32_t c2, uint32_t c3, int n, uint32_t out[4][AFS_LANES]);
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define AFS_PHILOX_X86 1
+/* For a CPU that has the extension (__builtin_cpu_supports). */
+void afs_philox_lanes_avx512(uint32_t seed, uint32_t stream, uint32_t c0, uint32_t m0,
+                             uint32_t c2, uint32_t c3, int n, uint32_t out[4][AFS_LANES]);
+void afs_philox_lanes_avx2(uint32_t seed, uint32_t stream, uint32_t c0, uint32_t m0,
+                           uint32_t c2, uint32_t c3, int n, uint32_t out[4][AFS_LANES]);
+#else
+#define AFS_PHILOX_X86 0
+#endif
 
 #endif

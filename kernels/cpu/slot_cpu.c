@@ -54,8 +54,8 @@ AFS_CPU_CLONES void afs_cpu_reset_env(afs_env env, int e)
     float column[AFS_LANES];
     for (int m0 = 0; m0 < M; m0 += AFS_LANES) {
         int n = lanes_from(M, m0);
-        afs_philox_lanes(env.seed, AFS_STREAM_RESET, (uint32_t)e, (uint32_t)m0, env.episode, 0,
-                         n, b);
+        afs_cpu_philox_lanes(env.seed, AFS_STREAM_RESET, (uint32_t)e, (uint32_t)m0, env.episode,
+                             0, n, b);
         #pragma omp simd
         for (int l = 0; l < n; l++) {
             int m = m0 + l;
@@ -104,10 +104,10 @@ AFS_CPU_CLONES void afs_cpu_arrive_env(afs_env env, int e)
     uint32_t b0[4][AFS_LANES], b1[4][AFS_LANES];
     for (int m0 = 0; m0 < env.M; m0 += AFS_LANES) {
         int n = lanes_from(env.M, m0);
-        afs_philox_lanes(env.seed, AFS_STREAM_SLOT, (uint32_t)e, (uint32_t)m0, env.episode,
-                         afs_slot_counter(&env, 0), n, b0);
-        afs_philox_lanes(env.seed, AFS_STREAM_SLOT, (uint32_t)e, (uint32_t)m0, env.episode,
-                         afs_slot_counter(&env, 1), n, b1);
+        afs_cpu_philox_lanes(env.seed, AFS_STREAM_SLOT, (uint32_t)e, (uint32_t)m0, env.episode,
+                             afs_slot_counter(&env, 0), n, b0);
+        afs_cpu_philox_lanes(env.seed, AFS_STREAM_SLOT, (uint32_t)e, (uint32_t)m0, env.episode,
+                             afs_slot_counter(&env, 1), n, b1);
         #pragma omp simd
         for (int l = 0; l < n; l++) {
             int m = m0 + l;
@@ -134,8 +134,8 @@ AFS_CPU_CLONES void afs_cpu_decide_env(afs_env env, int e, int policy, uint8_t *
     case AFS_POLICY_RANDOM:
         for (int m0 = 0; m0 < env.M; m0 += AFS_LANES) {
             int n = lanes_from(env.M, m0);
-            afs_philox_lanes(env.seed, AFS_STREAM_POLICY, (uint32_t)e, (uint32_t)m0,
-                             env.episode, afs_slot_counter(&env, 0), n, b);
+            afs_cpu_philox_lanes(env.seed, AFS_STREAM_POLICY, (uint32_t)e, (uint32_t)m0,
+                                 env.episode, afs_slot_counter(&env, 0), n, b);
             #pragma omp simd
             for (int l = 0; l < n; l++)
                 act[m0 + l] = (uint8_t)afs_bernoulli(b[0][l], 0.5f);
