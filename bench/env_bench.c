@@ -5,7 +5,7 @@
  *
  * usage: env_bench [--backend cpu] [--envs E[,E...]] [--agents M]
  *                  [--episodes N] [--policy NAME] [--threads T] [--at-once K]
- *                  [--phases]
+ *                  [--phases] [--philox]
  *
  * Also measures this machine's copy bandwidth (a 512 MiB memcpy, bytes read
  * plus bytes written per second, the best of 5) and prints, per E, the
@@ -19,6 +19,10 @@
  * arrivals, decisions, step) timed apart on the calling thread, in ns per
  * agent-step, each over every environment in turn: where a thread's time
  * goes (best_response's descent is left out: its decision is greedy's).
+ *
+ * --philox: instead, ns per Philox block of each batched form
+ * (kernels/cpu/philox_lanes.h) this CPU runs, for a full batch of 64 agents
+ * and for the 22 that end a row of 150.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +34,8 @@
 #include "host/policy_names.h"
 #include "kernels/common/env_math.h"
 #include "kernels/env.h"
+#include "kernels/cpu/cpu_clones.h"
+#include "kernels/cpu/philox_lanes.h"
 #include "kernels/cpu/slot_cpu.h"
 #include "bench_bytes.h"
 
@@ -135,6 +141,49 @@ static void bench_phases(afs_backend *b, const afs_env_params *p, int envs, int 
     afs_env_free(&env, b);
 }
 
+typedef void philox_lanes_fn(uint32_t seed, uint32_t stream, uint32_t c0, uint32_t m0,
+                             uint32_t c2, uint32_t c3, int n, uint32_t out[4][AFS_LANES]);
+
+/* The plain C form as the slot compiled it before the vector forms: one
+ * clone per vector width. */
+AFS_CPU_CLONES static void philox_plain(uint32_t seed, uint32_t stream, uint32_t c0,
+                                        uint32_t m0, uint32_t c2, uint32_t c3, int n,
+                                        uint32_t out[4][AFS_LANES])
+{
+    afs_philox_lanes(seed, stream, c0, m0, c2, c3, n, out);
+}
+
+static void time_philox(const char *form, philox_lanes_fn *lanes, int n)
+{
+    uint32_t out[4][AFS_LANES], sum = 0;
+    double best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        int calls = 200000;
+        double t0 = now_s();
+        for (int i = 0; i < calls; i++) {
+            lanes(7u, 2u, (uint32_t)i, 64u, 3u, 5u, n, out);
+            sum += out[0][i % n]; /* keeps the calls */
+        }
+        double ns = 1e9 * (now_s() - t0) / ((double)calls * n);
+        best = ns < best ? ns : best;
+    }
+    printf("philox form=%s batch=%d ns_per_block=%.2f (check %08x)\n", form, n, best, sum);
+}
+
+static void bench_philox(void)
+{
+    int batches[2] = {AFS_LANES, 22};
+    for (int k = 0; k < 2; k++) {
+        time_philox("plain_c", philox_plain, batches[k]);
+#if AFS_PHILOX_X86
+        if (__builtin_cpu_supports("avx2"))
+            time_philox("avx2", afs_philox_lanes_avx2, batches[k]);
+        if (__builtin_cpu_supports("avx512f"))
+            time_philox("avx512", afs_philox_lanes_avx512, batches[k]);
+#endif
+    }
+}
+
 int main(int argc, char **argv)
 {
     afs_config cfg;
@@ -151,11 +200,16 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads") && v) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--at-once") && v) at_once = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--phases")) phases = 1;
+        else if (!strcmp(argv[i], "--philox")) {
+            bench_philox();
+            return 0;
+        }
         else if (!strcmp(argv[i], "--policy") && v) policy = afs_policy_from_name(argv[++i]);
         else if (!strcmp(argv[i], "--backend") && v && !strcmp(argv[i + 1], "cpu")) i++;
         else {
             fprintf(stderr, "usage: env_bench [--backend cpu] [--envs E[,E...]] [--agents M] "
-                            "[--episodes N] [--policy NAME] [--threads T] [--at-once K] [--phases]\n");
+                            "[--episodes N] [--policy NAME] [--threads T] [--at-once K] [--phases] "
+                            "[--philox]\n");
             return 2;
         }
     }

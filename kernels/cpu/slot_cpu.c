@@ -14,15 +14,9 @@
  * the same bits. */
 #include <string.h>
 
+#include "cpu_clones.h"
 #include "philox_lanes.h"
 #include "slot_cpu.h"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define AFS_CPU_CLONES \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define AFS_CPU_CLONES
-#endif
 
 static int lanes_from(int M, int m0) { return M - m0 < AFS_LANES ? M - m0 : AFS_LANES; }
 

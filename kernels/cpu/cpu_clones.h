@@ -1,0 +1,14 @@
+/* A function compiled for AVX-512, AVX2 and SSE2 (x86-64 v4, v3 and the
+ * baseline), the loader picking the one this CPU runs: one binary uses the
+ * vector width of the machine it lands on. GCC only; elsewhere one build. */
+#ifndef AFS_CPU_CLONES_H
+#define AFS_CPU_CLONES_H
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AFS_CPU_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define AFS_CPU_CLONES
+#endif
+
+#endif
