@@ -456,15 +456,18 @@ AFS_HD void afs_outcome_agent(const afs_env *env, int e, size_t i, uint8_t actio
 #define AFS_ACC_COUNTS (AFS_ACC_COLD + 1)
 AFS_HDI void afs_outcome_counts(uint32_t fl, int *c)
 {
-    int has = (fl & AFS_F_HAS) != 0u;
-    int done = has & ((fl & AFS_F_DROPPED) == 0u);
+    /* each flag as 0 or 1 by a shift, not a comparison: GCC vectorizes the
+     * CPU's sum of these over agents only then */
+    int has = (int)(fl / AFS_F_HAS & 1u), local = (int)(fl / AFS_F_LOCAL & 1u);
+    int warm = (int)(fl / AFS_F_WARM & 1u), dropped = (int)(fl / AFS_F_DROPPED & 1u);
+    int done = has & (dropped ^ 1);
     c[AFS_ACC_GENERATED] = has;
     c[AFS_ACC_COMPLETED] = done;
-    c[AFS_ACC_SUCCESS] = (fl & AFS_F_SUCCESS) != 0u;
-    c[AFS_ACC_DROPPED] = has & (done ^ 1);
-    c[AFS_ACC_LATE] = (fl & AFS_F_LATE) != 0u;
-    c[AFS_ACC_OFFLOADED] = has & ((fl & AFS_F_LOCAL) == 0u);
-    c[AFS_ACC_COLD] = done & ((fl & AFS_F_WARM) == 0u);
+    c[AFS_ACC_SUCCESS] = (int)(fl / AFS_F_SUCCESS & 1u);
+    c[AFS_ACC_DROPPED] = has & dropped;
+    c[AFS_ACC_LATE] = (int)(fl / AFS_F_LATE & 1u);
+    c[AFS_ACC_OFFLOADED] = has & (local ^ 1);
+    c[AFS_ACC_COLD] = done & (warm ^ 1);
 }
 
 /* The accumulators that sum floats (latency, cost, reward), whose totals

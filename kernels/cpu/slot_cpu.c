@@ -279,12 +279,12 @@ static inline void end_slot(afs_env env, int e, const int32_t *n_ap, const float
 }
 
 /* The counting accumulators over the agents, exact in any order: a
- * vectorized reduction. */
+ * reduction GCC vectorizes by itself. (Under `omp simd` it made c[] an
+ * array per lane in memory and left one of the loop's copies scalar.) */
 _Static_assert(AFS_ACC_COUNTS == 7, "one reduction variable per counter");
 static inline void add_counts(const uint32_t *restrict flags, int M, double *acc)
 {
     int k0 = 0, k1 = 0, k2 = 0, k3 = 0, k4 = 0, k5 = 0, k6 = 0;
-    #pragma omp simd reduction(+ : k0, k1, k2, k3, k4, k5, k6)
     for (int m = 0; m < M; m++) {
         int c[AFS_ACC_COUNTS];
         afs_outcome_counts(flags[m], c);
