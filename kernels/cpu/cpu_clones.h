@@ -11,4 +11,13 @@
 #define AFS_CPU_CLONES
 #endif
 
+/* A helper of a cloned function: always inlined, because one that GCC
+ * compiles apart (its size heuristics decide) gets the file's default
+ * target, SSE2, whatever clone calls it. */
+#if defined(__GNUC__)
+#define AFS_CLONE_INLINE static inline __attribute__((always_inline))
+#else
+#define AFS_CLONE_INLINE static inline
+#endif
+
 #endif

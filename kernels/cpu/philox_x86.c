@@ -13,10 +13,12 @@
 
 #define AVX512 __attribute__((target("avx512f")))
 #define AVX2 __attribute__((target("avx2")))
+/* inlined, so that each V is its own code with the state in registers */
+#define AFS_ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* The high and the low word of x * m in every 32-bit lane (m: a 32-bit
  * multiplier in each 64-bit lane). */
-AVX512 static inline void mul_hi_lo_512(__m512i x, __m512i m, __m512i *hi, __m512i *lo)
+AVX512 AFS_ALWAYS_INLINE void mul_hi_lo_512(__m512i x, __m512i m, __m512i *hi, __m512i *lo)
 {
     __m512i even = _mm512_mul_epu32(x, m);
     __m512i odd = _mm512_mul_epu32(_mm512_shuffle_epi32(x, _MM_PERM_CDAB), m);
@@ -26,7 +28,7 @@ AVX512 static inline void mul_hi_lo_512(__m512i x, __m512i m, __m512i *hi, __m51
 
 /* Lanes 0 .. 16 V - 1, V vectors of 16 (V a constant once inlined, so that
  * the state stays in registers). */
-AVX512 static inline void philox_512(int V, uint32_t seed, uint32_t stream, uint32_t c0,
+AVX512 AFS_ALWAYS_INLINE void philox_512(int V, uint32_t seed, uint32_t stream, uint32_t c0,
                                      uint32_t m0, uint32_t c2, uint32_t c3,
                                      uint32_t out[4][AFS_LANES])
 {
@@ -74,7 +76,7 @@ AVX512 void afs_philox_lanes_avx512(uint32_t seed, uint32_t stream, uint32_t c0,
     }
 }
 
-AVX2 static inline void mul_hi_lo_256(__m256i x, __m256i m, __m256i *hi, __m256i *lo)
+AVX2 AFS_ALWAYS_INLINE void mul_hi_lo_256(__m256i x, __m256i m, __m256i *hi, __m256i *lo)
 {
     __m256i even = _mm256_mul_epu32(x, m);
     __m256i odd = _mm256_mul_epu32(_mm256_shuffle_epi32(x, 0xB1), m);
@@ -84,7 +86,7 @@ AVX2 static inline void mul_hi_lo_256(__m256i x, __m256i m, __m256i *hi, __m256i
 
 /* Lanes l0 .. l0 + 15, two vectors of 8 (AVX2's 16 registers hold no
  * more without spilling). */
-AVX2 static inline void philox_256(int l0, uint32_t seed, uint32_t stream, uint32_t c0,
+AVX2 AFS_ALWAYS_INLINE void philox_256(int l0, uint32_t seed, uint32_t stream, uint32_t c0,
                                    uint32_t m0, uint32_t c2, uint32_t c3,
                                    uint32_t out[4][AFS_LANES])
 {

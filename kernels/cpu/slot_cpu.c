@@ -18,7 +18,7 @@
 #include "philox_lanes.h"
 #include "slot_cpu.h"
 
-static int lanes_from(int M, int m0) { return M - m0 < AFS_LANES ? M - m0 : AFS_LANES; }
+AFS_CLONE_INLINE int lanes_from(int M, int m0) { return M - m0 < AFS_LANES ? M - m0 : AFS_LANES; }
 
 AFS_HDI afs_block lane_block(uint32_t b[4][AFS_LANES], int l)
 {
@@ -118,37 +118,52 @@ AFS_CPU_CLONES void afs_cpu_arrive_env(afs_env env, int e)
     }
 }
 
+/* Environment e's greedy (deadline = 0) or deadline actions, from each
+ * agent's observation, 64 agents at a time into 32-bit choices, then
+ * stored as bytes: with the bytes in the loop, GCC would take 64 agents a
+ * vector iteration (as many bytes as fill a vector) and leave the last 22
+ * of 150 scalar. A constant deadline folds away once inlined. */
+AFS_CLONE_INLINE void decide_by_observation(const afs_env *env, int e, int deadline,
+                                            uint8_t *act)
+{
+    float queue_cap = env->p.queue_cap, alpha = env->p.deadline_alpha;
+    for (int m0 = 0; m0 < env->M; m0 += AFS_LANES) {
+        int n = lanes_from(env->M, m0);
+        int32_t choice[AFS_LANES];
+        for (int l = 0; l < n; l++) {
+            float o[AFS_OBS_DIM];
+            afs_observe_agent(env, e, m0 + l, o);
+            choice[l] = deadline ? afs_deadline_action(o, queue_cap, alpha)
+                                 : afs_greedy_action(o, queue_cap);
+        }
+        for (int l = 0; l < n; l++)
+            act[m0 + l] = (uint8_t)choice[l];
+    }
+}
+
 AFS_CPU_CLONES void afs_cpu_decide_env(afs_env env, int e, int policy, uint8_t *action)
 {
-    size_t base = (size_t)e * env.M;
-    uint8_t *restrict act = action + base;
+    uint8_t *restrict act = action + (size_t)e * env.M;
     uint32_t b[4][AFS_LANES];
-    float queue_cap = env.p.queue_cap, alpha = env.p.deadline_alpha;
     switch (policy) {
     case AFS_POLICY_RANDOM:
         for (int m0 = 0; m0 < env.M; m0 += AFS_LANES) {
             int n = lanes_from(env.M, m0);
             afs_cpu_philox_lanes(env.seed, AFS_STREAM_POLICY, (uint32_t)e, (uint32_t)m0,
                                  env.episode, afs_slot_counter(&env, 0), n, b);
-            #pragma omp simd
+            int32_t choice[AFS_LANES]; /* not bytes: as in decide_by_observation */
             for (int l = 0; l < n; l++)
-                act[m0 + l] = (uint8_t)afs_bernoulli(b[0][l], 0.5f);
+                choice[l] = afs_bernoulli(b[0][l], 0.5f);
+            for (int l = 0; l < n; l++)
+                act[m0 + l] = (uint8_t)choice[l];
         }
         break;
     case AFS_POLICY_GREEDY:
     case AFS_POLICY_BEST_RESPONSE: /* its descent's starting point */
-        for (int m = 0; m < env.M; m++) {
-            float o[AFS_OBS_DIM];
-            afs_observe_agent(&env, e, m, o);
-            act[m] = (uint8_t)afs_greedy_action(o, queue_cap);
-        }
+        decide_by_observation(&env, e, 0, act);
         break;
     case AFS_POLICY_DEADLINE:
-        for (int m = 0; m < env.M; m++) {
-            float o[AFS_OBS_DIM];
-            afs_observe_agent(&env, e, m, o);
-            act[m] = (uint8_t)afs_deadline_action(o, queue_cap, alpha);
-        }
+        decide_by_observation(&env, e, 1, act);
         break;
     default: /* all_local, all_cloud */
         memset(act, policy == AFS_POLICY_ALL_LOCAL, (size_t)env.M);
@@ -159,7 +174,7 @@ AFS_CPU_CLONES void afs_cpu_decide_env(afs_env env, int e, int policy, uint8_t *
  * environment whose first agent is base, in agent order, into idx;
  * returns how many. Branch-free: every agent's index is written and kept
  * only when it offloads. */
-static inline int offloaders_of(const afs_env *env, size_t base, const uint8_t *act, int m0,
+AFS_CLONE_INLINE int offloaders_of(const afs_env *env, size_t base, const uint8_t *act, int m0,
                                 int n, int *idx)
 {
     int count = 0;
@@ -176,7 +191,7 @@ static inline int offloaders_of(const afs_env *env, size_t base, const uint8_t *
  * (a list made without a branch: the others would add only zeros); the
  * loop over the APs is vectorized. An offloader's own AP adds +0, which
  * leaves a sum of non-negative terms as it was. */
-static inline void ap_sums(const afs_env *env, int e, const uint8_t *action,
+AFS_CLONE_INLINE void ap_sums(const afs_env *env, int e, const uint8_t *action,
                            int32_t *restrict n, float *restrict interf)
 {
     int G = env->G, M = env->M;
@@ -205,7 +220,7 @@ static inline void ap_sums(const afs_env *env, int e, const uint8_t *action,
 
 /* Slot phase 3 over the agents: each one's outcome from the slot's start
  * and the AP sums. */
-static inline void outcomes(afs_env env, int e, const uint8_t *action, const int32_t *n_ap,
+AFS_CLONE_INLINE void outcomes(afs_env env, int e, const uint8_t *action, const int32_t *n_ap,
                             const float *i_ap)
 {
     const afs_env_params p = env.p;
@@ -227,44 +242,53 @@ static inline void outcomes(afs_env env, int e, const uint8_t *action, const int
     float *restrict d_idle = env.d_idle + base, *restrict latency = env.latency + base;
     float *restrict cost = env.cost + base, *restrict reward = env.reward + base;
     float f_c = env.f_c[e];
-    #pragma omp simd
-    for (int m = 0; m < env.M; m++) {
-        int g = ap[m], n = n_ap[g];
-        afs_outcome_in a;
-        a.flags = flags[m];
-        a.local = act[m] != 0;
-        a.warm_edge = afs_is_warm(last_edge[m * NT + type[m]], slot, keep);
-        a.warm_cloud = afs_is_warm(last_cloud[type[m]], slot, keep);
-        a.type = type[m];
-        a.w = w[m];
-        a.z = z[m];
-        a.k = k[m];
-        a.f = f[m];
-        a.dl = dl[m];
-        a.c = c[m];
-        a.d_idle = d_idle[m];
-        a.r_tr = afs_shared_rate(&env, h_own[m], n > 0 ? n : 1, i_ap[g]);
-        a.f_c = f_c;
-        a.r_re = r_re[m];
-        afs_outcome o = afs_outcome_of(&p, a);
-        flags[m] = o.flags;
-        w_before[m] = a.w;
-        w[m] = o.w;
-        d_up[m] = o.d_up;
-        d_start[m] = o.d_start;
-        d_wait[m] = o.d_wait;
-        d_exec[m] = o.d_exec;
-        d_tr[m] = o.d_tr;
-        d_re[m] = o.d_re;
-        d_idle[m] = o.d_idle;
-        latency[m] = o.latency;
-        cost[m] = o.cost;
-        reward[m] = o.reward;
+    for (int m0 = 0; m0 < env.M; m0 += AFS_LANES) {
+        int m_end = m0 + lanes_from(env.M, m0);
+        /* the actions as 32-bit 0/1: bytes in the loop below would make GCC
+         * take 64 agents a vector iteration (as many bytes as fill a vector),
+         * spilling, and leave the last 22 of 150 scalar */
+        int32_t local[AFS_LANES];
+        for (int m = m0; m < m_end; m++)
+            local[m - m0] = act[m] != 0;
+        #pragma omp simd
+        for (int m = m0; m < m_end; m++) {
+            int g = ap[m], n = n_ap[g];
+            afs_outcome_in a;
+            a.flags = flags[m];
+            a.local = local[m - m0];
+            a.warm_edge = afs_is_warm(last_edge[m * NT + type[m]], slot, keep);
+            a.warm_cloud = afs_is_warm(last_cloud[type[m]], slot, keep);
+            a.type = type[m];
+            a.w = w[m];
+            a.z = z[m];
+            a.k = k[m];
+            a.f = f[m];
+            a.dl = dl[m];
+            a.c = c[m];
+            a.d_idle = d_idle[m];
+            a.r_tr = afs_shared_rate(&env, h_own[m], n > 0 ? n : 1, i_ap[g]);
+            a.f_c = f_c;
+            a.r_re = r_re[m];
+            afs_outcome o = afs_outcome_of(&p, a);
+            flags[m] = o.flags;
+            w_before[m] = a.w;
+            w[m] = o.w;
+            d_up[m] = o.d_up;
+            d_start[m] = o.d_start;
+            d_wait[m] = o.d_wait;
+            d_exec[m] = o.d_exec;
+            d_tr[m] = o.d_tr;
+            d_re[m] = o.d_re;
+            d_idle[m] = o.d_idle;
+            latency[m] = o.latency;
+            cost[m] = o.cost;
+            reward[m] = o.reward;
+        }
     }
 }
 
 /* Slots phases 4-5 over the agents: drained queues, broadcast rates. */
-static inline void end_slot(afs_env env, int e, const int32_t *n_ap, const float *i_ap)
+AFS_CLONE_INLINE void end_slot(afs_env env, int e, const int32_t *n_ap, const float *i_ap)
 {
     size_t base = (size_t)e * env.M;
     const int32_t *restrict ap = env.ap + base;
@@ -282,7 +306,7 @@ static inline void end_slot(afs_env env, int e, const int32_t *n_ap, const float
  * reduction GCC vectorizes by itself. (Under `omp simd` it made c[] an
  * array per lane in memory and left one of the loop's copies scalar.) */
 _Static_assert(AFS_ACC_COUNTS == 7, "one reduction variable per counter");
-static inline void add_counts(const uint32_t *restrict flags, int M, double *acc)
+AFS_CLONE_INLINE void add_counts(const uint32_t *restrict flags, int M, double *acc)
 {
     int k0 = 0, k1 = 0, k2 = 0, k3 = 0, k4 = 0, k5 = 0, k6 = 0;
     for (int m = 0; m < M; m++) {
@@ -302,7 +326,7 @@ static inline void add_counts(const uint32_t *restrict flags, int M, double *acc
  * cloud's container types used, one bit each. The running sums are
  * locals, kept in registers: an array on the stack would chain every
  * addition through a store and a load. */
-static inline uint32_t in_agent_order(const afs_env *env, int e, double *acc)
+AFS_CLONE_INLINE uint32_t in_agent_order(const afs_env *env, int e, double *acc)
 {
     size_t base = (size_t)e * env->M;
     const uint32_t *flags = env->flags + base;
