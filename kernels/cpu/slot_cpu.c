@@ -177,10 +177,16 @@ AFS_CPU_CLONES void afs_cpu_decide_env(afs_env env, int e, int policy, uint8_t *
 AFS_CLONE_INLINE int offloaders_of(const afs_env *env, size_t base, const uint8_t *act, int m0,
                                 int n, int *idx)
 {
+    /* who offloads, a vector at a time, before the list: computed inside
+     * it, the 0/1 came from a setcc whose partial register chained each
+     * agent's step to the count (about 5 cycles an agent) */
+    int32_t offloads[AFS_LANES];
+    for (int l = 0; l < n; l++)
+        offloads[l] = afs_offloads(env, base + (size_t)(m0 + l), act[m0 + l]);
     int count = 0;
-    for (int m = m0; m < m0 + n; m++) {
-        idx[count] = m;
-        count += afs_offloads(env, base + (size_t)m, act[m]);
+    for (int l = 0; l < n; l++) {
+        idx[count] = m0 + l;
+        count += offloads[l];
     }
     return count;
 }
