@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "kernels/cpu/ap_sums_x86.h"
 
 /* One slot of env, agent by agent; act is scratch [E M]. */
 static void reference_slot(afs_env *env, int policy, uint8_t *act)
@@ -126,13 +127,14 @@ Test(slot_cpu, every_heuristic_matches_the_scalar_slot)
     cr_assert(s.dropped > 0, "all_local never filled a queue");
 }
 
-/* Expectation: the same with a batch left over (M = 37, M = 1), one AP
- * and sixteen, few types (more warmth) and a short keep-alive. */
+/* Expectation: the same with a batch left over (M = 37, M = 1), one AP,
+ * sixteen (the most the per-AP sums hold in registers) and 25 (the plain
+ * loop), few types (more warmth) and a short keep-alive. */
 Test(slot_cpu, odd_sizes_match_the_scalar_slot)
 {
-    const int agents[] = {37, 1, 65};
-    const int grids[] = {1, 4, 2};
-    for (int c = 0; c < 3; c++) {
+    const int agents[] = {37, 1, 65, 40};
+    const int grids[] = {1, 4, 2, 5};
+    for (int c = 0; c < 4; c++) {
         afs_env_params p = test_params(agents[c]);
         p.ap_grid = grids[c];
         p.types = 1 + 3 * c;
@@ -240,3 +242,60 @@ Test(slot_cpu, episode_start_matches_the_scalar_reset)
         b->destroy(b);
     }
 }
+
+#if AFS_AP_SUMS_X86
+/* Expectation (the definition, written out): for each offloader m of the
+ * list in order, n[own] += 1 and interf[g] += rp * gain[m G + g] for
+ * every g < G but own, the own AP adding +0.0f; the sums past G are not
+ * touched. Gains spread over 2^-40 .. 2^0 so that the order of the
+ * additions shows in the bits. */
+static void check_add_offloaders(afs_add_offloaders_fn *add, const char *form)
+{
+    enum { M = 64 };
+    float gain[M * 16];
+    int32_t ap[M];
+    int idx[M];
+    srand(5);
+    for (int G = 1; G <= AFS_AP_SUMS_X86_MAX_G; G++) {
+        for (int i = 0; i < M * G; i++)
+            gain[i] = ldexpf((float)rand() / (float)RAND_MAX, -(rand() % 41));
+        int count = 0;
+        for (int m = 0; m < M; m++) {
+            ap[m] = rand() % G;
+            if (rand() % 3)
+                idx[count++] = m;
+        }
+        int32_t n_want[17] = {0}, n_got[17] = {0};
+        float want[17], got[17];
+        for (int g = 0; g < 17; g++)
+            want[g] = got[g] = g < G ? 1e-6f * (float)g : -7.0f; /* a running total */
+        float rp = 0.3f * 0.2f;
+        for (int k = 0; k < count; k++) {
+            int m = idx[k], own = ap[m];
+            n_want[own]++;
+            for (int g = 0; g < G; g++)
+                want[g] += g != own ? rp * gain[m * G + g] : 0.0f;
+        }
+        add(gain, ap, idx, count, G, rp, n_got, got);
+        cr_assert(memcmp(n_want, n_got, sizeof n_want) == 0, "%s, G = %d: counts differ", form, G);
+        for (int g = 0; g < 17; g++)
+            cr_assert(memcmp(&want[g], &got[g], sizeof(float)) == 0,
+                      "%s, G = %d: sum %d is %a, want %a", form, G, g, got[g], want[g]);
+    }
+}
+
+Test(slot_cpu, ap_sums_vector_forms_match_the_definition)
+{
+    int ran = 0;
+    if (__builtin_cpu_supports("avx512f")) {
+        check_add_offloaders(afs_add_offloaders_avx512, "AVX-512");
+        ran++;
+    }
+    if (__builtin_cpu_supports("avx2")) {
+        check_add_offloaders(afs_add_offloaders_avx2, "AVX2");
+        ran++;
+    }
+    if (ran == 0)
+        cr_skip_test("this CPU has neither AVX2 nor AVX-512");
+}
+#endif

@@ -14,6 +14,7 @@
  * the same bits. */
 #include <string.h>
 
+#include "ap_sums_x86.h"
 #include "cpu_clones.h"
 #include "philox_lanes.h"
 #include "slot_cpu.h"
@@ -195,8 +196,9 @@ AFS_CLONE_INLINE int offloaders_of(const afs_env *env, size_t base, const uint8_
  * e, summed in agent order (the order best_response's afs_br_ap_sums
  * uses, so that its totals are the step's), over the offloaders alone
  * (a list made without a branch: the others would add only zeros); the
- * loop over the APs is vectorized. An offloader's own AP adds +0, which
- * leaves a sum of non-negative terms as it was. */
+ * loop over the APs is vectorized, and for G <= 16 on AVX2 or AVX-512 the
+ * G sums stay in registers (ap_sums_x86.c). An offloader's own AP adds
+ * +0, which leaves a sum of non-negative terms as it was. */
 AFS_CLONE_INLINE void ap_sums(const afs_env *env, int e, const uint8_t *action,
                            int32_t *restrict n, float *restrict interf)
 {
@@ -211,9 +213,20 @@ AFS_CLONE_INLINE void ap_sums(const afs_env *env, int e, const uint8_t *action,
         n[g] = 0;
         interf[g] = 0.0f;
     }
+    afs_add_offloaders_fn *add_in_registers = NULL;
+#if AFS_AP_SUMS_X86
+    if (G <= AFS_AP_SUMS_X86_MAX_G)
+        add_in_registers = __builtin_cpu_supports("avx512f") ? afs_add_offloaders_avx512
+                           : __builtin_cpu_supports("avx2")  ? afs_add_offloaders_avx2
+                                                             : NULL;
+#endif
     for (int m0 = 0; m0 < M; m0 += AFS_LANES) {
         int idx[AFS_LANES];
         int k_end = offloaders_of(env, base, action + base, m0, lanes_from(M, m0), idx);
+        if (add_in_registers) {
+            add_in_registers(gain, ap, idx, k_end, G, rp, n, interf);
+            continue;
+        }
         for (int k = 0; k < k_end; k++) {
             int m = idx[k], own = ap[m];
             const float *restrict row = gain + (size_t)m * G;
