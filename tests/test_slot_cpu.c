@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "kernels/cpu/ap_sums_x86.h"
+#include "kernels/cpu/slot_x86.h"
 
 /* One slot of env, agent by agent; act is scratch [E M]. */
 static void reference_slot(afs_env *env, int policy, uint8_t *act)
@@ -243,7 +243,7 @@ Test(slot_cpu, episode_start_matches_the_scalar_reset)
     }
 }
 
-#if AFS_AP_SUMS_X86
+#if AFS_SLOT_X86
 /* Expectation (the definition, written out): for each offloader m of the
  * list in order, n[own] += 1 and interf[g] += rp * gain[m G + g] for
  * every g < G but own, the own AP adding +0.0f; the sums past G are not
@@ -256,7 +256,7 @@ static void check_add_offloaders(afs_add_offloaders_fn *add, const char *form)
     int32_t ap[M];
     int idx[M];
     srand(5);
-    for (int G = 1; G <= AFS_AP_SUMS_X86_MAX_G; G++) {
+    for (int G = 1; G <= AFS_SLOT_X86_MAX_TABLE; G++) {
         for (int i = 0; i < M * G; i++)
             gain[i] = ldexpf((float)rand() / (float)RAND_MAX, -(rand() % 41));
         int count = 0;
@@ -281,6 +281,50 @@ static void check_add_offloaders(afs_add_offloaders_fn *add, const char *form)
         for (int g = 0; g < 17; g++)
             cr_assert(memcmp(&want[g], &got[g], sizeof(float)) == 0,
                       "%s, G = %d: sum %d is %a, want %a", form, G, g, got[g], want[g]);
+    }
+}
+
+/* Expectation (the definition in slot_x86.h, written out): each agent's
+ * AP's count and interference, and the last use of its type's container at
+ * the EN when it chose the EN (its row of the EN's table, m0 + l), else in
+ * the cloud; for tables of 1 .. 16 entries, runs of 1 .. 64 agents at
+ * several first agents. */
+Test(slot_cpu, lookup_vector_form_matches_the_definition)
+{
+    if (!__builtin_cpu_supports("avx512f"))
+        cr_skip_test("this CPU has no AVX-512");
+    enum { M = 200 };
+    static int32_t last_edge[M * 16];
+    int32_t n_ap[16], last_cloud[16], ap[64], type[64], local[64];
+    float i_ap[16];
+    srand(11);
+    for (int trial = 0; trial < 400; trial++) {
+        int G = 1 + trial % 16, NT = 1 + (trial / 16) % 16, n = 1 + rand() % 64;
+        int m0 = rand() % (M - 64);
+        for (int i = 0; i < M * NT; i++)
+            last_edge[i] = rand() % 50 - 1;
+        for (int g = 0; g < 16; g++) {
+            n_ap[g] = rand() % 150;
+            i_ap[g] = ldexpf((float)rand() / (float)RAND_MAX, -(rand() % 41));
+            last_cloud[g] = rand() % 50 - 1;
+        }
+        for (int l = 0; l < 64; l++) {
+            ap[l] = rand() % G;
+            type[l] = rand() % NT;
+            local[l] = rand() % 2;
+        }
+        int32_t n_of[64], last_use[64];
+        float i_of[64];
+        afs_lookup_in in = {n_ap, last_cloud, last_edge, i_ap, G, NT, m0, n, ap, type, local};
+        afs_look_up_avx512(in, n_of, i_of, last_use);
+        for (int l = 0; l < n; l++) {
+            int32_t want = local[l] ? last_edge[(m0 + l) * NT + type[l]] : last_cloud[type[l]];
+            cr_assert_eq(n_of[l], n_ap[ap[l]], "trial %d agent %d: count", trial, l);
+            cr_assert(memcmp(&i_of[l], &i_ap[ap[l]], sizeof(float)) == 0,
+                      "trial %d agent %d: interference", trial, l);
+            cr_assert_eq(last_use[l], want, "trial %d agent %d (G %d, NT %d, local %d)", trial,
+                         l, G, NT, local[l]);
+        }
     }
 }
 

@@ -14,7 +14,7 @@
  * the same bits. */
 #include <string.h>
 
-#include "ap_sums_x86.h"
+#include "slot_x86.h"
 #include "cpu_clones.h"
 #include "philox_lanes.h"
 #include "slot_cpu.h"
@@ -197,7 +197,7 @@ AFS_CLONE_INLINE int offloaders_of(const afs_env *env, size_t base, const uint8_
  * uses, so that its totals are the step's), over the offloaders alone
  * (a list made without a branch: the others would add only zeros); the
  * loop over the APs is vectorized, and for G <= 16 on AVX2 or AVX-512 the
- * G sums stay in registers (ap_sums_x86.c). An offloader's own AP adds
+ * G sums stay in registers (slot_x86.c). An offloader's own AP adds
  * +0, which leaves a sum of non-negative terms as it was. */
 AFS_CLONE_INLINE void ap_sums(const afs_env *env, int e, const uint8_t *action,
                            int32_t *restrict n, float *restrict interf)
@@ -214,8 +214,8 @@ AFS_CLONE_INLINE void ap_sums(const afs_env *env, int e, const uint8_t *action,
         interf[g] = 0.0f;
     }
     afs_add_offloaders_fn *add_in_registers = NULL;
-#if AFS_AP_SUMS_X86
-    if (G <= AFS_AP_SUMS_X86_MAX_G)
+#if AFS_SLOT_X86
+    if (G <= AFS_SLOT_X86_MAX_TABLE)
         add_in_registers = __builtin_cpu_supports("avx512f") ? afs_add_offloaders_avx512
                            : __builtin_cpu_supports("avx2")  ? afs_add_offloaders_avx2
                                                              : NULL;
@@ -234,6 +234,27 @@ AFS_CLONE_INLINE void ap_sums(const afs_env *env, int e, const uint8_t *action,
             for (int g = 0; g < G; g++)
                 interf[g] += g != own ? rp * row[g] : 0.0f;
         }
+    }
+}
+
+/* The outcome's table lookups for a run of agents (afs_lookup_in): by
+ * permutes and a gather in registers where the tables fit (slot_x86.c),
+ * else one agent at a time. */
+AFS_CLONE_INLINE void look_up(afs_lookup_in in, int32_t *n_of, float *i_of, int32_t *last_use)
+{
+#if AFS_SLOT_X86
+    if (in.G <= AFS_SLOT_X86_MAX_TABLE && in.NT <= AFS_SLOT_X86_MAX_TABLE &&
+        __builtin_cpu_supports("avx512f")) {
+        afs_look_up_avx512(in, n_of, i_of, last_use);
+        return;
+    }
+#endif
+    for (int l = 0; l < in.n; l++) { /* both loads, then a select: GCC vectorizes it */
+        int g = in.ap[l], t = in.type[l];
+        int32_t at_edge = in.last_edge[(in.m0 + l) * in.NT + t], in_cloud = in.last_cloud[t];
+        n_of[l] = in.n_ap[g];
+        i_of[l] = in.i_ap[g];
+        last_use[l] = in.local[l] ? at_edge : in_cloud;
     }
 }
 
@@ -266,17 +287,21 @@ AFS_CLONE_INLINE void outcomes(afs_env env, int e, const uint8_t *action, const 
         /* the actions as 32-bit 0/1: bytes in the loop below would make GCC
          * take 64 agents a vector iteration (as many bytes as fill a vector),
          * spilling, and leave the last 22 of 150 scalar */
-        int32_t local[AFS_LANES];
+        int32_t local[AFS_LANES], n_of[AFS_LANES], last_use[AFS_LANES];
+        float i_of[AFS_LANES];
         for (int m = m0; m < m_end; m++)
             local[m - m0] = act[m] != 0;
+        afs_lookup_in in = {n_ap, last_cloud, last_edge, i_ap, env.G, NT, m0, m_end - m0,
+                            ap + m0, type + m0, local};
+        look_up(in, n_of, i_of, last_use);
         #pragma omp simd
         for (int m = m0; m < m_end; m++) {
-            int g = ap[m], n = n_ap[g];
+            int n = n_of[m - m0];
             afs_outcome_in a;
             a.flags = flags[m];
             a.local = local[m - m0];
-            a.warm_edge = afs_is_warm(last_edge[m * NT + type[m]], slot, keep);
-            a.warm_cloud = afs_is_warm(last_cloud[type[m]], slot, keep);
+            /* only the chosen location's warmth is looked up */
+            a.warm_edge = a.warm_cloud = afs_is_warm(last_use[m - m0], slot, keep);
             a.type = type[m];
             a.w = w[m];
             a.z = z[m];
@@ -285,7 +310,7 @@ AFS_CLONE_INLINE void outcomes(afs_env env, int e, const uint8_t *action, const 
             a.dl = dl[m];
             a.c = c[m];
             a.d_idle = d_idle[m];
-            a.r_tr = afs_shared_rate(&env, h_own[m], n > 0 ? n : 1, i_ap[g]);
+            a.r_tr = afs_shared_rate(&env, h_own[m], n > 0 ? n : 1, i_of[m - m0]);
             a.f_c = f_c;
             a.r_re = r_re[m];
             afs_outcome o = afs_outcome_of(&p, a);

@@ -1,11 +1,11 @@
-/* The per-AP sums over a run of offloaders in vector registers
- * (ap_sums_x86.h). An offloader's lanes beyond G are not loaded and its
- * own AP's lane is multiplied to +0.0f, as the plain loop's select adds. */
-#include "ap_sums_x86.h"
+/* The CPU slot's table work in vector registers (slot_x86.h). */
+#include "slot_x86.h"
 
-#if AFS_AP_SUMS_X86
+#if AFS_SLOT_X86
 #include <immintrin.h>
 
+/* An offloader's lanes beyond G are not loaded, and its own AP's lane is
+ * multiplied to +0.0f, as the plain loop's select adds. */
 __attribute__((target("avx512f"))) void
 afs_add_offloaders_avx512(const float *gain, const int32_t *ap, const int *idx, int count,
                           int G, float rp, int32_t *n, float *interf)
@@ -49,5 +49,31 @@ afs_add_offloaders_avx2(const float *gain, const int32_t *ap, const int *idx, in
     }
     _mm256_maskstore_ps(interf, in_lo, lo);
     _mm256_maskstore_ps(interf + 8, in_hi, hi);
+}
+
+__attribute__((target("avx512f"))) void afs_look_up_avx512(afs_lookup_in in, int32_t *n_of,
+                                                          float *i_of, int32_t *last_use)
+{
+    __m512i n_table = _mm512_maskz_loadu_epi32((__mmask16)((1u << in.G) - 1u), in.n_ap);
+    __m512 i_table = _mm512_maskz_loadu_ps((__mmask16)((1u << in.G) - 1u), in.i_ap);
+    __m512i cloud_table = _mm512_maskz_loadu_epi32((__mmask16)((1u << in.NT) - 1u),
+                                                   in.last_cloud);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int l = 0; l < in.n; l += 16) {
+        __mmask16 live = in.n - l >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (in.n - l)) - 1u);
+        __m512i g = _mm512_maskz_loadu_epi32(live, in.ap + l);
+        __m512i t = _mm512_maskz_loadu_epi32(live, in.type + l);
+        __m512i local = _mm512_maskz_loadu_epi32(live, in.local + l);
+        _mm512_mask_storeu_epi32(n_of + l, live, _mm512_permutexvar_epi32(g, n_table));
+        _mm512_mask_storeu_ps(i_of + l, live, _mm512_permutexvar_ps(g, i_table));
+        /* the cloud's last use, replaced by the EN's where the agent chose
+         * its EN: (m0 + l + lane) NT + type */
+        __m512i agent = _mm512_add_epi32(_mm512_set1_epi32(in.m0 + l), lane);
+        __m512i at = _mm512_add_epi32(_mm512_mullo_epi32(agent, _mm512_set1_epi32(in.NT)), t);
+        __mmask16 at_edge = _mm512_mask_test_epi32_mask(live, local, local);
+        __m512i last = _mm512_mask_i32gather_epi32(_mm512_permutexvar_epi32(t, cloud_table),
+                                                   at_edge, at, in.last_edge, 4);
+        _mm512_mask_storeu_epi32(last_use + l, live, last);
+    }
 }
 #endif
