@@ -328,6 +328,34 @@ Test(slot_cpu, lookup_vector_form_matches_the_definition)
     }
 }
 
+/* Expectation (the definition): the row of every agent whose function was
+ * admitted at its EN (local, not dropped) gets the slot at its type; no
+ * other entry changes. Flags take every combination of the bits. */
+Test(slot_cpu, edge_marks_vector_form_match_the_definition)
+{
+    if (!__builtin_cpu_supports("avx512f"))
+        cr_skip_test("this CPU has no AVX-512");
+    enum { M = 150 };
+    static int32_t got[M * 16], want[M * 16];
+    uint32_t flags[M];
+    int32_t type[M];
+    srand(13);
+    for (int trial = 0; trial < 64; trial++) {
+        int NT = 1 + trial % 16, m_count = 1 + rand() % M, slot = 7 + trial;
+        for (int i = 0; i < M * NT; i++)
+            got[i] = want[i] = rand() % 50 - 1;
+        for (int m = 0; m < m_count; m++) {
+            flags[m] = (uint32_t)rand() & 0x3fu;
+            type[m] = rand() % NT;
+            if ((flags[m] & AFS_F_LOCAL) && !(flags[m] & AFS_F_DROPPED))
+                want[m * NT + type[m]] = slot;
+        }
+        afs_mark_edge_avx512(flags, type, m_count, NT, slot, got);
+        cr_assert(memcmp(got, want, sizeof(int32_t) * (size_t)(M * NT)) == 0,
+                  "trial %d (M %d, NT %d): the marks differ", trial, m_count, NT);
+    }
+}
+
 Test(slot_cpu, ap_sums_vector_forms_match_the_definition)
 {
     int ran = 0;

@@ -470,17 +470,22 @@ AFS_HDI void afs_outcome_counts(uint32_t fl, int *c)
     c[AFS_ACC_COLD] = done & (warm ^ 1);
 }
 
+/* The latency the accumulator counts: a completed function's, else +0.0f,
+ * by a mask (the sum a select would give, without the branch compilers
+ * make of the select, mispredicted in the CPU's ordered pass). */
+AFS_HDI float afs_counted_latency(uint32_t fl, float latency)
+{
+    uint32_t done = ((fl & AFS_F_HAS) != 0u) & ((fl & AFS_F_DROPPED) == 0u);
+    return afs_bits_float(afs_float_bits(latency) & (0u - done));
+}
+
 /* The accumulators that sum floats (latency, cost, reward), whose totals
- * depend on the order of the additions. */
+ * depend on the order of the additions. (The CPU's ordered pass,
+ * kernels/cpu/slot_cpu.c, adds the same three doubles, converted ahead.) */
 AFS_HDI void afs_accumulate_floats(double *acc, uint32_t fl, float latency, float cost,
                                    float reward)
 {
-    uint32_t done = ((fl & AFS_F_HAS) != 0u) & ((fl & AFS_F_DROPPED) == 0u);
-    /* +0.0f unless done, by a mask: the sum a select would give, without
-     * the branch compilers make of the select (mispredicted in the CPU's
-     * ordered pass) */
-    float counted = afs_bits_float(afs_float_bits(latency) & (0u - done));
-    acc[AFS_ACC_LATENCY] += (double)counted;
+    acc[AFS_ACC_LATENCY] += (double)afs_counted_latency(fl, latency);
     acc[AFS_ACC_COST] += cost;
     acc[AFS_ACC_REWARD] += reward;
 }

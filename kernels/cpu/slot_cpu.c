@@ -363,43 +363,63 @@ AFS_CLONE_INLINE void add_counts(const uint32_t *restrict flags, int M, double *
         acc[a] += k[a];
 }
 
-/* What must run in agent order, in one pass: the float accumulators,
- * whose totals depend on the order, and the containers the slot used (the
- * EN's of each admitted function, a branch and a store, kept out of the
- * vectorized outcome loop, which would then need a scatter). Returns the
- * cloud's container types used, one bit each. The running sums are
- * locals, kept in registers: an array on the stack would chain every
- * addition through a store and a load. */
-AFS_CLONE_INLINE uint32_t in_agent_order(const afs_env *env, int e, double *acc)
+/* The float accumulators, whose totals depend on the order of the
+ * additions: afs_accumulate_floats's three doubles, converted 64 agents at
+ * a time in vectors, then added in agent order, the running sums in
+ * registers (an array on the stack would chain every addition through a
+ * store and a load). */
+AFS_CLONE_INLINE void add_floats_in_agent_order(const afs_env *env, int e, double *acc)
 {
     size_t base = (size_t)e * env->M;
-    const uint32_t *flags = env->flags + base;
-    const float *latency = env->latency + base, *cost = env->cost + base;
-    const float *reward = env->reward + base;
-    const int32_t *type = env->type + base;
-    int32_t *last_edge = env->last_edge + base * (size_t)env->NT, slot = env->slot;
-    int NT = env->NT, M = env->M;
-    uint32_t cloud_types = 0;
-    double sums[AFS_ACC_N] = {0}, lat = 0.0, cst = 0.0, rwd = 0.0;
-    for (int m = 0; m < M; m++) {
-        uint32_t fl = flags[m];
-        sums[AFS_ACC_LATENCY] = lat;
-        sums[AFS_ACC_COST] = cst;
-        sums[AFS_ACC_REWARD] = rwd;
-        afs_accumulate_floats(sums, fl, latency[m], cost[m], reward[m]);
-        lat = sums[AFS_ACC_LATENCY];
-        cst = sums[AFS_ACC_COST];
-        rwd = sums[AFS_ACC_REWARD];
-        /* admitted at the EN: slot, else the value there, by a mask (a
-         * select, GCC makes a branch of, which the CPU cannot predict) */
-        int32_t *used = &last_edge[m * NT + type[m]];
-        int32_t admitted = (fl & (AFS_F_LOCAL | AFS_F_DROPPED)) == AFS_F_LOCAL;
-        *used ^= (*used ^ slot) & -admitted;
-        cloud_types |= afs_cloud_type_bit(env, base + (size_t)m);
+    const uint32_t *restrict flags = env->flags + base;
+    const float *restrict latency = env->latency + base, *restrict cost = env->cost + base;
+    const float *restrict reward = env->reward + base;
+    double lat = 0.0, cst = 0.0, rwd = 0.0;
+    for (int m0 = 0; m0 < env->M; m0 += AFS_LANES) {
+        int n = lanes_from(env->M, m0);
+        double lat_d[AFS_LANES], cst_d[AFS_LANES], rwd_d[AFS_LANES];
+        for (int l = 0; l < n; l++) {
+            lat_d[l] = (double)afs_counted_latency(flags[m0 + l], latency[m0 + l]);
+            cst_d[l] = (double)cost[m0 + l];
+            rwd_d[l] = (double)reward[m0 + l];
+        }
+        for (int l = 0; l < n; l++) {
+            lat += lat_d[l];
+            cst += cst_d[l];
+            rwd += rwd_d[l];
+        }
     }
     acc[AFS_ACC_LATENCY] += lat;
     acc[AFS_ACC_COST] += cst;
     acc[AFS_ACC_REWARD] += rwd;
+}
+
+/* The containers the slot used: the EN's of each admitted function (a
+ * scatter on AVX-512, slot_x86.c, else a read-modify-write per agent),
+ * after the outcome loop, whose warmth is the slot's start's; returns the
+ * cloud's container types used, one bit each. */
+AFS_CLONE_INLINE uint32_t mark_containers(const afs_env *env, int e)
+{
+    size_t base = (size_t)e * env->M;
+    const uint32_t *restrict flags = env->flags + base;
+    const int32_t *restrict type = env->type + base;
+    int32_t *restrict last_edge = env->last_edge + base * (size_t)env->NT, slot = env->slot;
+    int NT = env->NT;
+#if AFS_SLOT_X86
+    if (__builtin_cpu_supports("avx512f"))
+        afs_mark_edge_avx512(flags, type, env->M, NT, slot, last_edge);
+    else
+#endif
+    for (int m = 0; m < env->M; m++) {
+        /* admitted at the EN: slot, else the value there, by a mask (a
+         * select, GCC makes a branch of, which the CPU cannot predict) */
+        int32_t *used = &last_edge[m * NT + type[m]];
+        int32_t admitted = (flags[m] & (AFS_F_LOCAL | AFS_F_DROPPED)) == AFS_F_LOCAL;
+        *used ^= (*used ^ slot) & -admitted;
+    }
+    uint32_t cloud_types = 0;
+    for (int m = 0; m < env->M; m++)
+        cloud_types |= afs_cloud_type_bit(env, base + (size_t)m);
     return cloud_types;
 }
 
@@ -411,7 +431,8 @@ AFS_CPU_CLONES void afs_cpu_step_env(afs_env env, int e, const uint8_t *action)
     ap_sums(&env, e, action, n, interf);
     outcomes(env, e, action, n, interf);
     add_counts(env.flags + (size_t)e * env.M, env.M, acc);
-    uint32_t cloud_types = in_agent_order(&env, e, acc);
+    add_floats_in_agent_order(&env, e, acc);
+    uint32_t cloud_types = mark_containers(&env, e);
     end_slot(env, e, n, interf);
     for (int g = 0; g < env.G; g++) {
         env.n_ap[(size_t)e * env.G + g] = n[g];

@@ -1,5 +1,6 @@
 /* The CPU slot's table work in vector registers (slot_x86.h). */
 #include "slot_x86.h"
+#include "../common/env_state.h"
 
 #if AFS_SLOT_X86
 #include <immintrin.h>
@@ -74,6 +75,24 @@ __attribute__((target("avx512f"))) void afs_look_up_avx512(afs_lookup_in in, int
         __m512i last = _mm512_mask_i32gather_epi32(_mm512_permutexvar_epi32(t, cloud_table),
                                                    at_edge, at, in.last_edge, 4);
         _mm512_mask_storeu_epi32(last_use + l, live, last);
+    }
+}
+
+__attribute__((target("avx512f"))) void afs_mark_edge_avx512(const uint32_t *flags,
+                                                            const int32_t *type, int M, int NT,
+                                                            int32_t slot, int32_t *last_edge)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i outcome_bits = _mm512_set1_epi32((int)(AFS_F_LOCAL | AFS_F_DROPPED));
+    for (int m = 0; m < M; m += 16) {
+        __mmask16 live = M - m >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (M - m)) - 1u);
+        __m512i fl = _mm512_maskz_loadu_epi32(live, flags + m);
+        __m512i t = _mm512_maskz_loadu_epi32(live, type + m);
+        __mmask16 admitted = _mm512_mask_cmpeq_epi32_mask(
+            live, _mm512_and_si512(fl, outcome_bits), _mm512_set1_epi32((int)AFS_F_LOCAL));
+        __m512i agent = _mm512_add_epi32(_mm512_set1_epi32(m), lane);
+        __m512i at = _mm512_add_epi32(_mm512_mullo_epi32(agent, _mm512_set1_epi32(NT)), t);
+        _mm512_mask_i32scatter_epi32(last_edge, admitted, at, _mm512_set1_epi32(slot), 4);
     }
 }
 #endif

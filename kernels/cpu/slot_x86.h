@@ -8,6 +8,8 @@
  *   registers. The plain loop keeps them in memory: each offloader's
  *   addition then waits for the previous one's store, and GCC ends the
  *   G = 9 row with a scalar lane behind a branch on the agent's own AP.
+ * - The EN's container marks, by a scatter, where GCC leaves a scalar
+ *   read-modify-write per agent.
  * - The outcome's table lookups (an agent's AP's sums, its type's last
  *   container use), by permutes of a register for an AP or a cloud type and
  *   one gather for the EN's own containers, where GCC emulates a gather per
@@ -42,6 +44,12 @@ afs_add_offloaders_fn afs_add_offloaders_avx512, afs_add_offloaders_avx2;
  * G, NT <= 16. */
 typedef void afs_look_up_fn(afs_lookup_in in, int32_t *n_of, float *i_of, int32_t *last_use);
 afs_look_up_fn afs_look_up_avx512;
+
+/* last_edge[m NT + type[m]] = slot for every agent m < M whose function was
+ * admitted at its EN (flags: AFS_F_LOCAL, not AFS_F_DROPPED): one scatter
+ * of 16 agents, each its own row. */
+void afs_mark_edge_avx512(const uint32_t *flags, const int32_t *type, int M, int NT,
+                          int32_t slot, int32_t *last_edge);
 #else
 #define AFS_SLOT_X86 0
 #endif
