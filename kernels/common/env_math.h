@@ -50,11 +50,25 @@ AFS_HD float afs_noise_w(float dbm)
     return powf(10.0f, (dbm - 30.0f) / 10.0f);
 }
 
+/* log2(1 + SINR), bit/s/Hz: the part of a Shannon rate that does not
+ * depend on how the band is shared. */
+AFS_HDI float afs_spectral_efficiency(float rx_power_w, float noise_interf_w)
+{
+    return afs_log2f(1.0f + rx_power_w / noise_interf_w);
+}
+
+/* The rate, Mbit/s, of a link of spectral efficiency se on a band b (MHz)
+ * shared equally by `share` users. */
+AFS_HDI float afs_rate_at(float b_mhz, int share, float se)
+{
+    return (b_mhz / (float)share) * se;
+}
+
 /* Shannon rate of a band b (MHz) shared equally by `share` users, Mbit/s. */
 AFS_HDI float afs_rate(float b_mhz, int share, float rx_power_w,
                       float noise_interf_w)
 {
-    return (b_mhz / (float)share) * afs_log2f(1.0f + rx_power_w / noise_interf_w);
+    return afs_rate_at(b_mhz, share, afs_spectral_efficiency(rx_power_w, noise_interf_w));
 }
 
 /* Cell index of a coordinate on a grid of `grid` cells of side `cell`. */
@@ -321,6 +335,14 @@ AFS_HDI float afs_shared_rate(const afs_env *env, float h, int n, float interf)
 {
     const afs_env_params *p = &env->p;
     return afs_rate(p->b_tr, n, p->p_tx * h, env->noise_w + interf);
+}
+
+/* The spectral efficiency of that link: the CPU computes it once for an
+ * EN's uplink rate and the rate its AP broadcasts (afs_rate_at of the
+ * two shares), the same floats as the two afs_shared_rate. */
+AFS_HDI float afs_shared_efficiency(const afs_env *env, float h, float interf)
+{
+    return afs_spectral_efficiency(env->p.p_tx * h, env->noise_w + interf);
 }
 
 /* Uplink rate of offloader i of an AP with n offloaders and interference

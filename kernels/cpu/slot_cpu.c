@@ -258,8 +258,10 @@ AFS_CLONE_INLINE void look_up(afs_lookup_in in, int32_t *n_of, float *i_of, int3
     }
 }
 
-/* Slot phase 3 over the agents: each one's outcome from the slot's start
- * and the AP sums. */
+/* Slot phases 3-5 over the agents, 64 at a time: each one's outcome from
+ * the slot's start and the AP sums, then its drained queue and the rate
+ * its AP broadcasts. Nothing else in the step reads w or r_obs, so the end
+ * of the slot can follow each run of outcomes. */
 AFS_CLONE_INLINE void outcomes(afs_env env, int e, const uint8_t *action, const int32_t *n_ap,
                             const float *i_ap)
 {
@@ -281,14 +283,15 @@ AFS_CLONE_INLINE void outcomes(afs_env env, int e, const uint8_t *action, const 
     float *restrict d_tr = env.d_tr + base, *restrict d_re = env.d_re + base;
     float *restrict d_idle = env.d_idle + base, *restrict latency = env.latency + base;
     float *restrict cost = env.cost + base, *restrict reward = env.reward + base;
-    float f_c = env.f_c[e];
+    float *restrict r_obs = env.r_obs + base;
+    float f_c = env.f_c[e], b_tr = p.b_tr;
     for (int m0 = 0; m0 < env.M; m0 += AFS_LANES) {
         int m_end = m0 + lanes_from(env.M, m0);
         /* the actions as 32-bit 0/1: bytes in the loop below would make GCC
          * take 64 agents a vector iteration (as many bytes as fill a vector),
          * spilling, and leave the last 22 of 150 scalar */
         int32_t local[AFS_LANES], n_of[AFS_LANES], last_use[AFS_LANES];
-        float i_of[AFS_LANES];
+        float i_of[AFS_LANES], efficiency[AFS_LANES];
         for (int m = m0; m < m_end; m++)
             local[m - m0] = act[m] != 0;
         afs_lookup_in in = {n_ap, last_cloud, last_edge, i_ap, env.G, NT, m0, m_end - m0,
@@ -310,7 +313,9 @@ AFS_CLONE_INLINE void outcomes(afs_env env, int e, const uint8_t *action, const 
             a.dl = dl[m];
             a.c = c[m];
             a.d_idle = d_idle[m];
-            a.r_tr = afs_shared_rate(&env, h_own[m], n > 0 ? n : 1, i_of[m - m0]);
+            float se = afs_shared_efficiency(&env, h_own[m], i_of[m - m0]);
+            efficiency[m - m0] = se;
+            a.r_tr = afs_rate_at(b_tr, n > 0 ? n : 1, se); /* afs_uplink_rate's */
             a.f_c = f_c;
             a.r_re = r_re[m];
             afs_outcome o = afs_outcome_of(&p, a);
@@ -328,21 +333,13 @@ AFS_CLONE_INLINE void outcomes(afs_env env, int e, const uint8_t *action, const 
             cost[m] = o.cost;
             reward[m] = o.reward;
         }
-    }
-}
-
-/* Slots phases 4-5 over the agents: drained queues, broadcast rates. */
-AFS_CLONE_INLINE void end_slot(afs_env env, int e, const int32_t *n_ap, const float *i_ap)
-{
-    size_t base = (size_t)e * env.M;
-    const int32_t *restrict ap = env.ap + base;
-    const float *restrict f = env.f + base, *restrict h_own = env.h_own + base;
-    float *restrict w = env.w + base, *restrict r_obs = env.r_obs + base;
-    #pragma omp simd
-    for (int m = 0; m < env.M; m++) {
-        int g = ap[m];
-        w[m] = afs_drained(&env.p, w[m], f[m]);
-        r_obs[m] = afs_broadcast_rate(&env, h_own[m], n_ap[g], i_ap[g]);
+        /* phases 4-5 (afs_end_slot_agent): the broadcast rate from the
+         * uplink's spectral efficiency, one logarithm for both */
+        #pragma omp simd
+        for (int m = m0; m < m_end; m++) {
+            w[m] = afs_drained(&p, w[m], f[m]);
+            r_obs[m] = afs_rate_at(b_tr, n_of[m - m0] + 1, efficiency[m - m0]);
+        }
     }
 }
 
@@ -433,7 +430,6 @@ AFS_CPU_CLONES void afs_cpu_step_env(afs_env env, int e, const uint8_t *action)
     add_counts(env.flags + (size_t)e * env.M, env.M, acc);
     add_floats_in_agent_order(&env, e, acc);
     uint32_t cloud_types = mark_containers(&env, e);
-    end_slot(env, e, n, interf);
     for (int g = 0; g < env.G; g++) {
         env.n_ap[(size_t)e * env.G + g] = n[g];
         env.i_ap[(size_t)e * env.G + g] = interf[g];
