@@ -5,13 +5,27 @@
 #if AFS_SLOT_X86
 #include <immintrin.h>
 
+#define AVX512 __attribute__((target("avx512f")))
+
+/* The first `left` of 16 lanes (all 16 when left >= 16). */
+AVX512 static inline __mmask16 first_lanes(int left)
+{
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+}
+
+/* Agents a .. a + 15 as a vector of their rows' first entries, a NT. */
+AVX512 static inline __m512i rows_of(int a, int NT)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    return _mm512_mullo_epi32(_mm512_add_epi32(_mm512_set1_epi32(a), lane), _mm512_set1_epi32(NT));
+}
+
 /* An offloader's lanes beyond G are not loaded, and its own AP's lane is
  * multiplied to +0.0f, as the plain loop's select adds. */
-__attribute__((target("avx512f"))) void
-afs_add_offloaders_avx512(const float *gain, const int32_t *ap, const int *idx, int count,
-                          int G, float rp, int32_t *n, float *interf)
+AVX512 void afs_add_offloaders_avx512(const float *gain, const int32_t *ap, const int *idx,
+                                      int count, int G, float rp, int32_t *n, float *interf)
 {
-    __mmask16 in_g = (__mmask16)((1u << G) - 1u);
+    __mmask16 in_g = first_lanes(G);
     __m512 sums = _mm512_maskz_loadu_ps(in_g, interf), rpv = _mm512_set1_ps(rp);
     for (int k = 0; k < count; k++) {
         int m = idx[k], own = ap[m];
@@ -52,25 +66,21 @@ afs_add_offloaders_avx2(const float *gain, const int32_t *ap, const int *idx, in
     _mm256_maskstore_ps(interf + 8, in_hi, hi);
 }
 
-__attribute__((target("avx512f"))) void afs_look_up_avx512(afs_lookup_in in, int32_t *n_of,
-                                                          float *i_of, int32_t *last_use)
+AVX512 void afs_look_up_avx512(afs_lookup_in in, int32_t *n_of, float *i_of, int32_t *last_use)
 {
-    __m512i n_table = _mm512_maskz_loadu_epi32((__mmask16)((1u << in.G) - 1u), in.n_ap);
-    __m512 i_table = _mm512_maskz_loadu_ps((__mmask16)((1u << in.G) - 1u), in.i_ap);
-    __m512i cloud_table = _mm512_maskz_loadu_epi32((__mmask16)((1u << in.NT) - 1u),
-                                                   in.last_cloud);
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i n_table = _mm512_maskz_loadu_epi32(first_lanes(in.G), in.n_ap);
+    __m512 i_table = _mm512_maskz_loadu_ps(first_lanes(in.G), in.i_ap);
+    __m512i cloud_table = _mm512_maskz_loadu_epi32(first_lanes(in.NT), in.last_cloud);
     for (int l = 0; l < in.n; l += 16) {
-        __mmask16 live = in.n - l >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (in.n - l)) - 1u);
+        __mmask16 live = first_lanes(in.n - l);
         __m512i g = _mm512_maskz_loadu_epi32(live, in.ap + l);
         __m512i t = _mm512_maskz_loadu_epi32(live, in.type + l);
         __m512i local = _mm512_maskz_loadu_epi32(live, in.local + l);
         _mm512_mask_storeu_epi32(n_of + l, live, _mm512_permutexvar_epi32(g, n_table));
         _mm512_mask_storeu_ps(i_of + l, live, _mm512_permutexvar_ps(g, i_table));
         /* the cloud's last use, replaced by the EN's where the agent chose
-         * its EN: (m0 + l + lane) NT + type */
-        __m512i agent = _mm512_add_epi32(_mm512_set1_epi32(in.m0 + l), lane);
-        __m512i at = _mm512_add_epi32(_mm512_mullo_epi32(agent, _mm512_set1_epi32(in.NT)), t);
+         * its EN */
+        __m512i at = _mm512_add_epi32(rows_of(in.m0 + l, in.NT), t);
         __mmask16 at_edge = _mm512_mask_test_epi32_mask(live, local, local);
         __m512i last = _mm512_mask_i32gather_epi32(_mm512_permutexvar_epi32(t, cloud_table),
                                                    at_edge, at, in.last_edge, 4);
@@ -78,20 +88,17 @@ __attribute__((target("avx512f"))) void afs_look_up_avx512(afs_lookup_in in, int
     }
 }
 
-__attribute__((target("avx512f"))) void afs_mark_edge_avx512(const uint32_t *flags,
-                                                            const int32_t *type, int M, int NT,
-                                                            int32_t slot, int32_t *last_edge)
+AVX512 void afs_mark_edge_avx512(const uint32_t *flags, const int32_t *type, int M, int NT,
+                                 int32_t slot, int32_t *last_edge)
 {
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i outcome_bits = _mm512_set1_epi32((int)(AFS_F_LOCAL | AFS_F_DROPPED));
     for (int m = 0; m < M; m += 16) {
-        __mmask16 live = M - m >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (M - m)) - 1u);
+        __mmask16 live = first_lanes(M - m);
         __m512i fl = _mm512_maskz_loadu_epi32(live, flags + m);
         __m512i t = _mm512_maskz_loadu_epi32(live, type + m);
         __mmask16 admitted = _mm512_mask_cmpeq_epi32_mask(
             live, _mm512_and_si512(fl, outcome_bits), _mm512_set1_epi32((int)AFS_F_LOCAL));
-        __m512i agent = _mm512_add_epi32(_mm512_set1_epi32(m), lane);
-        __m512i at = _mm512_add_epi32(_mm512_mullo_epi32(agent, _mm512_set1_epi32(NT)), t);
+        __m512i at = _mm512_add_epi32(rows_of(m, NT), t);
         _mm512_mask_i32scatter_epi32(last_edge, admitted, at, _mm512_set1_epi32(slot), 4);
     }
 }

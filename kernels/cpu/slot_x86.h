@@ -1,19 +1,19 @@
-/* Two parts of the CPU's slot (kernels/cpu/slot_cpu.c) in AVX-512 and AVX2
- * intrinsics (slot_x86.c), for tables of at most 16 entries (APs, function
- * types), which then fit one vector register. GCC's vectorization of the
- * plain loops falls short there; the same operations in the same order
- * give the same bits.
+/* Three parts of the CPU's slot (kernels/cpu/slot_cpu.c) in intrinsics
+ * (slot_x86.c), for tables of at most 16 entries (APs, function types),
+ * which then fit one vector register. GCC's vectorization of the plain
+ * loops falls short there; the same operations in the same order give the
+ * same bits, and slot_cpu.c keeps the plain loops for other CPUs.
  *
- * - The per-AP sums over a run of offloaders, with the G running sums in
- *   registers. The plain loop keeps them in memory: each offloader's
- *   addition then waits for the previous one's store, and GCC ends the
- *   G = 9 row with a scalar lane behind a branch on the agent's own AP.
- * - The EN's container marks, by a scatter, where GCC leaves a scalar
- *   read-modify-write per agent.
- * - The outcome's table lookups (an agent's AP's sums, its type's last
- *   container use), by permutes of a register for an AP or a cloud type and
- *   one gather for the EN's own containers, where GCC emulates a gather per
- *   table with a scalar load per agent. */
+ * - The per-AP sums over a run of offloaders (AVX-512 and AVX2), with the
+ *   G running sums in registers. The plain loop keeps them in memory: each
+ *   offloader's addition then waits for the previous one's store, and GCC
+ *   ends the G = 9 row with a scalar lane behind a branch on the own AP.
+ * - The outcome's table lookups (AVX-512): an agent's AP's sums and its
+ *   type's last container use, by permutes of a register for an AP or a
+ *   cloud type and one gather for the EN's own containers, where GCC
+ *   emulates a gather per table with a scalar load per agent.
+ * - The EN's container marks (AVX-512), by a scatter, where GCC leaves a
+ *   read-modify-write per agent. */
 #ifndef AFS_SLOT_X86_H
 #define AFS_SLOT_X86_H
 
