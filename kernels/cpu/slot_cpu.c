@@ -1,17 +1,22 @@
 /* One environment's slot on the CPU, phase by phase over its M agents, in
- * loops the compiler vectorizes: each calls the shared branch-free math of
- * kernels/common/env_math.h (afs_arrival_of, afs_outcome_of, ...) for one
- * agent, reading and writing the state through restrict pointers into that
- * environment's rows, so that several agents go through one vector
- * instruction. What cannot be vectorized without changing a result runs
- * in agent order: the per-AP sums, the metric sums (double) and the
- * scatter into last_edge. Results are the scalar per-agent functions' bit
- * for bit (tests/test_env.c compares the two).
+ * loops the compiler vectorizes, 64 agents at a time: each calls the shared
+ * branch-free math of kernels/common/env_math.h (afs_arrival_of,
+ * afs_outcome_of, ...) for one agent, reading and writing the state
+ * through restrict pointers into that environment's rows, so that several
+ * agents go through one vector instruction. What cannot be reordered
+ * without changing a result runs in agent order: the per-AP sums and the
+ * metric sums (double). Where GCC's code falls short, x86 intrinsics take
+ * over (philox_x86.c, slot_x86.c), picked at run time. Results are the
+ * scalar per-agent functions' bit for bit (tests/test_slot_cpu.c compares
+ * the two).
  *
  * Each function is compiled three times (AVX-512, AVX2, SSE2) and the
  * loader picks the one this CPU runs, so that one binary uses the vector
  * width of the machine it lands on; without FP contraction the three give
- * the same bits. */
+ * the same bits. Two rules keep GCC's vector loops fast: no byte in a
+ * float loop (GCC would take 64 agents an iteration, spill, and leave the
+ * remainder scalar), and a mask, not a select, where the select's way
+ * depends on the agent (GCC may emit a branch, which the CPU mispredicts). */
 #include <string.h>
 
 #include "slot_x86.h"
