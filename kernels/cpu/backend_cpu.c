@@ -253,6 +253,8 @@ static void play_env(void *ctx, int e)
 {
     slot_ctx *c = ctx;
     afs_env env = c->env;
+    if (e + 1 < env.E)
+        afs_cpu_prefetch_env(&env, e + 1);
     for (int s = 0; s < c->count; s++, env.slot++) {
         afs_cpu_arrive_env(env, e);
         afs_cpu_decide_env(env, e, c->policy, c->action);

@@ -443,3 +443,23 @@ AFS_CPU_CLONES void afs_cpu_step_env(afs_env env, int e, const uint8_t *action)
     for (int a = 0; a < AFS_ACC_N; a++)
         env.acc[(size_t)e * AFS_ACC_N + a] += acc[a];
 }
+
+/* Asks for environment e's rows of every array of the state
+ * (kernels/common/env_state.h) in the L2, one line at a time: a thread
+ * calls it for the next environment it will play while it plays this one's
+ * slots. */
+static void prefetch_row(const void *array, size_t row_bytes, int e)
+{
+    const char *row = (const char *)array + (size_t)e * row_bytes;
+    for (size_t at = 0; at < row_bytes; at += 64)
+        __builtin_prefetch(row + at, 0, 2);
+}
+
+void afs_cpu_prefetch_env(const afs_env *env, int e)
+{
+    size_t E = (size_t)env->E, A = E * (size_t)env->M, G = (size_t)env->G, NT = (size_t)env->NT;
+    (void)A, (void)G, (void)NT;
+#define AFS_X(type, name, count) prefetch_row(env->name, sizeof(type) * ((count) / E), e);
+    AFS_ENV_ARRAYS(AFS_X)
+#undef AFS_X
+}

@@ -18,5 +18,7 @@ void afs_cpu_decide_env(afs_env env, int e, int policy, uint8_t *action);
 /* Slot phases 3-5: outcomes, metrics, containers, queues and broadcast
  * rates, given every agent's action. */
 void afs_cpu_step_env(afs_env env, int e, const uint8_t *action);
+/* Environment e's state into the L2 ahead of its slots. */
+void afs_cpu_prefetch_env(const afs_env *env, int e);
 
 #endif
