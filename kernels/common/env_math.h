@@ -503,7 +503,7 @@ AFS_HDI float afs_counted_latency(uint32_t fl, float latency)
 
 /* The accumulators that sum floats (latency, cost, reward), whose totals
  * depend on the order of the additions. (The CPU's ordered pass,
- * kernels/cpu/slot_cpu.c, adds the same three doubles, converted ahead.) */
+ * kernels/cpu/slot_cpu.c, adds the same three doubles to locals.) */
 AFS_HDI void afs_accumulate_floats(double *acc, uint32_t fl, float latency, float cost,
                                    float reward)
 {

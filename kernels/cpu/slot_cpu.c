@@ -365,11 +365,10 @@ AFS_CLONE_INLINE void add_counts(const uint32_t *restrict flags, int M, double *
         acc[a] += k[a];
 }
 
-/* The float accumulators, whose totals depend on the order of the
- * additions: afs_accumulate_floats's three doubles, converted 64 agents at
- * a time in vectors, then added in agent order, the running sums in
- * registers (an array on the stack would chain every addition through a
- * store and a load). */
+/* The float accumulators (afs_accumulate_floats's three doubles), whose
+ * totals depend on the order of the additions, in agent order, the
+ * running sums in registers (an array on the stack would chain every
+ * addition through a store and a load). */
 AFS_CLONE_INLINE void add_floats_in_agent_order(const afs_env *env, int e, double *acc)
 {
     size_t base = (size_t)e * env->M;
@@ -377,30 +376,20 @@ AFS_CLONE_INLINE void add_floats_in_agent_order(const afs_env *env, int e, doubl
     const float *restrict latency = env->latency + base, *restrict cost = env->cost + base;
     const float *restrict reward = env->reward + base;
     double lat = 0.0, cst = 0.0, rwd = 0.0;
-    for (int m0 = 0; m0 < env->M; m0 += AFS_LANES) {
-        int n = lanes_from(env->M, m0);
-        double lat_d[AFS_LANES], cst_d[AFS_LANES], rwd_d[AFS_LANES];
-        for (int l = 0; l < n; l++) {
-            lat_d[l] = (double)afs_counted_latency(flags[m0 + l], latency[m0 + l]);
-            cst_d[l] = (double)cost[m0 + l];
-            rwd_d[l] = (double)reward[m0 + l];
-        }
-        for (int l = 0; l < n; l++) {
-            lat += lat_d[l];
-            cst += cst_d[l];
-            rwd += rwd_d[l];
-        }
+    for (int m = 0; m < env->M; m++) {
+        lat += (double)afs_counted_latency(flags[m], latency[m]);
+        cst += (double)cost[m];
+        rwd += (double)reward[m];
     }
     acc[AFS_ACC_LATENCY] += lat;
     acc[AFS_ACC_COST] += cst;
     acc[AFS_ACC_REWARD] += rwd;
 }
 
-/* The containers the slot used: the EN's of each admitted function (a
- * scatter on AVX-512, slot_x86.c, else a read-modify-write per agent),
- * after the outcome loop, whose warmth is the slot's start's; returns the
- * cloud's container types used, one bit each. */
-AFS_CLONE_INLINE uint32_t mark_containers(const afs_env *env, int e)
+/* The EN's containers the slot used, those of each admitted function:
+ * a scatter on AVX-512 (slot_x86.c), else a read-modify-write per agent.
+ * After the outcome loop, whose warmth is the slot's start's. */
+AFS_CLONE_INLINE void mark_edge_containers(const afs_env *env, int e)
 {
     size_t base = (size_t)e * env->M;
     const uint32_t *restrict flags = env->flags + base;
@@ -408,9 +397,10 @@ AFS_CLONE_INLINE uint32_t mark_containers(const afs_env *env, int e)
     int32_t *restrict last_edge = env->last_edge + base * (size_t)env->NT, slot = env->slot;
     int NT = env->NT;
 #if AFS_SLOT_X86
-    if (__builtin_cpu_supports("avx512f"))
+    if (__builtin_cpu_supports("avx512f")) {
         afs_mark_edge_avx512(flags, type, env->M, NT, slot, last_edge);
-    else
+        return;
+    }
 #endif
     for (int m = 0; m < env->M; m++) {
         /* admitted at the EN: slot, else the value there, by a mask (a
@@ -419,10 +409,16 @@ AFS_CLONE_INLINE uint32_t mark_containers(const afs_env *env, int e)
         int32_t admitted = (flags[m] & (AFS_F_LOCAL | AFS_F_DROPPED)) == AFS_F_LOCAL;
         *used ^= (*used ^ slot) & -admitted;
     }
-    uint32_t cloud_types = 0;
+}
+
+/* The cloud's container types the slot used, one bit each. */
+AFS_CLONE_INLINE uint32_t cloud_types_used(const afs_env *env, int e)
+{
+    size_t base = (size_t)e * env->M;
+    uint32_t used = 0;
     for (int m = 0; m < env->M; m++)
-        cloud_types |= afs_cloud_type_bit(env, base + (size_t)m);
-    return cloud_types;
+        used |= afs_cloud_type_bit(env, base + (size_t)m);
+    return used;
 }
 
 AFS_CPU_CLONES void afs_cpu_step_env(afs_env env, int e, const uint8_t *action)
@@ -434,7 +430,8 @@ AFS_CPU_CLONES void afs_cpu_step_env(afs_env env, int e, const uint8_t *action)
     outcomes(env, e, action, n, interf);
     add_counts(env.flags + (size_t)e * env.M, env.M, acc);
     add_floats_in_agent_order(&env, e, acc);
-    uint32_t cloud_types = mark_containers(&env, e);
+    mark_edge_containers(&env, e);
+    uint32_t cloud_types = cloud_types_used(&env, e);
     for (int g = 0; g < env.G; g++) {
         env.n_ap[(size_t)e * env.G + g] = n[g];
         env.i_ap[(size_t)e * env.G + g] = interf[g];
