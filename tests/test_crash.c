@@ -509,7 +509,12 @@ Test(crash, a_training_killed_and_resumed_ends_as_the_uninterrupted_one, .timeou
     path_in(out, sizeof out, "train-killed.h5");
     snprintf(ckpt, sizeof ckpt, "%.*s.ckpt.h5", (int)strlen(out) - 3, out);
     launch whole = {training, ref, NULL, 0, NULL};
+    double t0 = now_s();
     cr_assert_eq(exit_status(start(&whole)), 0, "%s", stderr_of(ref));
+    /* each kill at a random moment within an eighth of the whole run's time,
+     * so that the 25 land before the run can end, on a fast machine as on a
+     * slow one (a fixed 150 ms let a 0.6 s run end after 10) */
+    long max_delay_us = (long)((now_s() - t0) / 8.0 * 1e6);
     unsigned seed = 777;
     int kills = 0, resumes = 0, done = 0;
     for (int round = 0; !done && round < 200; round++) {
@@ -523,7 +528,7 @@ Test(crash, a_training_killed_and_resumed_ends_as_the_uninterrupted_one, .timeou
         pid_t pid = start(&l);
         int st, status;
         if (round < 25) /* then let it finish */
-            usleep((useconds_t)(rand_r(&seed) % 150001)); /* the whole run takes about 1 s */
+            usleep((useconds_t)(rand_r(&seed) % (max_delay_us + 1)));
         if (round < 25 && waitpid(pid, &status, WNOHANG) == pid) {
             st = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         } else {
