@@ -14,10 +14,12 @@
  * several APs and one, and agent counts that leave a partial batch of the
  * batched Philox (M = 150, 37, 1). */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "helpers.h"
+#include "kernels/cpu/slot_cpu.h"
 #include "kernels/cpu/slot_x86.h"
 
 /* One slot of env, agent by agent; act is scratch [E M]. */
@@ -371,3 +373,183 @@ Test(slot_cpu, ap_sums_vector_forms_match_the_definition)
         cr_skip_test("this CPU has neither AVX2 nor AVX-512");
 }
 #endif
+
+/* ---- The metric sums (afs_cpu_float_sums) ---- */
+
+/* A float with exponent field `field` (1 .. 254) and the 23 stored bits
+ * `low`. */
+static float float_of(uint32_t field, uint32_t low)
+{
+    uint32_t u = field << 23 | low;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* Whether adding x[0 .. n-1] in double from 0.0, in that order, rounds:
+ * each partial sum against the same sum in long double, whose 64-bit
+ * significand holds these exactly (x86's 80-bit format). */
+static int adding_rounds(const float *x, int n)
+{
+    double s = 0.0;
+    long double exact = 0.0L;
+    for (int i = 0; i < n; i++) {
+        s += (double)x[i];
+        exact += (long double)x[i];
+        if ((long double)s != exact)
+            return 1;
+    }
+    return 0;
+}
+
+/* Expectation (from the 53-bit significand, not from the code): the
+ * hardest terms afs_sums_are_exact lets through add up without a rounding;
+ * one binade more, they round (for these n, where n - 1 is more than half
+ * the next power of two). The hardest: n - 1 copies of the largest float
+ * of field hi, then the smallest of field lo with its last bit set, whose
+ * unit in the last place the sum must keep. */
+Test(slot_cpu, sums_exact_test_is_exact_at_its_bound)
+{
+    _Static_assert(sizeof(long double) > sizeof(double), "needs x86's 80-bit long double");
+    static float x[1024];
+    const int sizes[] = {16, 150, 256, 1024};
+    for (int c = 0; c < 4; c++) {
+        int n = sizes[c];
+        uint32_t lo = 60, hi = lo;
+        while (hi < 254 && afs_sums_are_exact(lo, hi + 1, n))
+            hi++;
+        cr_assert(hi > lo + 15, "n = %d: a bound of %u binades", n, hi - lo);
+        for (uint32_t top = hi; top <= hi + 1; top++) {
+            for (int i = 0; i < n - 1; i++)
+                x[i] = float_of(top, 0x7fffffu);
+            x[n - 1] = float_of(lo, 1u);
+            cr_assert_eq(adding_rounds(x, n), top > hi, "n = %d, fields %u .. %u", n, lo, top);
+        }
+        cr_assert(!afs_sums_are_exact(1, 255, n) && !afs_sums_are_exact(255, 255, n),
+                  "n = %d: infinities and NaNs pass", n);
+    }
+}
+
+/* M agents' metric terms: flags with every combination of the bits, and
+ * floats of random sign over `binades` binades from 2^-10. */
+typedef struct metric_terms {
+    uint32_t flags[1000];
+    float latency[1000], cost[1000], reward[1000];
+} metric_terms;
+
+static void random_terms(metric_terms *t, int M, int binades, unsigned seed)
+{
+    srand(seed);
+    float *columns[3] = {t->latency, t->cost, t->reward};
+    for (int m = 0; m < M; m++) {
+        t->flags[m] = (uint32_t)rand() & 0x3fu;
+        for (int q = 0; q < 3; q++) {
+            float x = ldexpf(1.0f + (float)rand() / (float)RAND_MAX, -10 + rand() % binades);
+            columns[q][m] = rand() % 5 == 0 ? 0.0f : rand() % 2 ? x : -x;
+        }
+    }
+}
+
+/* The definition: afs_accumulate_floats agent by agent from zeros. */
+static void sums_in_agent_order(const metric_terms *t, int M, double *acc)
+{
+    for (int a = 0; a < AFS_ACC_N; a++)
+        acc[a] = 0.0;
+    for (int m = 0; m < M; m++)
+        afs_accumulate_floats(acc, t->flags[m], t->latency[m], t->cost[m], t->reward[m]);
+}
+
+static void check_float_sums(const metric_terms *t, int M, const char *what)
+{
+    double want[AFS_ACC_N], got[AFS_ACC_N] = {0};
+    sums_in_agent_order(t, M, want);
+    afs_cpu_float_sums(t->flags, t->latency, t->cost, t->reward, M, got);
+    for (int a = AFS_ACC_LATENCY; a <= AFS_ACC_REWARD; a++)
+        cr_assert(memcmp(&want[a], &got[a], sizeof(double)) == 0 || (isnan(want[a]) && isnan(got[a])),
+                  "%s, M = %d: sum %d is %a, in agent order %a", what, M, a, got[a], want[a]);
+}
+
+/* Expectation (the definition): the sums in agent order, bit for bit,
+ * whether the terms allow any order (the model's: a few binades) or not
+ * (2^53 and then ones, each of which that order rounds away; an infinity;
+ * a NaN). */
+Test(slot_cpu, float_sums_are_the_agent_orders)
+{
+    static metric_terms t;
+    const int sizes[] = {1, 7, 150, 1000};
+    for (int c = 0; c < 4; c++) {
+        int M = sizes[c];
+        for (int binades = 1; binades <= 12; binades++) {
+            random_terms(&t, M, binades, (unsigned)(c * 100 + binades));
+            check_float_sums(&t, M, "a few binades");
+        }
+        random_terms(&t, M, 4, 99u);
+        for (int m = 0; m < M; m++) {
+            t.flags[m] = AFS_F_HAS;
+            t.latency[m] = t.cost[m] = m == 0 ? 0x1p53f : 1.0f;
+        }
+        if (M >= 16) { /* the precondition: here the order shows */
+            afs_unordered_sums any = afs_cpu_sum_unordered(t.flags, t.latency, t.cost,
+                                                           t.reward, M);
+            double want[AFS_ACC_N];
+            sums_in_agent_order(&t, M, want);
+            cr_assert(any.cost != want[AFS_ACC_COST], "M = %d: no order shows", M);
+        }
+        check_float_sums(&t, M, "2^53, then ones");
+        t.reward[M / 2] = INFINITY;
+        t.cost[M - 1] = NAN;
+        check_float_sums(&t, M, "an infinity and a NaN");
+    }
+}
+
+/* Expectation (the definition in slot_x86.h, by other means: fabsf, float
+ * comparisons, long double): the largest magnitude's bits shifted up by
+ * one; the smallest nonzero one's, less 1, or UINT32_MAX when all are
+ * zero; and, for terms whose sums are exact, the exact sums. */
+static void check_unordered(afs_unordered_sums (*sum)(const uint32_t *, const float *,
+                                                      const float *, const float *, int),
+                            const char *form)
+{
+    static metric_terms t;
+    for (int M = 1; M <= 200; M += 13) {
+        random_terms(&t, M, 6, (unsigned)M);
+        if (M == 14) /* all zero */
+            for (int m = 0; m < M; m++)
+                t.latency[m] = t.cost[m] = t.reward[m] = -0.0f;
+        if (M == 27)
+            t.cost[3] = ldexpf(1.0f, -140); /* a subnormal */
+        float largest = 0.0f, smallest = INFINITY;
+        long double exact[3] = {0.0L, 0.0L, 0.0L};
+        for (int m = 0; m < M; m++) {
+            float terms[3] = {afs_counted_latency(t.flags[m], t.latency[m]), t.cost[m],
+                              t.reward[m]};
+            for (int q = 0; q < 3; q++) {
+                float a = fabsf(terms[q]);
+                largest = a > largest ? a : largest;
+                smallest = a > 0.0f && a < smallest ? a : smallest;
+                exact[q] += (long double)terms[q];
+            }
+        }
+        uint32_t most, least;
+        memcpy(&most, &largest, sizeof most);
+        memcpy(&least, &smallest, sizeof least);
+        most <<= 1;
+        least = isinf(smallest) ? UINT32_MAX : (least << 1) - 1u;
+        afs_unordered_sums got = sum(t.flags, t.latency, t.cost, t.reward, M);
+        cr_assert_eq(got.most, most, "%s, M = %d: the largest magnitude", form, M);
+        cr_assert_eq(got.least, least, "%s, M = %d: the smallest magnitude", form, M);
+        if (M != 27) { /* the subnormal makes them inexact */
+            cr_assert(got.latency == (double)exact[0] && got.cost == (double)exact[1] &&
+                      got.reward == (double)exact[2], "%s, M = %d: the sums", form, M);
+        }
+    }
+}
+
+Test(slot_cpu, unordered_sums_match_the_definition)
+{
+    check_unordered(afs_cpu_sum_unordered, "plain C");
+#if AFS_SLOT_X86
+    if (__builtin_cpu_supports("avx512f"))
+        check_unordered(afs_sum_unordered_avx512, "AVX-512");
+#endif
+}

@@ -88,6 +88,54 @@ AVX512 void afs_look_up_avx512(afs_lookup_in in, int32_t *n_of, float *i_of, int
     }
 }
 
+/* The float bits of x, the sign dropped, shifted up by one: an order of
+ * magnitudes. */
+AVX512 static inline __m512i magnitudes(__m512 x)
+{
+    return _mm512_slli_epi32(_mm512_castps_si512(x), 1);
+}
+
+/* acc + the 16 floats of x, as doubles, in two vectors of 8. */
+AVX512 static inline void add_as_doubles(__m512d acc[2], __m512 x)
+{
+    acc[0] = _mm512_add_pd(acc[0], _mm512_cvtps_pd(_mm512_castps512_ps256(x)));
+    acc[1] = _mm512_add_pd(acc[1], _mm512_cvtps_pd(
+                                       _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))));
+}
+
+AVX512 afs_unordered_sums afs_sum_unordered_avx512(const uint32_t *flags, const float *latency,
+                                                   const float *cost, const float *reward, int M)
+{
+    __m512d lat[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()}, cst[2] = {lat[0], lat[0]},
+            rwd[2] = {lat[0], lat[0]};
+    __m512i least = _mm512_set1_epi32(-1), most = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    for (int m = 0; m < M; m += 16) {
+        __mmask16 live = first_lanes(M - m);
+        __m512i fl = _mm512_maskz_loadu_epi32(live, flags + m);
+        /* afs_counted_latency: of a function that ran (arrived, not dropped) */
+        __mmask16 ran = _mm512_test_epi32_mask(fl, _mm512_set1_epi32((int)AFS_F_HAS)) &
+                        _mm512_testn_epi32_mask(fl, _mm512_set1_epi32((int)AFS_F_DROPPED));
+        __m512 terms[3] = {_mm512_maskz_loadu_ps(live & ran, latency + m),
+                           _mm512_maskz_loadu_ps(live, cost + m),
+                           _mm512_maskz_loadu_ps(live, reward + m)};
+        for (int q = 0; q < 3; q++) {
+            __m512i mag = magnitudes(terms[q]);
+            most = _mm512_max_epu32(most, mag);
+            least = _mm512_min_epu32(least, _mm512_sub_epi32(mag, one));
+        }
+        add_as_doubles(lat, terms[0]);
+        add_as_doubles(cst, terms[1]);
+        add_as_doubles(rwd, terms[2]);
+    }
+    afs_unordered_sums s;
+    s.latency = _mm512_reduce_add_pd(_mm512_add_pd(lat[0], lat[1]));
+    s.cost = _mm512_reduce_add_pd(_mm512_add_pd(cst[0], cst[1]));
+    s.reward = _mm512_reduce_add_pd(_mm512_add_pd(rwd[0], rwd[1]));
+    s.least = (uint32_t)_mm512_reduce_min_epu32(least);
+    s.most = (uint32_t)_mm512_reduce_max_epu32(most);
+    return s;
+}
+
 AVX512 void afs_mark_edge_avx512(const uint32_t *flags, const int32_t *type, int M, int NT,
                                  int32_t slot, int32_t *last_edge)
 {

@@ -13,7 +13,10 @@
  *   cloud type and one gather for the EN's own containers, where GCC
  *   emulates a gather per table with a scalar load per agent.
  * - The EN's container marks (AVX-512), by a scatter, where GCC leaves a
- *   read-modify-write per agent. */
+ *   read-modify-write per agent.
+ * - The metric sums in no set order (AVX-512), for when that order gives
+ *   the agent order's bits: GCC leaves the last agents scalar and adds the
+ *   lanes up one by one. */
 #ifndef AFS_SLOT_X86_H
 #define AFS_SLOT_X86_H
 
@@ -27,6 +30,16 @@ typedef struct afs_lookup_in {
     int G, NT, m0, n;
     const int32_t *ap, *type, *local;             /* [n] */
 } afs_lookup_in;
+
+/* The metric sums of agents' terms (afs_accumulate_floats's: the counted
+ * latency, the cost, the reward), in double, added in no set order, and
+ * the range of the terms' magnitudes, as float bits shifted up by one (the
+ * sign dropped): the largest, and the smallest nonzero less 1 (UINT32_MAX
+ * when every term is zero). */
+typedef struct afs_unordered_sums {
+    double latency, cost, reward;
+    uint32_t least, most;
+} afs_unordered_sums;
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define AFS_SLOT_X86 1
@@ -44,6 +57,10 @@ afs_add_offloaders_fn afs_add_offloaders_avx512, afs_add_offloaders_avx2;
  * G, NT <= 16. */
 typedef void afs_look_up_fn(afs_lookup_in in, int32_t *n_of, float *i_of, int32_t *last_use);
 afs_look_up_fn afs_look_up_avx512;
+
+/* afs_unordered_sums over agents m < M; lanes past M by masked loads. */
+afs_unordered_sums afs_sum_unordered_avx512(const uint32_t *flags, const float *latency,
+                                            const float *cost, const float *reward, int M);
 
 /* last_edge[m NT + type[m]] = slot for every agent m < M whose function was
  * admitted at its EN (flags: AFS_F_LOCAL, not AFS_F_DROPPED): one scatter
