@@ -3,10 +3,10 @@
 # (bench/env_numpy.py: the same model, vectorized over environments and
 # agents), all timed in one run on this machine, at M = 150 agents, for
 # each policy (default greedy and random) and E = 64, 1024 and 8192:
-# afsim on one thread and on every core (10 slots a call, as `afsim run`
+# afsim on one thread and on every core (25 slots a call, as `afsim run`
 # plays heuristics without a trace), NumPy (with the threads its BLAS was
 # allowed), the ratios, the fewest bytes per agent-step to and from memory
-# (a slot's, over the 10 slots that share one fetch of the state) and the
+# (a slot's, over the 25 slots that share one fetch of the state) and the
 # rate that traffic alone allows at the copy bandwidth env_bench measures
 # (a state that fits in the caches can beat it). In agent-steps/s: one
 # agent deciding for one slot. Both sides time episodes the same way: one

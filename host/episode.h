@@ -13,11 +13,12 @@
 #define AFS_EPISODE_STOPPED 2 /* a second signal came: the episode was dropped */
 
 /* Slots an agent without per-slot work (play_slots) plays at once when no
- * trace is collected: the CPU then plays each environment's 10 slots back
- * to back while its state is in the caches, and reads it from memory a
- * tenth as often (docs/performance.md). A second SIGINT is seen within 10
- * slots. */
-#define AFS_SLOTS_AT_ONCE 10
+ * trace is collected: the CPU then plays each environment's 25 slots back
+ * to back while its state is in the caches, and reads it from the L3 or
+ * memory once per 25 slots (docs/performance.md: 10 a call had left
+ * E = 1024 5% behind E = 64; 100 would gain 1% more). A second SIGINT is
+ * seen within 25 slots (0.2 s at E = 8192 on two cores). */
+#define AFS_SLOTS_AT_ONCE 25
 
 /* Episode words (the episode counter of every random draw, so an episode's
  * layouts and arrivals): afsim run's episodes and training's evaluations

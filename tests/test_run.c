@@ -78,8 +78,8 @@ static void read_doubles(const char *path, const char *dataset, double *v, int n
 
 /* Without a trace the heuristics play AFS_SLOTS_AT_ONCE slots a call
  * (each environment's slots back to back on the CPU), with one a slot at a
- * time: the episodes' figures are the same bit for bit. 25 slots: calls of
- * 10, 10 and 5. */
+ * time: the episodes' figures are the same bit for bit. 55 slots: calls of
+ * 25, 25 and 5. */
 Test(run, heuristics_play_the_same_episodes_with_and_without_the_trace)
 {
     const char *policies = "random,greedy,all_local,all_cloud,best_response,deadline";
@@ -92,7 +92,7 @@ Test(run, heuristics_play_the_same_episodes_with_and_without_the_trace)
     for (afs_config *c = &with; c; c = c == &with ? &without : NULL) {
         c->run.envs = 3;
         c->env.agents = 20;
-        c->env.slots = 25;
+        c->env.slots = 55;
     }
     afs_backend *b = afs_backend_cpu_create(2);
     run_ok(&with, b, NULL);
