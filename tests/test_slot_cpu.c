@@ -553,3 +553,29 @@ Test(slot_cpu, unordered_sums_match_the_definition)
         check_unordered(afs_sum_unordered_avx512, "AVX-512");
 #endif
 }
+
+#if AFS_SLOT_X86
+/* Expectation (the definition, written out): first + l for every l < n
+ * whose flag is not 0, in order, and how many; flags of any value, runs of
+ * 1 .. 64, sparse and dense. */
+Test(slot_cpu, set_list_vector_form_matches_the_definition)
+{
+    if (!__builtin_cpu_supports("avx512f"))
+        cr_skip_test("this CPU has no AVX-512");
+    int32_t flag[64];
+    int got[64 + 16], want[64];
+    srand(17);
+    for (int trial = 0; trial < 300; trial++) {
+        int n = 1 + trial % 64, first = rand() % 1000, dense = 1 + trial % 4, count = 0;
+        for (int l = 0; l < n; l++) {
+            flag[l] = rand() % 4 < dense ? rand() - RAND_MAX / 2 : 0;
+            if (flag[l] != 0)
+                want[count++] = first + l;
+        }
+        int k = afs_list_set_avx512(flag, n, first, got);
+        cr_assert_eq(k, count, "trial %d (n %d): %d listed, want %d", trial, n, k, count);
+        cr_assert(memcmp(got, want, sizeof(int) * (size_t)count) == 0, "trial %d (n %d): the "
+                  "list differs", trial, n);
+    }
+}
+#endif

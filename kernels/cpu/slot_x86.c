@@ -88,6 +88,22 @@ AVX512 void afs_look_up_avx512(afs_lookup_in in, int32_t *n_of, float *i_of, int
     }
 }
 
+AVX512 int afs_list_set_avx512(const int32_t *flag, int n, int first, int *idx)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int count = 0;
+    for (int l = 0; l < n; l += 16) {
+        __m512i f = _mm512_maskz_loadu_epi32(first_lanes(n - l), flag + l);
+        __mmask16 set = _mm512_test_epi32_mask(f, f);
+        __m512i at = _mm512_add_epi32(_mm512_set1_epi32(first + l), lane);
+        /* a compress into a register and a whole store: Zen 4 runs a
+         * compressing store to memory as microcode */
+        _mm512_storeu_si512(idx + count, _mm512_maskz_compress_epi32(set, at));
+        count += __builtin_popcount(set);
+    }
+    return count;
+}
+
 /* The float bits of x, the sign dropped, shifted up by one: an order of
  * magnitudes. */
 AVX512 static inline __m512i magnitudes(__m512 x)

@@ -1,4 +1,4 @@
-/* Three parts of the CPU's slot (kernels/cpu/slot_cpu.c) in intrinsics
+/* Parts of the CPU's slot (kernels/cpu/slot_cpu.c) in intrinsics
  * (slot_x86.c), for tables of at most 16 entries (APs, function types),
  * which then fit one vector register. GCC's vectorization of the plain
  * loops falls short there; the same operations in the same order give the
@@ -14,6 +14,8 @@
  *   emulates a gather per table with a scalar load per agent.
  * - The EN's container marks (AVX-512), by a scatter, where GCC leaves a
  *   read-modify-write per agent.
+ * - The list of offloaders (AVX-512), 16 agents a compress, where the
+ *   plain loop writes every agent's index and counts one at a time.
  * - The metric sums in no set order (AVX-512), for when that order gives
  *   the agent order's bits: GCC leaves the last agents scalar and adds the
  *   lanes up one by one. */
@@ -57,6 +59,10 @@ afs_add_offloaders_fn afs_add_offloaders_avx512, afs_add_offloaders_avx2;
  * G, NT <= 16. */
 typedef void afs_look_up_fn(afs_lookup_in in, int32_t *n_of, float *i_of, int32_t *last_use);
 afs_look_up_fn afs_look_up_avx512;
+
+/* idx[k] = first + l for the k-th l < n, in order, whose flag[l] is not
+ * 0; returns how many. Writes idx up to 15 entries past that count. */
+int afs_list_set_avx512(const int32_t *flag, int n, int first, int *idx);
 
 /* afs_unordered_sums over agents m < M; lanes past M by masked loads. */
 afs_unordered_sums afs_sum_unordered_avx512(const uint32_t *flags, const float *latency,
