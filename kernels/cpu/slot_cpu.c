@@ -29,8 +29,8 @@ AFS_CLONE_INLINE int lanes_from(int M, int m0) { return M - m0 < AFS_LANES ? M -
 /* Where the chunk of agents from m0 starts when it may begin earlier, over
  * agents the chunk before it had, so that its length is a multiple of 8:
  * GCC's vector loops (16 lanes and then 8 with AVX-512, 8 with AVX2) then
- * leave no agent to the scalar remainder, where one agent costs about as
- * much as 16 in a vector (an agent-step took 14.6 ns with M = 150, whose
+ * leave no agent to the scalar remainder, where one agent costs about 4.5
+ * times one in a vector (an agent-step took 14.6 ns with M = 150, whose
  * last chunk of 22 left 6 agents scalar, and 12.8 ns with M = 144). Only
  * for loops that give an agent the same values however often they run. */
 AFS_CLONE_INLINE int overlapped_start(int M, int m0)
