@@ -464,9 +464,11 @@ static void check_float_sums(const metric_terms *t, int M, const char *what)
     double want[AFS_ACC_N], got[AFS_ACC_N] = {0};
     sums_in_agent_order(t, M, want);
     afs_cpu_float_sums(t->flags, t->latency, t->cost, t->reward, M, got);
-    for (int a = AFS_ACC_LATENCY; a <= AFS_ACC_REWARD; a++)
-        cr_assert(memcmp(&want[a], &got[a], sizeof(double)) == 0 || (isnan(want[a]) && isnan(got[a])),
+    for (int a = AFS_ACC_LATENCY; a <= AFS_ACC_REWARD; a++) {
+        int same = memcmp(&want[a], &got[a], sizeof(double)) == 0;
+        cr_assert(same || (isnan(want[a]) && isnan(got[a])),
                   "%s, M = %d: sum %d is %a, in agent order %a", what, M, a, got[a], want[a]);
+    }
 }
 
 /* Expectation (the definition): the sums in agent order, bit for bit,

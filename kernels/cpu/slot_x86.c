@@ -114,9 +114,9 @@ AVX512 static inline __m512i magnitudes(__m512 x)
 /* acc + the 16 floats of x, as doubles, in two vectors of 8. */
 AVX512 static inline void add_as_doubles(__m512d acc[2], __m512 x)
 {
+    __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
     acc[0] = _mm512_add_pd(acc[0], _mm512_cvtps_pd(_mm512_castps512_ps256(x)));
-    acc[1] = _mm512_add_pd(acc[1], _mm512_cvtps_pd(
-                                       _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))));
+    acc[1] = _mm512_add_pd(acc[1], _mm512_cvtps_pd(high));
 }
 
 AVX512 afs_unordered_sums afs_sum_unordered_avx512(const uint32_t *flags, const float *latency,
@@ -124,7 +124,8 @@ AVX512 afs_unordered_sums afs_sum_unordered_avx512(const uint32_t *flags, const 
 {
     __m512d lat[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()}, cst[2] = {lat[0], lat[0]},
             rwd[2] = {lat[0], lat[0]};
-    __m512i least = _mm512_set1_epi32(-1), most = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    __m512i least = _mm512_set1_epi32(-1), most = _mm512_setzero_si512();
+    const __m512i one = _mm512_set1_epi32(1);
     for (int m = 0; m < M; m += 16) {
         __mmask16 live = first_lanes(M - m);
         __m512i fl = _mm512_maskz_loadu_epi32(live, flags + m);
