@@ -5,7 +5,9 @@
  * product is two vpmuludq (the even lanes, then the odd ones moved down)
  * and two blends that gather the high and the low words, and several
  * vectors' rounds are interleaved so that one's multiplies wait while
- * another's run. docs/performance.md has the figures. */
+ * another's run. The four products of the first three rounds that every
+ * lane shares are made once, in scalar code (philox_shared). The
+ * multiplier bounds the rest. docs/performance.md has the figures. */
 #include "philox_lanes.h"
 
 #if AFS_PHILOX_X86
@@ -15,6 +17,51 @@
 #define AVX2 __attribute__((target("avx2")))
 /* inlined, so that each V is its own code with the state in registers */
 #define AFS_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* The words of the first three rounds that every lane shares. Lanes
+ * differ only in the counter's agent word x1 = m, so round 1's two
+ * products, round 2's of x2 and round 3's of x0 are one scalar product
+ * each for the whole run: 4 of the 20, where the vector multiplier bounds
+ * the rest. With P = M0 x0 of round 2 and Q = M1 x2 of round 3, the
+ * rounds read
+ *   after 1: x0 = a ^ m,        x1, x2, x3 shared
+ *   after 2: x0, x1 shared,     x2 = hi(P) ^ g,  x3 = lo(P)
+ *   after 3: x0 = hi(Q) ^ h,    x1 = lo(Q),      x2 = x3 ^ i,  x3 = j
+ * and rounds 4 to 10 run in full from key {k0, k1}. */
+typedef struct philox_shared { uint32_t a, g, h, i, j, k0, k1; } philox_shared;
+
+static inline void mul_hi_lo_32(uint32_t m, uint32_t x, uint32_t *hi, uint32_t *lo)
+{
+    uint64_t p = (uint64_t)m * x;
+    *hi = (uint32_t)(p >> 32);
+    *lo = (uint32_t)p;
+}
+
+static philox_shared shared_rounds(uint32_t seed, uint32_t stream, uint32_t c0, uint32_t c2,
+                                   uint32_t c3)
+{
+    philox_shared s;
+    uint32_t k0 = seed, k1 = stream, hi0, lo0, hi1, lo1;
+    mul_hi_lo_32(AFS_PHILOX_M0, c0, &hi0, &lo0); /* round 1 */
+    mul_hi_lo_32(AFS_PHILOX_M1, c2, &hi1, &lo1);
+    s.a = hi1 ^ k0;
+    uint32_t x1 = lo1, x2 = hi0 ^ c3 ^ k1, x3 = lo0;
+    k0 += AFS_PHILOX_W0;
+    k1 += AFS_PHILOX_W1;
+    mul_hi_lo_32(AFS_PHILOX_M1, x2, &hi1, &lo1); /* round 2 */
+    uint32_t x0 = hi1 ^ x1 ^ k0;
+    x1 = lo1;
+    s.g = x3 ^ k1;
+    k0 += AFS_PHILOX_W0;
+    k1 += AFS_PHILOX_W1;
+    mul_hi_lo_32(AFS_PHILOX_M0, x0, &hi0, &lo0); /* round 3 */
+    s.h = x1 ^ k0;
+    s.i = hi0 ^ k1;
+    s.j = lo0;
+    s.k0 = k0 + AFS_PHILOX_W0;
+    s.k1 = k1 + AFS_PHILOX_W1;
+    return s;
+}
 
 /* The high and the low word of x * m in every 32-bit lane (m: a 32-bit
  * multiplier in each 64-bit lane). */
@@ -34,15 +81,21 @@ AVX512 AFS_ALWAYS_INLINE void philox_512(int V, uint32_t seed, uint32_t stream, 
 {
     const __m512i M0 = _mm512_set1_epi64(AFS_PHILOX_M0), M1 = _mm512_set1_epi64(AFS_PHILOX_M1);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    philox_shared s = shared_rounds(seed, stream, c0, c2, c3);
     __m512i x0[4], x1[4], x2[4], x3[4];
-    for (int v = 0; v < V; v++) {
-        x0[v] = _mm512_set1_epi32((int)c0);
-        x1[v] = _mm512_add_epi32(_mm512_set1_epi32((int)(m0 + 16u * (uint32_t)v)), lane);
-        x2[v] = _mm512_set1_epi32((int)c2);
-        x3[v] = _mm512_set1_epi32((int)c3);
+    for (int v = 0; v < V; v++) { /* rounds 1 to 3 (philox_shared) */
+        __m512i m = _mm512_add_epi32(_mm512_set1_epi32((int)(m0 + 16u * (uint32_t)v)), lane);
+        __m512i hi, lo;
+        mul_hi_lo_512(_mm512_xor_si512(_mm512_set1_epi32((int)s.a), m), M0, &hi, &lo);
+        x3[v] = lo;
+        mul_hi_lo_512(_mm512_xor_si512(hi, _mm512_set1_epi32((int)s.g)), M1, &hi, &lo);
+        x0[v] = _mm512_xor_si512(hi, _mm512_set1_epi32((int)s.h));
+        x1[v] = lo;
+        x2[v] = _mm512_xor_si512(x3[v], _mm512_set1_epi32((int)s.i));
+        x3[v] = _mm512_set1_epi32((int)s.j);
     }
-    uint32_t k0 = seed, k1 = stream;
-    for (int r = 0; r < 10; r++) {
+    uint32_t k0 = s.k0, k1 = s.k1;
+    for (int r = 3; r < 10; r++) {
         __m512i K0 = _mm512_set1_epi32((int)k0), K1 = _mm512_set1_epi32((int)k1);
         for (int v = 0; v < V; v++) {
             __m512i hi0, lo0, hi1, lo1;
@@ -92,15 +145,21 @@ AVX2 AFS_ALWAYS_INLINE void philox_256(int l0, uint32_t seed, uint32_t stream, u
 {
     const __m256i M0 = _mm256_set1_epi64x(AFS_PHILOX_M0), M1 = _mm256_set1_epi64x(AFS_PHILOX_M1);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    philox_shared s = shared_rounds(seed, stream, c0, c2, c3);
     __m256i x0[2], x1[2], x2[2], x3[2];
-    for (int v = 0; v < 2; v++) {
-        x0[v] = _mm256_set1_epi32((int)c0);
-        x1[v] = _mm256_add_epi32(_mm256_set1_epi32((int)(m0 + (uint32_t)(l0 + 8 * v))), lane);
-        x2[v] = _mm256_set1_epi32((int)c2);
-        x3[v] = _mm256_set1_epi32((int)c3);
+    for (int v = 0; v < 2; v++) { /* rounds 1 to 3 (philox_shared) */
+        __m256i m = _mm256_add_epi32(_mm256_set1_epi32((int)(m0 + (uint32_t)(l0 + 8 * v))), lane);
+        __m256i hi, lo;
+        mul_hi_lo_256(_mm256_xor_si256(_mm256_set1_epi32((int)s.a), m), M0, &hi, &lo);
+        x3[v] = lo;
+        mul_hi_lo_256(_mm256_xor_si256(hi, _mm256_set1_epi32((int)s.g)), M1, &hi, &lo);
+        x0[v] = _mm256_xor_si256(hi, _mm256_set1_epi32((int)s.h));
+        x1[v] = lo;
+        x2[v] = _mm256_xor_si256(x3[v], _mm256_set1_epi32((int)s.i));
+        x3[v] = _mm256_set1_epi32((int)s.j);
     }
-    uint32_t k0 = seed, k1 = stream;
-    for (int r = 0; r < 10; r++) {
+    uint32_t k0 = s.k0, k1 = s.k1;
+    for (int r = 3; r < 10; r++) {
         __m256i K0 = _mm256_set1_epi32((int)k0), K1 = _mm256_set1_epi32((int)k1);
         for (int v = 0; v < 2; v++) {
             __m256i hi0, lo0, hi1, lo1;
