@@ -8,13 +8,20 @@
  * usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg|amdrl] [--envs E[,E...]]
  *                    [--agents M] [--episodes N] [--slots L] [--batch B]
  *                    [--updates-per-slot U] [--replay-mib MIB] [--threads T]
- *                    [--comm attention|always|never]
+ *                    [--comm attention|always|never] [--steps S] [--profile 0|1]
  *
- * Prints one line per E: backend, algo, E, M, batch, updates per slot,
- * agent-steps/s (the best timed episode: on a shared machine noise only
- * slows a run down), and the time of one gradient step. --comm sets
- * amdrl.comm (AM-DRL's line names it): the three modes timed apart show
- * what the channel and the attention unit cost. */
+ * Prints two lines per E. The first: backend, algo, E, M, batch, updates
+ * per slot, agent-steps/s (the best timed episode: on a shared machine
+ * noise only slows a run down), the time of an episode and the gradient
+ * steps taken. The second, the cost model of one gradient step, from S
+ * steps taken alone after the episodes (bench/op_profile.h): its model
+ * flops (every matrix product of the networks, counted from the shapes the
+ * algorithm asks for), its time, the achieved GFLOP/s, the rate a plain
+ * gemm reaches on exactly those products in the same run, and their ratio:
+ * the fraction of the machine the step uses. --profile 1 adds the time of
+ * each backend operation within the step. --comm sets amdrl.comm (AM-DRL's
+ * line names it): the three modes timed apart show what the channel and
+ * the attention unit cost. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +32,7 @@
 #include "kernels/env.h"
 #include "models/algos/agent.h"
 #include "models/algos/agents.h"
+#include "op_profile.h"
 
 static double now_s(void)
 {
@@ -35,7 +43,7 @@ static double now_s(void)
 
 typedef struct bench_args {
     const char *backend, *algo, *envs, *comm;
-    int agents, episodes, slots, batch, updates, threads;
+    int agents, episodes, slots, batch, updates, threads, steps, profile;
     float replay_mib;
 } bench_args;
 
@@ -44,13 +52,13 @@ static int usage(void)
     fprintf(stderr, "usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg|amdrl] "
                     "[--envs E[,E...]] [--agents M] [--episodes N] [--slots L] [--batch B] "
                     "[--updates-per-slot U] [--replay-mib MIB] [--threads T] "
-                    "[--comm attention|always|never]\n");
+                    "[--comm attention|always|never] [--steps S] [--profile 0|1]\n");
     return 2;
 }
 
 static int parse(bench_args *a, int argc, char **argv)
 {
-    *a = (bench_args){"cpu", "esdrl", "64,1024", "attention", 150, 3, 20, 1024, 1, 0, 512.0f};
+    *a = (bench_args){"cpu", "esdrl", "64,1024", "attention", 150, 3, 20, 1024, 1, 0, 5, 0, 512.0f};
     for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -66,30 +74,84 @@ static int parse(bench_args *a, int argc, char **argv)
         else if (!strcmp(argv[i], "--replay-mib")) a->replay_mib = (float)atof(v);
         else if (!strcmp(argv[i], "--threads")) a->threads = atoi(v);
         else if (!strcmp(argv[i], "--comm")) a->comm = v;
+        else if (!strcmp(argv[i], "--steps")) a->steps = atoi(v);
+        else if (!strcmp(argv[i], "--profile")) a->profile = atoi(v);
         else
             return usage();
     }
-    if (a->agents < 1 || a->episodes < 1 || a->slots < 2 || a->batch < 1 || a->updates < 1 ||
+    if (a->agents < 1 || a->episodes < 1 || a->slots < 2 || a->batch < 1 || a->updates < 1 || a->steps < 1 ||
         !(a->replay_mib >= 1.0f) || (strcmp(a->algo, "esdrl") && strcmp(a->algo, "maddpg") && strcmp(a->algo, "amdrl")) ||
         afs_amdrl_comm_mode(a->comm) < 0)
         return usage();
     return 0;
 }
 
-static afs_backend *open_backend(const bench_args *a)
+/* The backend, wrapped in the profiler (which then owns it). */
+static afs_backend *open_backend(const bench_args *a, afs_prof **prof)
 {
-    if (!strcmp(a->backend, "cpu"))
-        return afs_backend_cpu_create(a->threads);
+    afs_backend *b = NULL;
     char why[512] = "this build has no CUDA backend";
-    afs_backend *b = afs_cuda_built() ? afs_backend_cuda_create(why, sizeof why) : NULL;
-    if (!b)
+    if (!strcmp(a->backend, "cpu"))
+        b = afs_backend_cpu_create(a->threads);
+    else if (afs_cuda_built())
+        b = afs_backend_cuda_create(why, sizeof why);
+    if (!b) {
         fprintf(stderr, "train_bench: --backend %s: %s\n", a->backend, why);
-    return b;
+        return NULL;
+    }
+    afs_backend *w = afs_prof_wrap(b, prof);
+    if (!w) {
+        fprintf(stderr, "train_bench: out of host memory\n");
+        b->destroy(b);
+    }
+    return w;
+}
+
+/* `calls` update calls of the agent (each its updates_per_slot gradient
+ * steps); their seconds, or -1 with a message. */
+static double time_updates(afs_backend *b, afs_agent *agent, int calls)
+{
+    char err[1024];
+    b->synchronize(b);
+    double t0 = now_s();
+    for (int i = 0; i < calls; i++)
+        if (agent->ops->update(agent, err, sizeof err)) {
+            fprintf(stderr, "train_bench: %s\n", err);
+            return -1.0;
+        }
+    b->synchronize(b);
+    return now_s() - t0;
+}
+
+/* The cost model of one gradient step: S steps timed alone, then S more
+ * profiled for their flops (and, with --profile, each operation's time),
+ * then plain gemm calls of the same products. */
+static void cost_line(afs_backend *b, afs_prof *prof, afs_agent *agent, const bench_args *a,
+                      int envs)
+{
+    double steps = (double)a->steps * a->updates;
+    double took = time_updates(b, agent, a->steps);
+    afs_prof_clear(prof);
+    afs_prof_enable(prof, 1);
+    double profiled = time_updates(b, agent, a->steps);
+    afs_prof_enable(prof, 0);
+    if (took < 0.0 || profiled < 0.0)
+        return;
+    double flops = afs_prof_flops(prof) / steps;
+    double gemm_s = afs_prof_gemm_seconds(prof, 3) / steps;
+    double rate = flops / (took / steps), gemm_rate = gemm_s > 0.0 ? flops / gemm_s : 0.0;
+    printf("cost backend=%s algo=%s E=%d M=%d batch=%d step_gflop=%.3f step_ms=%.2f "
+           "achieved_gflops=%.1f gemm_same_shapes_gflops=%.1f fraction=%.3f\n", b->name, a->algo,
+           envs, a->agents, a->batch, 1e-9 * flops, 1e3 * took / steps, 1e-9 * rate,
+           1e-9 * gemm_rate, gemm_rate > 0.0 ? rate / gemm_rate : 0.0);
+    if (a->profile)
+        afs_prof_report(prof, stdout, profiled, steps, "step");
+    fflush(stdout);
 }
 
 /* One E: the best agent-steps/s of the timed episodes, and the seconds of
  * one gradient step (from the same episodes, learning time over steps). */
-static int bench_one(afs_backend *b, const bench_args *a, int envs)
+static int bench_one(afs_backend *b, afs_prof *prof, const bench_args *a, int envs)
 {
     afs_config cfg;
     afs_config_defaults(&cfg);
@@ -142,6 +204,7 @@ static int bench_one(afs_backend *b, const bench_args *a, int envs)
            "agent_steps_per_s=%.4g episode_s=%.3g gradient_steps=%.0f\n", b->name, a->algo, comm, envs,
            a->agents, a->batch, a->updates, best, learn_s / a->episodes, updates);
     fflush(stdout);
+    cost_line(b, prof, agent, a, envs);
     afs_agent_destroy(agent);
     afs_env_free(&env, b);
     return 0;
@@ -152,14 +215,15 @@ int main(int argc, char **argv)
     bench_args a;
     if (parse(&a, argc, argv))
         return 2;
-    afs_backend *b = open_backend(&a);
+    afs_prof *prof;
+    afs_backend *b = open_backend(&a, &prof);
     if (!b)
         return 1;
     char list[256];
     snprintf(list, sizeof list, "%s", a.envs);
     int rc = 0;
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        if (atoi(tok) < 1 || bench_one(b, &a, atoi(tok)))
+        if (atoi(tok) < 1 || bench_one(b, prof, &a, atoi(tok)))
             rc = 1;
     b->destroy(b);
     return rc;

@@ -73,6 +73,14 @@ struct afs_backend {
      * gradients (dW, db), so that several uses of one layer accumulate;
      * input gradients (dx) are overwritten. All pointers are backend memory
      * except the host results of losses and norms. */
+    /* C[m, n] = A'[m, k] B'[k, n] + beta C, row-major with row strides
+     * lda, ldb, ldc; A' is A or, with ta, its transpose (B' likewise): the
+     * plain matrix product under the layers (OpenBLAS's sgemm or a loop on
+     * the CPU, cuBLAS's on CUDA). For a layer whose inputs several
+     * networks share (MADDPG's critics) and for benchmarks that compare an
+     * operation with the product it is built on. */
+    void (*gemm)(afs_backend *b, int ta, int tb, int m, int n, int k, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
     void (*linear_forward)(afs_backend *b, int G, int B, int in, int out, const float *x,
                            const float *W, const float *bias, float *y);
     void (*linear_backward)(afs_backend *b, int G, int B, int in, int out, const float *x,

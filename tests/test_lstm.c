@@ -28,49 +28,64 @@ static float *random_vec(size_t n, uint32_t stream, float scale)
 
 static double sig(double a) { return 1.0 / (1.0 + exp(-a)); }
 
-/* Reference: out [S, B, D*H], hn/cn [D, B, H], all double. */
-static void reference(const float *x, const float *p, const float *h0, const float *c0,
-                      double *out, double *hn, double *cn)
+/* Reference for any shape d with lengths len: out [S, B, D*H], hn/cn
+ * [D, B, H], all double; h0, c0 may be NULL (zeros). */
+static void reference_of(const afs_lstm_desc *d, const int *len, const float *x, const float *p,
+                         const float *h0, const float *c0, double *out, double *hn, double *cn)
 {
-    size_t per_dir = (size_t)4 * H * (IN + H + 2);
-    memset(out, 0, sizeof(double) * S * B * D * H);
-    for (int dir = 0; dir < D; dir++) {
-        const float *W = p + per_dir * dir, *U = W + 4 * H * IN, *bw = U + 4 * H * H, *bu = bw + 4 * H;
-        double h[B][H], c[B][H];
-        for (int b = 0; b < B; b++)
-            for (int j = 0; j < H; j++) {
-                h[b][j] = h0[(dir * B + b) * H + j];
-                c[b][j] = c0[(dir * B + b) * H + j];
+    int S_ = d->S, B_ = d->B, IN_ = d->in, H_ = d->H, D_ = d->dirs;
+    size_t per_dir = (size_t)4 * H_ * (IN_ + H_ + 2);
+    memset(out, 0, sizeof(double) * S_ * B_ * D_ * H_);
+    double (*h)[H_] = malloc(sizeof(double) * B_ * H_), (*c)[H_] = malloc(sizeof(double) * B_ * H_);
+    double *a = malloc(sizeof(double) * 4 * H_), *hn_ = malloc(sizeof(double) * H_);
+    for (int dir = 0; dir < D_; dir++) {
+        const float *W = p + per_dir * dir, *U = W + 4 * H_ * IN_, *bw = U + 4 * H_ * H_;
+        const float *bu = bw + 4 * H_;
+        for (int b = 0; b < B_; b++)
+            for (int j = 0; j < H_; j++) {
+                h[b][j] = h0 ? h0[(dir * B_ + b) * H_ + j] : 0.0;
+                c[b][j] = c0 ? c0[(dir * B_ + b) * H_ + j] : 0.0;
             }
-        for (int step = 0; step < S; step++)
-            for (int b = 0; b < B; b++) {
-                if (step >= lengths[b])
+        for (int step = 0; step < S_; step++)
+            for (int b = 0; b < B_; b++) {
+                if (step >= len[b])
                     continue;
-                int t = dir == 0 ? step : lengths[b] - 1 - step;
-                double a[4 * H], hn_[H];
-                for (int r = 0; r < 4 * H; r++) {
+                int t = dir == 0 ? step : len[b] - 1 - step;
+                for (int r = 0; r < 4 * H_; r++) {
                     a[r] = (double)bw[r] + bu[r];
-                    for (int n = 0; n < IN; n++)
-                        a[r] += (double)W[r * IN + n] * x[(t * B + b) * IN + n];
-                    for (int n = 0; n < H; n++)
-                        a[r] += (double)U[r * H + n] * h[b][n];
+                    for (int n = 0; n < IN_; n++)
+                        a[r] += (double)W[r * IN_ + n] * x[(t * B_ + b) * IN_ + n];
+                    for (int n = 0; n < H_; n++)
+                        a[r] += (double)U[r * H_ + n] * h[b][n];
                 }
-                for (int j = 0; j < H; j++) {
-                    double i = sig(a[j]), f = sig(a[H + j]), g = tanh(a[2 * H + j]), o = sig(a[3 * H + j]);
+                for (int j = 0; j < H_; j++) {
+                    double i = sig(a[j]), f = sig(a[H_ + j]), g = tanh(a[2 * H_ + j]);
+                    double o = sig(a[3 * H_ + j]);
                     c[b][j] = f * c[b][j] + i * g;
                     hn_[j] = o * tanh(c[b][j]);
                 }
-                for (int j = 0; j < H; j++) {
+                for (int j = 0; j < H_; j++) {
                     h[b][j] = hn_[j];
-                    out[((size_t)t * B + b) * D * H + dir * H + j] = hn_[j];
+                    out[((size_t)t * B_ + b) * D_ * H_ + dir * H_ + j] = hn_[j];
                 }
             }
-        for (int b = 0; b < B; b++)
-            for (int j = 0; j < H; j++) {
-                hn[(dir * B + b) * H + j] = h[b][j];
-                cn[(dir * B + b) * H + j] = c[b][j];
+        for (int b = 0; b < B_; b++)
+            for (int j = 0; j < H_; j++) {
+                hn[(dir * B_ + b) * H_ + j] = h[b][j];
+                cn[(dir * B_ + b) * H_ + j] = c[b][j];
             }
     }
+    free(h);
+    free(c);
+    free(a);
+    free(hn_);
+}
+
+/* The fixed shape of most tests. */
+static void reference(const float *x, const float *p, const float *h0, const float *c0,
+                      double *out, double *hn, double *cn)
+{
+    reference_of(&desc, lengths, x, p, h0, c0, out, hn, cn);
 }
 
 typedef struct run { float out[S * B * D * H], hn[D * B * H], cn[D * B * H]; float *work; } run;
@@ -269,4 +284,88 @@ Test(lstm, a_second_backward_gives_the_same_gradients)
     cpu->lstm_backward(cpu, &desc, lengths, x, p, NULL, NULL, r.work, r.out, r_out, NULL, NULL, second);
     cr_assert_arr_eq(first, second, np * sizeof(float), "the second backward differs");
     free(x); free(p); free(r_out); free(r.work); free(kept); free(first); free(second);
+}
+
+/* A batch as AM-DRL's channel has them: many sequences, lengths 0 .. S in
+ * no order (the CPU ranks them by length, longest first, and packs the
+ * valid steps), on two threads (products and cells split among them):
+ * the outputs and final states against the reference, the gradients of
+ * some parameters and inputs against central differences, and the same
+ * bits as on one thread. */
+/* Big enough that the products (from 2e6 flops) and the cells (from 2^15
+ * gate values a step) are split between the threads. */
+enum { BS = 5, BB = 600, BIN = 32, BH = 32 };
+
+static double big_loss(afs_backend *b, const afs_lstm_desc *d, const int *len, const float *x,
+                       const float *p, const float *r_out, float *out, float *work)
+{
+    b->lstm_forward(b, d, len, x, p, NULL, NULL, out, NULL, NULL, work);
+    double s = 0.0;
+    for (int i = 0; i < BS * BB * 2 * BH; i++)
+        s += (double)r_out[i] * out[i];
+    return s;
+}
+
+Test(lstm, unsorted_lengths_on_two_threads)
+{
+    const afs_lstm_desc d = {BS, BB, BIN, BH, 2};
+    int len[BB];
+    for (int i = 0; i < BB; i++)
+        len[i] = (int)(afs_philox(8, 30, (uint32_t)i, 0, 0, 0).v[0] % (BS + 1));
+    len[0] = 2; /* not sorted whatever the draws */
+    len[1] = 5;
+    size_t np = afs_lstm_params(&d), nx = (size_t)BS * BB * BIN, no = (size_t)BS * BB * 2 * BH;
+    float *x = random_vec(nx, 31, 1), *p = random_vec(np, 32, 0.5f), *r_out = random_vec(no, 33, 1);
+    afs_backend *two = afs_backend_cpu_create(2);
+    float *work = malloc(two->lstm_work_bytes(two, &d)), *out = malloc(no * sizeof(float));
+    static float hn[2 * BB * BH], cn[2 * BB * BH];
+    two->lstm_forward(two, &d, len, x, p, NULL, NULL, out, hn, cn, work);
+    double *want = malloc(no * sizeof(double));
+    static double whn[2 * BB * BH], wcn[2 * BB * BH];
+    reference_of(&d, len, x, p, NULL, NULL, want, whn, wcn);
+    for (size_t i = 0; i < no; i++)
+        cr_assert(fabs(out[i] - want[i]) < 1e-5, "h_out[%zu]: %g vs %g", i, out[i], want[i]);
+    for (int i = 0; i < 2 * BB * BH; i++)
+        cr_assert(fabs(hn[i] - whn[i]) < 1e-5 && fabs(cn[i] - wcn[i]) < 1e-5, "state %d", i);
+
+    float *dp = calloc(np, sizeof(float)), *dx = malloc(nx * sizeof(float));
+    two->lstm_backward(two, &d, len, x, p, NULL, NULL, work, out, r_out, NULL, dx, dp);
+    const float step = 1e-2f;
+    for (size_t i = 0; i < np; i += 97) {
+        float keep = p[i];
+        p[i] = keep + step;
+        double up = big_loss(two, &d, len, x, p, r_out, out, work);
+        p[i] = keep - step;
+        double down = big_loss(two, &d, len, x, p, r_out, out, work);
+        p[i] = keep;
+        double num = (up - down) / (2 * step);
+        cr_assert(fabs(dp[i] - num) <= 5e-3 * fmax(1.0, fabs(num)), "dparam %zu: %g vs %g", i,
+                  dp[i], num);
+    }
+    for (size_t i = 0; i < nx; i += 1777) {
+        float keep = x[i];
+        x[i] = keep + step;
+        double up = big_loss(two, &d, len, x, p, r_out, out, work);
+        x[i] = keep - step;
+        double down = big_loss(two, &d, len, x, p, r_out, out, work);
+        x[i] = keep;
+        double num = (up - down) / (2 * step);
+        cr_assert(fabs(dx[i] - num) <= 5e-3 * fmax(1.0, fabs(num)), "dx %zu: %g vs %g", i, dx[i],
+                  num);
+    }
+
+    /* one thread: the same bits */
+    float *out1 = malloc(no * sizeof(float)), *dp1 = calloc(np, sizeof(float));
+    float *dx1 = malloc(nx * sizeof(float));
+    big_loss(two, &d, len, x, p, r_out, out, work);
+    cpu->lstm_forward(cpu, &d, len, x, p, NULL, NULL, out1, NULL, NULL, work);
+    cr_assert_arr_eq(out, out1, no * sizeof(float), "one thread's outputs differ");
+    memset(dp, 0, np * sizeof(float));
+    two->lstm_backward(two, &d, len, x, p, NULL, NULL, work, out, r_out, NULL, dx, dp);
+    cpu->lstm_backward(cpu, &d, len, x, p, NULL, NULL, work, out1, r_out, NULL, dx1, dp1);
+    cr_assert_arr_eq(dp, dp1, np * sizeof(float), "one thread's parameter gradients differ");
+    cr_assert_arr_eq(dx, dx1, nx * sizeof(float), "one thread's input gradients differ");
+    two->destroy(two);
+    free(x); free(p); free(r_out); free(work); free(out); free(want); free(dp); free(dx);
+    free(out1); free(dp1); free(dx1);
 }

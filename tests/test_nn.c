@@ -338,7 +338,7 @@ Test(nn, reference_gemm_matches_the_backend_gemm)
             int lda = ta ? M : K, ldb = tb ? K : N;
             fill(C1, M * N, -1, 1, 42);
             memcpy(C2, C1, sizeof C1);
-            afs_gemm(ta, tb, M, N, K, A, lda, Bm, ldb, 1.0f, C1, N);
+            afs_gemm(1, ta, tb, M, N, K, A, lda, Bm, ldb, 1.0f, C1, N);
             afs_gemm_reference(ta, tb, M, N, K, A, lda, Bm, ldb, 1.0f, C2, N);
             for (int i = 0; i < M * N; i++)
                 cr_assert(fabsf(C1[i] - C2[i]) < 1e-5f, "ta %d tb %d [%d]: %g vs %g", ta, tb, i,
@@ -348,6 +348,40 @@ Test(nn, reference_gemm_matches_the_backend_gemm)
     float a[4] = {1, 2, 3, 4}, b[2] = {5, 6}, c[2];
     afs_gemm_reference(0, 0, 2, 1, 2, a, 2, b, 1, 0.0f, c, 1);
     cr_assert(c[0] == 17 && c[1] == 39);
+}
+
+/* The backend's gemm on two threads, where afs_gemm splits the rows of C
+ * between them (from 2e6 flops, in runs of 16 rows): every transpose, row
+ * strides wider than the matrices, beta 1, rows not a multiple of 16.
+ * Against the plain loop, and the same bits as one thread: each element
+ * is still one OpenBLAS dot product over k in the same order. */
+Test(nn, gemm_split_between_threads)
+{
+    enum { M = 131, N = 70, K = 300, PAD = 3 };
+    afs_backend *two = afs_backend_cpu_create(2);
+    float *A = malloc(sizeof(float) * (K + PAD) * (M + PAD));
+    float *Bm = malloc(sizeof(float) * (K + PAD) * (N + PAD));
+    float *C1 = malloc(sizeof(float) * M * (N + PAD)), *C2 = malloc(sizeof(float) * M * (N + PAD));
+    float *C3 = malloc(sizeof(float) * M * (N + PAD));
+    fill(A, (size_t)(K + PAD) * (M + PAD), -1, 1, 43);
+    fill(Bm, (size_t)(K + PAD) * (N + PAD), -1, 1, 44);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            int lda = (ta ? M : K) + PAD, ldb = (tb ? K : N) + PAD, ldc = N + PAD;
+            fill(C1, (size_t)M * ldc, -1, 1, 45);
+            memcpy(C2, C1, sizeof(float) * M * ldc);
+            memcpy(C3, C1, sizeof(float) * M * ldc);
+            two->gemm(two, ta, tb, M, N, K, A, lda, Bm, ldb, 1.0f, C1, ldc);
+            cpu->gemm(cpu, ta, tb, M, N, K, A, lda, Bm, ldb, 1.0f, C2, ldc);
+            afs_gemm_reference(ta, tb, M, N, K, A, lda, Bm, ldb, 1.0f, C3, ldc);
+            cr_assert_arr_eq(C1, C2, sizeof(float) * M * ldc, "ta %d tb %d: threads changed bits",
+                             ta, tb);
+            for (int i = 0; i < M * ldc; i++)
+                cr_assert(fabsf(C1[i] - C3[i]) < 1e-4f, "ta %d tb %d [%d]: %g vs %g", ta, tb, i,
+                          C1[i], C3[i]);
+        }
+    two->destroy(two);
+    free(A); free(Bm); free(C1); free(C2); free(C3);
 }
 
 /* Empty work (a size of 0) is a no-op on every backend; test_cuda_nn_parity.c

@@ -6,23 +6,25 @@
 
 #include <math.h>
 #include "afs_hd.h"
+#include "fastmath.h"
 #include "rng.h"
 
 enum afs_activation { AFS_ACT_RELU, AFS_ACT_TANH, AFS_ACT_SIGMOID, AFS_ACT_N };
 
-/* y = f(x) */
-AFS_HD float afs_act(int kind, float x)
+/* y = f(x); tanh and sigmoid are fastmath.h's: the same bits on both
+ * backends. */
+AFS_HDI float afs_act(int kind, float x)
 {
     switch (kind) {
     case AFS_ACT_RELU: return x > 0.0f ? x : 0.0f;
-    case AFS_ACT_TANH: return tanhf(x);
-    default: return 1.0f / (1.0f + expf(-x));
+    case AFS_ACT_TANH: return afs_tanhf(x);
+    default: return afs_sigmoidf(x);
     }
 }
 
 /* dL/dx from the output y = f(x) and dL/dy: relu' = [y > 0], tanh' = 1 - y^2,
  * sigmoid' = y (1 - y). */
-AFS_HD float afs_act_grad(int kind, float y, float dy)
+AFS_HDI float afs_act_grad(int kind, float y, float dy)
 {
     switch (kind) {
     case AFS_ACT_RELU: return y > 0.0f ? dy : 0.0f;

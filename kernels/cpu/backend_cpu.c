@@ -4,6 +4,7 @@
  * order inside one thread: results do not depend on the thread count. */
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,13 +14,14 @@
 
 #include "../backend.h"
 #include "../common/env_math.h"
+#include "cpu_impl.h"
+#include "gemm_cpu.h"
 #include "groups_cpu.h"
 #include "learn_cpu.h"
 #include "lstm_cpu.h"
 #include "nn_cpu.h"
 #include "slot_cpu.h"
 
-typedef struct cpu_impl { int threads; } cpu_impl;
 
 /* Threads for `work` units of an operation over E environments: one per
  * per_thread units, at most one per environment, up to the backend's.
@@ -281,10 +283,28 @@ static void cpu_env_metrics(afs_backend *b, const afs_env *env,
         out->v[a] = afs_sum_over_envs(env, a);
 }
 
+void *afs_cpu_scratch(afs_backend *b, int slot, size_t bytes)
+{
+    cpu_impl *impl = b->impl;
+    if (impl->scratch_bytes[slot] < bytes) {
+        free(impl->scratch[slot]);
+        impl->scratch[slot] = malloc(bytes);
+        impl->scratch_bytes[slot] = impl->scratch[slot] ? bytes : 0;
+        if (!impl->scratch[slot]) {
+            fprintf(stderr, "afsim: out of host memory for %zu bytes of CPU scratch\n", bytes);
+            exit(1);
+        }
+    }
+    return impl->scratch[slot];
+}
+
 static void cpu_destroy(afs_backend *b)
 {
     if (!b)
         return;
+    cpu_impl *impl = b->impl;
+    for (int i = 0; i < AFS_CPU_SCRATCH_N; i++)
+        free(impl->scratch[i]);
     free(b->impl);
     free(b);
 }
@@ -304,6 +324,7 @@ afs_backend *afs_backend_cpu_create(int threads)
     impl->threads = 1;
     (void)threads;
 #endif
+    afs_gemm_single_threaded(); /* OpenMP owns the cores: gemm_cpu.h */
     b->impl = impl;
     b->name = "cpu";
     b->alloc = cpu_alloc;

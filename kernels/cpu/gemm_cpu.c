@@ -7,6 +7,8 @@
 #include <omp.h>
 #else
 static int omp_in_parallel(void) { return 0; }
+static int omp_get_thread_num(void) { return 0; }
+static int omp_get_num_threads(void) { return 1; }
 #endif
 
 void afs_gemm_reference(int ta, int tb, int m, int n, int k, const float *A, int lda,
@@ -25,31 +27,65 @@ void afs_gemm_reference(int ta, int tb, int m, int n, int k, const float *A, int
         }
 }
 
-/* OpenBLAS's threads only for large products: for small ones (the
- * actor-critic layers of a batch, 1e7 flops) their start and barrier cost
- * more than they save, and between the environment's OpenMP loops they
- * compete with OpenMP's waiting threads for the cores (measured: ES-DRL
- * training at E = 64 twice as fast with one BLAS thread). The choice
- * depends on the sizes alone; OpenBLAS splits rows and columns among its
- * threads, never the sum over k, so results do not depend on it. */
-#define AFS_GEMM_THREADED_FLOPS 1.0e8
-
-void afs_gemm_threads_for(double flops)
+void afs_gemm_single_threaded(void)
 {
 #ifdef AFS_HAVE_CBLAS
-    static int most; /* OpenBLAS's own thread count, read once */
-    if (!most)
-        most = openblas_get_num_threads();
-    int want = flops >= AFS_GEMM_THREADED_FLOPS ? most : 1;
-    if (openblas_get_num_threads() != want)
-        openblas_set_num_threads(want);
-#else
-    (void)flops;
+    openblas_set_num_threads(1);
 #endif
 }
 
-void afs_gemm(int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B,
-              int ldb, float beta, float *C, int ldc)
+/* One product in the calling thread. */
+static void gemm_one(int ta, int tb, int m, int n, int k, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc)
+{
+#ifdef AFS_HAVE_CBLAS
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                m, n, k, 1.0f, A, lda, B, ldb, beta, C, ldc);
+#else
+    afs_gemm_reference(ta, tb, m, n, k, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+/* A product is split among threads in runs of ROW_ALIGN rows of C
+ * (OpenBLAS's row blocking on AVX-512), and only where every thread's part
+ * has more than SMALL_MNK multiply-adds. Below that a fork and join (a few
+ * microseconds) costs more than the part saves; and OpenBLAS (0.3.x, on
+ * AVX-512) multiplies products of up to 1e6 multiply-adds with its
+ * small-matrix kernels, which sum over k in another order: a part moved
+ * there would make the bits depend on the thread count. Split this way,
+ * every element is the same dot product as without the split
+ * (tests/test_nn.c, gemm_split_between_threads). */
+#define ROW_ALIGN 16
+#define SMALL_MNK 1.0e6
+
+/* Rows [r0, r1) of part t of T. */
+static void part_rows(int m, int T, int t, int *r0, int *r1)
+{
+    int blocks = (m + ROW_ALIGN - 1) / ROW_ALIGN;
+    *r0 = ROW_ALIGN * (int)((long)blocks * t / T);
+    *r1 = ROW_ALIGN * (int)((long)blocks * (t + 1) / T);
+    *r0 = *r0 < m ? *r0 : m;
+    *r1 = *r1 < m ? *r1 : m;
+}
+
+/* The most threads, up to `threads`, whose every part is large enough. */
+static int split_threads(int threads, int m, int n, int k)
+{
+    for (int T = threads; T > 1; T--) {
+        int smallest = m;
+        for (int t = 0; t < T; t++) {
+            int r0, r1;
+            part_rows(m, T, t, &r0, &r1);
+            smallest = r1 - r0 < smallest ? r1 - r0 : smallest;
+        }
+        if ((double)smallest * n * k > SMALL_MNK)
+            return T;
+    }
+    return 1;
+}
+
+void afs_gemm(int threads, int ta, int tb, int m, int n, int k, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -59,14 +95,19 @@ void afs_gemm(int ta, int tb, int m, int n, int k, const float *A, int lda, cons
                 C[(long)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(long)i * ldc + j];
         return;
     }
-#ifdef AFS_HAVE_CBLAS
-    if (!omp_in_parallel())
-        afs_gemm_threads_for(2.0 * m * n * k);
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                m, n, k, 1.0f, A, lda, B, ldb, beta, C, ldc);
-#else
-    afs_gemm_reference(ta, tb, m, n, k, A, lda, B, ldb, beta, C, ldc);
-#endif
+    int T = omp_in_parallel() ? 1 : split_threads(threads, m, n, k);
+    if (T < 2) {
+        gemm_one(ta, tb, m, n, k, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    #pragma omp parallel num_threads(T)
+    {
+        int r0, r1;
+        part_rows(m, omp_get_num_threads(), omp_get_thread_num(), &r0, &r1);
+        if (r1 > r0) /* A's rows are its columns when it is transposed */
+            gemm_one(ta, tb, r1 - r0, n, k, ta ? A + r0 : A + (long)r0 * lda, lda, B, ldb, beta,
+                     C + (long)r0 * ldc, ldc);
+    }
 }
 
 int afs_gemm_is_blas(void)

@@ -1,19 +1,95 @@
 /* LSTM through time on the CPU: the reference for the CUDA (cuDNN) version,
- * following the equations of kernels/common/lstm_layout.h. All sequences of
- * a direction advance together, so that the matrix products are products
- * of batches (afs_gemm: OpenBLAS): the input projections of every step at
- * once, the recurrent ones per step over the sequences still running;
- * each sequence's gates and cell are its own. */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
+ * following the equations of kernels/common/lstm_layout.h.
+ *
+ * Packed by step. The non-empty sequences are ranked by length, longest
+ * first (ties by index), so that the sequences still running at step k
+ * are ranks 0 .. m_k - 1. Step k of rank r is packed row off_k + r, with
+ * off_k = m_0 + ... + m_{k-1}; P = off_S rows hold every valid step. Step
+ * k is time k in the forward direction and time len - 1 - k in the
+ * reverse one. So every product is one GEMM over contiguous rows, with
+ * nothing multiplied for padding or empty sequences: the input projections
+ * of all P steps at once, and per step the recurrent products of ranks
+ * 0 .. m_k - 1, whose previous outputs are the first m_k rows of step
+ * k - 1. (cuDNN's packed layout is the same idea.) The gates and cells are
+ * vector loops over fastmath.h's sigmoid and tanh, rows split among the
+ * threads. Scratch comes from the backend (cpu_impl.h): a call allocates
+ * nothing. */
 #include <string.h>
 
 #include "../common/nn_math.h"
+#include "cpu_clones.h"
+#include "cpu_impl.h"
 #include "gemm_cpu.h"
 #include "lstm_cpu.h"
 
-enum { GI, GF, GG, GO, CELL, HID, SAVED }; /* blocks of H floats kept per step */
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_thread_num(void) { return 0; }
+static int omp_get_num_threads(void) { return 1; }
+#endif
+
+enum { GI, GF, GG, GO }; /* the gates, blocks of H in a row of 4H */
+/* The backend's scratch slots this file uses (cpu_impl.h). */
+enum { SCR_ORDER, SCR_X, SCR_DA, SCR_STATE, SCR_DX, SCR_BIAS };
+
+/* The ranking of a call's sequences, and where each step's rows start. */
+typedef struct order {
+    int n, P;        /* non-empty sequences; valid steps */
+    int *row, *len;  /* [n]: rank -> batch row, its length */
+    int *m, *off;    /* [S]: running at step k; [S + 1]: first row of step k */
+} order;
+
+/* Ranks by a counting sort on the length, longest first, index order
+ * within a length. Lengths are at most S (lstm_layout.h; a longer one
+ * counts as S). */
+static order rank_sequences(afs_backend *b, const afs_lstm_desc *d, const int *lengths)
+{
+    int S = d->S, B = d->B;
+    int *ints = afs_cpu_scratch(b, SCR_ORDER, sizeof(int) * ((size_t)2 * B + 3 * (size_t)S + 3));
+    order o = {0, 0, ints, ints + B, ints + 2 * B, ints + 2 * B + S};
+    int *start = o.off + S + 1; /* [S + 1]: first rank of each length */
+    memset(start, 0, sizeof(int) * ((size_t)S + 1));
+    for (int i = 0; i < B; i++)
+        if (lengths[i] > 0)
+            start[lengths[i] < S ? lengths[i] : S]++;
+    for (int l = S, first = 0; l >= 1; l--) { /* counts to first ranks */
+        int count = start[l];
+        start[l] = first;
+        first += count;
+        o.n = first;
+    }
+    for (int i = 0; i < B; i++)
+        if (lengths[i] > 0) {
+            int l = lengths[i] < S ? lengths[i] : S;
+            int r = start[l]++;
+            o.row[r] = i;
+            o.len[r] = l;
+        }
+    o.off[0] = 0;
+    for (int k = 0, r = o.n; k < S; k++) {
+        while (r > 0 && o.len[r - 1] <= k)
+            r--;
+        o.m[k] = r;
+        o.off[k + 1] = o.off[k] + r;
+    }
+    o.P = o.off[S];
+    return o;
+}
+
+static int time_of(int dir, int k, int len) { return dir == 0 ? k : len - 1 - k; }
+
+/* A direction's share of work: the gates (i, f, g, o after their
+ * activations) [P, 4H], the cells [P, H] and the outputs [P, H] of every
+ * valid step, packed; room for S B rows. */
+typedef struct saved { float *gates, *cell, *hid; } saved;
+
+static saved saved_of(const afs_lstm_desc *d, const float *work, int dir)
+{
+    size_t rows = (size_t)d->S * d->B, H = (size_t)d->H;
+    float *base = (float *)work + rows * 6 * H * dir;
+    return (saved){base, base + rows * 4 * H, base + rows * 5 * H};
+}
 
 typedef struct dir_params { const float *W, *U, *bw, *bu; } dir_params;
 
@@ -21,255 +97,280 @@ static dir_params params_of(const afs_lstm_desc *d, const float *p, int dir)
 {
     const float *base = p + afs_lstm_dir_params(d) * (size_t)dir;
     size_t H4 = (size_t)4 * d->H;
-    dir_params q = {base, base + H4 * d->in, base + H4 * (d->in + d->H),
-                    base + H4 * (d->in + d->H) + H4};
-    return q;
+    return (dir_params){base, base + H4 * d->in, base + H4 * (d->in + d->H),
+                        base + H4 * (d->in + d->H) + H4};
 }
 
-/* The step at position k of direction dir for a sequence of length len. */
-static int step_time(int dir, int k, int len) { return dir == 0 ? k : len - 1 - k; }
-
-static const float *saved(const afs_lstm_desc *d, const float *work, int t, int b, int dir)
+/* xp [P, in] = the input of every valid step of direction dir, packed. */
+static float *pack_inputs(afs_backend *b, const afs_lstm_desc *d, const order *o, int dir,
+                          const float *x)
 {
-    return work + (((size_t)t * d->B + b) * d->dirs + dir) * SAVED * d->H;
+    size_t in = (size_t)d->in;
+    float *xp = afs_cpu_scratch(b, SCR_X, sizeof(float) * in * (o->P ? o->P : 1));
+    for (int k = 0; k < d->S; k++)
+        for (int r = 0; r < o->m[k]; r++)
+            memcpy(xp + (o->off[k] + r) * in,
+                   x + ((size_t)time_of(dir, k, o->len[r]) * d->B + o->row[r]) * in,
+                   in * sizeof(float));
+    return xp;
 }
 
-/* Host scratch of a call; exits on failure as the rest of the CPU backend's
- * allocations do (afsim checks its memory before it starts). */
-static float *scratch(size_t floats)
+/* hp [m_0, H] = the initial states of direction dir, by rank. */
+static float *pack_initial(afs_backend *b, const afs_lstm_desc *d, const order *o, int dir,
+                           const float *h0)
 {
-    float *p = calloc(floats ? floats : 1, sizeof(float));
-    if (!p) {
-        fprintf(stderr, "afsim: out of host memory in the CPU LSTM (%zu floats)\n", floats);
-        exit(1);
+    size_t H = (size_t)d->H;
+    float *hp = afs_cpu_scratch(b, SCR_STATE, sizeof(float) * H * (o->n ? o->n : 1));
+    for (int r = 0; r < o->n; r++)
+        memcpy(hp + r * H, h0 + ((size_t)dir * d->B + o->row[r]) * H, H * sizeof(float));
+    return hp;
+}
+
+/* The cells of ranks r0 .. r1 - 1 at step k: gates (pre-activations in,
+ * activations out), cell and output from the previous cell, each rank's
+ * output also into h_out. */
+typedef struct cell_args {
+    const afs_lstm_desc *d;
+    const order *o;
+    saved s;
+    const float *bias, *c0; /* bias [4H] = b_w + b_u */
+    float *h_out;
+    int dir, k;
+} cell_args;
+
+AFS_CPU_CLONES static void cells_forward(const cell_args *a, int r0, int r1)
+{
+    int H = a->d->H, k = a->k;
+    const order *o = a->o;
+    for (int r = r0; r < r1; r++) {
+        size_t p = (size_t)o->off[k] + r;
+        float *g = a->s.gates + p * 4 * H, *c = a->s.cell + p * H, *h = a->s.hid + p * H;
+        const float *cp = k > 0 ? a->s.cell + ((size_t)o->off[k - 1] + r) * H
+                          : a->c0 ? a->c0 + ((size_t)a->dir * a->d->B + o->row[r]) * H : NULL;
+        for (int j = 0; j < GG * H; j++) /* i, f */
+            g[j] = afs_sigmoidf(g[j] + a->bias[j]);
+        for (int j = GG * H; j < GO * H; j++)
+            g[j] = afs_tanhf(g[j] + a->bias[j]);
+        for (int j = GO * H; j < 4 * H; j++)
+            g[j] = afs_sigmoidf(g[j] + a->bias[j]);
+        if (cp) /* two loops: a branch inside one keeps it from vectorizing */
+            for (int j = 0; j < H; j++)
+                c[j] = g[GF * H + j] * cp[j] + g[GI * H + j] * g[GG * H + j];
+        else
+            for (int j = 0; j < H; j++)
+                c[j] = g[GF * H + j] * 0.0f + g[GI * H + j] * g[GG * H + j];
+        for (int j = 0; j < H; j++)
+            h[j] = g[GO * H + j] * afs_tanhf(c[j]);
+        int t = time_of(a->dir, k, o->len[r]);
+        memcpy(a->h_out + (((size_t)t * a->d->B + o->row[r]) * a->d->dirs + a->dir) * H, h,
+               (size_t)H * sizeof(float));
     }
-    return p;
 }
 
-/* Sequences still running at step k (length > k): their indices into the
- * non-empty list; the count. */
-static int active_at(const int *len, int n, int k, int *act)
-{
-    int m = 0;
-    for (int j = 0; j < n; j++)
-        if (len[j] > k)
-            act[m++] = j;
-    return m;
-}
+/* Rows of a step per thread from this many gate values: below it the
+ * fork and join cost more than the loop. */
+#define CELLS_PARALLEL (1 << 15)
 
-/* The state before step k of non-empty sequence j (row b): the saved one
- * of its previous step, else the initial one (h0/c0 or NULL: zeros). */
-static const float *prev_state(const afs_lstm_desc *d, const float *work, const float *init,
-                               int dir, int b, int k, int len, int block)
-{
-    if (k > 0)
-        return saved(d, work, step_time(dir, k - 1, len), b, dir) + block * d->H;
-    return init ? init + ((size_t)dir * d->B + b) * d->H : NULL;
-}
+/* fn over ranks 0 .. m - 1, split among T threads in contiguous runs. */
+#define SPLIT_RANKS(T, m, per_rank, fn, args)                                    \
+    do {                                                                         \
+        int threads_ = (m) * (per_rank) >= CELLS_PARALLEL ? (T) : 1;            \
+        _Pragma("omp parallel num_threads(threads_)")                           \
+        {                                                                        \
+            int t_ = omp_get_thread_num(), nt_ = omp_get_num_threads();          \
+            fn(args, (int)((long)(m) * t_ / nt_), (int)((long)(m) * (t_ + 1) / nt_)); \
+        }                                                                        \
+    } while (0)
 
-/* Gates, cell and output of one step of one sequence from its
- * pre-activations a [4H] (clobbered), into s [SAVED H]. */
-static void cell_forward(int H, float *a, const float *c_prev, float *s)
-{
-    for (int j = 0; j < 4 * H; j++) {
-        int gate = j / H;
-        s[gate * H + j % H] = gate == GG ? tanhf(a[j]) : afs_act(AFS_ACT_SIGMOID, a[j]);
-    }
-    for (int j = 0; j < H; j++) {
-        float c = s[GF * H + j] * (c_prev ? c_prev[j] : 0.0f) + s[GI * H + j] * s[GG * H + j];
-        s[CELL * H + j] = c;
-        s[HID * H + j] = s[GO * H + j] * tanhf(c);
-    }
-}
-
-/* One direction over every non-empty sequence at once: the input
- * projections of all steps as one product, then per step the recurrent
- * projections of the running sequences as one product, and each
- * sequence's cell. */
-static void forward_dir(const afs_lstm_desc *d, int dir, const int *rows, const int *len, int n,
+static void forward_dir(afs_backend *b, const afs_lstm_desc *d, const order *o, int dir,
                         const float *x, const float *params, const float *h0, const float *c0,
                         float *h_out, float *work)
 {
-    int H = d->H, G4 = 4 * H;
-    size_t SB = (size_t)d->S * d->B;
+    int H = d->H, G4 = 4 * H, T = afs_cpu_threads(b);
     dir_params q = params_of(d, params, dir);
-    float *ax = scratch(SB * G4), *hp = scratch((size_t)n * H), *r = scratch((size_t)n * G4);
-    int *act = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
-    if (!act)
-        exit(1);
-    afs_gemm(0, 1, (int)SB, G4, d->in, x, d->in, q.W, d->in, 0.0f, ax, G4);
-    for (int k = 0; k < d->S; k++) {
-        int m = active_at(len, n, k, act);
-        if (!m)
-            break;
-        int recur = k > 0 || h0;
-        for (int i = 0; recur && i < m; i++) {
-            const float *h = prev_state(d, work, h0, dir, rows[act[i]], k, len[act[i]], HID);
-            memcpy(hp + (size_t)i * H, h, H * sizeof(float));
-        }
-        if (recur)
-            afs_gemm(0, 1, m, G4, H, hp, H, q.U, H, 0.0f, r, G4);
-        #pragma omp parallel for schedule(static) if (m * G4 >= (1 << 15))
-        for (int i = 0; i < m; i++) {
-            int b = rows[act[i]], t = step_time(dir, k, len[act[i]]);
-            float a[4 * H];
-            const float *axt = ax + ((size_t)t * d->B + b) * G4;
-            for (int j = 0; j < G4; j++)
-                a[j] = q.bw[j] + q.bu[j] + axt[j] + (recur ? r[(size_t)i * G4 + j] : 0.0f);
-            float *s = (float *)saved(d, work, t, b, dir);
-            cell_forward(H, a, prev_state(d, work, c0, dir, b, k, len[act[i]], CELL), s);
-            memcpy(h_out + ((size_t)t * d->B + b) * d->dirs * H + (size_t)dir * H, s + HID * H,
-                   H * sizeof(float));
-        }
+    saved s = saved_of(d, work, dir);
+    float *bias = afs_cpu_scratch(b, SCR_BIAS, sizeof(float) * G4);
+    for (int j = 0; j < G4; j++)
+        bias[j] = q.bw[j] + q.bu[j];
+    const float *xp = pack_inputs(b, d, o, dir, x);
+    afs_gemm(T, 0, 1, o->P, G4, d->in, xp, d->in, q.W, d->in, 0.0f, s.gates, G4);
+    cell_args a = {d, o, s, bias, c0, h_out, dir, 0};
+    for (int k = 0; k < d->S && o->m[k] > 0; k++) {
+        int m = o->m[k];
+        float *gk = s.gates + (size_t)o->off[k] * G4;
+        if (k > 0) /* the first m rows of step k - 1 are these ranks' outputs */
+            afs_gemm(T, 0, 1, m, G4, H, s.hid + (size_t)o->off[k - 1] * H, H, q.U, H, 1.0f, gk,
+                     G4);
+        else if (h0)
+            afs_gemm(T, 0, 1, m, G4, H, pack_initial(b, d, o, dir, h0), H, q.U, H, 1.0f, gk, G4);
+        a.k = k;
+        SPLIT_RANKS(T, m, G4, cells_forward, &a);
     }
-    free(ax);
-    free(hp);
-    free(r);
-    free(act);
 }
 
-/* The final states of the non-empty sequences. */
-static void final_states(const afs_lstm_desc *d, const int *rows, const int *len, int n,
-                         const float *work, float *h_n, float *c_n)
+/* Outputs past each sequence's end are 0 (every output of an empty one). */
+static void zero_padding(const afs_lstm_desc *d, const int *lengths, float *h_out)
 {
-    size_t H = (size_t)d->H;
-    for (int dir = 0; dir < d->dirs; dir++)
-        for (int j = 0; j < n; j++) {
-            const float *s = saved(d, work, step_time(dir, len[j] - 1, len[j]), rows[j], dir);
-            size_t at = ((size_t)dir * d->B + rows[j]) * H;
-            if (h_n)
-                memcpy(h_n + at, s + HID * H, H * sizeof(float));
-            if (c_n)
-                memcpy(c_n + at, s + CELL * H, H * sizeof(float));
-        }
+    size_t row = (size_t)d->dirs * d->H;
+    for (int t = 0; t < d->S; t++)
+        for (int i = 0; i < d->B; i++)
+            if (t >= lengths[i])
+                memset(h_out + ((size_t)t * d->B + i) * row, 0, row * sizeof(float));
 }
 
-/* Final states of an empty sequence: its initial ones (kernels/common/lstm_layout.h). */
-static void fill_empty(const afs_lstm_desc *d, int b, const float *h0, const float *c0,
-                       float *h_n, float *c_n)
+/* h_n, c_n [D, B, H]: each non-empty sequence's last step, each empty one's
+ * initial state (zeros without h0, c0: lstm_layout.h). */
+static void final_states(const afs_lstm_desc *d, const int *lengths, const order *o,
+                         const float *work, const float *h0, const float *c0, float *h_n,
+                         float *c_n)
 {
     size_t H = (size_t)d->H;
     for (int dir = 0; dir < d->dirs; dir++) {
-        size_t at = ((size_t)dir * d->B + b) * H;
-        for (size_t j = 0; j < H; j++) {
+        saved s = saved_of(d, work, dir);
+        for (int r = 0; r < o->n; r++) {
+            size_t p = (size_t)o->off[o->len[r] - 1] + r, at = ((size_t)dir * d->B + o->row[r]) * H;
             if (h_n)
-                h_n[at + j] = h0 ? h0[at + j] : 0.0f;
+                memcpy(h_n + at, s.hid + p * H, H * sizeof(float));
             if (c_n)
-                c_n[at + j] = c0 ? c0[at + j] : 0.0f;
+                memcpy(c_n + at, s.cell + p * H, H * sizeof(float));
+        }
+        for (int i = 0; i < d->B; i++) {
+            size_t at = ((size_t)dir * d->B + i) * H;
+            for (size_t j = 0; lengths[i] <= 0 && j < H; j++) {
+                if (h_n)
+                    h_n[at + j] = h0 ? h0[at + j] : 0.0f;
+                if (c_n)
+                    c_n[at + j] = c0 ? c0[at + j] : 0.0f;
+            }
         }
     }
-}
-
-/* Rows of the non-empty sequences (and their lengths), then the empty ones;
- * the caller frees *rows (one allocation for both arrays). */
-static int split_rows(const afs_lstm_desc *d, const int *lengths, int **rows, int **len)
-{
-    *rows = malloc((size_t)2 * (d->B > 0 ? d->B : 1) * sizeof(int));
-    if (!*rows) {
-        fprintf(stderr, "afsim: out of host memory in the CPU LSTM (B = %d)\n", d->B);
-        exit(1);
-    }
-    *len = *rows + d->B;
-    return afs_lstm_nonempty(lengths, d->B, *rows, *len);
 }
 
 static void lstm_forward(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
                          const float *x, const float *params, const float *h0, const float *c0,
                          float *h_out, float *h_n, float *c_n, float *work)
 {
-    (void)b;
-    int *rows, *len, n = split_rows(d, lengths, &rows, &len);
-    memset(h_out, 0, (size_t)d->S * d->B * d->dirs * d->H * sizeof(float));
-    for (int dir = 0; n > 0 && dir < d->dirs; dir++)
-        forward_dir(d, dir, rows, len, n, x, params, h0, c0, h_out, work);
-    final_states(d, rows, len, n, work, h_n, c_n);
-    for (int j = n; j < d->B; j++)
-        fill_empty(d, rows[j], h0, c0, h_n, c_n);
-    free(rows);
+    order o = rank_sequences(b, d, lengths);
+    zero_padding(d, lengths, h_out);
+    for (int dir = 0; o.n > 0 && dir < d->dirs; dir++)
+        forward_dir(b, d, &o, dir, x, params, h0, c0, h_out, work);
+    final_states(d, lengths, &o, work, h0, c0, h_n, c_n);
 }
 
-/* dL/da [4H] of one step of one sequence from dL/dh (dh) and the cell's
- * carried gradient (dc_next, updated to the previous step's). */
-static void cell_backward(int H, const float *s, const float *c_prev, const float *dh,
-                          float *dc_next, float *da)
+/* The backward of ranks r0 .. r1 - 1 at step k: dL/da of each into DA
+ * from dL/dh (the output's gradient plus the next step's, dh_next) and
+ * the cell's carried gradient dc_next (updated to the previous step's). */
+typedef struct grad_args {
+    cell_args c;
+    const float *dh_out, *dh_next, *zeros; /* zeros [H]: the cell before a first step */
+    float *dc_next, *DA;
+} grad_args;
+
+/* One rank's step backward: dL/da [4H] into da from its gates g, cell c,
+ * previous cell cp, dL/dh (dht + dhn) and the carried dL/dc (dcn, updated
+ * to the previous step's). Its arrays never overlap: restrict lets the
+ * loop vectorize, which GCC otherwise gives up on (too many pairs to
+ * check at run time). */
+AFS_CLONE_INLINE void gate_grads(int H, const float *restrict g, const float *restrict c,
+                                 const float *restrict cp, const float *restrict dht,
+                                 const float *restrict dhn, float *restrict dcn,
+                                 float *restrict da)
 {
     for (int j = 0; j < H; j++) {
-        float i = s[GI * H + j], f = s[GF * H + j], g = s[GG * H + j], o = s[GO * H + j];
-        float tc = tanhf(s[CELL * H + j]);
-        float dc = dh[j] * o * (1.0f - tc * tc) + dc_next[j];
-        da[GI * H + j] = dc * g * i * (1.0f - i);
-        da[GF * H + j] = dc * (c_prev ? c_prev[j] : 0.0f) * f * (1.0f - f);
-        da[GG * H + j] = dc * i * (1.0f - g * g);
-        da[GO * H + j] = dh[j] * tc * o * (1.0f - o);
-        dc_next[j] = dc * f;
+        float i = g[GI * H + j], f = g[GF * H + j], gg = g[GG * H + j], og = g[GO * H + j];
+        float dh = dht[j] + dhn[j], tc = afs_tanhf(c[j]), prev = cp[j];
+        float dc = dh * og * (1.0f - tc * tc) + dcn[j];
+        da[GI * H + j] = dc * gg * i * (1.0f - i);
+        da[GF * H + j] = dc * prev * f * (1.0f - f);
+        da[GG * H + j] = dc * i * (1.0f - gg * gg);
+        da[GO * H + j] = dh * tc * og * (1.0f - og);
+        dcn[j] = dc * f;
     }
 }
 
-/* One direction's backward over every non-empty sequence at once: per step
- * (last first) each running sequence's dL/da, then the recurrent products
- * of the running sequences (dL/dU, dL/dh of the step before); at the end
- * the input products of all steps (dL/dW, dL/dx) and the biases. */
-static void backward_dir(const afs_lstm_desc *d, int dir, const int *rows, const int *len,
-                         int n, const float *x, const float *params, const float *h0,
-                         const float *c0, const float *work, const float *dh_out,
-                         const float *dh_n, float *dx, float *dparams)
+AFS_CPU_CLONES static void cells_backward(const grad_args *a, int r0, int r1)
 {
-    int H = d->H, in = d->in, G4 = 4 * H;
-    size_t SB = (size_t)d->S * d->B;
+    const afs_lstm_desc *d = a->c.d;
+    const order *o = a->c.o;
+    int H = d->H, k = a->c.k, dir = a->c.dir;
+    for (int r = r0; r < r1; r++) {
+        size_t p = (size_t)o->off[k] + r;
+        const float *g = a->c.s.gates + p * 4 * H, *c = a->c.s.cell + p * H;
+        const float *cp = k > 0 ? a->c.s.cell + ((size_t)o->off[k - 1] + r) * H
+                          : a->c.c0 ? a->c.c0 + ((size_t)dir * d->B + o->row[r]) * H
+                                    : a->zeros;
+        int t = time_of(dir, k, o->len[r]);
+        const float *dht = a->dh_out + (((size_t)t * d->B + o->row[r]) * d->dirs + dir) * H;
+        const float *dhn = a->dh_next + (size_t)r * H;
+        float *dcn = a->dc_next + (size_t)r * H, *da = a->DA + p * 4 * H;
+        gate_grads(H, g, c, cp, dht, dhn, dcn, da);
+    }
+}
+
+/* dL/dx of every valid step: DXp [P, in] = DA W, added at each step's
+ * place in dx [S, B, in]. */
+static void input_gradient(afs_backend *b, const afs_lstm_desc *d, const order *o, int dir,
+                           const float *DA, const float *W, float *dx)
+{
+    size_t in = (size_t)d->in;
+    float *dxp = afs_cpu_scratch(b, SCR_DX, sizeof(float) * in * (size_t)o->P);
+    afs_gemm(afs_cpu_threads(b), 0, 0, o->P, d->in, 4 * d->H, DA, 4 * d->H, W, d->in, 0.0f, dxp,
+             d->in);
+    for (int k = 0; k < d->S; k++)
+        for (int r = 0; r < o->m[k]; r++) {
+            float *to = dx + ((size_t)time_of(dir, k, o->len[r]) * d->B + o->row[r]) * in;
+            const float *from = dxp + ((size_t)o->off[k] + r) * in;
+            for (size_t j = 0; j < in; j++)
+                to[j] += from[j];
+        }
+}
+
+static void backward_dir(afs_backend *b, const afs_lstm_desc *d, const order *o, int dir,
+                         const float *x, const float *params, const float *h0, const float *c0,
+                         const float *work, const float *dh_out, const float *dh_n, float *dx,
+                         float *dparams)
+{
+    int H = d->H, in = d->in, G4 = 4 * H, T = afs_cpu_threads(b);
+    size_t n = (size_t)o->n;
     dir_params q = params_of(d, params, dir);
+    saved s = saved_of(d, work, dir);
     float *gW = dparams + afs_lstm_dir_params(d) * (size_t)dir;
     float *gU = gW + (size_t)G4 * in, *gbw = gU + (size_t)G4 * H, *gbu = gbw + G4;
-    float *DA = scratch(SB * G4), *dact = scratch((size_t)n * G4), *hp = scratch((size_t)n * H);
-    float *dh_next = scratch((size_t)n * H), *dc_next = scratch((size_t)n * H);
-    float *dhp = scratch((size_t)n * H);
-    int *act = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
-    if (!act)
-        exit(1);
-    for (int j = 0; dh_n && j < n; j++)
-        memcpy(dh_next + (size_t)j * H, dh_n + ((size_t)dir * d->B + rows[j]) * H,
-               H * sizeof(float));
+    float *DA = afs_cpu_scratch(b, SCR_DA, sizeof(float) * G4 * (size_t)o->P);
+    /* dh_next and dc_next [n, H] by rank; a rank's start at its last step */
+    float *dh_next = afs_cpu_scratch(b, SCR_STATE, sizeof(float) * (2 * n + 1) * H);
+    float *dc_next = dh_next + n * H, *zeros = dc_next + n * H;
+    memset(dc_next, 0, (n + 1) * H * sizeof(float));
+    for (size_t r = 0; r < n; r++)
+        for (int j = 0; j < H; j++)
+            dh_next[r * H + j] = dh_n ? dh_n[((size_t)dir * d->B + o->row[r]) * H + j] : 0.0f;
+    grad_args a = {{d, o, s, NULL, c0, NULL, dir, 0}, dh_out, dh_next, zeros, dc_next, DA};
     for (int k = d->S - 1; k >= 0; k--) {
-        int m = active_at(len, n, k, act), recur = k > 0 || h0;
+        int m = o->m[k];
         if (!m)
             continue;
-        #pragma omp parallel for schedule(static) if (m * G4 >= (1 << 15))
-        for (int i = 0; i < m; i++) {
-            int j = act[i], b = rows[j], t = step_time(dir, k, len[j]);
-            const float *dht = dh_out + ((size_t)t * d->B + b) * d->dirs * H + (size_t)dir * H;
-            float dh[H];
-            for (int c = 0; c < H; c++)
-                dh[c] = dht[c] + dh_next[(size_t)j * H + c];
-            float *da = dact + (size_t)i * G4;
-            cell_backward(H, saved(d, work, t, b, dir),
-                          prev_state(d, work, c0, dir, b, k, len[j], CELL), dh,
-                          dc_next + (size_t)j * H, da);
-            memcpy(DA + ((size_t)t * d->B + b) * G4, da, G4 * sizeof(float));
-            if (recur)
-                memcpy(hp + (size_t)i * H, prev_state(d, work, h0, dir, b, k, len[j], HID),
-                       H * sizeof(float));
+        a.c.k = k;
+        SPLIT_RANKS(T, m, G4, cells_backward, &a);
+        const float *dak = DA + (size_t)o->off[k] * G4;
+        if (k > 0) {
+            const float *hp = s.hid + (size_t)o->off[k - 1] * H;
+            afs_gemm(T, 1, 0, G4, H, m, dak, G4, hp, H, 1.0f, gU, H);
+            afs_gemm(T, 0, 0, m, H, G4, dak, G4, q.U, H, 0.0f, dh_next, H);
+        } else if (h0) { /* the U term of the first step; no gradient into h0 */
+            float *h0p = afs_cpu_scratch(b, SCR_DX, sizeof(float) * n * H);
+            for (size_t r = 0; r < n; r++)
+                memcpy(h0p + r * H, h0 + ((size_t)dir * d->B + o->row[r]) * H, H * sizeof(float));
+            afs_gemm(T, 1, 0, G4, H, m, dak, G4, h0p, H, 1.0f, gU, H);
         }
-        if (!recur)
-            continue; /* the first step from zero states: no U term */
-        afs_gemm(1, 0, G4, H, m, dact, G4, hp, H, 1.0f, gU, H);
-        afs_gemm(0, 0, m, H, G4, dact, G4, q.U, H, 0.0f, dhp, H);
-        for (int i = 0; i < m; i++)
-            memcpy(dh_next + (size_t)act[i] * H, dhp + (size_t)i * H, H * sizeof(float));
     }
-    afs_gemm(1, 0, G4, in, (int)SB, DA, G4, x, in, 1.0f, gW, in);
+    afs_gemm(T, 1, 0, G4, in, o->P, DA, G4, pack_inputs(b, d, o, dir, x), in, 1.0f, gW, in);
     if (dx)
-        afs_gemm(0, 0, (int)SB, in, G4, DA, G4, q.W, in, 1.0f, dx, in);
-    for (size_t r = 0; r < SB; r++) /* rows in order: a fixed sum */
+        input_gradient(b, d, o, dir, DA, q.W, dx);
+    for (int p = 0; p < o->P; p++) /* packed rows in order: a fixed sum */
         for (int j = 0; j < G4; j++) {
-            gbw[j] += DA[r * G4 + j];
-            gbu[j] += DA[r * G4 + j];
+            gbw[j] += DA[(size_t)p * G4 + j];
+            gbu[j] += DA[(size_t)p * G4 + j];
         }
-    free(DA);
-    free(dact);
-    free(hp);
-    free(dh_next);
-    free(dc_next);
-    free(dhp);
-    free(act);
 }
 
 static void lstm_backward(afs_backend *b, const afs_lstm_desc *d, const int *lengths,
@@ -277,21 +378,20 @@ static void lstm_backward(afs_backend *b, const afs_lstm_desc *d, const int *len
                           const float *c0, const float *work, const float *h_out,
                           const float *dh_out, const float *dh_n, float *dx, float *dparams)
 {
-    (void)b;
     (void)h_out; /* the work buffer holds every step's output already */
-    int *rows, *len, n = split_rows(d, lengths, &rows, &len);
+    order o = rank_sequences(b, d, lengths);
     if (dx)
         memset(dx, 0, (size_t)d->S * d->B * d->in * sizeof(float));
-    for (int dir = 0; n > 0 && dir < d->dirs; dir++)
-        backward_dir(d, dir, rows, len, n, x, params, h0, c0, work, dh_out, dh_n, dx, dparams);
-    free(rows);
+    for (int dir = 0; o.n > 0 && dir < d->dirs; dir++)
+        backward_dir(b, d, &o, dir, x, params, h0, c0, work, dh_out, dh_n, dx, dparams);
 }
 
-/* Per step, batch row and direction: the four gates, the cell, the output. */
+/* Per step, batch row and direction: the four gates, the cell, the output
+ * (packed: only valid steps are used, at most S B of them). */
 static size_t lstm_work_bytes(afs_backend *b, const afs_lstm_desc *d)
 {
     (void)b;
-    return (size_t)d->S * d->B * d->dirs * d->H * SAVED * sizeof(float);
+    return (size_t)d->S * d->B * d->dirs * d->H * 6 * sizeof(float);
 }
 
 void afs_lstm_cpu_install(afs_backend *b)

@@ -102,6 +102,29 @@ static void bias_grad(afs_backend *b, int G, int rows, int cols, const float *dy
     LAUNCH_N((size_t)G * cols, k_bias_total, G, cols, chunks, part, db);
 }
 
+/* Row-major C = A' B' is column-major C^T = B'^T A'^T: B's storage read
+ * as stored is B^T, so tb picks the transpose of B's operand, ta A's. */
+static void gemm(afs_backend *b, int ta, int tb, int m, int n, int k, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc)
+{
+    const float one = 1.0f;
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) { /* C = beta C (in place: cuBLAS allows it without transposes); k >= 1 below */
+        const float zero = 0.0f;
+        if (beta == 0.0f) /* whatever C held, NaN included, as the CPU's loop */
+            CUDA_CHECK(cudaMemset2DAsync(C, (size_t)ldc * sizeof(float), 0,
+                                         (size_t)n * sizeof(float), (size_t)m));
+        else
+            CUBLAS_CHECK(cublasSgeam(handle_of(b), CUBLAS_OP_N, CUBLAS_OP_N, n, m, &beta, C, ldc,
+                                     &zero, C, ldc, C, ldc));
+        return;
+    }
+    CUBLAS_CHECK(cublasSgemm(handle_of(b), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                             ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one, B, ldb, A, lda, &beta,
+                             C, ldc));
+}
+
 /* Row-major matrices are column-major transposes: y^T = W x^T etc.; the G
  * layers are one strided-batched GEMM. cuBLAS needs in >= 1 (its leading
  * dimension), so a layer without inputs is its bias alone. */
@@ -373,6 +396,7 @@ int afs_nn_cuda_install(afs_backend *b, char *err, size_t err_len)
         return -1;
     }
     afs_nn_cuda_set_tf32(b, 0);
+    b->gemm = gemm;
     b->linear_forward = linear_forward;
     b->linear_backward = linear_backward;
     b->activation_forward = activation_forward;
