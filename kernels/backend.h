@@ -228,8 +228,10 @@ struct afs_backend {
      * (category, squared distance, j): category 0 if j is no initiator and
      * no earlier initiator chose it, 1 if an earlier one did, 2 if j is an
      * initiator. grp [E M, K]; len [E M] = group size (0 for a
-     * non-initiator); chosen [E M] is scratch (cleared here). Serial within
-     * an environment (groups_math.h says why); the same on every backend. */
+     * non-initiator); chosen [E M] is scratch (cleared here). Initiators
+     * one after another within an environment (groups_math.h says why),
+     * each pick's search split over CUDA's lanes; the same on every
+     * backend. */
     void (*form_groups)(afs_backend *b, const afs_env *env, int K, float range_m,
                         const uint8_t *init, uint8_t *chosen, int16_t *grp, int32_t *len);
     /* x[(t N + s) D + d] = the thought of member t of s, h[g D + d]; 0 at

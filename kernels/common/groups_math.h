@@ -15,12 +15,16 @@
  * an initiator and that no earlier initiator chose, 1 for one an earlier
  * initiator chose, 2 for an initiator. ENs nobody has yet are preferred,
  * so that groups spread over the ENs (ATOC); the nearer first, since they
- * hear each other best. It is serial within an environment: whether j is
- * category 0 or 1 for initiator m depends on every earlier initiator's
- * picks, so one environment is one thread on both backends (CUDA runs the
- * environments in parallel). Beyond the squared distances (float, computed
- * alike on both backends) it is integers only: the same groups on every
- * backend, bit for bit.
+ * hear each other best. The initiators are taken one after another:
+ * whether j is category 0 or 1 for initiator m depends on every earlier
+ * initiator's picks. Each pick is a search for the smallest key, which may
+ * be split over the candidates, since keys are distinct (the index decides
+ * last): the smallest of the parts' smallest keys is the smallest of all,
+ * whatever the split and the order of combining. The CPU runs one
+ * environment per thread, scanning every candidate in turn; CUDA runs one
+ * per warp, its 32 lanes each scanning every 32nd candidate. Beyond the
+ * squared distances (float, computed alike on both backends) it is
+ * integers only: the same groups on every backend, bit for bit.
  *
  * The sums over a member's positions run in a fixed order, positions (s,
  * t) of its joint row with s, then t, increasing, each added in turn: one
@@ -79,15 +83,38 @@ AFS_HD int afs_group_key_before(afs_group_key a, afs_group_key b)
     return a.j < b.j;
 }
 
-/* Initiator m's next pick: the smallest key after `after` among the ENs in
- * range; cat 3 when none is left. Keys are distinct (the index decides
- * last), so taking the smallest key after the last pick walks the sorted
- * order without marking what was picked. */
-AFS_HD afs_group_key afs_group_next(int M, int m, float range2, const float *px, const float *py,
-                                    const uint8_t *init, const uint8_t *chosen, afs_group_key after)
+/* The squared range that afs_group_next compares squared distances with;
+ * a negative range reaches nobody (no squared distance is <= -1). */
+AFS_HD float afs_group_range2(float range_m)
+{
+    return range_m >= 0.0f ? range_m * range_m : -1.0f;
+}
+
+/* The first key, before every candidate's: the walk's start. */
+AFS_HD afs_group_key afs_group_first_key(void)
+{
+    afs_group_key k = {-1, 0.0f, -1};
+    return k;
+}
+
+/* The smaller of two keys. Combines the smallest keys that lanes found
+ * among their shares of the candidates: keys are distinct (or both are the
+ * cat 3 "none"), so the order of combining does not change the result. */
+AFS_HD afs_group_key afs_group_key_min(afs_group_key a, afs_group_key b)
+{
+    return afs_group_key_before(b, a) ? b : a;
+}
+
+/* The smallest key after `after` among the ENs in range that are among
+ * j = j0, j0 + stride, ...: one lane's share of initiator m's next pick
+ * (afs_group_next); cat 3 when none is left. */
+AFS_HD afs_group_key afs_group_next_lanes(int M, int m, float range2, const float *px,
+                                          const float *py, const uint8_t *init,
+                                          const uint8_t *chosen, afs_group_key after, int j0,
+                                          int stride)
 {
     afs_group_key best = {3, 0.0f, -1};
-    for (int j = 0; j < M; j++) {
+    for (int j = j0; j < M; j += stride) {
         float dx = px[j] - px[m], dy = py[j] - py[m];
         float d2 = dx * dx + dy * dy;
         if (j == m || !(d2 <= range2))
@@ -99,6 +126,16 @@ AFS_HD afs_group_key afs_group_next(int M, int m, float range2, const float *px,
     return best;
 }
 
+/* Initiator m's next pick: the smallest key after `after` among the ENs in
+ * range; cat 3 when none is left. Keys are distinct (the index decides
+ * last), so taking the smallest key after the last pick walks the sorted
+ * order without marking what was picked. */
+AFS_HD afs_group_key afs_group_next(int M, int m, float range2, const float *px, const float *py,
+                                    const uint8_t *init, const uint8_t *chosen, afs_group_key after)
+{
+    return afs_group_next_lanes(M, m, range2, px, py, init, chosen, after, 0, 1);
+}
+
 /* Row m of an environment: initiator m and its picks, -1 padded; returns
  * the group's size. Its picks count as chosen only after the row is
  * complete (the category is "chosen by an EARLIER initiator"). */
@@ -107,7 +144,7 @@ AFS_HD int afs_group_form_row(int M, int K, int m, float range2, const float *px
 {
     int n = 1;
     row[0] = (int16_t)m;
-    afs_group_key last = {-1, 0.0f, -1};
+    afs_group_key last = afs_group_first_key();
     while (n < K) {
         last = afs_group_next(M, m, range2, px, py, init, chosen, last);
         if (last.cat > 2)
@@ -122,11 +159,11 @@ AFS_HD int afs_group_form_row(int M, int K, int m, float range2, const float *px
 }
 
 /* The groups of one environment; every pointer is at its first EN (grp at
- * its first row). chosen is cleared here. A negative range reaches nobody. */
+ * its first row). chosen is cleared here. */
 AFS_HD void afs_group_form_env(int M, int K, float range_m, const float *px, const float *py,
                                const uint8_t *init, uint8_t *chosen, int16_t *grp, int32_t *len)
 {
-    float range2 = range_m >= 0.0f ? range_m * range_m : -1.0f;
+    float range2 = afs_group_range2(range_m);
     for (int m = 0; m < M; m++)
         chosen[m] = 0;
     for (int m = 0; m < M; m++) {

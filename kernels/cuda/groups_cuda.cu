@@ -1,7 +1,9 @@
 /* The CUDA backend's communication-group operations (kernels/backend.h,
  * "Communication groups"): kernels over kernels/common/groups_math.h.
- * Formation runs one thread per environment (serial within one: an
- * initiator's choice depends on every earlier initiator's). Elementwise
+ * Formation runs one warp per environment: its initiators one after
+ * another (an initiator's choice depends on every earlier initiator's),
+ * each pick a search for the smallest key split over the warp's lanes and
+ * combined with shuffles, the same pick as the CPU's scan. Elementwise
  * moves run one thread per element; sums over an EN's positions run one
  * thread per joint row and column, which walks the joint row's positions
  * in the CPU's order: no atomics, the same bits as the CPU. */
@@ -12,9 +14,13 @@
 #include "groups_cuda.h"
 
 #define THREADS 256
-/* Formation's threads are long and serial: one warp per block spreads the
- * environments over as many multiprocessors as there are warps. */
-#define FORM_THREADS 32
+/* Formation: one warp per environment, a few per block, so that a few
+ * hundred environments still spread over every multiprocessor. */
+#define WARP 32
+#define FORM_THREADS (4 * WARP)
+#define FULL_MASK 0xffffffffu
+/* Lane t holds entry t of the row being formed. */
+static_assert(AFS_GROUP_MAX <= WARP, "a group's entries must fit in a warp's lanes");
 
 static unsigned blocks_for(size_t n, unsigned threads) { return (unsigned)((n + threads - 1) / threads); }
 
@@ -29,16 +35,84 @@ static unsigned blocks_for(size_t n, unsigned threads) { return (unsigned)((n + 
 
 static __device__ size_t thread_index(void) { return blockIdx.x * (size_t)blockDim.x + threadIdx.x; }
 
+/* The warp-wide smallest of the lanes' keys, in every lane: a butterfly
+ * over the key's three fields. */
+static __device__ afs_group_key warp_min_key(afs_group_key k)
+{
+    for (int o = WARP / 2; o > 0; o /= 2) {
+        afs_group_key other;
+        other.cat = __shfl_xor_sync(FULL_MASK, k.cat, o);
+        other.d2 = __shfl_xor_sync(FULL_MASK, k.d2, o);
+        other.j = __shfl_xor_sync(FULL_MASK, k.j, o);
+        k = afs_group_key_min(k, other);
+    }
+    return k;
+}
+
+/* Initiator m's row (afs_group_form_row) by one warp. Each pick: every
+ * lane scans every WARP-th candidate, then the warp takes the smallest
+ * key; all lanes then hold the same key, so the loop is the same in every
+ * lane. Lane t keeps entry t, then writes it and (a pick) marks it chosen:
+ * only once the row is complete, as on the CPU. */
+static __device__ void form_row_warp(int M, int K, int m, float range2, const float *px,
+                                     const float *py, const uint8_t *init, uint8_t *chosen,
+                                     int16_t *row, int32_t *len, int lane)
+{
+    int n = 1, mine = lane == 0 ? m : -1;
+    afs_group_key last = afs_group_first_key();
+    while (n < K) {
+        last = warp_min_key(
+            afs_group_next_lanes(M, m, range2, px, py, init, chosen, last, lane, WARP));
+        if (last.cat > 2)
+            break;
+        if (lane == n)
+            mine = last.j;
+        n++;
+    }
+    if (lane < K)
+        row[lane] = (int16_t)mine;
+    if (lane > 0 && lane < n)
+        chosen[mine] = 1;
+    if (lane == 0)
+        *len = n;
+}
+
+/* afs_group_form_env with one warp per environment (blockDim.x a multiple
+ * of WARP, so that a warp is all in or all out). The lanes clear chosen
+ * and fill the non-initiators' rows in parallel, then form the initiators'
+ * rows in index order. __syncwarp orders each row's chosen marks (and the
+ * clearing) before the next row's scans read them. */
 __global__ void k_form_groups(int E, int M, int K, float range_m, const float *px,
                               const float *py, const uint8_t *init, uint8_t *chosen,
                               int16_t *grp, int32_t *len)
 {
-    size_t e = thread_index();
+    size_t e = thread_index() / WARP;
+    int lane = (int)(threadIdx.x % WARP);
     if (e >= (size_t)E)
         return;
     size_t at = e * M;
-    afs_group_form_env(M, K, range_m, px + at, py + at, init + at, chosen + at, grp + at * K,
-                       len + at);
+    px += at;
+    py += at;
+    init += at;
+    chosen += at;
+    grp += at * K;
+    len += at;
+    float range2 = afs_group_range2(range_m);
+    for (int j = lane; j < M; j += WARP) {
+        chosen[j] = 0;
+        if (!init[j])
+            len[j] = 0;
+    }
+    for (size_t i = (size_t)lane; i < (size_t)M * K; i += WARP)
+        if (!init[i / K])
+            grp[i] = -1;
+    __syncwarp();
+    for (int m = 0; m < M; m++)
+        if (init[m]) {
+            form_row_warp(M, K, m, range2, px, py, init, chosen, grp + (size_t)m * K, len + m,
+                          lane);
+            __syncwarp();
+        }
 }
 
 static void form_groups(afs_backend *b, const afs_env *env, int K, float range_m,
@@ -48,8 +122,8 @@ static void form_groups(afs_backend *b, const afs_env *env, int K, float range_m
     int E = env->E, M = env->M;
     if (E <= 0 || M <= 0 || K <= 0)
         return;
-    LAUNCH_N((size_t)E, FORM_THREADS, k_form_groups, E, M, K, range_m, env->pos_x, env->pos_y,
-             init, chosen, grp, len);
+    LAUNCH_N((size_t)E * WARP, FORM_THREADS, k_form_groups, E, M, K, range_m, env->pos_x,
+             env->pos_y, init, chosen, grp, len);
 }
 
 /* Item i of [K, N, D] as (t, s, d), d fastest: neighbouring threads touch

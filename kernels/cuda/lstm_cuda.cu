@@ -17,6 +17,19 @@
  * What changes from call to call (sequence lengths, batch size) is set on
  * the data descriptors each call, a host-only operation.
  *
+ * The lengths are host input (cuDNN's data descriptors take them there);
+ * cuDNN's calls and the packing kernels also need them, and the row maps
+ * made from them, on the device. Those ints go up without waiting for the
+ * device: staged in page-locked host memory and copied with
+ * cudaMemcpyAsync on the default stream, the one every launch and cuDNN
+ * call here uses, so the copy waits for the calls before it and the calls
+ * after it wait for the copy. The page-locked buffer is rewritten only
+ * once its last copy is done (an event recorded after it). And a call
+ * with the shape (B, S) and lengths of the call before it copies nothing
+ * and reuses that call's device ints: AM-DRL runs the channel on the same
+ * groups for many calls in a row (a slot's steps, a forward then its
+ * backward).
+ *
  * cuDNN sees packed batches only (CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED):
  * the non-empty rows sorted by length, longest first (ties by row), time
  * step after time step with only the rows still running. Every call gathers
@@ -63,10 +76,18 @@ typedef struct lstm_state {
     cudnnTensorDescriptor_t h;
     grow temp;    /* cuDNN's workspace */
     grow reserve; /* the backward's copy of the forward's reserve space */
-    grow rows;    /* int32: what batch_of stages (lengths, row maps) */
+    grow rows;    /* int32: the device copy of the staged ints (lengths, row maps) */
     grow pack;    /* packed copies of the tensors of the non-empty rows */
     int *host;    /* host ints, see host_ints */
     size_t host_cap;
+    /* The last batch batch_of staged, see staged_ints: its host ints, and
+     * what it was made from and found. */
+    struct {
+        int *pinned;        /* page-locked: the lengths [B], then the staged ints */
+        size_t cap;         /* ints */
+        cudaEvent_t copied; /* recorded after the copy out of pinned */
+        int valid, B, S, n, total, maxlen;
+    } stage;
     /* full_reserve's last answer: asking cuDNN costs a pass over B lengths */
     struct { const plan *p; afs_lstm_desc d; int tf32; size_t bytes; } full;
 } lstm_state;
@@ -259,13 +280,12 @@ typedef struct batch {
     char *cursor;      /* next free byte of st->pack */
 } batch;
 
-/* The host ints of a call on B rows of up to S steps: rows [B] (non-empty
- * ones first, see afs_lstm_nonempty), full [B] (every row at full length,
- * for lstm_work_bytes), then what goes to the device, stage [B + n + total]
- * at most (S + 2) B: sorted lengths, map, empty rows, seq. */
+/* The host ints of a call on B rows: rows [B] (non-empty ones first, see
+ * afs_lstm_nonempty) and full [B] (every row at full length, for
+ * lstm_work_bytes). What goes to the device is in staged_ints. */
 static int *host_ints(lstm_state *st, int B, int S)
 {
-    size_t need = ((size_t)S + 4) * (size_t)B;
+    size_t need = 2 * (size_t)B;
     if (st->host_cap < need) {
         free(st->host);
         st->host = (int *)malloc(need * sizeof(int));
@@ -279,7 +299,48 @@ static int *host_ints(lstm_state *st, int B, int S)
 }
 
 static int *full_of(lstm_state *st, const afs_lstm_desc *d) { return host_ints(st, d->B, d->S) + d->B; }
-static int *stage_of(lstm_state *st, const afs_lstm_desc *d) { return host_ints(st, d->B, d->S) + 2 * d->B; }
+
+/* Whether this call's batch is the one staged last: the same shape and
+ * lengths give the same sorted lengths and row maps. */
+static int staged_already(const lstm_state *st, const afs_lstm_desc *d, const int *lengths)
+{
+    return st->stage.valid && st->stage.B == d->B && st->stage.S == d->S &&
+           !memcmp(st->stage.pinned, lengths, (size_t)d->B * sizeof(int));
+}
+
+/* The page-locked ints of a new batch on B rows of up to S steps: the
+ * lengths [B] it is made from, then what goes to the device, [B + n +
+ * total] at most (S + 2) B: sorted lengths, map, empty rows, seq. Waits
+ * for the copy out of them first: cudaMemcpyAsync reads them when the
+ * device gets to it, which may be after the call that queued it returned. */
+static int *staged_ints(lstm_state *st, int B, int S)
+{
+    size_t need = ((size_t)S + 3) * (size_t)B;
+    CUDA_CHECK(cudaEventSynchronize(st->stage.copied)); /* at once before any copy */
+    st->stage.valid = 0;
+    if (st->stage.cap < need) {
+        if (st->stage.pinned)
+            CUDA_CHECK(cudaFreeHost(st->stage.pinned));
+        st->stage.pinned = NULL;
+        st->stage.cap = 0;
+        if (cudaMallocHost((void **)&st->stage.pinned, need * sizeof(int)) != cudaSuccess) {
+            fprintf(stderr, "afsim: out of page-locked host memory in the cuDNN LSTM (B = %d, "
+                            "S = %d)\n", B, S);
+            exit(1);
+        }
+        st->stage.cap = need;
+    }
+    return st->stage.pinned;
+}
+
+/* Copies `ints` staged ints to the device behind the work queued so far,
+ * without waiting for it, and marks when the page-locked source is free. */
+static void copy_staged(lstm_state *st, const int *src, size_t ints)
+{
+    int *dev = (int *)grow_to(&st->rows, ints * sizeof(int));
+    CUDA_CHECK(cudaMemcpyAsync(dev, src, ints * sizeof(int), cudaMemcpyHostToDevice, 0));
+    CUDA_CHECK(cudaEventRecord(st->stage.copied, 0));
+}
 
 /* Sorts the n non-empty rows by length, longest first, ties by row (a
  * counting sort: lengths are 1..S), into len [n] and map [n]; returns the
@@ -311,21 +372,40 @@ static int sort_by_length(const int *lengths, const int *rows, int n, int S, int
     return n ? len[0] : 0;
 }
 
+/* Sorts and maps a new batch into the page-locked ints (see staged_ints)
+ * and copies them to the device. */
+static void stage_batch(lstm_state *st, const afs_lstm_desc *d, const int *lengths)
+{
+    int *key = staged_ints(st, d->B, d->S), *stage = key + d->B;
+    int *rows = host_ints(st, d->B, d->S);
+    int n = afs_lstm_nonempty(lengths, d->B, rows, stage); /* stage: overwritten below */
+    int *len = stage, *map = stage + n, *empty = map + n, *seq = empty + (d->B - n);
+    int maxlen = sort_by_length(lengths, rows, n, d->S, len, map), total = 0;
+    memcpy(empty, rows + n, (size_t)(d->B - n) * sizeof(int));
+    for (int t = 0; t < maxlen; t++)
+        for (int j = 0; j < n && len[j] > t; j++)
+            seq[total++] = t * d->B + map[j];
+    copy_staged(st, stage, (size_t)d->B + n + total);
+    memcpy(key, lengths, (size_t)d->B * sizeof(int));
+    st->stage.B = d->B;
+    st->stage.S = d->S;
+    st->stage.n = n;
+    st->stage.total = total;
+    st->stage.maxlen = maxlen;
+    st->stage.valid = 1;
+}
+
+/* This call's batch: the one staged last when the lengths are the same (its
+ * device ints stay as they are until a batch of other lengths is staged,
+ * behind every call queued before), else a new one. */
 static batch batch_of(lstm_state *st, const afs_lstm_desc *d, const int *lengths)
 {
-    batch bt = {d->B, d->S, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL};
-    int *rows = host_ints(st, d->B, d->S), *stage = stage_of(st, d);
-    bt.n = afs_lstm_nonempty(lengths, d->B, rows, stage); /* stage: overwritten below */
-    int *len = stage, *map = stage + bt.n, *empty = map + bt.n, *seq = empty + (d->B - bt.n);
-    bt.maxlen = sort_by_length(lengths, rows, bt.n, d->S, len, map);
-    memcpy(empty, rows + bt.n, (size_t)(d->B - bt.n) * sizeof(int));
-    for (int t = 0; t < bt.maxlen; t++)
-        for (int j = 0; j < bt.n && len[j] > t; j++)
-            seq[bt.total++] = t * d->B + map[j];
-    size_t ints = (size_t)d->B + bt.n + bt.total;
-    int *dev = (int *)grow_to(&st->rows, ints * sizeof(int));
-    CUDA_CHECK(cudaMemcpy(dev, stage, ints * sizeof(int), cudaMemcpyHostToDevice));
-    bt.len = len;
+    if (!staged_already(st, d, lengths))
+        stage_batch(st, d, lengths);
+    batch bt = {d->B, d->S, st->stage.n, st->stage.total, st->stage.maxlen, NULL, NULL, NULL,
+                NULL, NULL, NULL};
+    const int *dev = (const int *)st->rows.ptr;
+    bt.len = st->stage.pinned + d->B;
     bt.dev_len = dev;
     bt.map = dev + bt.n;
     bt.empty = dev + 2 * bt.n;
@@ -552,6 +632,12 @@ int afs_lstm_cuda_install(afs_backend *b, char *err, size_t err_len)
                  cudnnGetErrorString(rc));
         return -1;
     }
+    cudaError_t crc = cudaEventCreateWithFlags(&st->stage.copied, cudaEventDisableTiming);
+    if (crc != cudaSuccess) {
+        snprintf(err, err_len, "cannot create a CUDA event: %s", cudaGetErrorString(crc));
+        st->stage.copied = NULL;
+        return -1;
+    }
     b->lstm_forward = lstm_forward;
     b->lstm_backward = lstm_backward;
     b->lstm_work_bytes = lstm_work_bytes;
@@ -565,6 +651,12 @@ void afs_lstm_cuda_release(afs_backend *b)
         return;
     for (int s = 0; s < st->cache.filled; s++)
         plan_destroy(&st->plans[s]);
+    if (st->stage.copied) {
+        CUDA_CHECK(cudaEventSynchronize(st->stage.copied)); /* the copy out of pinned */
+        CUDA_CHECK(cudaEventDestroy(st->stage.copied));
+    }
+    if (st->stage.pinned)
+        CUDA_CHECK(cudaFreeHost(st->stage.pinned));
     grow *bufs[4] = {&st->temp, &st->reserve, &st->rows, &st->pack};
     for (int i = 0; i < 4; i++)
         if (bufs[i]->ptr)
