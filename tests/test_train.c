@@ -276,23 +276,45 @@ static void copy_file(const char *from, const char *to)
     cr_assert_eq(fclose(out), 0);
 }
 
-/* A training killed after its checkpoint of episode 4 and after writing
- * the rows of episode 5 (a copy of the finished file, whose rows past the
- * checkpoint the resume must drop and redo), resumed from that checkpoint:
- * every learning-curve and evaluation value is the uninterrupted run's, bit
- * for bit (prioritized replay: the sum tree and the largest priority come
- * back too). */
-Test(train, resumed_training_is_bit_for_bit_the_uninterrupted_one)
+/* AM-DRL small enough for a test: groups of up to 3 in 6 ENs, a formation
+ * every 2 slots, networks of a few units, 2 joint rows a batch. */
+static void small_amdrl(afs_config *cfg)
 {
-    char err[2048], ckpt[1100], at4[1200];
-    afs_config whole = small("whole.h5", "6");
+    const char *kv[][2] = {
+        {"amdrl.batch", "12"}, {"amdrl.thought", "8"}, {"amdrl.channel_hidden", "4"},
+        {"amdrl.attention_hidden", "4"}, {"amdrl.part2_hidden", "8"},
+        {"amdrl.actor_hidden", "8"}, {"amdrl.critic_hidden", "16,16"}, {"amdrl.group_m", "2"},
+        {"amdrl.t_comm", "2"}, {"amdrl.comm_range_m", "1000"},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
+        set(cfg, kv[i][0], kv[i][1]);
+}
+
+/* A training of `algo` killed after its checkpoint of episode 4 and after
+ * writing the rows of episode 5 (a copy of the finished file, whose rows
+ * past the checkpoint the resume must drop and redo), resumed from that
+ * checkpoint: every learning-curve and evaluation value is the
+ * uninterrupted run's, bit for bit (prioritized replay: the sum tree and
+ * the largest priority come back too), and so are the final parameter
+ * arrays named. */
+static void check_resume(const char *algo, void (*tune)(afs_config *), const char *const *arrays,
+                         size_t n_arrays)
+{
+    char err[2048], ckpt[1100], at4[1200], whole_name[64], part_name[64];
+    snprintf(whole_name, sizeof whole_name, "whole-%s.h5", algo);
+    snprintf(part_name, sizeof part_name, "part-%s.h5", algo);
+    afs_config whole = small(whole_name, "6");
     set(&whole, "train.checkpoint_keep", "true");
-    cr_assert_eq(train(&whole, "esdrl", NULL, err, sizeof err), 0, "%s", err);
+    if (tune)
+        tune(&whole);
+    cr_assert_eq(train(&whole, algo, NULL, err, sizeof err), 0, "%s", err);
     afs_train_checkpoint_path(&whole, ckpt, sizeof ckpt);
     snprintf(at4, sizeof at4, "%.*s.ep4.h5", (int)(strlen(ckpt) - 3), ckpt);
-    afs_config part = small("part.h5", "6");
+    afs_config part = small(part_name, "6");
+    if (tune)
+        tune(&part);
     copy_file(whole.run.out, part.run.out);
-    cr_assert_eq(train(&part, "esdrl", at4, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(train(&part, algo, at4, err, sizeof err), 0, "%s", err);
     same_columns(whole.run.out, part.run.out, "train", curve);
     same_columns(whole.run.out, part.run.out, "eval", eval_curve);
     size_t n;
@@ -302,18 +324,33 @@ Test(train, resumed_training_is_bit_for_bit_the_uninterrupted_one)
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(trained[i], want[i], "evaluation row %zu after %g episodes", i, trained[i]);
     free(trained);
-    /* The final networks and Adam moments agree too. */
     char ckpt2[1100];
     afs_train_checkpoint_path(&part, ckpt2, sizeof ckpt2);
-    const char *const arrays[] = {"/params/actor/value", "/params/critic/value",
-                                  "/params/critic_target/value", "/params/actor/adam_v"};
-    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++) {
+    for (size_t i = 0; i < n_arrays; i++) {
         size_t na, nb;
         float *x = floats(ckpt, arrays[i], &na), *y = floats(ckpt2, arrays[i], &nb);
-        cr_assert(na == nb && na > 0 && !memcmp(x, y, na * sizeof *x), "%s differs", arrays[i]);
+        cr_assert(na == nb && na > 0 && !memcmp(x, y, na * sizeof *x), "%s: %s differs", algo,
+                  arrays[i]);
         free(x);
         free(y);
     }
+}
+
+Test(train, resumed_training_is_bit_for_bit_the_uninterrupted_one)
+{
+    const char *const arrays[] = {"/params/actor/value", "/params/critic/value",
+                                  "/params/critic_target/value", "/params/actor/adam_v"};
+    check_resume("esdrl", NULL, arrays, sizeof arrays / sizeof *arrays);
+}
+
+/* The same for AM-DRL, whose update runs the LSTMs (the channel, the
+ * attention cell) and the groups of replayed slots. */
+Test(train, resumed_amdrl_is_bit_for_bit_the_uninterrupted_one)
+{
+    const char *const arrays[] = {"/params/actor_part1/value", "/params/channel/value",
+                                  "/params/attention_cell/value", "/params/critic/adam_v",
+                                  "/params/channel_target/value"};
+    check_resume("amdrl", small_amdrl, arrays, sizeof arrays / sizeof *arrays);
 }
 
 /* A checkpoint without its replay resumes too, from an empty replay (its

@@ -93,7 +93,7 @@ typedef struct afs_adam {
 } afs_adam;
 
 /* One Adam step of one parameter (Kingma & Ba, algorithm 1). */
-AFS_HD void afs_adam_update(float *p, float g, float *m, float *v, const afs_adam *a)
+AFS_HDI void afs_adam_update(float *p, float g, float *m, float *v, const afs_adam *a)
 {
     *m = a->beta1 * *m + (1.0f - a->beta1) * g;
     *v = a->beta2 * *v + (1.0f - a->beta2) * g * g;
@@ -102,7 +102,7 @@ AFS_HD void afs_adam_update(float *p, float g, float *m, float *v, const afs_ada
 }
 
 /* target = tau * online + (1 - tau) * target */
-AFS_HD float afs_soft_update(float target, float online, float tau)
+AFS_HDI float afs_soft_update(float target, float online, float tau)
 {
     return tau * online + (1.0f - tau) * target;
 }

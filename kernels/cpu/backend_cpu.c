@@ -4,7 +4,6 @@
  * order inside one thread: results do not depend on the thread count. */
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -283,28 +282,11 @@ static void cpu_env_metrics(afs_backend *b, const afs_env *env,
         out->v[a] = afs_sum_over_envs(env, a);
 }
 
-void *afs_cpu_scratch(afs_backend *b, int slot, size_t bytes)
-{
-    cpu_impl *impl = b->impl;
-    if (impl->scratch_bytes[slot] < bytes) {
-        free(impl->scratch[slot]);
-        impl->scratch[slot] = malloc(bytes);
-        impl->scratch_bytes[slot] = impl->scratch[slot] ? bytes : 0;
-        if (!impl->scratch[slot]) {
-            fprintf(stderr, "afsim: out of host memory for %zu bytes of CPU scratch\n", bytes);
-            exit(1);
-        }
-    }
-    return impl->scratch[slot];
-}
-
 static void cpu_destroy(afs_backend *b)
 {
     if (!b)
         return;
-    cpu_impl *impl = b->impl;
-    for (int i = 0; i < AFS_CPU_SCRATCH_N; i++)
-        free(impl->scratch[i]);
+    afs_cpu_scratch_free(b);
     free(b->impl);
     free(b);
 }

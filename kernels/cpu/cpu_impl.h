@@ -27,5 +27,7 @@ static inline int afs_cpu_threads(const afs_backend *b)
  * with a message when the host is out of memory, as the CPU backend's other
  * allocations during a run do (afsim checks its memory before it starts). */
 void *afs_cpu_scratch(afs_backend *b, int slot, size_t bytes);
+/* Frees every scratch buffer (the backend's destroy). */
+void afs_cpu_scratch_free(afs_backend *b);
 
 #endif

@@ -20,9 +20,16 @@ static void copy_cols(afs_backend *b, int G, int rows, int cols, const float *sr
 {
     (void)b;
     for (int g = 0; g < G; g++)
-        for (int r = 0; r < rows; r++)
-            memcpy(dst + g * dst_gs + r * dst_ld, src + g * src_gs + r * src_ld,
-                   (size_t)cols * sizeof(float));
+        for (int r = 0; r < rows; r++) {
+            float *to = dst + g * dst_gs + r * dst_ld;
+            const float *from = src + g * src_gs + r * src_ld;
+            if (cols > 8) {
+                memcpy(to, from, (size_t)cols * sizeof(float));
+            } else { /* a call per one or two floats costs more than the copy */
+                for (int c = 0; c < cols; c++)
+                    to[c] = from[c];
+            }
+        }
 }
 
 static void gather_rows(afs_backend *b, size_t n, size_t width, const int32_t *idx,

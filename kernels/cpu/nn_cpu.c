@@ -189,15 +189,18 @@ static double bce_loss(afs_backend *b, size_t n, const float *prob, const float 
     return loss(1, n, prob, target, weight, grad);
 }
 
-static void adam_step(afs_backend *b, size_t n, float *param, const float *grad, float *m,
-                      float *v, const afs_adam *hp)
+/* Elementwise, so any vector width gives the same bits: cloned for the
+ * widest (MADDPG's critics hold 17 million parameters). */
+AFS_CPU_CLONES static void adam_step(afs_backend *b, size_t n, float *param, const float *grad,
+                                     float *m, float *v, const afs_adam *hp)
 {
     (void)b;
+    const afs_adam a = *hp; /* a copy the loop can keep in registers */
     for (size_t i = 0; i < n; i++)
-        afs_adam_update(&param[i], grad[i], &m[i], &v[i], hp);
+        afs_adam_update(&param[i], grad[i], &m[i], &v[i], &a);
 }
 
-static void soft_update(afs_backend *b, size_t n, float tau, const float *online, float *target)
+AFS_CPU_CLONES static void soft_update(afs_backend *b, size_t n, float tau, const float *online, float *target)
 {
     (void)b;
     for (size_t i = 0; i < n; i++)
