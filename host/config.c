@@ -156,9 +156,10 @@ static const afs_config_key keys[] = {
     {"amdrl", "comm_range_m", AFS_T_FLOAT, COMM(comm_range_m), 0, 0, 1e6, 0, "100", "m",
      "an initiator picks collaborators within this distance"},
     {"amdrl", "comm", AFS_T_STRING, COMM(comm), SIZE_OF(afs_comm_params, comm), 0, 0, 0, "attention", "",
-     "who initiates groups: attention (the attention unit), always (every EN), never (no communication)"},
+     "who initiates groups: attention (the attention unit), always (every EN), never (no "
+     "communication), random (each EN with probability random_rate)"},
     {"amdrl", "dq_queue", AFS_T_INT, COMM(dq_queue), 0, 1, 1 << 24, 0, "10000", "values",
-     "length of the queue of delta-Q values over which they are min-max normalized"},
+     "length of the queue of delta-Q values over which they are scaled into labels"},
     {"amdrl", "threshold", AFS_T_FLOAT, COMM(threshold), 0, 0, 1, 0, "0.5", "",
      "an EN initiates a group when the attention unit's output exceeds this"},
     {"amdrl", "critic", AFS_T_STRING, COMM(critic), SIZE_OF(afs_comm_params, critic), 0, 0, 0, "group", "",
@@ -173,6 +174,20 @@ static const afs_config_key keys[] = {
      "the deadline policy runs a function at its EN when the queue ahead plus the function, at "
      "the EN's rate, takes at most alpha x its deadline (afsim sweep chooses it per setting on "
      "training episodes)"},
+    {"amdrl", "labels", AFS_T_STRING, COMM(labels), SIZE_OF(afs_comm_params, labels), 0, 0, 0,
+     "sign", "", "the attention unit's labels from delta-Q: sign (1 where communicating helped, "
+     "dQ > 0, 0 where it hurt: p learns the chance that it helps), anchored (0.5 + 0.5 dQ / max "
+     "|dQ| over the queue) or minmax (min-max normalized over the queue)"},
+    {"amdrl", "explore_init", AFS_T_FLOAT, COMM(explore_init), 0, 0, 0.5, 0, "0.1", "",
+     "init_rule = threshold: while training, each EN's initiation decision (output > threshold) "
+     "is flipped with this probability, so that both choices keep being tried"},
+    {"amdrl", "random_rate", AFS_T_FLOAT, COMM(random_rate), 0, 0, 1, 0, "0.3", "",
+     "comm = random: each EN initiates with this probability at each formation (the control "
+     "for the attention unit, at its measured rate)"},
+    {"amdrl", "init_rule", AFS_T_STRING, COMM(init_rule), SIZE_OF(afs_comm_params, init_rule), 0, 0,
+     0, "sample", "", "who initiates while training: sample (each EN with the attention unit's "
+     "probability p) or threshold (p > threshold, as evaluation, flipped with probability "
+     "explore_init); evaluation always uses the threshold"},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -358,8 +373,15 @@ static int set_string(afs_config *cfg, const afs_config_key *k, const char *valu
     if (!strcmp(k->name, "critic") && strcmp(value, "group") && strcmp(value, "local"))
         return afs_fail(err, n, "%s: amdrl.critic = '%s': expected group or local", where, show);
     if (!strcmp(k->name, "comm") && strcmp(value, "attention") && strcmp(value, "always") &&
-        strcmp(value, "never"))
-        return afs_fail(err, n, "%s: amdrl.comm = '%s': expected attention, always or never", where,
+        strcmp(value, "never") && strcmp(value, "random"))
+        return afs_fail(err, n, "%s: amdrl.comm = '%s': expected attention, always, never or random",
+                        where, show);
+    if (!strcmp(k->name, "init_rule") && strcmp(value, "sample") && strcmp(value, "threshold"))
+        return afs_fail(err, n, "%s: amdrl.init_rule = '%s': expected sample or threshold", where,
+                        show);
+    if (!strcmp(k->name, "labels") && strcmp(value, "sign") && strcmp(value, "anchored") &&
+        strcmp(value, "minmax"))
+        return afs_fail(err, n, "%s: amdrl.labels = '%s': expected sign, anchored or minmax", where,
                         show);
     if (strstr(k->name, "_hidden") && afs_parse_sizes(value, sizes, AFS_MLP_MAX_LAYERS - 1) < 0)
         return afs_fail(err, n, "%s: %s.%s = '%s': expected none or 1 to %d layer "
@@ -765,20 +787,34 @@ int afs_config_first_difference(const afs_config *a, const afs_config *b,
     return -1;
 }
 
+/* Whether key i's section first appears at i (so the dump opens it there). */
+static int opens_section(int i)
+{
+    for (int j = 0; j < i; j++)
+        if (!strcmp(keys[j].section, keys[i].section))
+            return 0;
+    return 1;
+}
+
+/* Every section once, in the order of first appearance, with all its keys:
+ * keys added later are appended to the table (the fuzz recipes name keys
+ * by index), wherever their section is. */
 void afs_config_dump(const afs_config *cfg, FILE *out)
 {
-    const char *section = "";
     for (int i = 0; i < NKEYS; i++) {
-        const afs_config_key *k = &keys[i];
-        char value[AFS_PATH_MAX + 8];
-        if (strcmp(section, k->section)) {
-            fprintf(out, "%s[%s]\n", i ? "\n" : "", k->section);
-            section = k->section;
+        if (!opens_section(i))
+            continue;
+        fprintf(out, "%s[%s]\n", i ? "\n" : "", keys[i].section);
+        for (int j = i; j < NKEYS; j++) {
+            const afs_config_key *k = &keys[j];
+            char value[AFS_PATH_MAX + 8];
+            if (strcmp(k->section, keys[i].section))
+                continue;
+            afs_config_format(cfg, k, value, sizeof value);
+            fprintf(out, "%s = %s", k->name, value);
+            fprintf(out, "%*s; %s%s%s%s\n", (int)(28 - strlen(k->name) - strlen(value)) > 1
+                    ? (int)(28 - strlen(k->name) - strlen(value)) : 1, "",
+                    k->doc, k->unit[0] ? " (" : "", k->unit, k->unit[0] ? ")" : "");
         }
-        afs_config_format(cfg, k, value, sizeof value);
-        fprintf(out, "%s = %s", k->name, value);
-        fprintf(out, "%*s; %s%s%s%s\n", (int)(28 - strlen(k->name) - strlen(value)) > 1
-                ? (int)(28 - strlen(k->name) - strlen(value)) : 1, "",
-                k->doc, k->unit[0] ? " (" : "", k->unit, k->unit[0] ? ")" : "");
     }
 }

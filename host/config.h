@@ -87,10 +87,14 @@ typedef struct afs_comm_params {
     int group_m;             /* collaborators an initiator picks at most */
     int t_comm;              /* slots between group formations */
     float comm_range_m;      /* an initiator's range for collaborators, m */
-    char comm[16];           /* attention, always or never */
+    char comm[16];           /* attention, always, never or random */
     int dq_queue;            /* length of the delta-Q queue U */
     float threshold;         /* attention output above which an EN initiates */
     char critic[16];         /* group (sees its group's actions) or local (the paper's) */
+    char labels[16];         /* the attention unit's labels: anchored (at dQ = 0) or minmax */
+    float explore_init;      /* training: each EN's initiation decision flipped with this chance */
+    float random_rate;       /* comm = random: each EN initiates with this chance */
+    char init_rule[16];      /* training's initiation: sample (Bernoulli(p)) or threshold */
 } afs_comm_params;
 
 typedef struct afs_config {

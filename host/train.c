@@ -33,13 +33,21 @@ static const afs_h5_column train_columns[] = {
     {"td_abs", "reward", "mean |TD error| of the episode's gradient steps"},
     {"updates", "1", "gradient steps taken in the episode"},
     {"replay_fill", "1", "replay records stored / capacity, at the episode's end"},
+    {"init_rate", "1", "AM-DRL: initiators per EN at a formation (0 for methods that do not talk)"},
+    {"label_mean", "1", "AM-DRL: mean attention label of the batches' initiators"},
+    {"dq_positive", "1", "AM-DRL: share of the batches' initiators whose delta-Q is above 0"},
+    {"attention_auc", "1", "AM-DRL: AUC of the attention unit's output against the sign of "
+                           "delta-Q over each batch's initiators, averaged over the batches"},
 };
-enum { TC_RETURN, TC_CRITIC, TC_ACTOR, TC_TD, TC_UPDATES, TC_FILL, TC_N };
+enum { TC_RETURN, TC_CRITIC, TC_ACTOR, TC_TD, TC_UPDATES, TC_FILL, TC_INIT, TC_LABEL, TC_DQPOS,
+       TC_AUC, TC_N };
 
 static const afs_h5_column eval_columns[] = {
     {"return", "reward", "mean return per agent (as in /runs/train)"},
     {"trained_episodes", "1", "training episodes finished before this evaluation"},
+    {"init_rate", "1", "AM-DRL: initiators per EN at a formation (as in /runs/train)"},
 };
+enum { EC_RETURN, EC_TRAINED, EC_INIT, EC_N };
 
 static double now_s(void)
 {
@@ -146,7 +154,7 @@ static void describe_runs(train_state *s, const afs_replay_info *info)
                               .rows = cfg->train.episodes, .extra = train_columns,
                               .nextra = TC_N, .numbers = x, .nnumbers = 7};
     s->runs[1] = (afs_h5_run){.name = "eval", .backend = s->b->name, .policy = s->opt->algo,
-                              .rows = evals > 0 ? evals : 1, .extra = eval_columns, .nextra = 2};
+                              .rows = evals > 0 ? evals : 1, .extra = eval_columns, .nextra = EC_N};
 }
 
 /* The agent, restored from the checkpoint when resuming. */
@@ -331,11 +339,11 @@ static int evaluate(train_state *s, int trained, char *err, size_t n)
                                   &sums, &st, err, n);
         if (rc)
             return rc;
-        double extra[2] = {return_of(&row, &s->env), trained};
+        double extra[EC_N] = {return_of(&row, &s->env), trained, st.init_rate};
         if (afs_h5_append_episode(s->h5, &row, extra, err, n))
             return -1;
         s->k.eval_rows++;
-        ret_sum += extra[0];
+        ret_sum += extra[EC_RETURN];
         for (int a = 0; a < AFS_ACC_N; a++)
             total.v[a] += sums.v[a];
     }
@@ -377,7 +385,8 @@ static int train_episode(train_state *s, int ep, char *err, size_t n)
                         "overflow?", ep, ret, row.mean_latency_s);
     row.episode = ep;
     double extra[TC_N] = {ret, st.critic_loss, st.actor_loss, st.td_abs, st.updates,
-                          st.replay_fill};
+                          st.replay_fill, st.init_rate, st.label_mean, st.dq_positive,
+                          st.attention_auc};
     if (afs_h5_begin_run(s->h5, "train", err, n) || afs_h5_append_episode(s->h5, &row, extra, err, n))
         return -1;
     s->k.episode = ep + 1;

@@ -27,28 +27,70 @@ static void expect_labels(const float *got, const float *want, int n, const char
                            want[i]);
 }
 
-Test(amdrl, labels_are_min_max_over_the_queue)
+Test(amdrl, minmax_labels_are_min_max_over_the_queue)
 {
     float q[4] = {0}, lab[6];
     int count = 0, head = 0;
-    afs_amdrl_labels(q, 4, &count, &head, (const float[]){7.0f}, 1, lab);
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){7.0f}, 1, AFS_LABELS_MINMAX, lab);
     expect_labels(lab, (const float[]){0.5f}, 1, "one value: no range");
     count = head = 0;
-    afs_amdrl_labels(q, 4, &count, &head, (const float[]){1.0f, 3.0f}, 2, lab);
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){1.0f, 3.0f}, 2, AFS_LABELS_MINMAX, lab);
     expect_labels(lab, (const float[]){0.0f, 1.0f}, 2, "{1, 3}");
-    afs_amdrl_labels(q, 4, &count, &head, (const float[]){2.0f}, 1, lab);
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){2.0f}, 1, AFS_LABELS_MINMAX, lab);
     expect_labels(lab, (const float[]){0.5f}, 1, "2 in {1, 3, 2}");
     /* 5 fills the queue, 0 replaces the oldest (1): {0, 3, 2, 5} */
-    afs_amdrl_labels(q, 4, &count, &head, (const float[]){5.0f, 0.0f}, 2, lab);
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){5.0f, 0.0f}, 2, AFS_LABELS_MINMAX, lab);
     expect_labels(lab, (const float[]){1.0f, 0.0f}, 2, "{5, 0} in {0, 3, 2, 5}");
     cr_assert_eq(count, 4);
     cr_assert_eq(head, 1);
     /* six values into four places: 10 and -10 have left it: {3, 4, 1, 2},
      * and their labels are clamped */
     count = head = 0;
-    afs_amdrl_labels(q, 4, &count, &head, (const float[]){10, -10, 1, 2, 3, 4}, 6, lab);
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){10, -10, 1, 2, 3, 4}, 6, AFS_LABELS_MINMAX, lab);
     expect_labels(lab, (const float[]){1.0f, 0.0f, 0.0f, 1.0f / 3, 2.0f / 3, 1.0f}, 6,
                   "more values than places");
+}
+
+/* Anchored at dQ = 0: 0.5 + 0.5 dQ / max |dQ| over the queue, so a label is
+ * above 1/2 exactly where talking helped, whatever the other values (the
+ * min-max labels put 1 and 3 at 0 and 1 although both helped). */
+Test(amdrl, anchored_labels_are_above_half_exactly_where_dq_is_positive)
+{
+    float q[4] = {0}, lab[6];
+    int count = 0, head = 0;
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){0.0f}, 1, AFS_LABELS_ANCHORED, lab);
+    expect_labels(lab, (const float[]){0.5f}, 1, "only a zero: no scale");
+    count = head = 0;
+    /* {1, 3}: max |.| = 3: 0.5 + 0.5 / 3 and 1 */
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){1.0f, 3.0f}, 2, AFS_LABELS_ANCHORED, lab);
+    expect_labels(lab, (const float[]){0.5f + 0.5f / 3, 1.0f}, 2, "{1, 3}");
+    /* -6 joins: max |.| = 6: 0 for it */
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){-6.0f}, 1, AFS_LABELS_ANCHORED, lab);
+    expect_labels(lab, (const float[]){0.0f}, 1, "-6 in {1, 3, -6}");
+    /* -1.5 and 0 in {1, 3, -6, -1.5}, then 0 replaces 1: 0.375 and 0.5 */
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){-1.5f, 0.0f}, 2, AFS_LABELS_ANCHORED, lab);
+    expect_labels(lab, (const float[]){0.375f, 0.5f}, 2, "{-1.5, 0} in {0, 3, -6, -1.5}");
+    /* six values into four places: 8 and -20 have left it: {2, -1, 4, 0.5},
+     * max |.| = 4; their labels are clamped */
+    count = head = 0;
+    const float dq[6] = {8, -20, 2, -1, 4, 0.5f};
+    afs_amdrl_labels(q, 4, &count, &head, dq, 6, AFS_LABELS_ANCHORED, lab);
+    expect_labels(lab, (const float[]){1.0f, 0.0f, 0.75f, 0.375f, 1.0f, 0.5625f}, 6,
+                  "more values than places");
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(lab[i] > 0.5f, dq[i] > 0.0f, "label %d", i);
+}
+
+/* Sign labels: 1 where talking helped, 0 where it hurt, 1/2 at exactly 0,
+ * whatever the queue holds. */
+Test(amdrl, sign_labels_are_one_where_dq_is_positive)
+{
+    float q[4] = {0}, lab[5];
+    int count = 0, head = 0;
+    afs_amdrl_labels(q, 4, &count, &head, (const float[]){1e-9f, -3.0f, 0.0f, 250.0f, -1e-9f}, 5,
+                     AFS_LABELS_SIGN, lab);
+    expect_labels(lab, (const float[]){1.0f, 0.0f, 0.5f, 1.0f, 0.0f}, 5, "signs");
+    cr_assert_eq(count, 4);
 }
 
 /* ---- A tiny AM-DRL ---- */
@@ -438,5 +480,92 @@ Test(amdrl, the_trace_records_positions_and_first_groups)
         afs_env_free(&env, b);
         afs_agent_destroy(a);
         b->destroy(b);
+    }
+}
+
+/* The initiators of one formation at slot 0 of episode 0, as a 0/1 mask
+ * per EN (from the groups that acted: rows with any member), and the
+ * stats' initiation rate, for an agent made for training or not, playing
+ * in mode. Training agents play before their warm-up ends: no update
+ * changes the networks between the two plays. */
+static double initiators(const afs_config *cfg, int train, int mode, uint8_t *mask)
+{
+    afs_backend *b = afs_backend_cpu_create(1);
+    afs_agent *a = make_agent(b, cfg, train);
+    afs_env env;
+    cr_assert_eq(afs_env_init(&env, b, &cfg->env, E_T, cfg->run.seed), 0);
+    afs_env_begin_episode(&env, b, 0);
+    char err[256];
+    cr_assert_eq(a->ops->play_slot(a, &env, mode, err, sizeof err), 0, "%s", err);
+    int K;
+    const int16_t *grp = a->ops->groups(a, &K);
+    for (int s = 0; s < E_T * M_T; s++)
+        mask[s] = grp && grp[(size_t)s * K] >= 0;
+    afs_agent_stats st;
+    a->ops->stats(a, &st);
+    afs_env_free(&env, b);
+    afs_agent_destroy(a);
+    b->destroy(b);
+    return st.init_rate;
+}
+
+/* init_rule = threshold without flips is the evaluation's rule in
+ * training too: the same initiators from the same networks and state;
+ * with flips at 1/2 (a coin per EN) the training initiators differ from
+ * the evaluation's somewhere, so the comparison can fail. The rate the
+ * stats report is the mask's mean. */
+Test(amdrl, threshold_rule_initiates_alike_in_training_and_evaluation)
+{
+    afs_config cfg = tiny_config();
+    snprintf(cfg.comm.init_rule, sizeof cfg.comm.init_rule, "threshold");
+    cfg.comm.explore_init = 0.0f;
+    uint8_t eval[E_T * M_T], train[E_T * M_T], flipped[E_T * M_T];
+    /* The untrained unit's outputs lie close together: bisect the threshold
+     * between everybody (0) and nobody (1) until it splits the ENs. */
+    float lo = 0.0f, hi = 1.0f;
+    int mixed = 0;
+    for (int step = 0; step < 40 && !mixed; step++) {
+        float th = 0.5f * (lo + hi);
+        cfg.comm.threshold = th;
+        double rate = initiators(&cfg, 0, AFS_PLAY_EVAL, eval);
+        initiators(&cfg, 1, AFS_PLAY_TRAIN, train);
+        cr_assert_arr_eq(eval, train, sizeof eval, "threshold %.9g: training initiated other ENs "
+                         "than evaluation", th);
+        double count = 0.0;
+        for (int i = 0; i < E_T * M_T; i++)
+            count += eval[i];
+        cr_assert_float_eq(rate, count / (E_T * M_T), 1e-12);
+        mixed = count > 0.0 && count < E_T * M_T;
+        if (count == E_T * M_T)
+            lo = th;
+        else if (count == 0.0)
+            hi = th;
+    }
+    cr_assert(mixed, "no threshold split the ENs: the comparison showed nothing");
+    cfg.comm.threshold = 0.5f;
+    initiators(&cfg, 0, AFS_PLAY_EVAL, eval);
+    cfg.comm.explore_init = 0.5f;
+    initiators(&cfg, 1, AFS_PLAY_TRAIN, flipped);
+    cr_assert(memcmp(eval, flipped, sizeof eval), "coins at 1/2 flipped none of 8 decisions");
+}
+
+/* comm = random: each EN with probability random_rate, the same draws in
+ * every play of the same episode (evaluation is repeatable); rate 0 is
+ * nobody, 1 everybody; over 8 ENs at 0.5 some initiate and some not. */
+Test(amdrl, random_initiation_at_its_rate)
+{
+    afs_config cfg = tiny_config();
+    snprintf(cfg.comm.comm, sizeof cfg.comm.comm, "random");
+    uint8_t first[E_T * M_T], again[E_T * M_T];
+    const float rates[3] = {0.0f, 1.0f, 0.5f};
+    for (int r = 0; r < 3; r++) {
+        cfg.comm.random_rate = rates[r];
+        double rate = initiators(&cfg, 0, AFS_PLAY_EVAL, first);
+        initiators(&cfg, 0, AFS_PLAY_EVAL, again);
+        cr_assert_arr_eq(first, again, sizeof first, "rate %g: two plays differ", rates[r]);
+        if (r < 2)
+            cr_assert_float_eq(rate, rates[r], 1e-12, "rate %g gave %g", rates[r], rate);
+        else
+            cr_assert(rate > 0.0 && rate < 1.0, "rate 0.5 gave %g over 8 ENs", rate);
     }
 }

@@ -16,6 +16,8 @@ void ac_tally_report(ac_tally *t, afs_agent_stats *out, double replay_fill)
     out->updates = u;
     out->replay_fill = replay_fill;
     out->comm_floats = 0.0; /* decisions are taken apart, on local observations */
+    out->init_rate = 0.0;
+    out->label_mean = out->dq_positive = out->attention_auc = NAN;
     *t = (ac_tally){0};
 }
 

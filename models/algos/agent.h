@@ -27,6 +27,11 @@ typedef struct afs_agent_stats {
     double updates;         /* gradient steps taken */
     double replay_fill;     /* stored records / capacity, 0..1 */
     double comm_floats;     /* floats sent between agents per decision */
+    /* AM-DRL's attention unit (0 or NaN for the others): initiators per
+     * EN at a formation; over the batches' initiators, the mean label,
+     * the share with delta-Q > 0, and the AUC of the unit's output against
+     * the sign of delta-Q */
+    double init_rate, label_mean, dq_positive, attention_auc;
 } afs_agent_stats;
 
 typedef struct afs_agent afs_agent;

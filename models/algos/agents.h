@@ -16,7 +16,7 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
                              char *err, size_t n);
 afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train,
                             char *err, size_t n);
-/* enum of amdrl.comm's value (attention, always, never: 0, 1, 2), or -1. */
+/* enum of amdrl.comm's value (attention, always, never, random: 0 .. 3), or -1. */
 int afs_amdrl_comm_mode(const char *comm);
 
 /* ---- Shared by the actor-critic methods (ac.c) ---- */

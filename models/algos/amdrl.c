@@ -23,10 +23,22 @@
  *    and the gather of thoughts back into part 1;
  *  attention (amdrl.comm = attention): delta-Q of each initiator in the
  *    batch (paper eq. 6): the mean over its group of V(o_j, pi(h_j, ht_j))
- *    - V(o_j, pi(h_j, h_j)), V the critic's value under the actor's
- *    softmax probabilities; kept in a queue of amdrl.dq_queue values and
- *    min-max normalized over it into labels in [0, 1]; binary cross
- *    entropy of the squashed output 0.9 p + 0.05 (eq. 7).
+ *    - V_0(o_j, pi(h_j, h_j)), V the critic's value under the actor's
+ *    softmax probabilities, V_0 the same with the critic told what no
+ *    communication is (h~ = h, not in a group, no group's actions); kept in
+ *    a queue of amdrl.dq_queue values and scaled into labels in [0, 1]
+ *    anchored at dQ = 0 (0.5 + 0.5 dQ / max |dQ| over the queue: above 1/2
+ *    exactly where talking helped); binary cross entropy of the squashed
+ *    output 0.9 p + 0.05 (eq. 7).
+ * Initiation at evaluation: p > amdrl.threshold. In training, by
+ * amdrl.init_rule: sample, Bernoulli(p) (the default so far); threshold,
+ * the evaluation's rule with each EN's decision flipped with probability
+ * amdrl.explore_init, so that training visits what evaluation runs
+ * (docs/model.md, "AM-DRL": the 0.5 threshold at evaluation against
+ * Bernoulli(p) in training can make evaluation run a branch training
+ * hardly visited).
+ * amdrl.comm = random initiates each EN with probability amdrl.random_rate
+ * (the control for the attention unit).
  * Host round trips: the groups (the LSTM takes their lengths on the host)
  * once per formation while playing; per update the batch's groups of both
  * slots, its actions and the target actions (c), delta-Q and labels. */
@@ -62,7 +74,7 @@ typedef struct amdrl {
     afs_train_params tp;
     uint32_t seed;
     int E, M, L, T, K, R, comm; /* comm: enum below */
-    int xd;                     /* the critic's input: o, h~, others, a: OBS + T + 1 + 2 */
+    int xd;                     /* the critic's input: o, h~, others, in a group, a: OBS + T + 2 + 2 */
     afs_mlp mlp[N_MLP];
     afs_lstm_net lstm[N_LSTM];
     char shapes[N_MLP + N_LSTM][128];
@@ -78,10 +90,11 @@ typedef struct amdrl {
     groups test_groups;              /* afs_amdrl_integrate's */
     double round_floats;            /* what a slot of the current groups sends */
     long formations;                /* groups formed so far */
-    float *consts; /* [4]: threshold, 1, 0, 0 */
+    float *consts; /* [CONST_N], see the enum below */
     double comm_floats, decisions;
     /* updating, [R M] rows */
-    float *x, *x_next, *onehot, *y, *dq, *qpair, *unit, *done, *soft, *hard, *dhard, *dlogits;
+    float *x, *x_next, *onehot, *y, *dq, *qpair, *qpair0, *unit, *done, *soft, *hard, *dhard;
+    float *dlogits, *flipf;
     float *w_agent, *td_row, *zeros, *zu, *htu, *countu, *xgu, *dyc, *dxg, *dz, *dh, *dht;
     float *probs, *dv, *dqi, *ones2, *h_init, *labels, *ps, *dps, *dp, *datt;
     uint8_t *a_next;
@@ -91,7 +104,10 @@ typedef struct amdrl {
     int32_t *first_of;                       /* host [rows]: each EN's first group's row, or -1 */
     uint8_t *act_host;                       /* host [N] */
     float *others_host, *others;             /* host, backend [N]: the critic's group input */
+    float *ingroup_host, *ingroup;           /* host, backend [N]: 1 in a group, else 0 */
     int group_critic;                        /* amdrl.critic = group */
+    int label_rule;                          /* amdrl.labels: enum afs_amdrl_labels */
+    int sample_init;                         /* amdrl.init_rule = sample */
     int *lenu_host, *lenn_host, *init_host;
     float *dq_host;
     /* the delta-Q queue U (host; mirrored into dq_saved [Q + 2] for
@@ -101,9 +117,16 @@ typedef struct amdrl {
     long long updates;
     ac_tally tally;
     double att_loss;
+    /* diagnostics since the last stats call: initiators and ENs over the
+     * formations; labels, positive delta-Q and the AUC over the updates */
+    double inits, init_ens, labels_sum, dq_pos, dq_n, auc_sum, auc_n;
+    float *p_host;                           /* host [N]: the unit's outputs on a batch */
 } amdrl;
 
-enum { COMM_ATTENTION, COMM_ALWAYS, COMM_NEVER };
+enum { COMM_ATTENTION, COMM_ALWAYS, COMM_NEVER, COMM_RANDOM };
+/* The backend's constants: the threshold; 1 and 0 (every EN, none); the
+ * log-odds of amdrl.random_rate, log(q / (1 - q)). */
+enum { CONST_THRESHOLD, CONST_ONE, CONST_ZERO, CONST_RANDOM_LOGIT, CONST_N };
 
 static amdrl *impl_of(afs_agent *a) { return a->impl; }
 
@@ -194,39 +217,72 @@ static const float *attention_logit(amdrl *m, afs_backend *b, int k, const float
     return afs_mlp_forward(&m->mlp[NET_ATT_OUT], b, k, c);
 }
 
+/* init [N] = 1 with probability sigmoid(logit[i]), logit backend [N]:
+ * the Gumbel-argmax of the rows [0, logit] (Philox stream
+ * AFS_STREAM_ATTENTION, the slot's counter). */
+static void bernoulli(amdrl *m, afs_backend *b, const afs_env *env, int N, const float *logit,
+                      size_t stride)
+{
+    uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
+    b->copy_cols(b, 1, N, 1, m->consts + CONST_ZERO, 0, 0, m->p2, 2, 0);
+    b->copy_cols(b, 1, N, 1, logit, stride, 0, m->p2 + 1, 2, 0);
+    b->gumbel_softmax_forward(b, N, 2, 1.0f, m->seed, AFS_STREAM_ATTENTION, counter, m->p2,
+                              m->soft_e, m->hard_e);
+    b->argmax_rows(b, (size_t)N, 2, m->hard_e, m->init);
+}
+
+/* The attention unit's initiators on thoughts h [N, T]: p > threshold, the
+ * argmax of the rows [threshold, p] (ties: no). Exploring, with
+ * amdrl.init_rule = sample, Bernoulli(p) instead (the logits [0, z]);
+ * with threshold, each decision flipped with probability
+ * amdrl.explore_init: the initiators drawn with log-odds +-log((1 - e) /
+ * e), + where the threshold said yes. */
+static void attention_initiators(amdrl *m, afs_backend *b, const afs_env *env, int N,
+                                 const float *h, int explore)
+{
+    const float *z = attention_logit(m, b, N, h);
+    if (explore && m->sample_init) {
+        bernoulli(m, b, env, N, z, 1);
+        return;
+    }
+    b->activation_forward(b, AFS_ACT_SIGMOID, (size_t)N, z, m->pz);
+    b->copy_cols(b, 1, N, 1, m->consts + CONST_THRESHOLD, 0, 0, m->p2, 2, 0);
+    b->copy_cols(b, 1, N, 1, m->pz, 1, 0, m->p2 + 1, 2, 0);
+    b->argmax_rows(b, (size_t)N, 2, m->p2, m->init);
+    if (!explore || m->cp.explore_init <= 0.0f)
+        return;
+    /* pz (free again) = 2 L init - L: +L where the threshold said yes, -L
+     * elsewhere (exact: 2L is L doubled) */
+    float L = logf((1.0f - m->cp.explore_init) / m->cp.explore_init);
+    b->flag_floats(b, (size_t)N, m->init, 1, 2.0f * L, m->flipf);
+    b->fill(b, (size_t)N, -L, m->pz);
+    b->axpy(b, (size_t)N, 1.0f, m->flipf, m->pz);
+    bernoulli(m, b, env, N, m->pz, 1);
+}
+
 /* Forms this slot's groups from the thoughts h [E M, T] (every t_comm
- * slots): the initiators by the attention unit (or all, or none). While
- * training an EN initiates with probability p (the Gumbel-argmax of the
- * logits [0, z]: Philox stream AFS_STREAM_ATTENTION), so that initiators,
- * and with them delta-Q labels, keep coming: with the threshold alone the
- * unit could stop every initiation and never learn again; evaluating, it
- * initiates when p > amdrl.threshold. */
+ * slots): the initiators by the attention unit (one rule in training and
+ * evaluation, explored in training: attention_initiators), at random, or
+ * all, or none. */
 static void form(amdrl *m, afs_backend *b, const afs_env *env, const float *h, int explore)
 {
     int N = m->E * m->M;
-    if (m->comm == COMM_ATTENTION) {
-        const float *z = attention_logit(m, b, N, h);
-        if (explore) {
-            uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
-            b->copy_cols(b, 1, N, 1, m->consts + 2, 0, 0, m->p2, 2, 0); /* 0 */
-            b->copy_cols(b, 1, N, 1, z, 1, 0, m->p2 + 1, 2, 0);
-            b->gumbel_softmax_forward(b, N, 2, 1.0f, m->seed, AFS_STREAM_ATTENTION, counter,
-                                      m->p2, m->soft_e, m->hard_e);
-            b->argmax_rows(b, (size_t)N, 2, m->hard_e, m->init);
-        } else { /* init = p > threshold: argmax of the rows [threshold, p] (ties: 0) */
-            b->activation_forward(b, AFS_ACT_SIGMOID, (size_t)N, z, m->pz);
-            b->copy_cols(b, 1, N, 1, m->consts, 0, 0, m->p2, 2, 0);
-            b->copy_cols(b, 1, N, 1, m->pz, 1, 0, m->p2 + 1, 2, 0);
-            b->argmax_rows(b, (size_t)N, 2, m->p2, m->init);
-        }
-    } else { /* every EN (1 != 0) or none (0 != 0) */
-        b->nonzero_flags(b, (size_t)N, m->consts + (m->comm == COMM_ALWAYS ? 1 : 2), 0, 1, 0,
-                         m->init);
-    }
+    float q = m->cp.random_rate;
+    if (m->comm == COMM_ATTENTION)
+        attention_initiators(m, b, env, N, h, explore);
+    else if (m->comm == COMM_RANDOM && q > 0.0f && q < 1.0f)
+        bernoulli(m, b, env, N, m->consts + CONST_RANDOM_LOGIT, 0);
+    else /* every EN (1 != 0) or none (0 != 0) */
+        b->nonzero_flags(b, (size_t)N, m->consts + (m->comm == COMM_ALWAYS ||
+                         (m->comm == COMM_RANDOM && q >= 1.0f) ? CONST_ONE : CONST_ZERO),
+                         0, 1, 0, m->init);
     b->form_groups(b, env, m->K, m->cp.comm_range_m, m->init, m->chosen, m->grp, m->len);
     m->formations++;
     load_groups(m, b, N, m->grp, &m->play);
     m->round_floats = round_floats(m, N, m->play.lengths);
+    for (int s = 0; s < N; s++)
+        m->inits += m->play.lengths[s] > 0;
+    m->init_ens += N;
 }
 
 /* The slot's actions into m->act (explore: Gumbel samples). */
@@ -282,12 +338,16 @@ static void decide(afs_agent *a, const afs_env *env)
 /* ---- Updating ---- */
 
 /* others [N]: for each EN, the share of the other members of its first
- * group that offloaded (actions act [N], backend), 0 in no group or with
- * amdrl.critic = local. Centralized training within the groups: the
- * critic may see what the group did, the actor only what it was told. */
+ * group that offloaded (actions act [N], backend), and ingroup [N]: 1 for
+ * an EN in a group; both 0 in no group or with amdrl.critic = local.
+ * Centralized training within the groups: the critic may see what the
+ * group did, the actor only what it was told. ingroup tells the critic
+ * "in no group" apart from "in a group where nobody offloaded", so that it
+ * can value the counterfactual of no communication (value_gain). */
 static void group_others(amdrl *m, afs_backend *b, int N, const groups *g, const uint8_t *act)
 {
     memset(m->others_host, 0, (size_t)N * sizeof(float));
+    memset(m->ingroup_host, 0, (size_t)N * sizeof(float));
     if (m->group_critic && g->any) {
         b->to_host(b, m->act_host, act, (size_t)N);
         for (int i = 0; i < N; i++) {
@@ -298,22 +358,38 @@ static void group_others(amdrl *m, afs_backend *b, int N, const groups *g, const
             }
             int others = s >= 0 ? g->lengths[s] - 1 : 0;
             m->others_host[i] = others > 0 ? (float)off / (float)others : 0.0f;
+            m->ingroup_host[i] = s >= 0 ? 1.0f : 0.0f;
         }
     }
     b->to_backend(b, m->others, m->others_host, (size_t)N * sizeof(float));
+    b->to_backend(b, m->ingroup, m->ingroup_host, (size_t)N * sizeof(float));
 }
 
-/* x [N, OBS + T + 1 + 2] = [o, h~, others, one-hot a]: the critic values
- * an action given what the EN knows after communicating and what the rest
- * of its group did (docs/model.md, "AM-DRL"). */
+/* The critic's input columns after o and h~: others, in a group, then
+ * the action's two. */
+#define X_OTHERS(m) (AFS_OBS_DIM + (m)->T)
+#define X_ACTION(m) (AFS_OBS_DIM + (m)->T + 2)
+
+/* x [N, OBS + T + 2 + 2] = [o, h~, others, in a group, one-hot a]: the
+ * critic values an action given what the EN knows after communicating and
+ * what the rest of its group did (docs/model.md, "AM-DRL"); others and
+ * ingroup NULL: as in no group (both 0), onehot NULL: left as it is. */
 static void critic_input(const amdrl *m, afs_backend *b, int N, const float *obs,
-                         const float *ht, const float *onehot, float *x)
+                         const float *ht, const float *others, const float *ingroup,
+                         const float *onehot, float *x)
 {
     size_t xd = (size_t)m->xd;
     b->copy_cols(b, 1, N, AFS_OBS_DIM, obs, AFS_OBS_DIM, 0, x, xd, 0);
     b->copy_cols(b, 1, N, m->T, ht, (size_t)m->T, 0, x + AFS_OBS_DIM, xd, 0);
-    b->copy_cols(b, 1, N, 1, m->others, 1, 0, x + AFS_OBS_DIM + m->T, xd, 0);
-    b->copy_cols(b, 1, N, 2, onehot, 2, 0, x + AFS_OBS_DIM + m->T + 1, xd, 0);
+    if (others) {
+        b->copy_cols(b, 1, N, 1, others, 1, 0, x + X_OTHERS(m), xd, 0);
+        b->copy_cols(b, 1, N, 1, ingroup, 1, 0, x + X_OTHERS(m) + 1, xd, 0);
+    } else {
+        for (int c = 0; c < 2; c++)
+            b->copy_cols(b, 1, N, 1, m->consts + CONST_ZERO, 0, 0, x + X_OTHERS(m) + c, xd, 0);
+    }
+    if (onehot)
+        b->copy_cols(b, 1, N, 2, onehot, 2, 0, x + X_ACTION(m), xd, 0);
 }
 
 /* The groups of a replayed batch (or none with amdrl.comm = never), into
@@ -338,7 +414,7 @@ static void targets(amdrl *m, afs_backend *b, const afs_batch *t, int N, const g
     b->argmax_rows(b, (size_t)N, 2, logits, m->a_next);
     b->one_hot(b, (size_t)N, 2, m->a_next, m->onehot);
     group_others(m, b, N, g, m->a_next);
-    critic_input(m, b, N, t->next_obs, m->htu, m->onehot, m->x_next);
+    critic_input(m, b, N, t->next_obs, m->htu, m->others, m->ingroup, m->onehot, m->x_next);
     const float *q_next = afs_mlp_forward(&m->mlp[NET_CRITIC_T], b, N, m->x_next);
     b->flag_floats(b, (size_t)N, t->flags, AFS_RF_DONE, 1.0f, m->done);
     b->td_target(b, (size_t)N, m->hp.gamma, t->rew, m->done, q_next, m->y);
@@ -351,7 +427,7 @@ static int critic_step(amdrl *m, afs_backend *b, const afs_batch *t, int N, cons
 {
     b->one_hot(b, (size_t)N, 2, t->act, m->onehot);
     group_others(m, b, N, g, t->act);
-    critic_input(m, b, N, t->obs, m->htu, m->onehot, m->x);
+    critic_input(m, b, N, t->obs, m->htu, m->others, m->ingroup, m->onehot, m->x);
     afs_mlp *critic = &m->mlp[NET_CRITIC];
     const float *q = afs_mlp_forward(critic, b, N, m->x);
     const float *w = NULL;
@@ -388,31 +464,58 @@ static void integrate_backward(amdrl *m, afs_backend *b, int N, const groups *g,
     b->group_gather_backward(b, N, m->M, m->K, m->T, g->grp, m->dxg, dh);
 }
 
-/* dv [N] = V(o, pi with h~) - V(o, pi without), V = sum_a pi_a Q(o, a):
- * from the two softmaxes in probs [2, N, 2] and the critic's qpair. */
-static void value_gain(amdrl *m, afs_backend *b, int N)
+/* dv [N] = V(o, h~, pi with h~) - V_0(o, h, pi without), V = sum_a pi_a
+ * Q(., a): from the two softmaxes in probs [2, N, 2], the critic's values
+ * of both actions as the batch communicated (qpair) and as if nobody had
+ * (qpair0: h~ = h, in no group: the critic's input for an EN that did not
+ * talk). obs and h [N, T] are the batch's; x_next is scratch. */
+static void value_gain(amdrl *m, afs_backend *b, int N, const float *obs, const float *h)
 {
     float *with = m->probs, *without = m->probs + (size_t)N * 2;
-    b->axpy(b, (size_t)N * 2, -1.0f, without, with);
+    critic_input(m, b, N, obs, h, NULL, NULL, NULL, m->x_next);
+    ac_q_of_both_actions(b, &m->mlp[NET_CRITIC], N, m->x_next, m->xd, X_ACTION(m), m->unit,
+                         m->qpair0);
     b->scale_rows(b, (size_t)N * 2, 1, with, m->qpair, with);
+    b->scale_rows(b, (size_t)N * 2, 1, without, m->qpair0, without);
+    b->axpy(b, (size_t)N * 2, -1.0f, without, with);
     b->linear_forward(b, 1, N, 2, 1, with, m->ones2, m->zeros, m->dv); /* pair sums */
 }
 
 void afs_amdrl_labels(float *queue, int Q, int *count, int *head, const float *dq, int n,
-                      float *labels)
+                      int rule, float *labels)
 {
     for (int i = 0; i < n; i++) {
         queue[*head] = dq[i];
         *head = (*head + 1) % Q;
         *count += *count < Q;
     }
-    float lo = queue[0], hi = queue[0];
+    float lo = queue[0], hi = queue[0], big = fabsf(queue[0]);
     for (int i = 1; i < *count; i++) {
         lo = fminf(lo, queue[i]);
         hi = fmaxf(hi, queue[i]);
+        big = fmaxf(big, fabsf(queue[i]));
     }
-    for (int i = 0; i < n; i++) /* clamped: a value may have left the queue already */
-        labels[i] = hi > lo ? fminf(1.0f, fmaxf(0.0f, (dq[i] - lo) / (hi - lo))) : 0.5f;
+    for (int i = 0; i < n; i++) { /* clamped: a value may have left the queue already */
+        float l = rule == AFS_LABELS_SIGN ? (dq[i] > 0.0f ? 1.0f : dq[i] < 0.0f ? 0.0f : 0.5f)
+                  : rule == AFS_LABELS_ANCHORED ? (big > 0.0f ? 0.5f + 0.5f * dq[i] / big : 0.5f)
+                  : (hi > lo ? (dq[i] - lo) / (hi - lo) : 0.5f);
+        labels[i] = fminf(1.0f, fmaxf(0.0f, l));
+    }
+}
+
+/* The AUC of scores p against classes pos (1: dQ > 0) over k values: the
+ * chance that a positive's score exceeds a negative's, ties counting a
+ * half; NaN without both classes. O(k^2): k is a batch's initiators. */
+static double auc_of(const float *p, const float *dq, int k)
+{
+    double wins = 0.0, pairs = 0.0;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; dq[i] > 0.0f && j < k; j++)
+            if (!(dq[j] > 0.0f)) {
+                wins += p[i] > p[j] ? 1.0 : p[i] == p[j] ? 0.5 : 0.0;
+                pairs += 1.0;
+            }
+    return pairs > 0.0 ? wins / pairs : NAN;
 }
 
 static double attention_fit(amdrl *m, afs_backend *b, int k, const float *h, const float *labels,
@@ -435,13 +538,26 @@ static int attention_step(amdrl *m, afs_backend *b, int N, const groups *g, cons
         return 0;
     float *labels_host = m->dq_host + N; /* the second half of the host scratch */
     afs_amdrl_labels(m->queue, m->cp.dq_queue, &m->q_count, &m->q_head, m->dq_host, k,
-                     labels_host);
+                     m->label_rule, labels_host);
     b->to_backend(b, m->init_rows, m->init_host, (size_t)k * sizeof(int32_t));
     b->to_backend(b, m->labels, labels_host, (size_t)k * sizeof(float));
     b->gather_rows(b, (size_t)k, (size_t)m->T * sizeof(float), m->init_rows, h, m->h_init);
     double loss = attention_fit(m, b, k, m->h_init, m->labels, u, err, n);
     m->att_loss += isfinite(loss) ? loss : 0.0;
-    return isfinite(loss) ? 0 : -1;
+    if (!isfinite(loss))
+        return -1;
+    /* diagnostics: the labels, how often talking helped, and whether the
+     * unit's outputs (before this step, in pz) rank those initiators first */
+    b->to_host(b, m->p_host, m->pz, (size_t)k * sizeof(float));
+    for (int i = 0; i < k; i++) {
+        m->labels_sum += labels_host[i];
+        m->dq_pos += m->dq_host[i] > 0.0f;
+    }
+    m->dq_n += k;
+    double auc = auc_of(m->p_host, m->dq_host, k);
+    m->auc_sum += isfinite(auc) ? auc : 0.0;
+    m->auc_n += isfinite(auc);
+    return 0;
 }
 
 /* One step of the attention unit on thoughts h [k, T] towards labels [k]
@@ -489,8 +605,7 @@ static int actor_step(amdrl *m, afs_backend *b, const afs_batch *t, int N, const
     const float *logits = afs_mlp_forward(p2, b, N, m->zu);
     b->gumbel_softmax_forward(b, N, 2, m->tp.gumbel_tau, m->seed, AFS_STREAM_UPDATE, (uint32_t)u,
                               logits, m->soft, m->hard);
-    ac_q_of_both_actions(b, &m->mlp[NET_CRITIC], N, m->x, m->xd, AFS_OBS_DIM + T + 1, m->unit,
-                         m->qpair);
+    ac_q_of_both_actions(b, &m->mlp[NET_CRITIC], N, m->x, m->xd, X_ACTION(m), m->unit, m->qpair);
     /* as ES-DRL: dL/dhard_a = -valid Q(o, a) / N (docs/model.md, "Learning") */
     b->flag_floats(b, (size_t)N, t->flags, AFS_RF_VALID, -1.0f / (float)N, m->dq);
     b->scale_rows(b, (size_t)N, 2, m->qpair, m->dq, m->dhard);
@@ -501,7 +616,7 @@ static int actor_step(amdrl *m, afs_backend *b, const afs_batch *t, int N, const
     m->tally.actor_loss += loss;
     if (gain) {
         b->softmax_forward(b, N, 2, logits, m->probs);
-        value_gain(m, b, N);
+        value_gain(m, b, N, t->obs, h);
     }
     b->gumbel_softmax_backward(b, N, 2, m->tp.gumbel_tau, m->soft, m->dhard, m->dlogits);
     b->axpy(b, (size_t)N * 2, m->tp.logit_reg / (float)N, logits, m->dlogits);
@@ -566,7 +681,12 @@ static void stats(afs_agent *a, afs_agent_stats *out)
                                     (double)afs_replay_capacity(&m->replay) : 0.0;
     ac_tally_report(&m->tally, out, fill);
     out->comm_floats = m->decisions > 0 ? m->comm_floats / m->decisions : 0.0;
-    m->comm_floats = m->decisions = 0.0;
+    out->init_rate = m->init_ens > 0 ? m->inits / m->init_ens : 0.0;
+    out->label_mean = m->dq_n > 0 ? m->labels_sum / m->dq_n : NAN;
+    out->dq_positive = m->dq_n > 0 ? m->dq_pos / m->dq_n : NAN;
+    out->attention_auc = m->auc_n > 0 ? m->auc_sum / m->auc_n : NAN;
+    m->comm_floats = m->decisions = m->inits = m->init_ens = 0.0;
+    m->labels_sum = m->dq_pos = m->dq_n = m->auc_sum = m->auc_n = 0.0;
 }
 
 /* ---- Checkpoints, lifetime ---- */
@@ -629,8 +749,9 @@ static int buffers(amdrl *m, ac_buf *s, int train)
         {(void **)&m->first, P * K * sizeof(int16_t)},
         {(void **)&m->firstu, u * N * K * sizeof(int16_t)},
         {(void **)&m->firstn, u * N * K * sizeof(int16_t)},
-        {(void **)&m->others, u * N * f},
-        {(void **)&m->len, P * sizeof(int32_t)}, {(void **)&m->consts, 4 * f},
+        {(void **)&m->others, u * N * f},        {(void **)&m->ingroup, u * N * f},
+        {(void **)&m->qpair0, u * N * 2 * f},    {(void **)&m->flipf, P * f},
+        {(void **)&m->len, P * sizeof(int32_t)}, {(void **)&m->consts, CONST_N * f},
         {(void **)&m->pz, (P > N ? P : N) * f},
         {(void **)&m->x, u * N * m->xd * f},     {(void **)&m->x_next, u * N * m->xd * f},
         {(void **)&m->onehot, u * N * 2 * f},    {(void **)&m->y, u * N * f},
@@ -672,7 +793,8 @@ static void destroy(afs_agent *a)
     if (m->unit)
         b->release(b, m->unit);
     void *host[] = {m->len_host, m->ones_host, m->grp_host, m->first_host, m->first_of,
-                    m->act_host, m->others_host, m->lenu_host, m->lenn_host,
+                    m->act_host, m->others_host, m->ingroup_host, m->p_host, m->lenu_host,
+                    m->lenn_host,
                     m->init_host,
                     m->dq_host, m->queue};
     for (size_t i = 0; i < sizeof host / sizeof *host; i++)
@@ -750,10 +872,12 @@ static int make_host(amdrl *m, afs_backend *b, int train)
     m->first_of = malloc(rows * sizeof *m->first_of);
     m->act_host = malloc(rows);
     m->others_host = malloc(rows * sizeof(float));
+    m->ingroup_host = malloc(rows * sizeof(float));
+    m->p_host = malloc(rows * sizeof(float));
     m->play = (groups){m->grp, m->first, m->len_host, 0};
     int16_t *none = malloc(P * K * sizeof(int16_t));
     int ok = m->len_host && m->ones_host && m->grp_host && m->first_host && m->first_of &&
-             m->act_host && m->others_host && none;
+             m->act_host && m->others_host && m->ingroup_host && m->p_host && none;
     if (ok) {
         for (size_t i = 0; i < rows; i++)
             m->ones_host[i] = 1;
@@ -761,7 +885,9 @@ static int make_host(amdrl *m, afs_backend *b, int train)
             none[i] = -1;
         b->to_backend(b, m->grp_none, none, P * K * sizeof(int16_t));
         b->to_backend(b, m->grp, none, P * K * sizeof(int16_t));
-        const float consts[4] = {m->cp.threshold, 1.0f, 0.0f, 0.0f};
+        float q = m->cp.random_rate;
+        const float consts[CONST_N] = {m->cp.threshold, 1.0f, 0.0f,
+                                       q > 0.0f && q < 1.0f ? logf(q / (1.0f - q)) : 0.0f};
         b->to_backend(b, m->consts, consts, sizeof consts);
     }
     free(none);
@@ -780,11 +906,20 @@ static int make_host(amdrl *m, afs_backend *b, int train)
     return 0;
 }
 
+int afs_amdrl_label_rule(const char *labels)
+{
+    return !strcmp(labels, "sign")       ? AFS_LABELS_SIGN
+           : !strcmp(labels, "anchored") ? AFS_LABELS_ANCHORED
+           : !strcmp(labels, "minmax")   ? AFS_LABELS_MINMAX
+                                         : -1;
+}
+
 int afs_amdrl_comm_mode(const char *comm)
 {
     return !strcmp(comm, "attention") ? COMM_ATTENTION
            : !strcmp(comm, "always")  ? COMM_ALWAYS
            : !strcmp(comm, "never")   ? COMM_NEVER
+           : !strcmp(comm, "random")  ? COMM_RANDOM
                                       : -1;
 }
 
@@ -803,15 +938,17 @@ afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
     m->M = cfg->env.agents;
     m->L = cfg->env.slots;
     m->T = cfg->comm.thought;
-    m->xd = AFS_OBS_DIM + m->T + 1 + 2;
+    m->xd = AFS_OBS_DIM + m->T + 2 + 2;
     m->group_critic = !strcmp(cfg->comm.critic, "group");
+    m->label_rule = afs_amdrl_label_rule(cfg->comm.labels);
+    m->sample_init = !strcmp(cfg->comm.init_rule, "sample");
     m->K = cfg->comm.group_m + 1;
     m->R = (cfg->amdrl.batch + m->M - 1) / m->M; /* whole joint rows */
     m->comm = afs_amdrl_comm_mode(cfg->comm.comm);
     m->training = train;
     int P = m->E * m->M, N = m->R * m->M, rows = P > N ? P : N;
     int ok = m->comm >= 0 ||
-             !afs_fail(err, n, "amdrl.comm = '%s': attention, always or never", cfg->comm.comm);
+             !afs_fail(err, n, "amdrl.comm = '%s': attention, always, never or random", cfg->comm.comm);
     ok = ok && make_nets(m, b, rows, err, n) == 0;
     ac_buf s[MAX_BUFS];
     double bytes = ok ? ac_bufs_alloc(b, s, buffers(m, s, train), &ok) : 0.0;

@@ -10,12 +10,20 @@
 #include "agent.h"
 #include "models/params.h"
 
+/* amdrl.labels: the attention unit's labels from delta-Q. */
+enum afs_amdrl_labels { AFS_LABELS_SIGN, AFS_LABELS_ANCHORED, AFS_LABELS_MINMAX };
+/* enum afs_amdrl_labels of amdrl.labels's value, or -1. */
+int afs_amdrl_label_rule(const char *labels);
+
 /* Adds the n delta-Q values dq (host) to the queue (host [Q], with its
- * count and next position) and writes their labels (host [n]): min-max
- * normalized over the queue as it then stands, clamped to [0, 1]; 0.5
- * while the queue holds no range. */
+ * count and next position) and writes their labels (host [n]) by rule
+ * (enum afs_amdrl_labels), clamped to [0, 1]: sign, 1 where dq >
+ * 0, 0 where dq < 0, 1/2 at 0; anchored, 0.5 + 0.5 dq / max |value| over
+ * the queue as it then stands (above 1/2 exactly where dq > 0; 0.5 while
+ * the queue holds only zeros); minmax, min-max normalized over the queue
+ * (0.5 while it holds no range). */
 void afs_amdrl_labels(float *queue, int Q, int *count, int *head, const float *dq, int n,
-                      float *labels);
+                      int rule, float *labels);
 /* The integrated thoughts h~ [N, T] of thoughts h [N, T] over the groups
  * grp [N, K]: the channel as the actor runs it. */
 const float *afs_amdrl_integrate(afs_agent *a, int N, const int16_t *grp, const float *h);

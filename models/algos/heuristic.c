@@ -54,7 +54,7 @@ static int update(afs_agent *a, char *err, size_t n)
 static void stats(afs_agent *a, afs_agent_stats *out)
 {
     (void)a;
-    *out = (afs_agent_stats){NAN, NAN, NAN, 0.0, 0.0, 0.0};
+    *out = (afs_agent_stats){NAN, NAN, NAN, 0.0, 0.0, 0.0, 0.0, NAN, NAN, NAN};
 }
 
 static void checkpoint(afs_agent *a, afs_checkpoint *c, int with_replay)
