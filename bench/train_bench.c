@@ -8,7 +8,7 @@
  * usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg|amdrl] [--envs E[,E...]]
  *                    [--agents M] [--episodes N] [--slots L] [--batch B]
  *                    [--updates-per-slot U] [--replay-mib MIB] [--threads T]
- *                    [--comm attention|always|never] [--steps S] [--profile 0|1]
+ *                    [--comm attention|always|never|random] [--steps S] [--profile 0|1]
  *
  * Prints two lines per E. The first: backend, algo, E, M, batch, updates
  * per slot, agent-steps/s (the best timed episode: on a shared machine
@@ -52,7 +52,7 @@ static int usage(void)
     fprintf(stderr, "usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg|amdrl] "
                     "[--envs E[,E...]] [--agents M] [--episodes N] [--slots L] [--batch B] "
                     "[--updates-per-slot U] [--replay-mib MIB] [--threads T] "
-                    "[--comm attention|always|never] [--steps S] [--profile 0|1]\n");
+                    "[--comm attention|always|never|random] [--steps S] [--profile 0|1]\n");
     return 2;
 }
 
