@@ -13,7 +13,9 @@ the stratified bootstrap). Each training's file stays in --out.
         --config experiments/learn.ini --set env.slots=50 ...
 
 Runs the seeds one after another (two cores: one training at a time).
-With --eval-set KEY=VALUE (repeatable), the final checkpoint of each seed is
+With --baseline POLICY (repeatable) a heuristic plays the same held-out
+episodes for each seed (its "train" columns are the learner's, for
+reference). With --eval-set KEY=VALUE (repeatable), the final checkpoint of each seed is
 also played by `afsim run` on the same held-out episodes with that key of
 its stored configuration changed in a copy (e.g. amdrl.comm=always), a row
 per seed each.
@@ -114,6 +116,9 @@ def main():
                    help="passed to afsim train (repeatable)")
     p.add_argument("--eval-set", action="append", default=[], metavar="KEY=VALUE",
                    help="also play each final checkpoint with this changed (repeatable: one row each)")
+    p.add_argument("--baseline", action="append", default=[], metavar="POLICY",
+                   help="also play this heuristic (afsim run --policy) on each seed's held-out "
+                        "episodes (repeatable: one row each), e.g. deadline, best_response")
     p.add_argument("--label", default="", help="a name for this table")
     p.add_argument("--afsim", default=AFSIM, help="the afsim binary (default: build/afsim)")
     a = p.parse_args()
@@ -125,6 +130,8 @@ def main():
     rows = {"as trained": []}
     for kv in a.eval_set:
         rows[kv] = []
+    for policy in a.baseline:
+        rows[policy] = []
     for seed in range(1, a.seeds + 1):
         out = os.path.join(a.out, f"{a.algo}-s{seed}.h5")
         run([afsim, "train", "--algo", a.algo, "--config", a.config, "--seed", str(seed),
@@ -140,6 +147,12 @@ def main():
                  f"ckpt:{changed}", "--episodes", episodes, "--out", played_out, "--force",
                  "--quiet"] + sets)
             rows[kv].append((seed, t, played(played_out)))
+        for policy in a.baseline:
+            played_out = os.path.join(a.out, f"{policy}-s{seed}.h5")
+            run([afsim, "run", "--config", a.config, "--seed", str(seed), "--policy", policy,
+                 "--episodes", str(e["episodes"]), "--out", played_out, "--force", "--quiet"]
+                + sets)
+            rows[policy].append((seed, t, played(played_out)))
         print(f"seed {seed} done", file=sys.stderr)
     print(f"\n{a.label or a.algo}: {' '.join(a.set)}\n")
     print("| evaluation | seed | train success | train offload | eval success | eval offload "
