@@ -26,10 +26,10 @@
  *    - V_0(o_j, pi(h_j, h_j)), V the critic's value under the actor's
  *    softmax probabilities, V_0 the same with the critic told what no
  *    communication is (h~ = h, not in a group, no group's actions); kept in
- *    a queue of amdrl.dq_queue values and scaled into labels in [0, 1]
- *    anchored at dQ = 0 (0.5 + 0.5 dQ / max |dQ| over the queue: above 1/2
- *    exactly where talking helped); binary cross entropy of the squashed
- *    output 0.9 p + 0.05 (eq. 7).
+ *    a queue of amdrl.dq_queue values and made labels in [0, 1] by
+ *    amdrl.labels (sign, the default: 1 where dQ > 0, 0 where below, so
+ *    that p estimates the chance that talking helps; anchored; minmax);
+ *    binary cross entropy of the squashed output 0.9 p + 0.05 (eq. 7).
  * Initiation at evaluation: p > amdrl.threshold. In training, by
  * amdrl.init_rule: sample, Bernoulli(p) (the default so far); threshold,
  * the evaluation's rule with each EN's decision flipped with probability
@@ -233,10 +233,12 @@ static void bernoulli(amdrl *m, afs_backend *b, const afs_env *env, int N, const
 
 /* The attention unit's initiators on thoughts h [N, T]: p > threshold, the
  * argmax of the rows [threshold, p] (ties: no). Exploring, with
- * amdrl.init_rule = sample, Bernoulli(p) instead (the logits [0, z]);
- * with threshold, each decision flipped with probability
- * amdrl.explore_init: the initiators drawn with log-odds +-log((1 - e) /
- * e), + where the threshold said yes. */
+ * amdrl.init_rule = sample, Bernoulli(p) instead (the logits [0, z]), so
+ * that initiators, and with them delta-Q labels, keep coming: with the
+ * threshold alone the unit can stop every initiation and never learn
+ * again (docs/model.md). With threshold, each decision flipped with
+ * probability amdrl.explore_init: the initiators drawn with log-odds
+ * +-log((1 - e) / e), + where the threshold said yes. */
 static void attention_initiators(amdrl *m, afs_backend *b, const afs_env *env, int N,
                                  const float *h, int explore)
 {
@@ -261,9 +263,9 @@ static void attention_initiators(amdrl *m, afs_backend *b, const afs_env *env, i
 }
 
 /* Forms this slot's groups from the thoughts h [E M, T] (every t_comm
- * slots): the initiators by the attention unit (one rule in training and
- * evaluation, explored in training: attention_initiators), at random, or
- * all, or none. */
+ * slots): the initiators by the attention unit (attention_initiators: the
+ * threshold in evaluation, amdrl.init_rule's in training), at random, or
+ * all, or none; counts them for the diagnostics. */
 static void form(amdrl *m, afs_backend *b, const afs_env *env, const float *h, int explore)
 {
     int N = m->E * m->M;
