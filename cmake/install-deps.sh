@@ -13,6 +13,7 @@ packages=(
   libcriterion-dev   # tests
   libopenblas-dev    # matrix products of the CPU backend
   python3-h5py python3-matplotlib python3-numpy  # plots and the NumPy benchmark peer
+  python3-pytest     # tests/python (the experiment scripts' tests)
 )
 if [ "${1:-}" = --tests ]; then
   # The sanitizer and fuzz builds (tests/sanitize, tests/fuzz): clang, its

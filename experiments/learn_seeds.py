@@ -87,7 +87,8 @@ def checkpoint_with(ckpt, kv, out):
     evaluation rule (amdrl.comm, amdrl.threshold) is changed in a copy. The
     value keeps the stored attribute's type."""
     key, value = kv.split("=", 1)
-    shutil.copyfile(ckpt, out)
+    if os.path.abspath(ckpt) != os.path.abspath(out):
+        shutil.copyfile(ckpt, out)
     with h5py.File(out, "r+") as f:
         if key not in f.attrs:
             sys.exit(f"learn_seeds: --eval-set {kv}: the checkpoint has no key '{key}'")

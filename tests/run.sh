@@ -4,7 +4,8 @@
 # compile: a missing nvcc is an error here, not a quiet CPU-only build), runs
 # the smoke experiment and its plot end to end, the Criterion suite, the
 # script tests (tests/scripts: the compiled kernels' resources, the GPU
-# check and its measurements, sweeps and merges), then the whole suite again
+# check and its measurements, sweeps and merges), the Python scripts'
+# tests (tests/python, pytest), then the whole suite again
 # under ASan + UBSan (clang, CPU only), the fuzz harnesses (replays, then a
 # short run of each), and a sweep through a real one-node Slurm
 # (tests/scripts/test_slurm.sh).
@@ -74,6 +75,11 @@ smoke() {
   rm -rf "$tmp"
   return "$rc"
 }
+# The Python scripts' tests (tests/python), with Debian's Python: the one
+# that has h5py and matplotlib, as the scripts use.
+python_tests() {
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider "$root/tests/python"
+}
 scripts() {
   bash "$root/tests/scripts/test_kernel_resources.sh"
   bash "$root/tests/scripts/test_gpu_check.sh"
@@ -85,6 +91,7 @@ stage build bash "$root/cmake/build.sh" -DAFSIM_CUDA=ON -DAFSIM_REQUIRE_CUDA=ON
 stage smoke smoke
 stage suite "$root/build/afsim_tests" --jobs 2
 stage scripts scripts
+stage python python_tests
 if [ "$quick" = 0 ]; then
   stage sanitize bash "$root/tests/sanitize/run.sh"
   stage fuzz bash "$root/tests/fuzz/run.sh"
