@@ -45,6 +45,10 @@ METRICS = {
     "td_abs": "mean |TD error|",
     "updates": "gradient steps per episode",
     "replay_fill": "replay fill (fraction)",
+    "init_rate": "initiators per EN (AM-DRL)",
+    "label_mean": "mean attention label (AM-DRL)",
+    "dq_positive": "share of delta-Q > 0 (AM-DRL)",
+    "attention_auc": "AUC of p vs sign of delta-Q (AM-DRL)",
 }
 NOT_METRICS = {"episode", "functions", "trace", "trained_episodes"}
 
@@ -192,7 +196,9 @@ def main():
     present = set()
     units = {}
     for _, data, _, u in runs:
-        present.update(data)
+        # a metric that is NaN throughout (AM-DRL's attention diagnostics in
+        # another method's training file) has nothing to draw
+        present.update(m for m, (_, y) in data.items() if np.isfinite(y).any())
         for k, v in u.items():
             units.setdefault(k, v)
     # Known metrics first in their order, then any others the file holds.
