@@ -187,7 +187,11 @@ static const afs_config_key keys[] = {
     {"amdrl", "init_rule", AFS_T_STRING, COMM(init_rule), SIZE_OF(afs_comm_params, init_rule), 0, 0,
      0, "sample", "", "who initiates while training: sample (each EN with the attention unit's "
      "probability p) or threshold (p > threshold, as evaluation, flipped with probability "
-     "explore_init); evaluation always uses the threshold"},
+     "explore_init); evaluation's rule is eval_init"},
+    {"amdrl", "eval_init", AFS_T_STRING, COMM(eval_init), SIZE_OF(afs_comm_params, eval_init), 0, 0,
+     0, "threshold", "", "who initiates in evaluation: threshold (p > threshold, the paper's) or "
+     "sample (each EN with probability p, drawn from the run's seed: training's sample rule, the "
+     "same draws, repeatable)"},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -376,9 +380,10 @@ static int set_string(afs_config *cfg, const afs_config_key *k, const char *valu
         strcmp(value, "never") && strcmp(value, "random"))
         return afs_fail(err, n, "%s: amdrl.comm = '%s': expected attention, always, never or random",
                         where, show);
-    if (!strcmp(k->name, "init_rule") && strcmp(value, "sample") && strcmp(value, "threshold"))
-        return afs_fail(err, n, "%s: amdrl.init_rule = '%s': expected sample or threshold", where,
-                        show);
+    if ((!strcmp(k->name, "init_rule") || !strcmp(k->name, "eval_init")) &&
+        strcmp(value, "sample") && strcmp(value, "threshold"))
+        return afs_fail(err, n, "%s: amdrl.%s = '%s': expected sample or threshold", where,
+                        k->name, show);
     if (!strcmp(k->name, "labels") && strcmp(value, "sign") && strcmp(value, "anchored") &&
         strcmp(value, "minmax"))
         return afs_fail(err, n, "%s: amdrl.labels = '%s': expected sign, anchored or minmax", where,

@@ -95,6 +95,7 @@ typedef struct afs_comm_params {
     float explore_init;      /* training: each EN's initiation decision flipped with this chance */
     float random_rate;       /* comm = random: each EN initiates with this chance */
     char init_rule[16];      /* training's initiation: sample (Bernoulli(p)) or threshold */
+    char eval_init[16];      /* evaluation's initiation: threshold or sample */
 } afs_comm_params;
 
 typedef struct afs_config {

@@ -569,3 +569,21 @@ Test(amdrl, random_initiation_at_its_rate)
             cr_assert(rate > 0.0 && rate < 1.0, "rate 0.5 gave %g over 8 ENs", rate);
     }
 }
+
+/* eval_init = sample is training's sample rule in evaluation: the same
+ * Philox draws (stream and counter of the slot), so the same initiators
+ * from the same networks; and it is not the threshold's rule (a threshold
+ * of 1 initiates nobody, the draws at p about 1/2 some). */
+Test(amdrl, sampled_evaluation_initiates_as_sampled_training)
+{
+    afs_config cfg = tiny_config();
+    snprintf(cfg.comm.eval_init, sizeof cfg.comm.eval_init, "sample");
+    cfg.comm.threshold = 1.0f;
+    uint8_t eval[E_T * M_T], train[E_T * M_T];
+    double rate = initiators(&cfg, 0, AFS_PLAY_EVAL, eval);
+    initiators(&cfg, 1, AFS_PLAY_TRAIN, train);
+    cr_assert_arr_eq(eval, train, sizeof eval, "sampled evaluation initiated other ENs");
+    cr_assert(rate > 0.0, "the draws initiated nobody: the threshold's rule, not sampling");
+    snprintf(cfg.comm.eval_init, sizeof cfg.comm.eval_init, "threshold");
+    cr_assert_eq(initiators(&cfg, 0, AFS_PLAY_EVAL, eval), 0.0, "a threshold of 1 initiated");
+}

@@ -30,7 +30,8 @@
  *    amdrl.labels (sign, the default: 1 where dQ > 0, 0 where below, so
  *    that p estimates the chance that talking helps; anchored; minmax);
  *    binary cross entropy of the squashed output 0.9 p + 0.05 (eq. 7).
- * Initiation at evaluation: p > amdrl.threshold. In training, by
+ * Initiation at evaluation: by amdrl.eval_init, p > amdrl.threshold or
+ * Bernoulli(p) (training's draws). In training, by
  * amdrl.init_rule: sample, Bernoulli(p) (the default so far); threshold,
  * the evaluation's rule with each EN's decision flipped with probability
  * amdrl.explore_init, so that training visits what evaluation runs
@@ -108,6 +109,7 @@ typedef struct amdrl {
     int group_critic;                        /* amdrl.critic = group */
     int label_rule;                          /* amdrl.labels: enum afs_amdrl_labels */
     int sample_init;                         /* amdrl.init_rule = sample */
+    int sample_eval;                         /* amdrl.eval_init = sample */
     int *lenu_host, *lenn_host, *init_host;
     float *dq_host;
     /* the delta-Q queue U (host; mirrored into dq_saved [Q + 2] for
@@ -232,7 +234,8 @@ static void bernoulli(amdrl *m, afs_backend *b, const afs_env *env, int N, const
 }
 
 /* The attention unit's initiators on thoughts h [N, T]: p > threshold, the
- * argmax of the rows [threshold, p] (ties: no). Exploring, with
+ * argmax of the rows [threshold, p] (ties: no); with amdrl.eval_init =
+ * sample, Bernoulli(p) in evaluation too. Exploring, with
  * amdrl.init_rule = sample, Bernoulli(p) instead (the logits [0, z]), so
  * that initiators, and with them delta-Q labels, keep coming: with the
  * threshold alone the unit can stop every initiation and never learn
@@ -243,7 +246,7 @@ static void attention_initiators(amdrl *m, afs_backend *b, const afs_env *env, i
                                  const float *h, int explore)
 {
     const float *z = attention_logit(m, b, N, h);
-    if (explore && m->sample_init) {
+    if (explore ? m->sample_init : m->sample_eval) { /* the same draws in both modes */
         bernoulli(m, b, env, N, z, 1);
         return;
     }
@@ -944,6 +947,7 @@ afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
     m->group_critic = !strcmp(cfg->comm.critic, "group");
     m->label_rule = afs_amdrl_label_rule(cfg->comm.labels);
     m->sample_init = !strcmp(cfg->comm.init_rule, "sample");
+    m->sample_eval = !strcmp(cfg->comm.eval_init, "sample");
     m->K = cfg->comm.group_m + 1;
     m->R = (cfg->amdrl.batch + m->M - 1) / m->M; /* whole joint rows */
     m->comm = afs_amdrl_comm_mode(cfg->comm.comm);
