@@ -587,3 +587,29 @@ Test(amdrl, sampled_evaluation_initiates_as_sampled_training)
     snprintf(cfg.comm.eval_init, sizeof cfg.comm.eval_init, "threshold");
     cr_assert_eq(initiators(&cfg, 0, AFS_PLAY_EVAL, eval), 0.0, "a threshold of 1 initiated");
 }
+
+/* The AUC by hand, and against every pair compared on random scores with
+ * ties: positives 0.9 and 0.8 against negatives 0.8 and 0.3 win 1, 1, 1/2
+ * and 1 of 4 pairs. */
+Test(amdrl, auc_by_hand_and_against_every_pair)
+{
+    afs_amdrl_scored scratch[200];
+    const float p[4] = {0.9f, 0.8f, 0.3f, 0.8f}, dq[4] = {1.0f, -1.0f, -2.0f, 3.0f};
+    cr_assert_float_eq(afs_amdrl_auc(p, dq, 4, scratch), 3.5 / 4.0, 1e-12);
+    const float same[3] = {1.0f, 2.0f, 0.5f};
+    cr_assert(isnan(afs_amdrl_auc(p, same, 3, scratch)), "one class: no AUC");
+    float rp[200], rdq[200];
+    unsigned seed = 7;
+    for (int i = 0; i < 200; i++) {
+        rp[i] = (float)(int)rnd(&seed, 0.0f, 20.0f) / 20.0f; /* 21 values: many ties */
+        rdq[i] = rnd(&seed, -1.0f, 1.0f);
+    }
+    double wins = 0.0, pairs = 0.0;
+    for (int i = 0; i < 200; i++)
+        for (int j = 0; j < 200; j++)
+            if (rdq[i] > 0.0f && !(rdq[j] > 0.0f)) {
+                wins += rp[i] > rp[j] ? 1.0 : rp[i] == rp[j] ? 0.5 : 0.0;
+                pairs += 1.0;
+            }
+    cr_assert_float_eq(afs_amdrl_auc(rp, rdq, 200, scratch), wins / pairs, 1e-12);
+}

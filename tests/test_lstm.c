@@ -306,6 +306,27 @@ static double big_loss(afs_backend *b, const afs_lstm_desc *d, const int *len, c
     return s;
 }
 
+/* grad [n] against central differences of big_loss in v[i] (v is x or p:
+ * the loss sees each change), for every stride-th i. */
+static void big_differences(afs_backend *b, const afs_lstm_desc *d, const int *len,
+                            const float *x, const float *p, const float *r_out, float *out,
+                            float *work, float *v, size_t n, size_t stride, const float *grad,
+                            const char *what)
+{
+    const float step = 1e-2f;
+    for (size_t i = 0; i < n; i += stride) {
+        float keep = v[i];
+        v[i] = keep + step;
+        double up = big_loss(b, d, len, x, p, r_out, out, work);
+        v[i] = keep - step;
+        double down = big_loss(b, d, len, x, p, r_out, out, work);
+        v[i] = keep;
+        double num = (up - down) / (2 * step);
+        cr_assert(fabs(grad[i] - num) <= 5e-3 * fmax(1.0, fabs(num)), "%s %zu: %g vs %g", what,
+                  i, grad[i], num);
+    }
+}
+
 Test(lstm, unsorted_lengths_on_two_threads)
 {
     const afs_lstm_desc d = {BS, BB, BIN, BH, 2};
@@ -330,29 +351,8 @@ Test(lstm, unsorted_lengths_on_two_threads)
 
     float *dp = calloc(np, sizeof(float)), *dx = malloc(nx * sizeof(float));
     two->lstm_backward(two, &d, len, x, p, NULL, NULL, work, out, r_out, NULL, dx, dp);
-    const float step = 1e-2f;
-    for (size_t i = 0; i < np; i += 97) {
-        float keep = p[i];
-        p[i] = keep + step;
-        double up = big_loss(two, &d, len, x, p, r_out, out, work);
-        p[i] = keep - step;
-        double down = big_loss(two, &d, len, x, p, r_out, out, work);
-        p[i] = keep;
-        double num = (up - down) / (2 * step);
-        cr_assert(fabs(dp[i] - num) <= 5e-3 * fmax(1.0, fabs(num)), "dparam %zu: %g vs %g", i,
-                  dp[i], num);
-    }
-    for (size_t i = 0; i < nx; i += 1777) {
-        float keep = x[i];
-        x[i] = keep + step;
-        double up = big_loss(two, &d, len, x, p, r_out, out, work);
-        x[i] = keep - step;
-        double down = big_loss(two, &d, len, x, p, r_out, out, work);
-        x[i] = keep;
-        double num = (up - down) / (2 * step);
-        cr_assert(fabs(dx[i] - num) <= 5e-3 * fmax(1.0, fabs(num)), "dx %zu: %g vs %g", i, dx[i],
-                  num);
-    }
+    big_differences(two, &d, len, x, p, r_out, out, work, p, np, 97, dp, "dparam");
+    big_differences(two, &d, len, x, p, r_out, out, work, x, nx, 1777, dx, "dx");
 
     /* one thread: the same bits */
     float *out1 = malloc(no * sizeof(float)), *dp1 = calloc(np, sizeof(float));

@@ -115,12 +115,13 @@ static float *pack_inputs(afs_backend *b, const afs_lstm_desc *d, const order *o
     return xp;
 }
 
-/* hp [m_0, H] = the initial states of direction dir, by rank. */
+/* hp [n, H] = the initial states of direction dir, by rank, in scratch
+ * slot `slot`. */
 static float *pack_initial(afs_backend *b, const afs_lstm_desc *d, const order *o, int dir,
-                           const float *h0)
+                           const float *h0, int slot)
 {
     size_t H = (size_t)d->H;
-    float *hp = afs_cpu_scratch(b, SCR_STATE, sizeof(float) * H * (o->n ? o->n : 1));
+    float *hp = afs_cpu_scratch(b, slot, sizeof(float) * H * (o->n ? o->n : 1));
     for (int r = 0; r < o->n; r++)
         memcpy(hp + r * H, h0 + ((size_t)dir * d->B + o->row[r]) * H, H * sizeof(float));
     return hp;
@@ -134,9 +135,21 @@ typedef struct cell_args {
     const order *o;
     saved s;
     const float *bias, *c0; /* bias [4H] = b_w + b_u */
+    const float *zeros;     /* [H]: the cell before a first step without c0 */
     float *h_out;
     int dir, k;
 } cell_args;
+
+/* The cell before rank r's step a->k: its previous step's, else c0's, else
+ * zeros (one loop for every case: a branch in it keeps it scalar). */
+AFS_CLONE_INLINE const float *prev_cell(const cell_args *a, int r)
+{
+    const order *o = a->o;
+    size_t H = (size_t)a->d->H;
+    if (a->k > 0)
+        return a->s.cell + ((size_t)o->off[a->k - 1] + r) * H;
+    return a->c0 ? a->c0 + ((size_t)a->dir * a->d->B + o->row[r]) * H : a->zeros;
+}
 
 AFS_CPU_CLONES static void cells_forward(const cell_args *a, int r0, int r1)
 {
@@ -145,20 +158,15 @@ AFS_CPU_CLONES static void cells_forward(const cell_args *a, int r0, int r1)
     for (int r = r0; r < r1; r++) {
         size_t p = (size_t)o->off[k] + r;
         float *g = a->s.gates + p * 4 * H, *c = a->s.cell + p * H, *h = a->s.hid + p * H;
-        const float *cp = k > 0 ? a->s.cell + ((size_t)o->off[k - 1] + r) * H
-                          : a->c0 ? a->c0 + ((size_t)a->dir * a->d->B + o->row[r]) * H : NULL;
+        const float *cp = prev_cell(a, r);
         for (int j = 0; j < GG * H; j++) /* i, f */
             g[j] = afs_sigmoidf(g[j] + a->bias[j]);
         for (int j = GG * H; j < GO * H; j++)
             g[j] = afs_tanhf(g[j] + a->bias[j]);
         for (int j = GO * H; j < 4 * H; j++)
             g[j] = afs_sigmoidf(g[j] + a->bias[j]);
-        if (cp) /* two loops: a branch inside one keeps it from vectorizing */
-            for (int j = 0; j < H; j++)
-                c[j] = g[GF * H + j] * cp[j] + g[GI * H + j] * g[GG * H + j];
-        else
-            for (int j = 0; j < H; j++)
-                c[j] = g[GF * H + j] * 0.0f + g[GI * H + j] * g[GG * H + j];
+        for (int j = 0; j < H; j++)
+            c[j] = g[GF * H + j] * cp[j] + g[GI * H + j] * g[GG * H + j];
         for (int j = 0; j < H; j++)
             h[j] = g[GO * H + j] * afs_tanhf(c[j]);
         int t = time_of(a->dir, k, o->len[r]);
@@ -189,12 +197,13 @@ static void forward_dir(afs_backend *b, const afs_lstm_desc *d, const order *o, 
     int H = d->H, G4 = 4 * H, T = afs_cpu_threads(b);
     dir_params q = params_of(d, params, dir);
     saved s = saved_of(d, work, dir);
-    float *bias = afs_cpu_scratch(b, SCR_BIAS, sizeof(float) * G4);
+    float *bias = afs_cpu_scratch(b, SCR_BIAS, sizeof(float) * (G4 + H)), *zeros = bias + G4;
     for (int j = 0; j < G4; j++)
         bias[j] = q.bw[j] + q.bu[j];
+    memset(zeros, 0, (size_t)H * sizeof(float));
     const float *xp = pack_inputs(b, d, o, dir, x);
     afs_gemm(T, 0, 1, o->P, G4, d->in, xp, d->in, q.W, d->in, 0.0f, s.gates, G4);
-    cell_args a = {d, o, s, bias, c0, h_out, dir, 0};
+    cell_args a = {d, o, s, bias, c0, zeros, h_out, dir, 0};
     for (int k = 0; k < d->S && o->m[k] > 0; k++) {
         int m = o->m[k];
         float *gk = s.gates + (size_t)o->off[k] * G4;
@@ -202,7 +211,8 @@ static void forward_dir(afs_backend *b, const afs_lstm_desc *d, const order *o, 
             afs_gemm(T, 0, 1, m, G4, H, s.hid + (size_t)o->off[k - 1] * H, H, q.U, H, 1.0f, gk,
                      G4);
         else if (h0)
-            afs_gemm(T, 0, 1, m, G4, H, pack_initial(b, d, o, dir, h0), H, q.U, H, 1.0f, gk, G4);
+            afs_gemm(T, 0, 1, m, G4, H, pack_initial(b, d, o, dir, h0, SCR_STATE), H, q.U, H, 1.0f,
+                     gk, G4);
         a.k = k;
         SPLIT_RANKS(T, m, G4, cells_forward, &a);
     }
@@ -262,7 +272,7 @@ static void lstm_forward(afs_backend *b, const afs_lstm_desc *d, const int *leng
  * the cell's carried gradient dc_next (updated to the previous step's). */
 typedef struct grad_args {
     cell_args c;
-    const float *dh_out, *dh_next, *zeros; /* zeros [H]: the cell before a first step */
+    const float *dh_out, *dh_next;
     float *dc_next, *DA;
 } grad_args;
 
@@ -296,9 +306,7 @@ AFS_CPU_CLONES static void cells_backward(const grad_args *a, int r0, int r1)
     for (int r = r0; r < r1; r++) {
         size_t p = (size_t)o->off[k] + r;
         const float *g = a->c.s.gates + p * 4 * H, *c = a->c.s.cell + p * H;
-        const float *cp = k > 0 ? a->c.s.cell + ((size_t)o->off[k - 1] + r) * H
-                          : a->c.c0 ? a->c.c0 + ((size_t)dir * d->B + o->row[r]) * H
-                                    : a->zeros;
+        const float *cp = prev_cell(&a->c, r);
         int t = time_of(dir, k, o->len[r]);
         const float *dht = a->dh_out + (((size_t)t * d->B + o->row[r]) * d->dirs + dir) * H;
         const float *dhn = a->dh_next + (size_t)r * H;
@@ -344,7 +352,7 @@ static void backward_dir(afs_backend *b, const afs_lstm_desc *d, const order *o,
     for (size_t r = 0; r < n; r++)
         for (int j = 0; j < H; j++)
             dh_next[r * H + j] = dh_n ? dh_n[((size_t)dir * d->B + o->row[r]) * H + j] : 0.0f;
-    grad_args a = {{d, o, s, NULL, c0, NULL, dir, 0}, dh_out, dh_next, zeros, dc_next, DA};
+    grad_args a = {{d, o, s, NULL, c0, zeros, NULL, dir, 0}, dh_out, dh_next, dc_next, DA};
     for (int k = d->S - 1; k >= 0; k--) {
         int m = o->m[k];
         if (!m)
@@ -357,10 +365,8 @@ static void backward_dir(afs_backend *b, const afs_lstm_desc *d, const order *o,
             afs_gemm(T, 1, 0, G4, H, m, dak, G4, hp, H, 1.0f, gU, H);
             afs_gemm(T, 0, 0, m, H, G4, dak, G4, q.U, H, 0.0f, dh_next, H);
         } else if (h0) { /* the U term of the first step; no gradient into h0 */
-            float *h0p = afs_cpu_scratch(b, SCR_DX, sizeof(float) * n * H);
-            for (size_t r = 0; r < n; r++)
-                memcpy(h0p + r * H, h0 + ((size_t)dir * d->B + o->row[r]) * H, H * sizeof(float));
-            afs_gemm(T, 1, 0, G4, H, m, dak, G4, h0p, H, 1.0f, gU, H);
+            afs_gemm(T, 1, 0, G4, H, m, dak, G4, pack_initial(b, d, o, dir, h0, SCR_DX), H, 1.0f,
+                     gU, H);
         }
     }
     afs_gemm(T, 1, 0, G4, in, o->P, DA, G4, pack_inputs(b, d, o, dir, x), in, 1.0f, gW, in);

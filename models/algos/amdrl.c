@@ -123,6 +123,7 @@ typedef struct amdrl {
      * formations; labels, positive delta-Q and the AUC over the updates */
     double inits, init_ens, labels_sum, dq_pos, dq_n, auc_sum, auc_n;
     float *p_host;                           /* host [N]: the unit's outputs on a batch */
+    afs_amdrl_scored *ranked;                /* host [N]: afs_amdrl_auc's scratch */
 } amdrl;
 
 enum { COMM_ATTENTION, COMM_ALWAYS, COMM_NEVER, COMM_RANDOM };
@@ -508,19 +509,29 @@ void afs_amdrl_labels(float *queue, int Q, int *count, int *head, const float *d
     }
 }
 
-/* The AUC of scores p against classes pos (1: dQ > 0) over k values: the
- * chance that a positive's score exceeds a negative's, ties counting a
- * half; NaN without both classes. O(k^2): k is a batch's initiators. */
-static double auc_of(const float *p, const float *dq, int k)
+static int by_score(const void *x, const void *y)
 {
-    double wins = 0.0, pairs = 0.0;
+    float a = ((const afs_amdrl_scored *)x)->p, b = ((const afs_amdrl_scored *)y)->p;
+    return (a > b) - (a < b);
+}
+
+double afs_amdrl_auc(const float *p, const float *dq, int k, afs_amdrl_scored *scratch)
+{
     for (int i = 0; i < k; i++)
-        for (int j = 0; dq[i] > 0.0f && j < k; j++)
-            if (!(dq[j] > 0.0f)) {
-                wins += p[i] > p[j] ? 1.0 : p[i] == p[j] ? 0.5 : 0.0;
-                pairs += 1.0;
+        scratch[i] = (afs_amdrl_scored){p[i], dq[i] > 0.0f};
+    qsort(scratch, (size_t)k, sizeof *scratch, by_score);
+    double rank_sum = 0.0, pos = 0.0;
+    for (int i = 0, j; i < k; i = j) { /* a run of equal scores shares its mean rank */
+        for (j = i; j < k && scratch[j].p == scratch[i].p; j++)
+            ;
+        for (int t = i; t < j; t++)
+            if (scratch[t].positive) {
+                rank_sum += 0.5 * (i + 1 + j);
+                pos += 1.0;
             }
-    return pairs > 0.0 ? wins / pairs : NAN;
+    }
+    double neg = k - pos;
+    return pos > 0.0 && neg > 0.0 ? (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg) : NAN;
 }
 
 static double attention_fit(amdrl *m, afs_backend *b, int k, const float *h, const float *labels,
@@ -559,7 +570,7 @@ static int attention_step(amdrl *m, afs_backend *b, int N, const groups *g, cons
         m->dq_pos += m->dq_host[i] > 0.0f;
     }
     m->dq_n += k;
-    double auc = auc_of(m->p_host, m->dq_host, k);
+    double auc = afs_amdrl_auc(m->p_host, m->dq_host, k, m->ranked);
     m->auc_sum += isfinite(auc) ? auc : 0.0;
     m->auc_n += isfinite(auc);
     return 0;
@@ -798,7 +809,8 @@ static void destroy(afs_agent *a)
     if (m->unit)
         b->release(b, m->unit);
     void *host[] = {m->len_host, m->ones_host, m->grp_host, m->first_host, m->first_of,
-                    m->act_host, m->others_host, m->ingroup_host, m->p_host, m->lenu_host,
+                    m->act_host, m->others_host, m->ingroup_host, m->p_host, m->ranked,
+                    m->lenu_host,
                     m->lenn_host,
                     m->init_host,
                     m->dq_host, m->queue};
@@ -879,10 +891,12 @@ static int make_host(amdrl *m, afs_backend *b, int train)
     m->others_host = malloc(rows * sizeof(float));
     m->ingroup_host = malloc(rows * sizeof(float));
     m->p_host = malloc(rows * sizeof(float));
+    m->ranked = malloc(rows * sizeof *m->ranked);
     m->play = (groups){m->grp, m->first, m->len_host, 0};
     int16_t *none = malloc(P * K * sizeof(int16_t));
     int ok = m->len_host && m->ones_host && m->grp_host && m->first_host && m->first_of &&
-             m->act_host && m->others_host && m->ingroup_host && m->p_host && none;
+             m->act_host && m->others_host && m->ingroup_host && m->p_host && m->ranked &&
+             none;
     if (ok) {
         for (size_t i = 0; i < rows; i++)
             m->ones_host[i] = 1;

@@ -24,6 +24,15 @@ int afs_amdrl_label_rule(const char *labels);
  * (0.5 while it holds no range). */
 void afs_amdrl_labels(float *queue, int Q, int *count, int *head, const float *dq, int n,
                       int rule, float *labels);
+/* afs_amdrl_auc's scratch: a score and its class. */
+typedef struct afs_amdrl_scored { float p; int positive; } afs_amdrl_scored;
+/* The AUC of the scores p (host [k]) against the classes dq > 0: the
+ * chance that a positive's score exceeds a negative's, ties counting a
+ * half; NaN without both classes. By ranks (Mann-Whitney), O(k log k):
+ * k is a batch's initiators, thousands at batch 2560, where comparing every
+ * pair cost milliseconds a gradient step. scratch [k]. */
+double afs_amdrl_auc(const float *p, const float *dq, int k, afs_amdrl_scored *scratch);
+
 /* The integrated thoughts h~ [N, T] of thoughts h [N, T] over the groups
  * grp [N, K]: the channel as the actor runs it. */
 const float *afs_amdrl_integrate(afs_agent *a, int N, const int16_t *grp, const float *h);
