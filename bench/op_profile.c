@@ -231,9 +231,10 @@ TIMED(zero, P(void *dst, size_t n), (dst, n))
 TIMED(fill, P(size_t n, float value, float *dst), (n, value, dst))
 TIMED(axpy, P(size_t n, float alpha, const float *x, float *y), (n, alpha, x, y))
 TIMED(scale_rows, P(size_t n, int k, const float *x, const float *w, float *y), (n, k, x, w, y))
-TIMED(gumbel_softmax_forward, P(int rows, int cols, float tau, uint32_t seed, uint32_t stream,
-                                uint32_t counter, const float *logits, float *soft, float *hard),
-      (rows, cols, tau, seed, stream, counter, logits, soft, hard))
+TIMED(gumbel_softmax_forward, P(int rows, int cols, float tau, float epsilon, uint32_t seed,
+                                uint32_t stream, uint32_t counter, const float *logits,
+                                float *soft, float *hard),
+      (rows, cols, tau, epsilon, seed, stream, counter, logits, soft, hard))
 TIMED(gumbel_softmax_backward, P(int rows, int cols, float tau, const float *soft,
                                  const float *dhard, float *dlogits),
       (rows, cols, tau, soft, dhard, dlogits))

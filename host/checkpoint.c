@@ -89,6 +89,7 @@ static int write_file(hid_t f, afs_backend *b, const afs_checkpoint *c, const af
         afs_h5_attr_write(f, "seed", H5T_NATIVE_UINT32, 0, &k->seed) < 0 ||
         attr_i64(f, "episode", k->episode) < 0 || attr_i64(f, "slot", k->slot) < 0 ||
         attr_i64(f, "updates", k->updates) < 0 || attr_i64(f, "eval_rows", k->eval_rows) < 0 ||
+        afs_h5_attr_write(f, "best_eval_return", H5T_NATIVE_DOUBLE, 0, &k->best_return) < 0 ||
         (c->run_id[0] && afs_h5_attr_write_string(f, "run_id", c->run_id) < 0) ||
         (cfg && afs_h5_config_write(f, cfg) < 0))
         return -1;
@@ -259,10 +260,14 @@ static int read_counters(hid_t f, const char *path, afs_checkpoint *c, char *err
         return afs_fail(err, n, "%s: the checkpoint's algorithm or counters are missing", path);
     /* Training's own, absent from other checkpoints. */
     k->eval_rows = 0;
+    k->best_return = NAN;
     c->run_id[0] = 0;
     if (H5Aexists(f, "eval_rows") > 0 &&
         (afs_h5_attr_read(f, "eval_rows", H5T_NATIVE_INT64, 0, &k->eval_rows) < 0 || k->eval_rows < 0))
         return afs_fail(err, n, "%s: the checkpoint's eval_rows is unreadable", path);
+    if (H5Aexists(f, "best_eval_return") > 0 &&
+        afs_h5_attr_read(f, "best_eval_return", H5T_NATIVE_DOUBLE, 0, &k->best_return) < 0)
+        return afs_fail(err, n, "%s: the checkpoint's best_eval_return is unreadable", path);
     if (H5Aexists(f, "run_id") > 0 &&
         afs_h5_attr_read_string(f, "run_id", c->run_id, sizeof c->run_id) < 0)
         return afs_fail(err, n, "%s: the checkpoint's run_id is unreadable", path);

@@ -28,6 +28,8 @@ typedef struct afs_counters {
     uint32_t seed;
     int64_t episode, slot, updates;
     int64_t eval_rows;   /* evaluation rows written (training); 0 when absent */
+    double best_return;  /* the best evaluation's mean return so far (training's
+                          * train.keep_best); NaN when none or absent */
 } afs_counters;
 
 /* A parameter set and the text that names its architecture (e.g.

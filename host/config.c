@@ -192,6 +192,15 @@ static const afs_config_key keys[] = {
      0, "threshold", "", "who initiates in evaluation: threshold (p > threshold, the paper's) or "
      "sample (each EN with probability p, drawn from the run's seed: training's sample rule, the "
      "same draws, repeatable)"},
+    {"train", "epsilon", AFS_T_FLOAT, TRAIN(epsilon), 0, 0, 1, 0, "0", "",
+     "epsilon-greedy on top of the Gumbel-softmax while training: each decision is a uniformly "
+     "drawn action with this probability at the first episode, falling linearly to epsilon_end "
+     "at the last (0: none)"},
+    {"train", "epsilon_end", AFS_T_FLOAT, TRAIN(epsilon_end), 0, 0, 1, 0, "0", "",
+     "epsilon at the last training episode"},
+    {"train", "keep_best", AFS_T_BOOL, TRAIN(keep_best), 0, 0, 1, 0, "true", "",
+     "also keep the networks of the evaluation with the highest mean return so far as "
+     "CHECKPOINT.best.h5 (no replay; chosen on the held-out evaluation episodes)"},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))

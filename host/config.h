@@ -55,6 +55,9 @@ typedef struct afs_train_params {
     int updates_per_slot;  /* gradient steps after each slot */
     float gumbel_tau;      /* temperature of the exploring Gumbel-softmax */
     float logit_reg;       /* weight of mean(logits^2) in the actors' loss */
+    float epsilon;         /* epsilon-greedy while training, at the first episode ... */
+    float epsilon_end;     /* ... falling linearly to this at the last */
+    int keep_best;         /* keep the best evaluation's networks as CHECKPOINT.best.h5 */
     int eval_every;        /* episodes between evaluations (0: none) */
     int eval_episodes;     /* episodes of each evaluation */
     char checkpoint[AFS_PATH_MAX]; /* "" : the results file's name + .ckpt.h5 */

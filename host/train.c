@@ -20,7 +20,7 @@
 
 const char *const afs_train_resumable_keys[] = {
     "train.episodes", "train.checkpoint", "train.checkpoint_every", "train.checkpoint_replay",
-    "train.checkpoint_keep",
+    "train.checkpoint_keep", "train.keep_best",
     "train.eval_every", "train.eval_episodes", "run.out", "run.overwrite", "run.backend",
     "run.threads", "run.policies", "run.episodes", "run.trace", NULL};
 
@@ -269,6 +269,30 @@ static int keep_copy(train_state *s, char *err, size_t n)
     return save_checkpoint(s, path, s->cfg->train.checkpoint_replay, err, n);
 }
 
+/* CHECKPOINT.best.h5 (train.keep_best): the networks of the evaluation
+ * with the highest mean return so far, without the replay. The best value
+ * travels in the checkpoint's counters; a resumed training redoes the
+ * episodes after its checkpoint and so the same evaluations (bit for bit
+ * with the replay kept), and rewrites this file as they decide. */
+static void best_path(const train_state *s, char *path, size_t cap)
+{
+    size_t len = strlen(s->ckpt);
+    int h5 = len > 3 && !strcmp(s->ckpt + len - 3, ".h5");
+    snprintf(path, cap, "%.*s.best.h5", (int)(h5 ? len - 3 : len), s->ckpt);
+}
+
+static int keep_if_best(train_state *s, char *err, size_t n)
+{
+    double r = s->last_eval_return;
+    if (!s->cfg->train.keep_best || !isfinite(r) ||
+        (!isnan(s->k.best_return) && r <= s->k.best_return))
+        return 0;
+    s->k.best_return = r;
+    char path[AFS_PATH_MAX + 48];
+    best_path(s, path, sizeof path);
+    return save_checkpoint(s, path, 0, err, n);
+}
+
 /* After a non-finite loss or gradient: the networks as they were before
  * that step (every value finite), for inspection, beside the checkpoint. */
 static void keep_last_good(train_state *s, int episode, char *err, size_t n)
@@ -399,6 +423,8 @@ static int train_episode(train_state *s, int ep, char *err, size_t n)
         rc = evaluate(s, ep + 1, err, n);
         if (rc)
             return rc;
+        if (keep_if_best(s, err, n))
+            return -1;
     }
     if (due(cfg->train.checkpoint_every, ep + 1, last)) {
         if (save_checkpoint(s, s->ckpt, cfg->train.checkpoint_replay, err, n) ||
@@ -422,7 +448,13 @@ static void summary(train_state *s, FILE *f)
                 "%.4f  return %.4f  offload %.3f\n", s->cfg->train.eval_episodes,
                 s->last_eval.success_rate, s->last_eval.mean_latency_s, s->last_eval.mean_cost,
                 s->last_eval_return, s->last_eval.offload_fraction);
-    fprintf(f, "checkpoint: %s\nresults: %s\n", s->ckpt, s->cfg->run.out);
+    fprintf(f, "checkpoint: %s\n", s->ckpt);
+    if (s->cfg->train.keep_best && !isnan(s->k.best_return)) {
+        char path[AFS_PATH_MAX + 48];
+        best_path(s, path, sizeof path);
+        fprintf(f, "best evaluation (return %.4f): %s\n", s->k.best_return, path);
+    }
+    fprintf(f, "results: %s\n", s->cfg->run.out);
 }
 
 int afs_train(const afs_config *cfg, afs_backend *b, const afs_train_options *opt, char *err,
@@ -434,6 +466,7 @@ int afs_train(const afs_config *cfg, afs_backend *b, const afs_train_options *op
     s.b = b;
     s.opt = opt;
     s.out_lock = s.ckpt_lock = (afs_outlock){-1, ""};
+    s.k.best_return = NAN;
     int rc = set_up(&s, err, n);
     s.first_episode = (int)s.k.episode;
     s.ckpt_episode = s.k.episode;

@@ -95,10 +95,12 @@ struct afs_backend {
                              const float *dy, float *dx);
     /* soft = softmax((logits + g) / tau) with Gumbel noise g drawn from
      * Philox (key {seed, stream}, counter {row, counter, 0, col / 4});
-     * hard = one-hot of argmax(soft) (the first on ties). The straight-through
+     * hard = one-hot of argmax(soft) (the first on ties), or with
+     * probability epsilon of a uniformly drawn column (epsilon-greedy
+     * exploration; counter {row, counter, 1, 0}). The straight-through
      * estimator uses hard forward and soft's gradient backward:
      * gumbel_softmax_backward turns dL/dhard into dL/dlogits. */
-    void (*gumbel_softmax_forward)(afs_backend *b, int rows, int cols, float tau,
+    void (*gumbel_softmax_forward)(afs_backend *b, int rows, int cols, float tau, float epsilon,
                                    uint32_t seed, uint32_t stream, uint32_t counter,
                                    const float *logits, float *soft, float *hard);
     void (*gumbel_softmax_backward)(afs_backend *b, int rows, int cols, float tau,

@@ -1,6 +1,7 @@
 /* Checkpoints: a round trip of every buffer, clear errors, and a run restored
  * from a checkpoint continuing bit for bit as the uninterrupted one. */
 #define _DEFAULT_SOURCE /* mkdtemp */
+#include <math.h>
 #include <criterion/criterion.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -90,18 +91,18 @@ Test(checkpoint, restored_run_continues_bit_for_bit)
     afs_config_defaults(&cfg);
     cfg.env.agents = 33;
     pair_ckpt k1, k2;
-    describe(&k1, &a1, &c1, (afs_counters){77, 5, 12, 40, 3});
+    describe(&k1, &a1, &c1, (afs_counters){77, 5, 12, 40, 3, -1.25});
     snprintf(k1.c.run_id, sizeof k1.c.run_id, "2026-11-27T00:00:00Z-42-0badcafe");
     cr_assert_eq(afs_checkpoint_save(path, cpu, &k1.c, &cfg, err, sizeof err), 0, "%s", err);
     for (long u = 40; u < 80; u++)
         train_step(&a1, &c1, u);
 
     make(&a2, &c2); /* fresh networks, other weights until restored */
-    describe(&k2, &a2, &c2, (afs_counters){0, 0, 0, 0, 0});
+    describe(&k2, &a2, &c2, (afs_counters){0, 0, 0, 0, 0, 0});
     cr_assert_eq(afs_checkpoint_load(path, cpu, &k2.c, 0, NULL, err, sizeof err), 0, "%s", err);
     afs_counters got = k2.c.counters;
     cr_assert(got.seed == 77 && got.episode == 5 && got.slot == 12 && got.updates == 40 &&
-              got.eval_rows == 3);
+              got.eval_rows == 3 && got.best_return == -1.25);
     cr_assert_str_eq(k2.c.run_id, "2026-11-27T00:00:00Z-42-0badcafe");
     cr_assert_str_eq(k2.c.algo, "test");
     cr_assert_eq(a2.p.adam_t, 40);
@@ -128,7 +129,7 @@ Test(checkpoint, state_arrays_round_trip)
     afs_mlp a, c;
     make(&a, &c);
     pair_ckpt k;
-    describe(&k, &a, &c, (afs_counters){1, 2, 3, 4, 0});
+    describe(&k, &a, &c, (afs_counters){1, 2, 3, 4, 0, NAN});
     int32_t ring[5] = {1, -2, 3, -4, 5}, back[5] = {0};
     afs_ckpt_blob blob = {"ring", ring, sizeof ring};
     k.c.blobs = &blob;
@@ -156,7 +157,7 @@ Test(checkpoint, mismatches_and_missing_files_are_clear_errors)
     afs_mlp a, c, other;
     make(&a, &c);
     pair_ckpt k;
-    describe(&k, &a, &c, (afs_counters){1, 0, 0, 0, 0});
+    describe(&k, &a, &c, (afs_counters){1, 0, 0, 0, 0, NAN});
     cr_assert_eq(afs_checkpoint_save(path, cpu, &k.c, NULL, err, sizeof err), 0, "%s", err);
     cr_assert_eq(access(path, F_OK), 0);
     char tmp[600];
@@ -195,7 +196,7 @@ Test(checkpoint, a_key_added_later_reads_its_default_from_an_older_file)
     afs_mlp a, c;
     make(&a, &c);
     pair_ckpt k;
-    describe(&k, &a, &c, (afs_counters){1, 0, 0, 0, 0});
+    describe(&k, &a, &c, (afs_counters){1, 0, 0, 0, 0, NAN});
     afs_config cfg, back;
     char algo[32];
     afs_config_defaults(&cfg);

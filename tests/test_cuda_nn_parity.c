@@ -139,8 +139,8 @@ Test(cuda_nn_parity, elementwise_softmax_gumbel)
     gy = upload(k.gpu, NULL, N);
     float *ghard = upload(k.gpu, NULL, N);
     gdx = upload(k.gpu, NULL, N);
-    k.cpu->gumbel_softmax_forward(k.cpu, R, C, 0.5f, 1, 2, 3, x, y, hard);
-    k.gpu->gumbel_softmax_forward(k.gpu, R, C, 0.5f, 1, 2, 3, gx, gy, ghard);
+    k.cpu->gumbel_softmax_forward(k.cpu, R, C, 0.5f, 0.3f, 1, 2, 3, x, y, hard);
+    k.gpu->gumbel_softmax_forward(k.gpu, R, C, 0.5f, 0.3f, 1, 2, 3, gx, gy, ghard);
     k.cpu->gumbel_softmax_backward(k.cpu, R, C, 0.5f, y, dy, dx);
     k.gpu->gumbel_softmax_backward(k.gpu, R, C, 0.5f, gy, gdy, gdx);
     check(k.gpu, gy, y, N, "gumbel soft");

@@ -155,7 +155,7 @@ Test(nn, softmax_rows_and_gradient)
 static double gumbel_loss(const float *logits, const float *r, float tau)
 {
     float soft[3 * 2], hard[3 * 2];
-    cpu->gumbel_softmax_forward(cpu, 3, 2, tau, 1, 2, 3, logits, soft, hard);
+    cpu->gumbel_softmax_forward(cpu, 3, 2, tau, 0.0f, 1, 2, 3, logits, soft, hard);
     return dot(soft, r, 6);
 }
 
@@ -164,7 +164,7 @@ Test(nn, gumbel_softmax_straight_through)
     float logits[6], r[6], soft[6], hard[6], dl[6];
     fill(logits, 6, -1, 1, 9);
     fill(r, 6, -1, 1, 10);
-    cpu->gumbel_softmax_forward(cpu, 3, 2, 0.7f, 1, 2, 3, logits, soft, hard);
+    cpu->gumbel_softmax_forward(cpu, 3, 2, 0.7f, 0.0f, 1, 2, 3, logits, soft, hard);
     for (int row = 0; row < 3; row++) {
         int best = soft[row * 2 + 1] > soft[row * 2] ? 1 : 0;
         cr_assert(hard[row * 2 + best] == 1.0f && hard[row * 2 + 1 - best] == 0.0f);
@@ -185,7 +185,7 @@ Test(nn, gumbel_argmax_follows_softmax)
     const float l[C] = {0.0f, 1.0f, -0.5f};
     for (int r = 0; r < ROWS; r++)
         memcpy(logits + r * C, l, sizeof l);
-    cpu->gumbel_softmax_forward(cpu, ROWS, C, 1.0f, 5, 6, 7, logits, soft, hard);
+    cpu->gumbel_softmax_forward(cpu, ROWS, C, 1.0f, 0.0f, 5, 6, 7, logits, soft, hard);
     double z = exp(0.0) + exp(1.0) + exp(-0.5);
     for (int j = 0; j < C; j++) {
         double count = 0;
@@ -197,6 +197,42 @@ Test(nn, gumbel_argmax_follows_softmax)
     free(logits);
     free(soft);
     free(hard);
+}
+
+/* Epsilon-greedy on top: logits that make column 0 certain (e^-30), so
+ * every column-1 pick is an epsilon draw, uniform over both columns: its
+ * frequency is epsilon / 2 (5 standard errors over 40000 rows); the soft
+ * sample does not change, and epsilon 0 keeps the plain sample. */
+Test(nn, gumbel_epsilon_draws_uniform_actions)
+{
+    enum { ROWS = 40000, C = 2 };
+    float *logits = malloc(ROWS * C * sizeof(float)), *soft = malloc(ROWS * C * sizeof(float));
+    float *hard = malloc(ROWS * C * sizeof(float)), *soft0 = malloc(ROWS * C * sizeof(float));
+    for (int r = 0; r < ROWS; r++) {
+        logits[r * C] = 0.0f;
+        logits[r * C + 1] = -30.0f;
+    }
+    cpu->gumbel_softmax_forward(cpu, ROWS, C, 1.0f, 0.0f, 5, 6, 7, logits, soft0, hard);
+    for (int r = 0; r < ROWS; r++)
+        cr_assert_eq(hard[r * C], 1.0f, "epsilon 0: row %d left the certain column", r);
+    const float eps[3] = {0.1f, 0.4f, 1.0f};
+    for (int k = 0; k < 3; k++) {
+        cpu->gumbel_softmax_forward(cpu, ROWS, C, 1.0f, eps[k], 5, 6, 7, logits, soft, hard);
+        double count = 0;
+        for (int r = 0; r < ROWS; r++) {
+            count += hard[r * C + 1];
+            cr_assert_eq(hard[r * C] + hard[r * C + 1], 1.0f, "row %d is not one-hot", r);
+        }
+        cr_assert_eq(memcmp(soft, soft0, ROWS * C * sizeof(float)), 0,
+                     "epsilon changed the soft sample");
+        double p = eps[k] / 2, freq = count / ROWS;
+        cr_assert(fabs(freq - p) < 5 * sqrt(p * (1 - p) / ROWS), "epsilon %g: column 1 %g, "
+                  "expected %g", eps[k], freq, p);
+    }
+    free(logits);
+    free(soft);
+    free(hard);
+    free(soft0);
 }
 
 Test(nn, losses_by_hand_and_by_finite_differences)

@@ -550,3 +550,59 @@ Test(train, the_command_line_checks_what_a_resume_may_change)
     cr_assert_eq(afsim("train --help", out, sizeof out), 0);
     cr_assert(strstr(out, "--resume") && strstr(out, "train.checkpoint_replay"), "%s", out);
 }
+
+/* A numeric attribute of the file's root, as a double. */
+static double root_attr(const char *path, const char *name)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(f >= 0, "%s", path);
+    double v = NAN;
+    cr_assert(afs_h5_attr_read(f, name, H5T_NATIVE_DOUBLE, 0, &v) >= 0, "%s: no %s", path, name);
+    H5Fclose(f);
+    return v;
+}
+
+/* train.keep_best: CHECKPOINT.best.h5 holds the networks of the evaluation
+ * whose mean return (over its held-out episodes, read back from the
+ * results file) is the highest, not of the last one; the best value goes
+ * on after a resume; keep_best = false writes no such file. */
+Test(train, the_best_evaluation_is_kept_beside_the_last_checkpoint)
+{
+    char err[2048], ckpt[1100], best[1200];
+    afs_config cfg = small("best.h5", "3");
+    set(&cfg, "train.eval_every", "1");
+    cr_assert_eq(train(&cfg, "esdrl", NULL, err, sizeof err), 0, "%s", err);
+    afs_train_checkpoint_path(&cfg, ckpt, sizeof ckpt);
+    afs_config more = small("best.h5", "8");
+    set(&more, "train.eval_every", "1");
+    cr_assert_eq(train(&more, "esdrl", ckpt, err, sizeof err), 0, "%s", err);
+    size_t n, m;
+    double *ret = column(cfg.run.out, "eval", "return", &n);
+    double *trained = column(cfg.run.out, "eval", "trained_episodes", &m);
+    cr_assert_eq(n, 16u, "8 evaluations of 2 episodes: %zu rows", n);
+    int arg = 0;
+    double top = -INFINITY;
+    for (int e = 0; e < 8; e++) {
+        double mean = (ret[2 * e] + ret[2 * e + 1]) / 2;
+        if (mean > top) {
+            top = mean;
+            arg = e;
+        }
+    }
+    snprintf(best, sizeof best, "%.*s.best.h5", (int)strlen(ckpt) - 3, ckpt);
+    cr_assert_float_eq(root_attr(best, "best_eval_return"), top, 1e-9 * fabs(top));
+    cr_assert_eq(root_attr(best, "episode"), trained[2 * arg], "the best evaluation followed "
+                 "episode %g, the file holds episode %g", trained[2 * arg],
+                 root_attr(best, "episode"));
+    cr_assert_float_eq(root_attr(ckpt, "best_eval_return"), top, 1e-9 * fabs(top));
+    cr_log_info("best evaluation %d of 8 (return %.4f)", arg + 1, top);
+    free(ret);
+    free(trained);
+
+    afs_config off = small("nobest.h5", "2");
+    set(&off, "train.keep_best", "false");
+    cr_assert_eq(train(&off, "esdrl", NULL, err, sizeof err), 0, "%s", err);
+    afs_train_checkpoint_path(&off, ckpt, sizeof ckpt);
+    snprintf(best, sizeof best, "%.*s.best.h5", (int)strlen(ckpt) - 3, ckpt);
+    cr_assert_neq(access(best, F_OK), 0, "keep_best = false wrote %s", best);
+}

@@ -65,6 +65,35 @@ AFS_HD float afs_gumbel(uint32_t word)
     return -logf(-logf(afs_u01(word)));
 }
 
+/* Row r of the exploring Gumbel-softmax (kernels/backend.h): soft =
+ * softmax((logits + g) / tau) with g from Philox counter {r, counter, 0,
+ * j / 4}; hard = one-hot of soft's argmax (the first on ties), or, with
+ * probability epsilon (words 0 and 1 of counter {r, counter, 1, 0}), of a
+ * column drawn uniformly. Epsilon 0 draws nothing more: the same bits as
+ * before it existed. */
+AFS_HD void afs_gumbel_softmax_row(const float *logits, float *soft, float *hard, int cols,
+                                   float tau, float epsilon, uint32_t seed, uint32_t stream,
+                                   uint32_t r, uint32_t counter)
+{
+    for (int j = 0; j < cols; j++) {
+        afs_block blk = afs_philox(seed, stream, r, counter, 0, (uint32_t)j / 4);
+        soft[j] = (logits[j] + afs_gumbel(blk.v[j % 4])) / tau;
+    }
+    afs_softmax_row(soft, soft, cols);
+    int best = 0;
+    for (int j = 1; j < cols; j++)
+        best = soft[j] > soft[best] ? j : best;
+    if (epsilon > 0.0f) {
+        afs_block e = afs_philox(seed, stream, r, counter, 1, 0);
+        if (afs_u01(e.v[0]) <= epsilon) {
+            int pick = (int)(afs_u01(e.v[1]) * (float)cols);
+            best = pick < cols ? pick : cols - 1;
+        }
+    }
+    for (int j = 0; j < cols; j++)
+        hard[j] = j == best ? 1.0f : 0.0f;
+}
+
 /* Weighted squared error of one element and its gradient, both divided by n
  * (the loss is a mean): w (p - t)^2 / n and 2 w (p - t) / n. */
 AFS_HD float afs_mse_term(float p, float t, float w, float inv_n, float *grad)

@@ -131,23 +131,15 @@ static void softmax_backward(afs_backend *b, int rows, int cols, const float *y,
     }
 }
 
-static void gumbel_softmax_forward(afs_backend *b, int rows, int cols, float tau,
+static void gumbel_softmax_forward(afs_backend *b, int rows, int cols, float tau, float epsilon,
                                    uint32_t seed, uint32_t stream, uint32_t counter,
                                    const float *logits, float *soft, float *hard)
 {
     (void)b;
     for (int r = 0; r < rows; r++) {
         size_t o = (size_t)r * cols;
-        for (int j = 0; j < cols; j++) {
-            afs_block blk = afs_philox(seed, stream, (uint32_t)r, counter, 0, (uint32_t)j / 4);
-            soft[o + j] = (logits[o + j] + afs_gumbel(blk.v[j % 4])) / tau;
-        }
-        afs_softmax_row(soft + o, soft + o, cols);
-        int best = 0;
-        for (int j = 1; j < cols; j++)
-            best = soft[o + j] > soft[o + best] ? j : best;
-        for (int j = 0; j < cols; j++)
-            hard[o + j] = j == best ? 1.0f : 0.0f;
+        afs_gumbel_softmax_row(logits + o, soft + o, hard + o, cols, tau, epsilon, seed, stream,
+                               (uint32_t)r, counter);
     }
 }
 

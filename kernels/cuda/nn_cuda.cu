@@ -228,32 +228,25 @@ static void softmax_backward(afs_backend *b, int rows, int cols, const float *y,
     LAUNCH_N(cols > 0 ? rows : 0, k_softmax_grad, rows, cols, 1.0f, y, dy, dx);
 }
 
-__global__ void k_gumbel(int rows, int cols, float tau, uint32_t seed, uint32_t stream,
-                         uint32_t counter, const float *logits, float *soft, float *hard)
+__global__ void k_gumbel(int rows, int cols, float tau, float epsilon, uint32_t seed,
+                         uint32_t stream, uint32_t counter, const float *logits, float *soft,
+                         float *hard)
 {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= rows)
         return;
     size_t o = (size_t)r * cols;
-    for (int j = 0; j < cols; j++) {
-        afs_block blk = afs_philox(seed, stream, (uint32_t)r, counter, 0, (uint32_t)j / 4);
-        soft[o + j] = (logits[o + j] + afs_gumbel(blk.v[j % 4])) / tau;
-    }
-    afs_softmax_row(soft + o, soft + o, cols);
-    int best = 0;
-    for (int j = 1; j < cols; j++)
-        best = soft[o + j] > soft[o + best] ? j : best;
-    for (int j = 0; j < cols; j++)
-        hard[o + j] = j == best ? 1.0f : 0.0f;
+    afs_gumbel_softmax_row(logits + o, soft + o, hard + o, cols, tau, epsilon, seed, stream,
+                           (uint32_t)r, counter);
 }
 
-static void gumbel_softmax_forward(afs_backend *b, int rows, int cols, float tau, uint32_t seed,
-                                   uint32_t stream, uint32_t counter, const float *logits,
-                                   float *soft, float *hard)
+static void gumbel_softmax_forward(afs_backend *b, int rows, int cols, float tau, float epsilon,
+                                   uint32_t seed, uint32_t stream, uint32_t counter,
+                                   const float *logits, float *soft, float *hard)
 {
     (void)b;
-    LAUNCH_N(cols > 0 ? rows : 0, k_gumbel, rows, cols, tau, seed, stream, counter, logits,
-             soft, hard);
+    LAUNCH_N(cols > 0 ? rows : 0, k_gumbel, rows, cols, tau, epsilon, seed, stream, counter,
+             logits, soft, hard);
 }
 
 static void gumbel_softmax_backward(afs_backend *b, int rows, int cols, float tau,

@@ -21,12 +21,19 @@ void ac_tally_report(ac_tally *t, afs_agent_stats *out, double replay_fill)
     *t = (ac_tally){0};
 }
 
+float ac_epsilon(const afs_train_params *tp, double progress)
+{
+    double p = progress < 0 ? 0 : progress > 1 ? 1 : progress;
+    return (float)(tp->epsilon + (tp->epsilon_end - tp->epsilon) * p);
+}
+
 void ac_actions(afs_backend *b, int rows, const float *logits, int explore, float tau,
-                uint32_t seed, uint32_t counter, float *soft, float *hard, uint8_t *act)
+                float epsilon, uint32_t seed, uint32_t counter, float *soft, float *hard,
+                uint8_t *act)
 {
     if (explore) {
-        b->gumbel_softmax_forward(b, rows, 2, tau, seed, AFS_STREAM_EXPLORE, counter, logits, soft,
-                                  hard);
+        b->gumbel_softmax_forward(b, rows, 2, tau, epsilon, seed, AFS_STREAM_EXPLORE, counter,
+                                  logits, soft, hard);
         b->argmax_rows(b, (size_t)rows, 2, hard, act);
     } else {
         b->argmax_rows(b, (size_t)rows, 2, logits, act);

@@ -36,11 +36,16 @@ typedef struct ac_tally {
 
 void ac_tally_report(ac_tally *t, afs_agent_stats *out, double replay_fill);
 
+/* The epsilon of epsilon-greedy at training progress 0..1: train.epsilon
+ * falling linearly to train.epsilon_end. */
+float ac_epsilon(const afs_train_params *tp, double progress);
 /* Actions from logits [rows, 2]: exploring, the Gumbel-softmax's hard
- * sample (key {seed, AFS_STREAM_EXPLORE}, counter); else the argmax. soft,
- * hard [rows, 2] are scratch. */
+ * sample, replaced by a uniform action with probability epsilon (key {seed,
+ * AFS_STREAM_EXPLORE}, counter); else the argmax. soft, hard [rows, 2] are
+ * scratch. */
 void ac_actions(afs_backend *b, int rows, const float *logits, int explore, float tau,
-                uint32_t seed, uint32_t counter, float *soft, float *hard, uint8_t *act);
+                float epsilon, uint32_t seed, uint32_t counter, float *soft, float *hard,
+                uint8_t *act);
 
 /* The one-hot rows of both actions, [2, 2] = {1, 0, 0, 1} (backend memory,
  * the caller releases it), or NULL when out of memory. */

@@ -229,7 +229,7 @@ static void bernoulli(amdrl *m, afs_backend *b, const afs_env *env, int N, const
     uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
     b->copy_cols(b, 1, N, 1, m->consts + CONST_ZERO, 0, 0, m->p2, 2, 0);
     b->copy_cols(b, 1, N, 1, logit, stride, 0, m->p2 + 1, 2, 0);
-    b->gumbel_softmax_forward(b, N, 2, 1.0f, m->seed, AFS_STREAM_ATTENTION, counter, m->p2,
+    b->gumbel_softmax_forward(b, N, 2, 1.0f, 0.0f, m->seed, AFS_STREAM_ATTENTION, counter, m->p2,
                               m->soft_e, m->hard_e);
     b->argmax_rows(b, (size_t)N, 2, m->hard_e, m->init);
 }
@@ -291,8 +291,10 @@ static void form(amdrl *m, afs_backend *b, const afs_env *env, const float *h, i
     m->init_ens += N;
 }
 
-/* The slot's actions into m->act (explore: Gumbel samples). */
-static void act_on(amdrl *m, afs_backend *b, const afs_env *env, int explore, int may_form)
+/* The slot's actions into m->act (explore: Gumbel samples, uniform ones
+ * with probability epsilon). */
+static void act_on(amdrl *m, afs_backend *b, const afs_env *env, int explore, float epsilon,
+                   int may_form)
 {
     int N = m->E * m->M;
     const float *h = afs_mlp_forward(&m->mlp[NET_PART1], b, N, m->obs);
@@ -302,8 +304,8 @@ static void act_on(amdrl *m, afs_backend *b, const afs_env *env, int explore, in
     concat(m, b, N, h, m->ht, m->z);
     const float *logits = afs_mlp_forward(&m->mlp[NET_PART2], b, N, m->z);
     uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
-    ac_actions(b, N, logits, explore, m->tp.gumbel_tau, m->seed, counter, m->soft_e, m->hard_e,
-               m->act);
+    ac_actions(b, N, logits, explore, m->tp.gumbel_tau, epsilon, m->seed, counter, m->soft_e,
+               m->hard_e, m->act);
 }
 
 static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
@@ -317,7 +319,7 @@ static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
         m->play.any = 0; /* a new episode: no group carries over */
     b->env_arrive(b, env);
     b->env_observe(b, env, m->obs);
-    act_on(m, b, env, train, 1);
+    act_on(m, b, env, train, ac_epsilon(&m->tp, a->progress), 1);
     m->comm_floats += m->play.any ? m->round_floats : 0.0;
     m->decisions += N;
     b->env_step(b, env, m->act);
@@ -338,7 +340,7 @@ static void decide(afs_agent *a, const afs_env *env)
 {
     amdrl *m = impl_of(a);
     a->b->env_observe(a->b, env, m->obs);
-    act_on(m, a->b, env, 0, 0); /* the groups as they stand: changes no state */
+    act_on(m, a->b, env, 0, 0.0f, 0); /* the groups as they stand: changes no state */
 }
 
 /* ---- Updating ---- */
@@ -619,7 +621,7 @@ static int actor_step(amdrl *m, afs_backend *b, const afs_batch *t, int N, const
     }
     concat(m, b, N, h, m->htu, m->zu);
     const float *logits = afs_mlp_forward(p2, b, N, m->zu);
-    b->gumbel_softmax_forward(b, N, 2, m->tp.gumbel_tau, m->seed, AFS_STREAM_UPDATE, (uint32_t)u,
+    b->gumbel_softmax_forward(b, N, 2, m->tp.gumbel_tau, 0.0f, m->seed, AFS_STREAM_UPDATE, (uint32_t)u,
                               logits, m->soft, m->hard);
     ac_q_of_both_actions(b, &m->mlp[NET_CRITIC], N, m->x, m->xd, X_ACTION(m), m->unit, m->qpair);
     /* as ES-DRL: dL/dhard_a = -valid Q(o, a) / N (docs/model.md, "Learning") */

@@ -50,8 +50,8 @@ static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
     b->env_observe(b, env, e->obs);
     const float *logits = afs_mlp_forward(&e->actor, b, rows, e->obs);
     uint32_t counter = env->episode * (uint32_t)e->L + (uint32_t)env->slot;
-    ac_actions(b, rows, logits, train, e->tp.gumbel_tau, e->seed, counter, e->soft_e, e->hard_e,
-               e->act);
+    ac_actions(b, rows, logits, train, e->tp.gumbel_tau, ac_epsilon(&e->tp, a->progress), e->seed,
+               counter, e->soft_e, e->hard_e, e->act);
     b->env_step(b, env, e->act);
     if (train)
         afs_replay_store(&e->replay, b, e->obs, e->act, env->reward, env->slot >= e->L, NULL);
@@ -127,7 +127,7 @@ static int one_update(esdrl *e, afs_backend *b, double progress, char *err, size
      * on the paper's setting it sloped the wrong way (docs/model.md,
      * "Learning"). */
     const float *logits = afs_mlp_forward(&e->actor, b, B, t->obs);
-    b->gumbel_softmax_forward(b, B, 2, e->tp.gumbel_tau, e->seed, AFS_STREAM_UPDATE, (uint32_t)u,
+    b->gumbel_softmax_forward(b, B, 2, e->tp.gumbel_tau, 0.0f, e->seed, AFS_STREAM_UPDATE, (uint32_t)u,
                               logits, e->soft, e->hard);
     ac_q_of_both_actions(b, &e->critic, B, e->x, XD, AFS_OBS_DIM, e->unit, e->qpair);
     /* rows without a function took no decision: no actor gradient */

@@ -156,8 +156,8 @@ static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
     b->env_observe(b, env, m->obs);
     const float *logits = policy_logits(m, b, m->obs);
     uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
-    ac_actions(b, rows, logits, train, m->tp.gumbel_tau, m->seed, counter, m->soft_e, m->hard_e,
-               m->act);
+    ac_actions(b, rows, logits, train, m->tp.gumbel_tau, ac_epsilon(&m->tp, a->progress), m->seed,
+               counter, m->soft_e, m->hard_e, m->act);
     b->env_step(b, env, m->act);
     if (train)
         afs_replay_store(&m->replay, b, m->obs, m->act, env->reward, env->slot >= m->L, NULL);
@@ -331,7 +331,7 @@ static int one_update(maddpg *m, afs_backend *b, char *err, size_t n)
      * "Learning"). */
     to_agents(b, M, B, OBS, t->obs, m->obs_g);
     const float *logits = afs_mlp_forward(&m->actor, b, B, m->obs_g); /* [M, B, 2] */
-    b->gumbel_softmax_forward(b, (int)mb, 2, m->tp.gumbel_tau, m->seed, AFS_STREAM_UPDATE,
+    b->gumbel_softmax_forward(b, (int)mb, 2, m->tp.gumbel_tau, 0.0f, m->seed, AFS_STREAM_UPDATE,
                               (uint32_t)u, logits, m->soft, m->hard);
     q_of_both_actions(m, b, B);
     /* -1/B where agent m took a decision: no function, no gradient */

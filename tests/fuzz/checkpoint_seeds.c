@@ -6,6 +6,7 @@
  *
  * tests/fuzz/corpus/checkpoint/ holds its output (docs/testing.md: how to
  * remake it). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -53,7 +54,7 @@ int main(int argc, char **argv)
         return 1;
     afs_config cfg;
     afs_config_defaults(&cfg);
-    m.c.counters = (afs_counters){12345, 6, 78, 9000, 0};
+    m.c.counters = (afs_counters){12345, 6, 78, 9000, 0, NAN};
     afs_checkpoint c = m.c;
     int bad = 0;
     /* Loads, with its configuration (afs_checkpoint_config reads it back)

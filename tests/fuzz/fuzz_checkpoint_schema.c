@@ -52,6 +52,7 @@
  *
  * AFSIM_FUZZ_VERBOSE=1 prints each recipe and what the reader said;
  * AFSIM_FUZZ_SAVE=FILE keeps the checkpoint of the last input in FILE. */
+#include <math.h>
 #include <hdf5.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,7 +77,7 @@ static int avoid_attr_count, avoid_attr_empty, avoid_dataset_rank;
 static const char *const set_names[2] = {"actor", "critic"};
 static const int64_t set_adam_t[2] = {3, 5};
 static const char *const data_names[3] = {"value", "adam_m", "adam_v"};
-static const afs_counters counters = {12345, 6, 78, 9000, 0};
+static const afs_counters counters = {12345, 6, 78, 9000, 0, NAN};
 static float *expect_data[2][3];
 static unsigned char expect_ring[FUZZ_RING_BYTES];
 
