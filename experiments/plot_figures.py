@@ -8,14 +8,18 @@ SWEEP.h5: a merged file (`afsim merge`) or shard files of one sweep. The
 first swept key is the x axis (--x KEY another); with more than one, each
 line is a method at one value of the others ("greedy, run.envs=2"). Draws OUT_PREFIX.png and OUT_PREFIX.pdf (default: the first
 file's name without .h5): panel (a) mean latency and panel (b) success rate
-of each method against the swept value, the mean over seeds with its 95%
-confidence interval (Student's t over the seeds' values; none with one
-seed). A seed's value is its evaluation's mean over its held-out episodes,
+of each method against the swept value, the interquartile mean over seeds
+with its 95% stratified-bootstrap interval (experiments/stats.py, rliable's
+method; none with one seed). A seed's value is its evaluation's mean over its held-out episodes,
 weighted by their functions. With learning methods, also
 OUT_PREFIX-learning.png: each learning method's evaluations during
 training (success rate against training episodes), one line per swept
 value, the mean over seeds. --table prints the figure's numbers as a
-Markdown table (what results/REPORT.md quotes).
+Markdown table (what results/REPORT.md quotes): per method and value the
+success rate's IQM [interval] (or "(n = 1)") and the latency's IQM; and
+for each learning method its probability of improvement over the tuned
+deadline rule across the swept values (rliable's P(X > Y), averaged over
+the values), with its interval.
 """
 import argparse
 import math
@@ -30,10 +34,9 @@ import h5py  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-# Student's t quantile t(0.975, df) for df = 1..30; beyond, the normal 1.96.
-T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stats  # noqa: E402
+
 LEARNERS = {"esdrl", "maddpg", "amdrl"}
 ORDER = ["random", "greedy", "deadline", "all_local", "all_cloud", "esdrl",
          "maddpg", "amdrl", "best_response"]
@@ -156,14 +159,9 @@ def load(paths, x_key=None):
     return key, points, curves
 
 
-def mean_ci(values):
-    v = np.array([x for x in values if math.isfinite(x)], dtype=float)
-    if len(v) == 0:
-        return math.nan, math.nan
-    if len(v) == 1:
-        return float(v[0]), 0.0
-    t = T975[len(v) - 2] if len(v) - 1 <= len(T975) else 1.96
-    return float(v.mean()), float(t * v.std(ddof=1) / math.sqrt(len(v)))
+def iqm_ci(values):
+    """(IQM, lower, upper) over the seeds' finite values; NaN bounds with one."""
+    return stats.interval([x for x in values if math.isfinite(x)])
 
 
 def methods_in_order(points):
@@ -183,13 +181,14 @@ def draw(key, points, out, title):
             ax.set_xticklabels(labels)
         for method in methods_in_order(points):
             xs = sorted(points[method], key=sort_key)
-            stats = [mean_ci([r[col] for r in points[method][x]]) for x in xs]
-            m = np.array([s[0] for s in stats])
-            ci = np.array([s[1] for s in stats])
+            cis = [iqm_ci([r[col] for r in points[method][x]]) for x in xs]
+            m = np.array([c[0] for c in cis])
+            lo = np.array([c[1] if math.isfinite(c[1]) else c[0] for c in cis])
+            hi = np.array([c[2] if math.isfinite(c[2]) else c[0] for c in cis])
             style = "--" if method.split(",")[0] not in LEARNERS else "-"
             px = [at[x] for x in xs]
             line, = ax.plot(px, m, style, marker="o", ms=4, label=method)
-            ax.fill_between(px, m - ci, m + ci, color=line.get_color(), alpha=0.15)
+            ax.fill_between(px, lo, hi, color=line.get_color(), alpha=0.15)
         ax.set_xlabel(key)
         ax.set_title(label)
         ax.grid(alpha=0.3)
@@ -197,7 +196,8 @@ def draw(key, points, out, title):
         ax.set_ylim(0.0, 1.02) if col == 2 else ax.set_ylim(bottom=0.0)
     axes[1].legend(fontsize=8, loc="best")
     seeds = sorted({len(r) for pm in points.values() for r in pm.values()})
-    fig.suptitle(f"{title} (mean and 95% CI over {'/'.join(map(str, seeds))} seeds)")
+    fig.suptitle(f"{title} (IQM and 95% stratified-bootstrap interval over "
+                 f"{'/'.join(map(str, seeds))} seeds)")
     fig.tight_layout()
     for ext in ("png", "pdf"):
         fig.savefig(f"{out}.{ext}", dpi=120)
@@ -232,6 +232,9 @@ def draw_curves(key, curves, out):
 
 def table(key, points):
     xs = sorted({x for pm in points.values() for x in pm}, key=sort_key)
+    seeds = sorted({len(r) for pm in points.values() for r in pm.values()})
+    print(f"Success rate: IQM [95% stratified-bootstrap interval] over n = "
+          f"{'/'.join(map(str, seeds))} seeds; latency: IQM.\n")
     print(f"| method | " + " | ".join(f"{key} = {x:g}" if isinstance(x, float) else f"{key} = {x}"
                                       for x in xs) + " |")
     print("|---" * (len(xs) + 1) + "|")
@@ -239,10 +242,31 @@ def table(key, points):
         cells = []
         for x in xs:
             rows = points[method].get(x, [])
-            lat, lci = mean_ci([r[1] for r in rows])
-            suc, sci = mean_ci([r[2] for r in rows])
-            cells.append(f"{suc:.3f} ± {sci:.3f}, {lat:.3f} s" if rows else "")
+            lat = iqm_ci([r[1] for r in rows])[0]
+            cells.append(f"{stats.cell([r[2] for r in rows])}, {lat:.3f} s" if rows else "")
         print(f"| {method} | " + " | ".join(cells) + " |")
+    improvement_table(xs, points)
+
+
+def improvement_table(xs, points):
+    """Each learner's probability of improvement in success over the tuned
+    deadline rule, the values of the swept key as rliable's tasks."""
+    ref = [m for m in points if m.split(",")[0] == "deadline"]
+    learners = [m for m in methods_in_order(points) if m.split(",")[0] in LEARNERS]
+    if len(ref) != 1 or not learners:
+        return
+    print("\nP(success > deadline's): probability of improvement over the tuned deadline rule, "
+          "averaged over the swept values [95% stratified-bootstrap interval].\n")
+    print("| method | P(> deadline) |")
+    print("|---|---|")
+    for method in learners:
+        both = [x for x in xs if points[method].get(x) and points[ref[0]].get(x)]
+        mine = [[r[2] for r in points[method][x]] for x in both]
+        theirs = [[r[2] for r in points[ref[0]][x]] for x in both]
+        poi = stats.probability_of_improvement(mine, theirs)
+        lo, hi = stats.stratified_bootstrap(stats.probability_of_improvement, mine, theirs)
+        span = f" [{lo:.2f}, {hi:.2f}]" if math.isfinite(lo) else " (n = 1)"
+        print(f"| {method} | {poi:.2f}{span} |")
 
 
 def main():

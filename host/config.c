@@ -189,9 +189,9 @@ static const afs_config_key keys[] = {
      "probability p) or threshold (p > threshold, as evaluation, flipped with probability "
      "explore_init); evaluation's rule is eval_init"},
     {"amdrl", "eval_init", AFS_T_STRING, COMM(eval_init), SIZE_OF(afs_comm_params, eval_init), 0, 0,
-     0, "threshold", "", "who initiates in evaluation: threshold (p > threshold, the paper's) or "
-     "sample (each EN with probability p, drawn from the run's seed: training's sample rule, the "
-     "same draws, repeatable)"},
+     0, "sample", "", "who initiates in evaluation: sample (each EN with probability p, drawn "
+     "from the run's seed: training's rule, the same draws, repeatable) or threshold (p > "
+     "threshold, the paper's, which training with sample hardly visits)"},
     {"train", "epsilon", AFS_T_FLOAT, TRAIN(epsilon), 0, 0, 1, 0, "0", "",
      "epsilon-greedy on top of the Gumbel-softmax while training: each decision is a uniformly "
      "drawn action with this probability at the first episode, falling linearly to epsilon_end "

@@ -118,19 +118,28 @@ herr_t afs_h5_config_write(hid_t obj, const afs_config *cfg)
 }
 
 /* Keys added after afsim first wrote checkpoints: a file without one was
- * written before the key existed, when afsim behaved as its default says,
- * so it reads the default rather than being refused. Any other missing key
- * is an error. */
-static int added_later(const char *name)
+ * written before the key existed, so it reads the value afsim behaved with
+ * then (NULL: the key's default, where that default is that behaviour),
+ * rather than being refused. Any other missing key is an error. */
+static const struct added_key {
+    const char *name;  /* a key, or a whole section as "section." */
+    const char *then;  /* the value before the key existed; NULL: its default */
+} added[] = {
+    {"best_response.rounds", NULL}, {"deadline.alpha", NULL},
+    {"amdrl.eval_init", "threshold"}, /* the default became sample on 2026-12-06 */
+    {"amdrl.", NULL},
+    {"train.epsilon", "0"}, {"train.epsilon_end", "0"}, {"train.keep_best", "false"},
+};
+
+static const struct added_key *added_later(const char *name)
 {
-    /* a key by its name, a whole section by "section." */
-    static const char *const added[] = {"best_response.rounds", "amdrl.", "deadline.alpha"};
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
-        size_t len = strlen(added[i]);
-        if (added[i][len - 1] == '.' ? !strncmp(name, added[i], len) : !strcmp(name, added[i]))
-            return 1;
+        size_t len = strlen(added[i].name);
+        if (added[i].name[len - 1] == '.' ? !strncmp(name, added[i].name, len)
+                                          : !strcmp(name, added[i].name))
+            return &added[i];
     }
-    return 0;
+    return NULL;
 }
 
 int afs_h5_config_read(hid_t obj, const char *where, afs_config *cfg, char *err, size_t n)
@@ -140,8 +149,10 @@ int afs_h5_config_read(hid_t obj, const char *where, afs_config *cfg, char *err,
         char name[128], text[AFS_PATH_MAX + 8];
         snprintf(name, sizeof name, "%s.%s", k->section, k->name);
         herr_t rc;
-        if (added_later(name) && H5Aexists(obj, name) == 0) {
-            if (afs_config_set(cfg, k->section, k->name, k->def, "default", err, n))
+        const struct added_key *a = added_later(name);
+        if (a && H5Aexists(obj, name) == 0) {
+            if (afs_config_set(cfg, k->section, k->name, a->then ? a->then : k->def, "default",
+                               err, n))
                 return -1;
             continue;
         }

@@ -509,7 +509,7 @@ static double initiators(const afs_config *cfg, int train, int mode, uint8_t *ma
     return st.init_rate;
 }
 
-/* init_rule = threshold without flips is the evaluation's rule in
+/* init_rule = threshold without flips is eval_init = threshold's rule in
  * training too: the same initiators from the same networks and state;
  * with flips at 1/2 (a coin per EN) the training initiators differ from
  * the evaluation's somewhere, so the comparison can fail. The rate the
@@ -518,6 +518,7 @@ Test(amdrl, threshold_rule_initiates_alike_in_training_and_evaluation)
 {
     afs_config cfg = tiny_config();
     snprintf(cfg.comm.init_rule, sizeof cfg.comm.init_rule, "threshold");
+    snprintf(cfg.comm.eval_init, sizeof cfg.comm.eval_init, "threshold");
     cfg.comm.explore_init = 0.0f;
     uint8_t eval[E_T * M_T], train[E_T * M_T], flipped[E_T * M_T];
     /* The untrained unit's outputs lie close together: bisect the threshold

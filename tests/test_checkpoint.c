@@ -186,9 +186,10 @@ Test(checkpoint, mismatches_and_missing_files_are_clear_errors)
     afs_mlp_free(&a, cpu); afs_mlp_free(&c, cpu); afs_mlp_free(&other, cpu);
 }
 
-/* A checkpoint written before best_response.rounds and the [amdrl]
- * section existed (the attributes removed here) reads their defaults; any
- * other missing key is still refused. */
+/* A checkpoint written before best_response.rounds, the [amdrl] section
+ * and the exploration keys existed (the attributes removed here) reads
+ * what afsim did then: the defaults, but amdrl.eval_init = threshold and
+ * train.keep_best = false; any other missing key is still refused. */
 Test(checkpoint, a_key_added_later_reads_its_default_from_an_older_file)
 {
     char path[512], err[1024];
@@ -218,12 +219,20 @@ Test(checkpoint, a_key_added_later_reads_its_default_from_an_older_file)
         if (!strcmp(key->section, "amdrl"))
             cr_assert(H5Adelete(f, name) >= 0, "%s", name);
     }
+    /* and the exploration and selection keys of 2026-12-06 */
+    cr_assert(H5Adelete(f, "train.epsilon") >= 0 && H5Adelete(f, "train.epsilon_end") >= 0 &&
+              H5Adelete(f, "train.keep_best") >= 0);
     H5Fclose(f);
     memset(&back, 0, sizeof back);
     cr_assert_eq(afs_checkpoint_config(path, algo, sizeof algo, &back, err, sizeof err), 0, "%s", err);
     cr_assert_eq(back.env.br_rounds, 8, "the default");
     cr_assert_eq(back.comm.group_m, 4, "amdrl.group_m's default");
     cr_assert_str_eq(back.amdrl.replay, "prioritized", "amdrl.replay's default");
+    /* not the defaults where afsim behaved otherwise before the key: the
+     * threshold at evaluation (the default is sample now), no best copy */
+    cr_assert_str_eq(back.comm.eval_init, "threshold", "an old file evaluated by the threshold");
+    cr_assert_eq(back.train.keep_best, 0, "an old file kept no best checkpoint");
+    cr_assert_eq(back.train.epsilon, 0.0f);
 
     f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     cr_assert(f >= 0);

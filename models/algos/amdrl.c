@@ -30,14 +30,13 @@
  *    amdrl.labels (sign, the default: 1 where dQ > 0, 0 where below, so
  *    that p estimates the chance that talking helps; anchored; minmax);
  *    binary cross entropy of the squashed output 0.9 p + 0.05 (eq. 7).
- * Initiation at evaluation: by amdrl.eval_init, p > amdrl.threshold or
- * Bernoulli(p) (training's draws). In training, by
- * amdrl.init_rule: sample, Bernoulli(p) (the default so far); threshold,
- * the evaluation's rule with each EN's decision flipped with probability
- * amdrl.explore_init, so that training visits what evaluation runs
- * (docs/model.md, "AM-DRL": the 0.5 threshold at evaluation against
- * Bernoulli(p) in training can make evaluation run a branch training
- * hardly visited).
+ * Initiation at evaluation: by amdrl.eval_init, Bernoulli(p) (the
+ * default: training's rule and draws) or p > amdrl.threshold (the paper's).
+ * In training, by amdrl.init_rule: sample, Bernoulli(p) (the default);
+ * threshold, p > threshold with each EN's decision flipped with
+ * probability amdrl.explore_init. The two defaults are one rule: the 0.5
+ * threshold at evaluation after Bernoulli(p) in training made evaluation
+ * run a branch training hardly visited (docs/model.md, "AM-DRL").
  * amdrl.comm = random initiates each EN with probability amdrl.random_rate
  * (the control for the attention unit).
  * Host round trips: the groups (the LSTM takes their lengths on the host)

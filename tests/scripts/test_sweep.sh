@@ -91,15 +91,15 @@ ok "fig.png, fig.pdf, fig-learning.png"
 PYTHONPATH=$root/experiments /usr/bin/python3 - <<'EOF'
 import math
 import plot_figures as pf
-m, ci = pf.mean_ci([1.0, 2.0, 3.0])  # sd 1, t(0.975, 2) = 4.303
-assert m == 2.0 and abs(ci - 4.303 / math.sqrt(3)) < 1e-12, (m, ci)
-assert pf.mean_ci([0.5]) == (0.5, 0.0) and math.isnan(pf.mean_ci([])[0])
-m, ci = pf.mean_ci([1.0, 3.0, float("nan")])  # NaN left out: sd sqrt(2), t(0.975, 1) = 12.706
-assert m == 2.0 and abs(ci - 12.706) < 1e-9, (m, ci)
+m, lo, hi = pf.iqm_ci([1.0, 2.0, 3.0, 100.0])  # IQM of 4: the mean of the middle two
+assert m == 2.5 and 1.0 <= lo <= m <= hi <= 100.0, (m, lo, hi)
+m, lo, hi = pf.iqm_ci([0.5, float("nan")])  # NaN left out: one seed, no interval
+assert m == 0.5 and math.isnan(lo) and math.isnan(hi)
+assert math.isnan(pf.iqm_ci([])[0])
 EOF
-ok "mean and 95% CI by hand: [1, 2, 3] gives 2 +- 4.303/sqrt(3); one seed, no CI; NaN left out"
+ok "IQM by hand: [1, 2, 3, 100] gives 2.5 inside its interval; one seed, no interval; NaN left out"
 /usr/bin/python3 - three.h5 fig.md <<'EOF'
-import h5py, math, sys
+import h5py, sys
 import numpy as np
 f = h5py.File(sys.argv[1], "r")
 vals = []
@@ -107,12 +107,13 @@ for p in f["points"].values():
     if p.attrs["sweep_method"] == b"random" and p.attrs["env.agents"] == 3 and p.attrs["run.envs"] == 2:
         g = p["runs/random"]
         vals.append(np.average(g["success_rate"][:], weights=g["functions"][:]))
-ci = 12.706 * np.std(vals, ddof=1) / math.sqrt(2)  # t(0.975, 1 degree of freedom)
-want = f"{np.mean(vals):.3f} ± {ci:.3f}"
+# two seeds: nothing trimmed, the IQM is their mean; every resample of two
+# values is one of (a, a), (a, b), (b, b): the interval's ends are a and b
+want = f"{np.mean(vals):.3f} [{min(vals):.3f}, {max(vals):.3f}]"
 rows = [l for l in open(sys.argv[2]) if l.startswith("| random, run.envs=2 |")]
 assert len(vals) == 2 and vals[0] != vals[1] and rows and rows[0].split("|")[2].strip().startswith(want), (vals, want, rows)
 EOF
-ok "the table's random success at 3 ENs (2 environments): the mean of its two seeds and 12.706 sd / sqrt(2)"
+ok "the table's random success at 3 ENs (2 environments): the mean of its two seeds within [lowest, highest]"
 
 echo "plot_map.py: one slot of AM-DRL with its groups, from a trace"
 "$afsim" train --algo amdrl --backend cpu --set env.agents=12 --envs 2 --set env.slots=3 --episodes 1 \
