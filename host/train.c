@@ -253,16 +253,23 @@ static int save_checkpoint(train_state *s, const char *path, int with_replay, ch
     return afs_checkpoint_save(path, s->b, &c, s->cfg, err, n);
 }
 
+/* NAME.TAG.h5 beside the checkpoint NAME.h5 (NAME.h5.TAG.h5 for a
+ * checkpoint named otherwise). */
+static void beside_checkpoint(const train_state *s, const char *tag, char *path, size_t cap)
+{
+    size_t len = strlen(s->ckpt);
+    int h5 = len > 3 && !strcmp(s->ckpt + len - 3, ".h5");
+    snprintf(path, cap, "%.*s.%s.h5", (int)(h5 ? len - 3 : len), s->ckpt, tag);
+}
+
 /* The checkpoint just written, kept also as NAME.epN.h5: a second name
  * of the same file (a hard link: the next checkpoint replaces NAME by a
  * new file, this one stays), or a copy where links are not supported. */
 static int keep_copy(train_state *s, char *err, size_t n)
 {
-    char path[AFS_PATH_MAX + 64];
-    size_t len = strlen(s->ckpt);
-    int h5 = len > 3 && !strcmp(s->ckpt + len - 3, ".h5");
-    snprintf(path, sizeof path, "%.*s.ep%lld.h5", (int)(h5 ? len - 3 : len), s->ckpt,
-             (long long)s->k.episode);
+    char path[AFS_PATH_MAX + 64], tag[32];
+    snprintf(tag, sizeof tag, "ep%lld", (long long)s->k.episode);
+    beside_checkpoint(s, tag, path, sizeof path);
     unlink(path); /* an older one of the same episode (a resumed training redoing it) */
     if (link(s->ckpt, path) == 0)
         return 0;
@@ -274,13 +281,6 @@ static int keep_copy(train_state *s, char *err, size_t n)
  * travels in the checkpoint's counters; a resumed training redoes the
  * episodes after its checkpoint and so the same evaluations (bit for bit
  * with the replay kept), and rewrites this file as they decide. */
-static void best_path(const train_state *s, char *path, size_t cap)
-{
-    size_t len = strlen(s->ckpt);
-    int h5 = len > 3 && !strcmp(s->ckpt + len - 3, ".h5");
-    snprintf(path, cap, "%.*s.best.h5", (int)(h5 ? len - 3 : len), s->ckpt);
-}
-
 static int keep_if_best(train_state *s, char *err, size_t n)
 {
     double r = s->last_eval_return;
@@ -289,7 +289,7 @@ static int keep_if_best(train_state *s, char *err, size_t n)
         return 0;
     s->k.best_return = r;
     char path[AFS_PATH_MAX + 48];
-    best_path(s, path, sizeof path);
+    beside_checkpoint(s, "best", path, sizeof path);
     return save_checkpoint(s, path, 0, err, n);
 }
 
@@ -298,9 +298,7 @@ static int keep_if_best(train_state *s, char *err, size_t n)
 static void keep_last_good(train_state *s, int episode, char *err, size_t n)
 {
     char path[AFS_PATH_MAX + 48], why[512];
-    size_t len = strlen(s->ckpt);
-    int h5 = len > 3 && !strcmp(s->ckpt + len - 3, ".h5");
-    snprintf(path, sizeof path, "%.*s.last-good.h5", (int)(h5 ? len - 3 : len), s->ckpt);
+    beside_checkpoint(s, "last-good", path, sizeof path);
     size_t used = strlen(err);
     if (save_checkpoint(s, path, 0, why, sizeof why))
         snprintf(err + used, n - used, "; keeping the last good networks failed too: %s", why);
@@ -451,7 +449,7 @@ static void summary(train_state *s, FILE *f)
     fprintf(f, "checkpoint: %s\n", s->ckpt);
     if (s->cfg->train.keep_best && !isnan(s->k.best_return)) {
         char path[AFS_PATH_MAX + 48];
-        best_path(s, path, sizeof path);
+        beside_checkpoint(s, "best", path, sizeof path);
         fprintf(f, "best evaluation (return %.4f): %s\n", s->k.best_return, path);
     }
     fprintf(f, "results: %s\n", s->cfg->run.out);
