@@ -1040,6 +1040,17 @@ double afs_amdrl_attention_fit(afs_agent *a, int k, const float *h, const float 
     return attention_fit(m, a->b, k, h, labels, 0, err, n);
 }
 
+const float *afs_amdrl_play_attention(afs_agent *a, const afs_env *env)
+{
+    amdrl *m = impl_of(a);
+    int N = m->E * m->M;
+    a->b->env_observe(a->b, env, m->obs);
+    const float *h = afs_mlp_forward(&m->mlp[NET_PART1], a->b, N, m->obs);
+    a->b->activation_forward(a->b, AFS_ACT_SIGMOID, (size_t)N, attention_logit(m, a->b, N, h),
+                             m->pz);
+    return m->pz;
+}
+
 afs_params *afs_amdrl_params(afs_agent *a, const char *name)
 {
     amdrl *m = impl_of(a);

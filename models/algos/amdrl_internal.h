@@ -46,6 +46,10 @@ const float *afs_amdrl_attention_output(afs_agent *a, int k, const float *h);
  * cross entropy of 0.9 p + 0.05); the gradients stay in its two sets. */
 double afs_amdrl_attention_fit(afs_agent *a, int k, const float *h, const float *labels,
                                char *err, size_t n);
+/* The attention unit's output p [E M] (backend) on the environments'
+ * current observations (after env_arrive), as playing computes it: any
+ * agent, trained or only playing; the tests read who it would let talk. */
+const float *afs_amdrl_play_attention(afs_agent *a, const afs_env *env);
 /* A parameter set by name ("attention_cell", "attention_out", "channel",
  * ...), or NULL. */
 afs_params *afs_amdrl_params(afs_agent *a, const char *name);
