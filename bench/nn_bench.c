@@ -6,7 +6,7 @@
  * backend (a 4-byte copy to the host), so CUDA timings include the work.
  *
  * usage: nn_bench [--backend cpu|cuda] [--repeats N] [--max-batch B] [--tf32]
- *                 [--set nn.KEY=VALUE ...] */
+ *                 [--set SEC.KEY=VALUE ...]   (e.g. esdrl.actor_hidden=128,128) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,33 +29,52 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-typedef struct shape { const char *name; int layers; int sizes[5]; int hidden, out; } shape;
+typedef struct shape {
+    const char *name;
+    int layers;
+    int sizes[AFS_MLP_MAX_LAYERS + 1];
+    int hidden, out;
+} shape;
 
-/* The AM-DRL (ATOC) actor and critic take their hidden sizes from the
- * configuration (nn.actor_hidden, default obs 10 -> 128 -> 128 -> 128 -> 2
- * logits; nn.critic_hidden, default (obs, action) 12 -> 512 -> 256 -> 1);
- * the ES-DRL / MADDPG bodies are 10 -> 64 -> 64 -> 2 and 12 -> 64 -> 64 -> 1. */
-static shape shapes[] = {
-    {"amdrl_actor", 0, {0}, AFS_ACT_RELU, AFS_ACT_NONE},
-    {"amdrl_critic", 0, {0}, AFS_ACT_RELU, AFS_ACT_NONE},
-    {"esdrl_actor", 3, {10, 64, 64, 2}, AFS_ACT_RELU, AFS_ACT_NONE},
-    {"esdrl_critic", 3, {12, 64, 64, 1}, AFS_ACT_RELU, AFS_ACT_NONE},
-};
-
-/* input -> hidden... -> output from a configuration list. */
-static void shape_from(shape *s, int input, const char *hidden, int output)
+/* input -> hidden... -> output, the hidden sizes from configuration key
+ * `key` (as the method reads them: models/algos/ac.c's ac_sizes). */
+static shape shape_from(const char *name, int input, const char *key, const char *hidden,
+                        int output)
 {
-    int h[AFS_MLP_MAX_LAYERS];
-    int n = afs_parse_sizes(hidden, h, 3);
+    shape s = {name, 0, {0}, AFS_ACT_RELU, AFS_ACT_NONE};
+    int n = afs_parse_sizes(hidden, s.sizes + 1, AFS_MLP_MAX_LAYERS - 1);
     if (n < 0) {
-        fprintf(stderr, "nn_bench: bad hidden sizes '%s'\n", hidden);
+        fprintf(stderr, "nn_bench: %s = '%s': not a list of layer sizes like 64,64\n", key,
+                hidden);
         exit(2);
     }
-    s->sizes[0] = input;
-    for (int i = 0; i < n; i++)
-        s->sizes[i + 1] = h[i];
-    s->sizes[n + 1] = output;
-    s->layers = n + 1;
+    s.sizes[0] = input;
+    s.sizes[n + 1] = output;
+    s.layers = n + 1;
+    return s;
+}
+
+/* The networks the methods train, sized by their own keys. Defaults: ES-DRL
+ * 10-64-64-2 and 12-64-64-1; AM-DRL's actor part 1 10-128-128 (obs ->
+ * thought), part 2 256-128-2 ((h, integrated h) -> logits) and critic
+ * 142-512-256-1 (obs, integrated thought, the others' share and in-group
+ * flag, action: OBS + T + 2 + 2, the width amdrl.c gives it). MADDPG's
+ * actors are ES-DRL's shape, M of them grouped; its stacked critics are not
+ * timed here. */
+static int method_shapes(const afs_config *cfg, shape *s)
+{
+    int T = cfg->comm.thought;
+    s[0] = shape_from("amdrl_actor_part_one", AFS_OBS_DIM, "amdrl.actor_hidden",
+                      cfg->amdrl.actor_hidden, T);
+    s[1] = shape_from("amdrl_actor_part_two", 2 * T, "amdrl.part2_hidden",
+                      cfg->comm.part2_hidden, 2);
+    s[2] = shape_from("amdrl_critic", AFS_OBS_DIM + T + 2 + 2, "amdrl.critic_hidden",
+                      cfg->amdrl.critic_hidden, 1);
+    s[3] = shape_from("esdrl_actor", AFS_OBS_DIM, "esdrl.actor_hidden", cfg->esdrl.actor_hidden,
+                      2);
+    s[4] = shape_from("esdrl_critic", AFS_OBS_DIM + 2, "esdrl.critic_hidden",
+                      cfg->esdrl.critic_hidden, 1);
+    return 5;
 }
 
 static double flops_per_sample(const shape *s)
@@ -121,7 +140,7 @@ int main(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: nn_bench [--backend cpu|cuda] [--repeats N] [--max-batch B] "
-                            "[--tf32] [--set nn.KEY=VALUE]\n");
+                            "[--tf32] [--set SEC.KEY=VALUE, e.g. esdrl.actor_hidden=128,128]\n");
             return 2;
         }
     }
@@ -137,9 +156,9 @@ int main(int argc, char **argv)
         return 1;
     }
     b->set_tf32(b, tf32 || cfg.nn.tf32);
-    shape_from(&shapes[0], AFS_OBS_DIM, cfg.nn.actor_hidden, 2);
-    shape_from(&shapes[1], AFS_OBS_DIM + 2, cfg.nn.critic_hidden, 1);
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+    shape shapes[8];
+    int count = method_shapes(&cfg, shapes);
+    for (int s = 0; s < count; s++)
         for (int batch = 1024; batch <= max_batch; batch *= 4) {
             double sec = time_one(b, &shapes[s], batch, repeats);
             printf("nn backend=%s%s net=%s batch=%d samples_per_s=%.4g gflops=%.3g\n", b->name,

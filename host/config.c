@@ -103,10 +103,6 @@ static const afs_config_key keys[] = {
     {"env", "rho", AFS_T_FLOAT, ENV(rho), 0, 0, 1e6, 0, "1", "1/Gcycle", "price of compute"},
     {"env", "miss_penalty", AFS_T_FLOAT, ENV(miss_penalty), 0, 0, 1e6, 0, "2", "", "reward penalty of a failed function"},
 
-    {"nn", "actor_hidden", AFS_T_STRING, NN(actor_hidden), sizeof(((afs_nn_params *)0)->actor_hidden), 0, 0, 0,
-     "128,128,128", "", "actor hidden layer sizes (AM-DRL: obs -> 128 -> thought 128 -> 128 -> 2)"},
-    {"nn", "critic_hidden", AFS_T_STRING, NN(critic_hidden), sizeof(((afs_nn_params *)0)->critic_hidden), 0, 0, 0,
-     "512,256", "", "critic hidden layer sizes ((obs, action) -> 512 -> 256 -> 1)"},
     {"nn", "tf32", AFS_T_BOOL, NN(tf32), 0, 0, 1, 0, "false", "", "TF32 tensor-core matrix products on CUDA (faster, ~1e-3 relative error)"},
 
     {"train", "episodes", AFS_T_INT, TRAIN(episodes), 0, 1, BIG, 0, "200", "", "training episodes"},
@@ -166,7 +162,9 @@ static const afs_config_key keys[] = {
      "the critic's view besides the EN's observation, integrated thought and action: group (also the "
      "share of its first group's other members that offloaded: training only) or local (nothing more)"},
 
-    /* Last in the table: keys keep their indices (the fuzz recipes name keys by index). */
+    /* Last in the table: keys added later, so that the earlier keep their indices (the
+     * fuzz recipes name keys by index; removing nn.actor_hidden and nn.critic_hidden
+     * moved every key after [env] down by 2). */
     {"best_response", "rounds", AFS_T_INT, ENV(br_rounds), 0, 1, 1000, 0, "8", "rounds",
      "most rounds of the best_response policy's descent, each visiting every EN with a function "
      "once; it stops sooner after a round without a switch"},
@@ -257,12 +255,28 @@ static const char *shown(const char *text, char *buf, size_t n)
     return buf;
 }
 
+/* Keys afsim had and removed, with where their setting lives now: a file
+ * or command line that still sets one is told so rather than offered a
+ * look-alike. (Files afsim wrote with them, checkpoints included, still
+ * load: only the table's keys are read back from a file.) */
+static const struct removed_key {
+    const char *key, *instead;
+} removed[] = {
+    {"nn.actor_hidden", "esdrl.actor_hidden, maddpg.actor_hidden or amdrl.actor_hidden "
+                        "(AM-DRL's actor part 1; its part 2 is amdrl.part2_hidden)"},
+    {"nn.critic_hidden", "esdrl.critic_hidden, maddpg.critic_hidden or amdrl.critic_hidden"},
+};
+
 static int unknown_key(const char *section, const char *name,
                        const char *where, char *err, size_t n)
 {
     char full[160], best[160] = "", safe[400];
     int best_d = 4; /* suggest only close matches */
     snprintf(full, sizeof full, "%s.%s", section, name);
+    for (size_t r = 0; r < sizeof removed / sizeof removed[0]; r++)
+        if (!strcmp(full, removed[r].key))
+            return afs_fail(err, n, "%s: %s was removed: it sized no network; set the "
+                            "method's own instead: %s", where, full, removed[r].instead);
     for (int i = 0; i < NKEYS; i++) {
         char cand[160];
         snprintf(cand, sizeof cand, "%s.%s", keys[i].section, keys[i].name);
@@ -307,11 +321,11 @@ static int parse_policies(afs_config *cfg, const char *list, const char *where, 
                           size_t n)
 {
     _Static_assert(AFS_POLICY_N <= AFS_MAX_POLICIES, "room for every policy once");
-    char safe[400];
+    char safe[400], known[256];
     int count = 0, rc = 0;
+    afs_policy_names(known, sizeof known);
     if (!list[strspn(list, ", \t")])
-        return afs_fail(err, n, "%s: run.policies is empty (known: %s, ckpt:PATH)", where,
-                        AFS_POLICY_NAMES);
+        return afs_fail(err, n, "%s: run.policies is empty (known: %s, ckpt:PATH)", where, known);
     afs_run_params *parsed = malloc(sizeof *parsed); /* the run's copy is set on success */
     if (!parsed)
         return afs_fail(err, n, "%s: out of memory", where);
@@ -344,7 +358,7 @@ static int parse_policies(afs_config *cfg, const char *list, const char *where, 
             checkpoint_label(name + 5, parsed->policy_label[count], sizeof parsed->policy_label[count]);
         } else {
             rc = afs_fail(err, n, "%s: run.policies: unknown policy '%s' (known: %s, ckpt:PATH)",
-                          where, shown(name, safe, sizeof safe), AFS_POLICY_NAMES);
+                          where, shown(name, safe, sizeof safe), known);
             break;
         }
         for (int k = 0; k < count && !rc; k++)

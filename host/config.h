@@ -39,11 +39,9 @@ typedef struct afs_run_params {
     int trace;            /* write the per-function trace */
 } afs_run_params;
 
-/* Networks (design section 5): hidden layer sizes as comma-separated lists,
- * read with afs_parse_sizes (models/mlp.h). */
+/* The networks' arithmetic, shared by every method. Their layer sizes are
+ * each method's own (afs_algo_params: esdrl.actor_hidden, ...). */
 typedef struct afs_nn_params {
-    char actor_hidden[64];   /* e.g. "128,128,128" */
-    char critic_hidden[64];  /* e.g. "512,256" */
     int tf32;                /* TF32 tensor-core math on CUDA */
 } afs_nn_params;
 

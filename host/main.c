@@ -11,6 +11,7 @@
 #include "h5out.h"
 #include "run.h"
 #include "models/algos/agent.h"
+#include "policy_names.h"
 #include "stop.h"
 #include "sweep.h"
 #include "train.h"
@@ -46,12 +47,9 @@ static const char usage_run[] =
     "\n"
     "options:\n"
     "  --config FILE        INI file of [run] and [env] keys (default: built-in defaults)\n"
-    "  --set SEC.KEY=VALUE  override one key, after the file; repeatable\n"
-    "  --policy LIST        comma-separated policies: random, greedy, all_local, all_cloud,\n"
-    "                       best_response (greedy improved by a coordinated descent on the\n"
-    "                       environment's slot reward, best_response.rounds), and ckpt:PATH,\n"
-    "                       the trained policy of an `afsim train` checkpoint\n"
-    "                       (run.policies; blanks around names are allowed)\n"
+    "  --set SEC.KEY=VALUE  override one key, after the file; repeatable\n";
+/* then --policy (print_run_help: its list from the table of policy names) */
+static const char usage_run_rest[] =
     "  --backend NAME       cpu, cuda or auto: CUDA when a device is present (run.backend)\n"
     "  --episodes N         episodes per policy (run.episodes)\n"
     "  --envs N             environments stepped together (run.envs)\n"
@@ -158,6 +156,33 @@ static const char usage_config[] =
     "  --dump    print the effective configuration, defaults filled in, as an INI\n"
     "            file with each key's unit and meaning (it loads back with --config)\n"
     "  --check   only check the configuration; exit 0 when it is valid\n";
+
+/* An option's description, wrapped to 80 columns under its column. */
+static void print_option(FILE *f, const char *option, const char *text)
+{
+    enum { COLUMN = 23, WIDTH = 80 };
+    int at = fprintf(f, "  %-*s", COLUMN - 3, option);
+    for (const char *w = text; *w;) {
+        size_t len = strcspn(w, " ");
+        if (at > COLUMN && at + 1 + (int)len > WIDTH)
+            at = fprintf(f, "\n%*s", COLUMN - 1, "") - 1;
+        at += fprintf(f, " %.*s", (int)len, w);
+        w += len + strspn(w + len, " ");
+    }
+    fputc('\n', f);
+}
+
+static void print_run_help(FILE *f)
+{
+    char names[256], text[1024];
+    snprintf(text, sizeof text, "comma-separated policies: %s (each described under "
+             "run.policies in `afsim config --dump`) and ckpt:PATH, the trained policy of an "
+             "`afsim train` checkpoint (run.policies; blanks around names are allowed)",
+             afs_policy_names(names, sizeof names));
+    fputs(usage_run, f);
+    print_option(f, "--policy LIST", text);
+    fputs(usage_run_rest, f);
+}
 
 /* SIGINT, SIGTERM, SIGHUP: stop after the episode; a second one, at once. */
 static void on_signal(int sig)
@@ -391,7 +416,7 @@ static int cmd_run(int argc, char **argv)
     if (parse(&c, argc, argv, CMD_RUN))
         return 2;
     if (c.help) {
-        fputs(usage_run, stdout);
+        print_run_help(stdout);
         return 0;
     }
     afs_backend *b = open_backend(&c.cfg);

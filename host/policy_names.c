@@ -1,5 +1,6 @@
 #include "policy_names.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "../kernels/common/env_math.h"
@@ -24,4 +25,13 @@ int afs_policy_from_name(const char *name)
 const char *afs_policy_name(int policy)
 {
     return policy >= 0 && policy < AFS_POLICY_N ? names[policy] : "?";
+}
+
+const char *afs_policy_names(char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < AFS_POLICY_N && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? ", " : "", names[i]);
+    return buf;
 }

@@ -88,6 +88,7 @@ typedef struct train_state {
     double last_eval_return;
     int evaluated;
     double last_print;       /* of a progress line (AFS_PROGRESS_LINES) */
+    afs_eta eta;             /* of the progress line */
     long long ckpt_episode;  /* episodes the last checkpoint holds */
 } train_state;
 
@@ -120,7 +121,9 @@ static int plan(train_state *s, afs_replay_info *info, char *err, size_t n)
     if (afs_agent_plan(s->opt->algo, cfg, cfg->run.envs, info, err, n))
         return -1;
     afs_run_memory m = afs_run_memory_of(cfg);
-    double replay = info->capacity * info->record_bytes;
+    double replay = info->capacity * info->record_bytes, nets;
+    if (afs_agent_net_bytes(s->opt->algo, s->b, cfg, cfg->run.envs, &nets, err, n))
+        return -1;
     int verbose = s->opt->progress != AFS_PROGRESS_NONE;
     if (verbose)
         fprintf(stderr, "afsim: replay: %.0f bytes per record (one agent, one slot), capacity "
@@ -128,10 +131,12 @@ static int plan(train_state *s, afs_replay_info *info, char *err, size_t n)
                 "record stored\n", info->record_bytes, info->capacity, info->slots,
                 cfg->run.envs, cfg->env.agents, info->ratio);
     char detail[256];
-    snprintf(detail, sizeof detail, "state %.1f MiB, observations %.1f MiB, replay %.1f MiB",
-             afs_mib(m.state), afs_mib(m.io), afs_mib(replay));
-    return afs_memory_check(s->b, m.state + m.io + replay, 0.0, detail,
-                            "lower train.replay_mib or run.envs", verbose, err, n);
+    snprintf(detail, sizeof detail, "state %.1f MiB, observations %.1f MiB, replay %.1f MiB, "
+             "networks %.1f MiB", afs_mib(m.state), afs_mib(m.io), afs_mib(replay),
+             afs_mib(nets));
+    return afs_memory_check(s->b, m.state + m.io + replay + nets, 0.0, detail,
+                            "lower train.replay_mib or run.envs (networks: the method's batch "
+                            "and hidden sizes)", verbose, err, n);
 }
 
 /* The runs of the results file: /runs/train and /runs/eval. */
@@ -327,13 +332,32 @@ static void format_eta(double s, char *buf, size_t n)
         snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
 }
 
+void afs_eta_episode(afs_eta *e, double now, int steady, int left, char *buf, size_t n)
+{
+    double took = now - e->last;
+    e->last = now;
+    e->all_s += took;
+    e->all_n++;
+    if (steady) {
+        e->steady_s += took;
+        e->steady_n++;
+    }
+    int bound = !e->steady_n; /* warm-up episodes only: the time left is longer */
+    char text[32];
+    format_eta((bound ? e->all_s / e->all_n : e->steady_s / e->steady_n) * left, text,
+               sizeof text);
+    snprintf(buf, n, "%s%s", bound && left > 0 && strcmp(text, "?") ? ">" : "", text);
+}
+
 static void progress(train_state *s, int ep, const afs_episode_row *row, double ret,
                      const afs_agent_stats *st, int final)
 {
-    int episodes = s->cfg->train.episodes, done = ep + 1 - s->first_episode;
-    double elapsed = now_s() - s->t_start;
+    int episodes = s->cfg->train.episodes;
     char eta[32];
-    format_eta(elapsed / (done > 0 ? done : 1) * (episodes - ep - 1), eta, sizeof eta);
+    if (!s->eta.all_n)
+        s->eta.last = s->t_start;
+    int steady = st->updates >= (double)s->cfg->train.updates_per_slot * s->cfg->env.slots;
+    afs_eta_episode(&s->eta, now_s(), steady, episodes - ep - 1, eta, sizeof eta);
     char line[256];
     snprintf(line, sizeof line, "%s episode %d/%d  %.3g agent-steps/s  return %.3f  success %.3f"
              "  critic %.3g  actor %.3g  ETA %s", s->opt->algo, ep + 1, episodes,

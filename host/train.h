@@ -30,6 +30,20 @@ int afs_train(const afs_config *cfg, afs_backend *b, const afs_train_options *op
  * file's name with .ckpt.h5 for .h5. */
 void afs_train_checkpoint_path(const afs_config *cfg, char *buf, size_t n);
 
+/* The ETA of the progress line. Episodes in the warm-up take no gradient
+ * steps and run several times faster than those after it, so the time left
+ * is the mean of the steady episodes (a gradient step in every slot; from
+ * one episode's end to the next's, evaluations and checkpoints included)
+ * times the episodes left; before the first steady one, the mean of those
+ * so far, shown as a lower bound (">0m37s"). `last` starts at the
+ * training's start time. */
+typedef struct afs_eta {
+    double last;          /* when the previous episode ended */
+    double all_s, steady_s;
+    int all_n, steady_n;
+} afs_eta;
+void afs_eta_episode(afs_eta *e, double now, int steady, int left, char *buf, size_t n);
+
 /* Keys a resumed training may change (NULL-terminated): everything else
  * must be the checkpoint's, or the continuation would not be the same run. */
 extern const char *const afs_train_resumable_keys[];

@@ -43,6 +43,13 @@ int afs_lstm_net_init(afs_lstm_net *net, afs_backend *b, const char *name, int S
     return 0;
 }
 
+double afs_lstm_net_bytes(afs_backend *b, int S, int batch, int in, int H, int dirs)
+{
+    afs_lstm_desc d = {S, batch, in, H, dirs};
+    return 4.0 * sizeof(float) * (double)afs_lstm_params(&d) +
+           sizeof(float) * (double)S * batch * dirs * H + (double)b->lstm_work_bytes(b, &d);
+}
+
 void afs_lstm_net_free(afs_lstm_net *net, afs_backend *b)
 {
     afs_params_free(&net->p, b);

@@ -26,6 +26,9 @@ typedef struct afs_lstm_net {
 int afs_lstm_net_init(afs_lstm_net *net, afs_backend *b, const char *name, int S, int batch,
                       int in, int H, int dirs, uint32_t seed, uint32_t stream);
 void afs_lstm_net_free(afs_lstm_net *net, afs_backend *b);
+/* The bytes afs_lstm_net_init allocates for these arguments: parameters,
+ * gradients, Adam moments, the output and the backend's workspace. */
+double afs_lstm_net_bytes(afs_backend *b, int S, int batch, int in, int H, int dirs);
 /* h_out [S, B, dirs H] for B <= batch sequences x [S, B, in] of lengths
  * [B] (host memory), from zero states; net workspace, valid until the next
  * forward. */

@@ -73,6 +73,19 @@ int afs_mlp_init(afs_mlp *net, afs_backend *b, const char *name, const int *size
     return 0;
 }
 
+double afs_mlp_bytes(const int *sizes, int layers, int G, int batch)
+{
+    double params = 0.0, outs = 0.0;
+    int wide = 0;
+    for (int l = 0; l < layers; l++)
+        params += (double)G * sizes[l + 1] * (sizes[l] + 1.0);
+    for (int l = 0; l <= layers; l++) {
+        outs += l ? sizes[l] : 0;
+        wide = sizes[l] > wide ? sizes[l] : wide;
+    }
+    return sizeof(float) * (4.0 * params + (double)G * batch * (outs + 2.0 * wide));
+}
+
 int afs_parse_sizes(const char *text, int *sizes, int max)
 {
     int count = 0;

@@ -38,6 +38,11 @@ typedef struct afs_mlp {
 int afs_mlp_init(afs_mlp *net, afs_backend *b, const char *name, const int *sizes, int layers,
                  int G, int hidden_act, int out_act, int batch, uint32_t seed, uint32_t stream);
 void afs_mlp_free(afs_mlp *net, afs_backend *b);
+/* The bytes afs_mlp_init allocates for these arguments: parameters,
+ * gradients and both Adam moments, each layer's output and the two
+ * gradient buffers (so that a run can say what its networks take before
+ * allocating them). */
+double afs_mlp_bytes(const int *sizes, int layers, int G, int batch);
 
 /* Parses "128,64" into sizes[]; returns the count (0 for "none": no hidden
  * layer), or -1 when the text is neither "none" nor 1..max positive sizes

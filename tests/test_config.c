@@ -14,6 +14,9 @@
 
 #include "helpers.h"
 #include "host/config.h"
+#include "host/h5attr.h"
+#include "host/policy_names.h"
+#include "kernels/common/env_math.h"
 
 static char dir[] = "/tmp/afsim-config-XXXXXX";
 
@@ -923,4 +926,74 @@ Test(config, cli_cuda_backend_runs_or_says_why, .timeout = 60)
         snprintf(path, sizeof path, "%s/x.h5", dir);
         cr_assert_eq(access(path, F_OK), 0, "%s not written", path);
     }
+}
+
+Test(config, removed_nn_keys_name_each_methods_own)
+{
+    /* nn.actor_hidden and nn.critic_hidden sized no network: a file or --set
+     * that still gives one is told which keys do. */
+    EXPECT_ERROR("[nn]\nactor_hidden = 8\n", "c.ini:2:", "nn.actor_hidden", "removed",
+                 "esdrl.actor_hidden", "maddpg.actor_hidden", "amdrl.actor_hidden");
+    EXPECT_ERROR("[nn]\ncritic_hidden = 8\n", "c.ini:2:", "nn.critic_hidden",
+                 "esdrl.critic_hidden", "maddpg.critic_hidden", "amdrl.critic_hidden");
+    EXPECT_RUN("config --check --set nn.actor_hidden=8", 2, err, "--set", "nn.actor_hidden",
+               "esdrl.actor_hidden");
+    /* The keys that do size the networks are the methods' (and [nn] keeps tf32). */
+    afs_config c;
+    expect_loads("[nn]\ntf32 = true\n[esdrl]\nactor_hidden = 8\n", &c);
+    cr_assert_str_eq(c.esdrl.actor_hidden, "8");
+    cr_assert_eq(c.nn.tf32, 1);
+    const result *r = afsim("config --dump");
+    cr_assert_eq(r->status, 0);
+    const char *nn = strstr(r->out, "[nn]\n"), *next = nn ? strstr(nn + 1, "\n[") : NULL;
+    cr_assert(nn && next, "%s", r->out);
+    char section[4096];
+    snprintf(section, sizeof section, "%.*s", (int)(next - nn), nn);
+    cr_assert_null(strstr(section, "hidden"), "[nn] still has a layer size:\n%s", section);
+}
+
+Test(config, a_checkpoint_written_with_the_removed_nn_keys_still_plays, .timeout = 120)
+{
+    /* Checkpoints written before the removal hold nn.actor_hidden and
+     * nn.critic_hidden among their configuration attributes: a checkpoint
+     * given them back (as that afsim wrote them) still plays and resumes. */
+    EXPECT_RUN("train --algo esdrl --backend cpu --set env.agents=3 --set env.slots=2 --envs 1 "
+               "--episodes 1 --set train.warmup=2 --set train.eval_every=0 --set "
+               "train.replay_mib=1 --set esdrl.batch=4 --out old.h5 --quiet", 0, err, "");
+    char path[600];
+    snprintf(path, sizeof path, "%s/old.ckpt.h5", dir);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    cr_assert_geq(f, 0, "%s", path);
+    cr_assert_geq(afs_h5_attr_write_string(f, "nn.actor_hidden", "128,128,128"), 0);
+    cr_assert_geq(afs_h5_attr_write_string(f, "nn.critic_hidden", "512,256"), 0);
+    H5Fclose(f);
+    EXPECT_RUN("run --backend cpu --set env.agents=3 --set env.slots=2 --envs 1 --episodes 1 "
+               "--policy ckpt:old.ckpt.h5 --out played.h5 --quiet", 0, err, "");
+    EXPECT_RUN("train --resume old.ckpt.h5 --backend cpu --episodes 2 --quiet", 0, err, "");
+}
+
+Test(config, the_run_help_lists_every_policy)
+{
+    /* from the table of names (host/policy_names.c), each once, and ckpt:PATH */
+    const result *r = afsim("run --help");
+    cr_assert_eq(r->status, 0);
+    char help[65536];
+    snprintf(help, sizeof help, "%s", r->out);
+    for (char *c = help; *c; c++) /* one line: a name may wrap onto the next */
+        if (*c == '\n')
+            *c = ' ';
+    cr_assert(strstr(help, "ckpt:PATH"), "%s", help);
+    for (int i = 0; i < AFS_POLICY_N; i++) {
+        char name[64];
+        snprintf(name, sizeof name, " %s,", afs_policy_name(i));
+        if (!strstr(help, name))
+            snprintf(name, sizeof name, " %s ", afs_policy_name(i));
+        cr_assert(strstr(help, name), "afsim run --help leaves out '%s':\n%s",
+                  afs_policy_name(i), r->out);
+    }
+    /* The same list in the error for an unknown name. */
+    r = afsim("run --policy nosuch");
+    cr_assert_eq(r->status, 2);
+    for (int i = 0; i < AFS_POLICY_N; i++)
+        cr_assert(strstr(r->err, afs_policy_name(i)), "%s", r->err);
 }

@@ -96,8 +96,33 @@ int ac_sizes(const char *hidden, int in, int out, int *sizes, const char *what, 
     return h + 1;
 }
 
-int ac_replay_slots(const afs_config *cfg, int block, int row, int group_k, int batch,
-                    afs_replay_info *info, char *err, size_t n)
+/* A batch of more rows than the replay holds would draw the same records
+ * several times in one step: refused, in the key's own unit (ES-DRL's
+ * batch counts records, MADDPG's joint rows, AM-DRL's records rounded up
+ * to joint rows). */
+static int batch_fits(const afs_config *cfg, const char *algo, int row, int batch,
+                      double capacity, char *err, size_t n)
+{
+    double rows = capacity / row;
+    if (batch <= rows)
+        return 1;
+    char drawn[96], held[96];
+    if (row == 1) {
+        snprintf(drawn, sizeof drawn, "%d records", batch);
+        snprintf(held, sizeof held, "%.0f records", capacity);
+    } else {
+        snprintf(drawn, sizeof drawn, "%d joint rows of %d records", batch, row);
+        snprintf(held, sizeof held, "%.0f joint rows, %.0f records", rows, capacity);
+    }
+    afs_fail(err, n, "%s.batch = %d: %s per gradient step, more than the replay holds (%s at "
+             "train.replay_mib = %g): lower %s.batch or raise train.replay_mib", algo,
+             afs_agent_algo_params(cfg, algo)->batch, drawn, held,
+             (double)cfg->train.replay_mib, algo);
+    return 0;
+}
+
+int ac_replay_slots(const afs_config *cfg, const char *algo, int block, int row, int group_k,
+                    int batch, afs_replay_info *info, char *err, size_t n)
 {
     size_t budget = (size_t)((double)cfg->train.replay_mib * 1024.0 * 1024.0);
     int slots = afs_replay_slots_for(budget, block, row, group_k);
@@ -108,6 +133,8 @@ int ac_replay_slots(const afs_config *cfg, int block, int row, int group_k, int 
                         (double)afs_replay_block_bytes(block, row, group_k) / (1024.0 * 1024.0));
     info->record_bytes = (double)afs_replay_block_bytes(block, row, group_k) / block;
     info->capacity = (double)slots * block;
+    if (!batch_fits(cfg, algo, row, batch, info->capacity, err, n))
+        return 0;
     info->slots = slots;
     info->ratio = (double)cfg->train.updates_per_slot * batch * row / block;
     return slots;

@@ -113,6 +113,12 @@ afs_agent *afs_agent_create(const char *name, afs_backend *b, const afs_config *
  * budget too small for two slots). */
 int afs_agent_plan(const char *name, const afs_config *cfg, int envs, afs_replay_info *info,
                    char *err, size_t n);
+/* The bytes training agent `name`'s networks take on backend b for `envs`
+ * environments (0 for an agent that learns nothing): weights, gradients,
+ * Adam moments and scratch, to print and check before anything is
+ * allocated. 0, or -1 with err. */
+int afs_agent_net_bytes(const char *name, afs_backend *b, const afs_config *cfg, int envs,
+                        double *bytes, char *err, size_t n);
 /* The agent of a checkpoint (afsim train's): its algorithm and network
  * sizes from the checkpoint's configuration, its parameters loaded, for
  * `envs` environments of cfg->env (which may differ from training's). */

@@ -72,7 +72,17 @@ int afs_agent_plan(const char *name, const afs_config *cfg, int envs, afs_replay
     int row = !strcmp(name, "esdrl") ? 1 : M;
     int batch = amdrl ? (p->batch + M - 1) / M : p->batch;
     int group_k = amdrl ? cfg->comm.group_m + 1 : 0;
-    return ac_replay_slots(cfg, block, row, group_k, batch, info, err, n) > 0 ? 0 : -1;
+    return ac_replay_slots(cfg, name, block, row, group_k, batch, info, err, n) > 0 ? 0 : -1;
+}
+
+int afs_agent_net_bytes(const char *name, afs_backend *b, const afs_config *cfg, int envs,
+                        double *bytes, char *err, size_t n)
+{
+    *bytes = 0.0;
+    return !strcmp(name, "esdrl")    ? afs_esdrl_net_bytes(cfg, envs, bytes, err, n)
+           : !strcmp(name, "maddpg") ? afs_maddpg_net_bytes(cfg, envs, bytes, err, n)
+           : !strcmp(name, "amdrl")  ? afs_amdrl_net_bytes(b, cfg, envs, bytes, err, n)
+                                     : 0;
 }
 
 const afs_algo_params *afs_agent_algo_params(const afs_config *cfg, const char *name)

@@ -16,6 +16,14 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
                              char *err, size_t n);
 afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train,
                             char *err, size_t n);
+/* The bytes each learner's networks take for `envs` environments (weights,
+ * gradients, Adam moments, the layers' outputs and, for AM-DRL, its
+ * buffers), computed before anything is allocated; 0, or -1 with err when
+ * a hidden-size list is invalid. */
+int afs_esdrl_net_bytes(const afs_config *cfg, int envs, double *bytes, char *err, size_t n);
+int afs_maddpg_net_bytes(const afs_config *cfg, int envs, double *bytes, char *err, size_t n);
+int afs_amdrl_net_bytes(afs_backend *b, const afs_config *cfg, int envs, double *bytes,
+                        char *err, size_t n);
 /* enum of amdrl.comm's value (attention, always, never, random: 0 .. 3), or -1. */
 int afs_amdrl_comm_mode(const char *comm);
 
@@ -91,8 +99,9 @@ int ac_sizes(const char *hidden, int in, int out, int *sizes, const char *what, 
 
 /* The replay's capacity from the memory budget (train.replay_mib): slot
  * blocks of `block` records in rows of `row`, and what it is (info); 0 with
- * err when not even two blocks fit. */
-int ac_replay_slots(const afs_config *cfg, int block, int row, int group_k, int batch,
-                    afs_replay_info *info, char *err, size_t n);
+ * err when not even two blocks fit, or when a batch of `batch` rows (from
+ * algo's batch key) is more than it holds. */
+int ac_replay_slots(const afs_config *cfg, const char *algo, int block, int row, int group_k,
+                    int batch, afs_replay_info *info, char *err, size_t n);
 
 #endif

@@ -833,16 +833,52 @@ static const int16_t *acted_groups(afs_agent *a, int *K)
 static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
                                   updates, set_updates, destroy, acted_groups, NULL};
 
+/* The layer sizes of the networks: actor part 1 (s1, l1 layers), part 2
+ * (s2, l2), the critic (sc, lc); 0, or -1 with err. */
+static int net_sizes(const amdrl *m, int *s1, int *l1, int *s2, int *l2, int *sc, int *lc,
+                     char *err, size_t n)
+{
+    *l1 = ac_sizes(m->hp.actor_hidden, AFS_OBS_DIM, m->T, s1, "amdrl.actor_hidden", err, n);
+    *l2 = ac_sizes(m->cp.part2_hidden, 2 * m->T, 2, s2, "amdrl.part2_hidden", err, n);
+    *lc = ac_sizes(m->hp.critic_hidden, m->xd, 1, sc, "amdrl.critic_hidden", err, n);
+    return *l1 < 0 || *l2 < 0 || *lc < 0 ? -1 : 0;
+}
+
+/* The LSTMs: the channel, the attention unit's cell, the channel's target. */
+static void lstm_sizes(const amdrl *m, int *S, int *H, int *dirs)
+{
+    const int s[N_LSTM] = {m->K, 1, m->K};
+    const int h[N_LSTM] = {m->cp.channel_hidden, m->cp.attention_hidden, m->cp.channel_hidden};
+    const int d[N_LSTM] = {2, 1, 2};
+    memcpy(S, s, sizeof s);
+    memcpy(H, h, sizeof h);
+    memcpy(dirs, d, sizeof d);
+}
+
+/* The bytes make_nets allocates for batches of `rows` rows: the MLPs (each
+ * in online and target copies but the attention unit's output layer) and
+ * the LSTMs, with their gradients, Adam moments and workspaces. */
+static double nets_bytes(const amdrl *m, afs_backend *b, int rows, const int *s1, int l1,
+                         const int *s2, int l2, const int *sc, int lc)
+{
+    int sa[2] = {m->cp.attention_hidden, 1}, S[N_LSTM], H[N_LSTM], dirs[N_LSTM];
+    double bytes = 2.0 * (afs_mlp_bytes(s1, l1, 1, rows) + afs_mlp_bytes(s2, l2, 1, rows) +
+                          afs_mlp_bytes(sc, lc, 1, rows)) +
+                   afs_mlp_bytes(sa, 1, 1, rows);
+    lstm_sizes(m, S, H, dirs);
+    for (int i = 0; i < N_LSTM; i++)
+        bytes += afs_lstm_net_bytes(b, S[i], rows, m->T, H[i], dirs[i]);
+    return bytes;
+}
+
 /* The networks; 0, or -1 with err. */
 static int make_nets(amdrl *m, afs_backend *b, int rows, char *err, size_t n)
 {
     int s1[AFS_MLP_MAX_LAYERS + 1], s2[AFS_MLP_MAX_LAYERS + 1], sc[AFS_MLP_MAX_LAYERS + 1];
-    int sa[2] = {m->cp.attention_hidden, 1};
-    int l1 = ac_sizes(m->hp.actor_hidden, AFS_OBS_DIM, m->T, s1, "amdrl.actor_hidden", err, n);
-    int l2 = ac_sizes(m->cp.part2_hidden, 2 * m->T, 2, s2, "amdrl.part2_hidden", err, n);
-    int lc = ac_sizes(m->hp.critic_hidden, m->xd, 1, sc, "amdrl.critic_hidden", err, n);
-    if (l1 < 0 || l2 < 0 || lc < 0)
+    int sa[2] = {m->cp.attention_hidden, 1}, l1, l2, lc;
+    if (net_sizes(m, s1, &l1, s2, &l2, sc, &lc, err, n))
         return -1;
+    double bytes = nets_bytes(m, b, rows, s1, l1, s2, l2, sc, lc);
     static const char *names[N_MLP] = {"actor_part1", "actor_part2", "critic", "attention_out",
                                        "actor_part1_target", "actor_part2_target",
                                        "critic_target"};
@@ -856,19 +892,22 @@ static int make_nets(amdrl *m, afs_backend *b, int rows, char *err, size_t n)
     for (int i = 0; i < N_MLP; i++) {
         if (afs_mlp_init(&m->mlp[i], b, names[i], sizes[i], layers[i], 1, AFS_ACT_RELU,
                          out_act[i], rows, m->seed, AFS_STREAM_INIT + stream[i]))
-            return afs_fail(err, n, "amdrl: out of %s memory for the networks", b->name);
+            return afs_fail(err, n, "amdrl: out of %s memory for the networks: %.1f MiB "
+                            "(weights, gradients, Adam moments and workspaces for %d rows): "
+                            "lower amdrl.batch, run.envs or the hidden sizes", b->name,
+                            bytes / (1024.0 * 1024.0), rows);
         afs_mlp_shape(&m->mlp[i], m->shapes[i], sizeof m->shapes[i]);
     }
     static const char *lnames[N_LSTM] = {"channel", "attention_cell", "channel_target"};
-    const int S[N_LSTM] = {m->K, 1, m->K};
-    const int H[N_LSTM] = {m->cp.channel_hidden, m->cp.attention_hidden, m->cp.channel_hidden};
-    const int dirs[N_LSTM] = {2, 1, 2};
+    int S[N_LSTM], H[N_LSTM], dirs[N_LSTM];
+    lstm_sizes(m, S, H, dirs);
     const uint32_t lstream[N_LSTM] = {4, 5, 4};
     for (int i = 0; i < N_LSTM; i++) {
         if (afs_lstm_net_init(&m->lstm[i], b, lnames[i], S[i], rows, m->T, H[i], dirs[i],
                               m->seed, AFS_STREAM_INIT + lstream[i]))
             return afs_fail(err, n, "amdrl: out of %s memory for the %s LSTM (%d sequences of "
-                            "%d steps)", b->name, lnames[i], rows, S[i]);
+                            "%d steps; the networks take %.1f MiB in all)", b->name, lnames[i],
+                            rows, S[i], bytes / (1024.0 * 1024.0));
         afs_lstm_net_shape(&m->lstm[i], m->shapes[N_MLP + i], sizeof m->shapes[N_MLP + i]);
     }
     afs_params_copy(&m->mlp[NET_PART1_T].p, &m->mlp[NET_PART1].p, b);
@@ -943,13 +982,9 @@ int afs_amdrl_comm_mode(const char *comm)
                                       : -1;
 }
 
-afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
-                            size_t n)
+/* What the configuration sets in an agent for `envs` environments. */
+static void configure(amdrl *m, const afs_config *cfg, int envs)
 {
-    afs_agent *a = ac_agent_new(&ops, "amdrl", b, sizeof(amdrl), err, n);
-    if (!a)
-        return NULL;
-    amdrl *m = a->impl;
     m->hp = cfg->amdrl;
     m->cp = cfg->comm;
     m->tp = cfg->train;
@@ -966,6 +1001,37 @@ afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
     m->K = cfg->comm.group_m + 1;
     m->R = (cfg->amdrl.batch + m->M - 1) / m->M; /* whole joint rows */
     m->comm = afs_amdrl_comm_mode(cfg->comm.comm);
+}
+
+int afs_amdrl_net_bytes(afs_backend *b, const afs_config *cfg, int envs, double *bytes,
+                        char *err, size_t n)
+{
+    amdrl *m = calloc(1, sizeof *m);
+    if (!m)
+        return afs_fail(err, n, "out of host memory");
+    configure(m, cfg, envs);
+    int s1[AFS_MLP_MAX_LAYERS + 1], s2[AFS_MLP_MAX_LAYERS + 1], sc[AFS_MLP_MAX_LAYERS + 1];
+    int l1, l2, lc, P = m->E * m->M, N = m->R * m->M;
+    int rc = net_sizes(m, s1, &l1, s2, &l2, sc, &lc, err, n);
+    if (!rc) {
+        ac_buf s[MAX_BUFS];
+        int k = buffers(m, s, 1); /* sizes only: nothing is allocated */
+        *bytes = nets_bytes(m, b, P > N ? P : N, s1, l1, s2, l2, sc, lc);
+        for (int i = 0; i < k; i++)
+            *bytes += (double)s[i].bytes;
+    }
+    free(m);
+    return rc;
+}
+
+afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
+                            size_t n)
+{
+    afs_agent *a = ac_agent_new(&ops, "amdrl", b, sizeof(amdrl), err, n);
+    if (!a)
+        return NULL;
+    amdrl *m = a->impl;
+    configure(m, cfg, envs);
     m->training = train;
     int P = m->E * m->M, N = m->R * m->M, rows = P > N ? P : N;
     int ok = m->comm >= 0 ||
@@ -978,7 +1044,7 @@ afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
                  bytes / (1024.0 * 1024.0));
     ok = ok && (make_host(m, b, train) == 0 || !afs_fail(err, n, "amdrl: out of memory"));
     if (ok && train) {
-        int slots = ac_replay_slots(cfg, P, m->M, m->K, m->R, &a->replay, err, n);
+        int slots = ac_replay_slots(cfg, "amdrl", P, m->M, m->K, m->R, &a->replay, err, n);
         ok = slots > 0;
         if (ok && afs_replay_init(&m->replay, b, slots, P, m->M,
                                   !strcmp(m->hp.replay, "prioritized"), m->hp.per_alpha,

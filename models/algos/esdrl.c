@@ -220,13 +220,39 @@ static void destroy(afs_agent *a)
 static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
                                   updates, set_updates, destroy, NULL, NULL};
 
+/* The networks' layer sizes (as, cs) and layer counts (al, cl); 0, or -1
+ * with err. */
+static int net_sizes(const afs_algo_params *hp, int *as, int *al, int *cs, int *cl, char *err,
+                     size_t n)
+{
+    *al = ac_sizes(hp->actor_hidden, AFS_OBS_DIM, 2, as, "esdrl.actor_hidden", err, n);
+    *cl = ac_sizes(hp->critic_hidden, XD, 1, cs, "esdrl.critic_hidden", err, n);
+    return *al < 0 || *cl < 0 ? -1 : 0;
+}
+
+/* The bytes of the four networks: the actor plays E M rows or takes a
+ * batch of B, the others take batches. */
+static double net_bytes(const int *as, int al, const int *cs, int cl, int rows, int B)
+{
+    return afs_mlp_bytes(as, al, 1, rows) + afs_mlp_bytes(as, al, 1, B) +
+           2.0 * afs_mlp_bytes(cs, cl, 1, B);
+}
+
+int afs_esdrl_net_bytes(const afs_config *cfg, int envs, double *bytes, char *err, size_t n)
+{
+    int as[AFS_MLP_MAX_LAYERS + 1], cs[AFS_MLP_MAX_LAYERS + 1], al, cl, B = cfg->esdrl.batch;
+    if (net_sizes(&cfg->esdrl, as, &al, cs, &cl, err, n))
+        return -1;
+    int rows = envs * cfg->env.agents > B ? envs * cfg->env.agents : B;
+    *bytes = net_bytes(as, al, cs, cl, rows, B);
+    return 0;
+}
+
 /* The networks; 0, or -1 with err. */
 static int make_nets(esdrl *e, afs_backend *b, char *err, size_t n)
 {
-    int as[AFS_MLP_MAX_LAYERS + 1], cs[AFS_MLP_MAX_LAYERS + 1];
-    int al = ac_sizes(e->hp.actor_hidden, AFS_OBS_DIM, 2, as, "esdrl.actor_hidden", err, n);
-    int cl = ac_sizes(e->hp.critic_hidden, XD, 1, cs, "esdrl.critic_hidden", err, n);
-    if (al < 0 || cl < 0)
+    int as[AFS_MLP_MAX_LAYERS + 1], cs[AFS_MLP_MAX_LAYERS + 1], al, cl;
+    if (net_sizes(&e->hp, as, &al, cs, &cl, err, n))
         return -1;
     int rows = e->E * e->M > e->B ? e->E * e->M : e->B;
     if (afs_mlp_init(&e->actor, b, "actor", as, al, 1, AFS_ACT_RELU, AFS_ACT_NONE, rows, e->seed,
@@ -237,7 +263,10 @@ static int make_nets(esdrl *e, afs_backend *b, char *err, size_t n)
                      e->seed, AFS_STREAM_INIT) ||
         afs_mlp_init(&e->critic_t, b, "critic_target", cs, cl, 1, AFS_ACT_RELU, AFS_ACT_NONE, e->B,
                      e->seed, AFS_STREAM_INIT + 1))
-        return afs_fail(err, n, "esdrl: out of %s memory for the networks", b->name);
+        return afs_fail(err, n, "esdrl: out of %s memory for the networks: %.1f MiB (weights, "
+                        "gradients, Adam moments and the layers' outputs for batches of %d): "
+                        "lower esdrl.batch, esdrl.actor_hidden or esdrl.critic_hidden", b->name,
+                        net_bytes(as, al, cs, cl, rows, e->B) / (1024.0 * 1024.0), e->B);
     afs_mlp *nets[4] = {&e->actor, &e->critic, &e->actor_t, &e->critic_t};
     for (int i = 0; i < 4; i++)
         afs_mlp_shape(nets[i], e->shapes[i], sizeof e->shapes[i]);
@@ -269,7 +298,7 @@ afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
         ok = e->obs && e->soft_e && e->hard_e && e->act;
     }
     if (ok && train) {
-        int slots = ac_replay_slots(cfg, (int)rows, 1, 0, e->B, &a->replay, err, n);
+        int slots = ac_replay_slots(cfg, "esdrl", (int)rows, 1, 0, e->B, &a->replay, err, n);
         ok = slots > 0;
         if (ok && afs_replay_init(&e->replay, b, slots, (int)rows, 1,
                                   !strcmp(e->hp.replay, "prioritized"), e->hp.per_alpha,

@@ -464,19 +464,42 @@ static void destroy(afs_agent *a)
 static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
                                   updates, set_updates, destroy, NULL, NULL};
 
-/* Bytes of afs_mlp_init's allocations: parameters, gradients, both Adam
- * moments; each layer's output and two gradient buffers of the widest. */
-static double mlp_bytes(const int *s, int layers, int G, int batch)
+/* The networks' layer sizes: the actors' (as, al layers) and the critics'
+ * (cs, cl: D -> critic_hidden -> 1, of which the first layer is stacked);
+ * 0, or -1 with err. */
+static int net_sizes(const afs_algo_params *hp, int D, int *as, int *al, int *cs, int *cl,
+                     char *err, size_t n)
 {
-    double params = 0.0, outs = 0.0;
-    int wide = 0;
-    for (int l = 0; l < layers; l++)
-        params += (double)G * s[l + 1] * (s[l] + 1.0);
-    for (int l = 0; l <= layers; l++) {
-        outs += l ? s[l] : 0;
-        wide = s[l] > wide ? s[l] : wide;
-    }
-    return sizeof(float) * (4.0 * params + (double)G * batch * (outs + 2.0 * wide));
+    *al = ac_sizes(hp->actor_hidden, OBS, 2, as, "maddpg.actor_hidden", err, n);
+    *cl = ac_sizes(hp->critic_hidden, D, 1, cs, "maddpg.critic_hidden", err, n);
+    if (*al < 0 || *cl < 0)
+        return -1;
+    if (*cl < 2)
+        return afs_fail(err, n, "maddpg.critic_hidden = '%s': the critics need a hidden layer "
+                        "(their first layers are stacked into one), e.g. 64,64",
+                        hp->critic_hidden);
+    return 0;
+}
+
+/* The bytes of M actors (playing E rows each, or a batch) and their
+ * targets, and of M critics: their stacked first layers critic_in (W [M,
+ * H, D], b [M, H]: cin_n parameters) and bodies H -> ... -> 1, online and
+ * target. */
+static double net_bytes(const int *as, int al, const int *cs, int cl, int M, int E, int B)
+{
+    int rows = E > B ? E : B;
+    double cin_n = (double)M * cs[1] * cs[0] + (double)M * cs[1];
+    return afs_mlp_bytes(as, al, M, rows) + afs_mlp_bytes(as, al, M, B) +
+           2.0 * afs_mlp_bytes(cs + 1, cl - 1, M, B) + 2.0 * 4.0 * sizeof(float) * cin_n;
+}
+
+int afs_maddpg_net_bytes(const afs_config *cfg, int envs, double *bytes, char *err, size_t n)
+{
+    int as[AFS_MLP_MAX_LAYERS + 1], cs[AFS_MLP_MAX_LAYERS + 1], al, cl, M = cfg->env.agents;
+    if (net_sizes(&cfg->maddpg, M * (OBS + 2), as, &al, cs, &cl, err, n))
+        return -1;
+    *bytes = net_bytes(as, al, cs, cl, M, envs, cfg->maddpg.batch);
+    return 0;
 }
 
 /* critic_in's values, drawn as afs_mlp_init draws a layer: uniform on
@@ -500,15 +523,9 @@ static int init_critic_in(afs_params *p, afs_backend *b, int D, uint32_t seed, u
 /* The networks; 0, or -1 with err. */
 static int make_nets(maddpg *m, afs_backend *b, char *err, size_t n)
 {
-    int as[AFS_MLP_MAX_LAYERS + 1], cs[AFS_MLP_MAX_LAYERS + 1];
-    int al = ac_sizes(m->hp.actor_hidden, OBS, 2, as, "maddpg.actor_hidden", err, n);
-    int cl = ac_sizes(m->hp.critic_hidden, m->D, 1, cs, "maddpg.critic_hidden", err, n);
-    if (al < 0 || cl < 0)
+    int as[AFS_MLP_MAX_LAYERS + 1], cs[AFS_MLP_MAX_LAYERS + 1], al, cl;
+    if (net_sizes(&m->hp, m->D, as, &al, cs, &cl, err, n))
         return -1;
-    if (cl < 2)
-        return afs_fail(err, n, "maddpg.critic_hidden = '%s': the critics need a hidden layer "
-                        "(their first layers are stacked into one), e.g. 64,64",
-                        m->hp.critic_hidden);
     m->H = cs[1];
     const int *bs = cs + 1; /* the bodies: H -> ... -> 1 */
     int bl = cl - 1, M = m->M, B = m->B, rows = m->E > B ? m->E : B;
@@ -516,8 +533,7 @@ static int make_nets(maddpg *m, afs_backend *b, char *err, size_t n)
     if ((double)M * m->H > INT_MAX)
         return afs_fail(err, n, "maddpg: %d critics of first hidden width %d: their %g stacked "
                         "outputs do not fit one layer", M, m->H, (double)M * m->H);
-    double nets = mlp_bytes(as, al, M, rows) + mlp_bytes(as, al, M, B) +
-                  2.0 * mlp_bytes(bs, bl, M, B) + 2.0 * 4.0 * sizeof(float) * (double)cin_n;
+    double nets = net_bytes(as, al, cs, cl, M, m->E, B);
     if (afs_mlp_init(&m->actor, b, "actor", as, al, M, AFS_ACT_RELU, AFS_ACT_NONE, rows, m->seed,
                      AFS_STREAM_INIT) ||
         afs_params_alloc(&m->cin, b, "critic_in", cin_n) ||
@@ -571,7 +587,7 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
                      m->M);
     }
     if (ok && train) {
-        int slots = ac_replay_slots(cfg, m->E * m->M, m->M, 0, m->B, &a->replay, err, n);
+        int slots = ac_replay_slots(cfg, "maddpg", m->E * m->M, m->M, 0, m->B, &a->replay, err, n);
         ok = slots > 0;
         if (ok && afs_replay_init(&m->replay, b, slots, m->E * m->M, m->M, 0, m->hp.per_alpha,
                                   m->hp.per_eps, m->B, 0))
