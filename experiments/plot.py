@@ -25,6 +25,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import outputs  # noqa: E402
+
 # Known float metrics of schema version 1, in display order: name -> title.
 # Rates and fractions are shares of functions, 0..1.
 METRICS = {
@@ -179,6 +182,8 @@ def main():
         out = os.path.splitext(a.file)[0] + ".png"
     if os.path.abspath(out) == os.path.abspath(a.file):
         fail(f"output {out} would overwrite the input file; give -o OUT.png")
+    if outputs.problem(out):
+        fail(outputs.problem(out))
 
     with open_results(a.file) as f:
         if "runs" not in f or not isinstance(f["runs"], h5py.Group):
@@ -262,10 +267,7 @@ def main():
     fig.legend(handles, labels, loc="upper center", ncol=ncol, frameon=False,
                bbox_to_anchor=(0.5, 1 - 0.4 / height))
     fig.tight_layout(rect=(0, 0, 1, 1 - header / height))
-    try:
-        fig.savefig(out, dpi=110)
-    except OSError as e:
-        fail(f"cannot write {out}: {e}")
+    outputs.save(fig, out, fail, dpi=110)
     plt.close(fig)
     print(out)
 

@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import outputs  # noqa: E402
 import stats  # noqa: E402
 
 LEARNERS = {"esdrl", "maddpg", "amdrl"}
@@ -200,7 +201,7 @@ def draw(key, points, out, title):
                  f"{'/'.join(map(str, seeds))} seeds)")
     fig.tight_layout()
     for ext in ("png", "pdf"):
-        fig.savefig(f"{out}.{ext}", dpi=120)
+        outputs.save(fig, f"{out}.{ext}", fail, dpi=120)
     plt.close(fig)
     print(f"{out}.png, {out}.pdf", file=sys.stderr)
 
@@ -225,7 +226,7 @@ def draw_curves(key, curves, out):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(f"{out}-learning.png", dpi=120)
+    outputs.save(fig, f"{out}-learning.png", fail, dpi=120)
     plt.close(fig)
     print(f"{out}-learning.png", file=sys.stderr)
 
@@ -277,8 +278,11 @@ def main():
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--x", help="the swept key of the x axis (default: the first)")
     a = ap.parse_args()
-    key, points, curves = load(a.files, a.x)
     out = a.out or os.path.splitext(a.files[0])[0]
+    for path in (f"{out}.png", f"{out}.pdf", f"{out}-learning.png"):
+        if outputs.problem(path):
+            fail(outputs.problem(path))
+    key, points, curves = load(a.files, a.x)
     draw(key, points, out, a.title or f"latency and success against {key}")
     draw_curves(key, curves, out)
     if a.table:

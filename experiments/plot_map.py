@@ -26,6 +26,9 @@ import h5py  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import outputs  # noqa: E402
+
 
 def fail(msg):
     print(f"plot_map.py: {msg}", file=sys.stderr)
@@ -43,6 +46,9 @@ def main():
     a = ap.parse_args()
     if not os.path.isfile(a.file):
         fail(f"{a.file}: no such file")
+    out = a.out or os.path.splitext(a.file)[0] + "-map.png"
+    if outputs.problem(out):
+        fail(outputs.problem(out))
     f = h5py.File(a.file, "r")
     runs = [n for n, g in f["runs"].items() if "trace" in g] if "runs" in f else []
     if not runs:
@@ -98,8 +104,7 @@ def main():
                  f"{len(sel)} functions, {ok} in time (red ring: failed), {edges} group links")
     ax.legend(fontsize=8, loc="upper right", framealpha=0.9)
     fig.tight_layout()
-    out = a.out or os.path.splitext(a.file)[0] + "-map.png"
-    fig.savefig(out, dpi=120)
+    outputs.save(fig, out, fail, dpi=120)
     print(out)
 
 

@@ -132,8 +132,9 @@ static const char usage_sweep[] =
     "  --set SEC.KEY=VALUE  override a key (sweep.seeds, sweep.methods too) after the\n"
     "                       file and the profile; repeatable\n"
     "  --backend NAME       cpu, cuda or auto (run.backend)\n"
-    "  --check              only read and check the sweep (every point's configuration);\n"
-    "                       print its points and shard, exit 0 when it is valid\n"
+    "  --check              only read and check the sweep (every point's configuration,\n"
+    "                       every list and profile of the file); list the shard's points,\n"
+    "                       exit 0 when it is valid\n"
     "  --quiet              no progress lines\n"
     "  -h, --help           this help\n"
     "\n"
@@ -144,8 +145,9 @@ static const char usage_merge[] =
     "usage: afsim merge OUT.h5 SHARD.h5... [--force]\n"
     "\n"
     "Joins the shard files of one sweep into OUT.h5 (refused when it exists, unless\n"
-    "--force): every point once, a point in two inputs or a shard of another sweep\n"
-    "is an error. Prints how many of the grid's points it holds.\n"
+    "--force, which replaces only a regular file): every point once, a point in two\n"
+    "inputs or a shard of another sweep is an error. Prints how many of the grid's\n"
+    "points it holds.\n"
     "\n"
     "exit status: 0 every point there, 1 points missing (OUT.h5 written) or an error\n"
     "(no OUT.h5), 2 bad usage.\n";
@@ -473,34 +475,12 @@ static int cmd_train(int argc, char **argv)
 /* --shard I/N, else Slurm's array variables, else 0/1. */
 static int shard_of(const char *arg, int *shard, int *shards)
 {
-    const char *id = getenv("SLURM_ARRAY_TASK_ID"), *count = getenv("SLURM_ARRAY_TASK_COUNT");
-    const char *min = getenv("SLURM_ARRAY_TASK_MIN");
-    char extra;
-    *shard = 0;
-    *shards = 1;
-    if (arg) {
-        if (sscanf(arg, "%d/%d%c", shard, shards, &extra) != 2 || *shards < 1 || *shard < 0 ||
-            *shard >= *shards) {
-            fprintf(stderr, "afsim: --shard %s: expected I/N with 0 <= I < N, e.g. 0/4\n", arg);
-            return -1;
-        }
+    char err[512];
+    if (!afs_sweep_shard(arg, getenv("SLURM_ARRAY_TASK_ID"), getenv("SLURM_ARRAY_TASK_MIN"),
+                         getenv("SLURM_ARRAY_TASK_COUNT"), shard, shards, err, sizeof err))
         return 0;
-    }
-    if (id && !count) {
-        fprintf(stderr, "afsim: SLURM_ARRAY_TASK_ID is %s but SLURM_ARRAY_TASK_COUNT is not set: "
-                "give --shard I/N\n", id);
-        return -1;
-    }
-    if (id && count) {
-        *shard = atoi(id) - (min ? atoi(min) : 0);
-        *shards = atoi(count);
-        if (*shards < 1 || *shard < 0 || *shard >= *shards) {
-            fprintf(stderr, "afsim: SLURM_ARRAY_TASK_ID %s (MIN %s), COUNT %s: not a shard I/N; "
-                    "give --shard I/N\n", id, min ? min : "unset", count);
-            return -1;
-        }
-    }
-    return 0;
+    fprintf(stderr, "afsim: %s\n", err);
+    return -1;
 }
 
 /* sweep-<the file's name without its folder and .ini>[-<profile>]. */
@@ -581,11 +561,14 @@ static int cmd_sweep(int argc, char **argv)
         return 2;
     }
     if (check) {
-        printf("%s: %ld points; this shard (%d/%d) runs %ld of them into %s\n", config,
+        printf("%s: %ld points; this shard (%d/%d) runs %ld of them into %s:\n", config,
                afs_sweep_points(s), shard, shards,
                (afs_sweep_points(s) - shard + shards - 1) / shards, dir);
+        int bad = afs_sweep_list(s, shard, shards, stdout, err, sizeof err);
+        if (bad)
+            fprintf(stderr, "afsim: %s\n", err);
         free(s);
-        return 0;
+        return bad ? 1 : 0;
     }
     afs_backend *b = open_backend(&s->base);
     int rc = 1;

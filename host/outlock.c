@@ -22,6 +22,39 @@ static void holder_of(int fd, char *buf, size_t n)
         snprintf(buf, n, "a run that has not written its name yet");
 }
 
+int afs_outlock_open(const char *path, char *err, size_t n)
+{
+    /* Never through a link nor into anything but a regular file: the
+     * holder truncates and writes it (a link to /etc/passwd, a device).
+     * O_NONBLOCK: a FIFO there must not hang the open. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    struct stat st;
+    if (fd < 0)
+        return afs_fail(err, n, "cannot create the lock file %s: %s%s", path, strerror(errno),
+                        errno == ELOOP ? " (a symbolic link there: remove it)" : "");
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return afs_fail(err, n, "the lock file %s is not a regular file: remove it", path);
+    }
+    return fd;
+}
+
+int afs_outlock_holder(const char *path, char *buf, size_t n)
+{
+    char lock[1100];
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    int fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0)
+        return 0;
+    int held = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_SH | LOCK_NB) != 0 &&
+               errno == EWOULDBLOCK;
+    if (held)
+        holder_of(fd, buf, n);
+    close(fd);
+    return held;
+}
+
 int afs_outlock_take(afs_outlock *l, const char *path, const char *what, char *err, size_t n)
 {
     l->fd = -1;
@@ -30,10 +63,10 @@ int afs_outlock_take(afs_outlock *l, const char *path, const char *what, char *e
     /* The holder removes the file before it lets go: a file locked but no
      * longer at the path is a stale one, and the next attempt starts over. */
     for (int attempt = 0; attempt < 100; attempt++) {
-        int fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        char why[1200];
+        int fd = afs_outlock_open(l->path, why, sizeof why);
         if (fd < 0)
-            return afs_fail(err, n, "%s: cannot create the lock file %s: %s", path, l->path,
-                            strerror(errno));
+            return afs_fail(err, n, "%s: %s", path, why);
         if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
             int e = errno;
             char holder[512];

@@ -20,6 +20,13 @@ typedef struct afs_outlock {
  * command line, shown to a second run). 0, or -1 with err naming the run
  * that holds it or the system's reason. */
 int afs_outlock_take(afs_outlock *l, const char *path, const char *what, char *err, size_t n);
+/* Opens (creating) a lock file at path: never through a symbolic link nor
+ * anything but a regular file, since the holder writes it. The file
+ * descriptor, or -1 with err. */
+int afs_outlock_open(const char *path, char *err, size_t n);
+/* Whether output path's lock is held by a running run: 1 with its
+ * description (pid, host, start, command line) in buf, else 0. */
+int afs_outlock_holder(const char *path, char *buf, size_t n);
 /* Removes the lock file and drops the lock (nothing when not held). */
 void afs_outlock_drop(afs_outlock *l);
 

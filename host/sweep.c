@@ -1,9 +1,12 @@
 #include "sweep.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include "episode.h"
 #include "fail.h"
 #include "h5attr.h"
+#include "h5out.h"
 #include "outlock.h"
 #include "models/algos/agent.h"
 #include "policy_names.h"
@@ -25,6 +29,7 @@
 
 typedef struct loader {
     afs_sweep *s;
+    afs_sweep *scratch;    /* where the entries of the profiles not applied are checked */
     const char *profile;   /* wanted, or NULL */
     int nsets;
     char sets[AFS_SWEEP_MAX_SETS][AFS_SWEEP_VALUE_LEN * AFS_SWEEP_MAX_VALUES + 128];
@@ -58,13 +63,18 @@ static int split_list(const char *text, char *items, int max, size_t len)
     }
 }
 
-/* A positive int, or -1. */
-static int positive(const char *v)
+/* The whole number that text is, all of it, when in [lo, hi]; else -1
+ * (lo >= 0). */
+static long whole(const char *text, long lo, long hi)
 {
     char *end;
-    long x = strtol(v, &end, 10);
-    return end != v && !*end && x >= 1 && x <= 1000000 ? (int)x : -1;
+    errno = 0;
+    long x = strtol(text, &end, 10);
+    return end != text && !*end && !errno && x >= lo && x <= hi ? x : -1;
 }
+
+/* A positive int, or -1. */
+static int positive(const char *v) { return (int)whole(v, 1, 1000000); }
 
 /* Whether "SECTION.KEY" names a configuration key. */
 static int is_key(const char *name)
@@ -94,6 +104,36 @@ static const char *const unsweepable[][2] = {
                        "there fixes it)"},
 };
 
+/* Whether name is a method a sweep can run: a heuristic or a learning
+ * method. */
+static int check_method(const afs_sweep *s, const char *name, const char *where, char *err,
+                        size_t n)
+{
+    if (afs_policy_from_name(name) < 0 && !afs_agent_algo_params(&s->base, name))
+        return afs_fail(err, n, "%s: sweep.methods: '%s' is not one of %s", where, name,
+                        AFS_AGENT_NAMES);
+    return 0;
+}
+
+/* Each of values[count] of [sweep] entry `entry` as a value of key
+ * SECTION.NAME, checked alone as any setting is (the relations between
+ * keys are checked per point): a list is checked whole as it is read,
+ * even when a profile or --set replaces it later. */
+static int check_values(const char *entry, const char *key, char (*values)[AFS_SWEEP_VALUE_LEN],
+                        int count, const char *where, char *err, size_t n)
+{
+    afs_config *probe = calloc(1, sizeof *probe);
+    char assignment[256], at[AFS_ORIGIN_LEN + 128];
+    int bad = !probe ? afs_fail(err, n, "out of memory") : 0;
+    snprintf(at, sizeof at, "%s: sweep.%s", where, entry);
+    for (int i = 0; !bad && i < count; i++) {
+        snprintf(assignment, sizeof assignment, "%s=%s", key, values[i]);
+        bad = afs_config_set_arg(probe, assignment, at, err, n);
+    }
+    free(probe);
+    return bad ? -1 : 0;
+}
+
 /* One [sweep] entry: name is methods, seeds, eval_episodes or a SECTION.KEY.
  * From the file (replace 0) a second entry of a name is an error (inih
  * reads an indented line as the previous key's continuation: a list on
@@ -110,6 +150,9 @@ static int sweep_entry(afs_sweep *s, const char *name, const char *value, const 
         if (s->nmethods < 0)
             return afs_fail(err, n, "%s: sweep.methods '%s': a comma-separated list of at most "
                             "%d names", where, value, AFS_SWEEP_MAX_METHODS);
+        for (int i = 0; i < s->nmethods; i++)
+            if (check_method(s, s->method[i], where, err, n))
+                return -1;
         return 0;
     }
     if (!strcmp(name, "seeds") || !strcmp(name, "eval_episodes") || !strcmp(name, "tune_episodes")) {
@@ -125,12 +168,7 @@ static int sweep_entry(afs_sweep *s, const char *name, const char *value, const 
         if (s->nalphas < 0)
             return afs_fail(err, n, "%s: sweep.deadline_alphas '%s': a comma-separated list of at "
                             "most %d values", where, value, AFS_SWEEP_MAX_VALUES);
-        afs_config *probe = calloc(1, sizeof *probe);
-        int bad = !probe ? afs_fail(err, n, "out of memory") : 0;
-        for (int i = 0; !bad && i < s->nalphas; i++)
-            bad = afs_config_set(probe, "deadline", "alpha", s->alpha[i], where, err, n);
-        free(probe);
-        return bad ? -1 : 0;
+        return check_values(name, "deadline.alpha", s->alpha, s->nalphas, where, err, n);
     }
     if (!is_key(name))
         return afs_fail(err, n, "%s: sweep.%s: not methods, seeds, eval_episodes, "
@@ -159,7 +197,23 @@ static int sweep_entry(afs_sweep *s, const char *name, const char *value, const 
     if (a->n < 0)
         return afs_fail(err, n, "%s: sweep.%s '%s': a comma-separated list of at most %d values",
                         where, name, value, AFS_SWEEP_MAX_VALUES);
-    return 0;
+    return check_values(name, name, a->value, a->n, where, err, n);
+}
+
+static int apply_set(afs_sweep *s, const char *assignment, const char *where, char *err, size_t n);
+
+/* An entry of a profile not applied, checked all the same (a typo there
+ * would show only on the day that profile runs): alone, on a scratch
+ * sweep whose swept keys are forgotten each time. */
+static int check_unused(afs_sweep *scratch, const char *name, const char *value, const char *where,
+                        char *err, size_t n)
+{
+    char assignment[AFS_SWEEP_VALUE_LEN * AFS_SWEEP_MAX_VALUES + 128];
+    if ((size_t)snprintf(assignment, sizeof assignment, "%s=%s", name, value) >= sizeof assignment)
+        return afs_fail(err, n, "%s: %s: a value longer than %zu characters", where, name,
+                        sizeof assignment - strlen(name) - 2);
+    scratch->naxes = 0;
+    return apply_set(scratch, assignment, where, err, n);
 }
 
 static int extra_entry(void *user, const char *section, const char *name, const char *value,
@@ -171,7 +225,7 @@ static int extra_entry(void *user, const char *section, const char *name, const 
     if (strncmp(section, "profile.", 8))
         return 0;
     if (!l->profile || strcmp(section + 8, l->profile))
-        return 1;
+        return check_unused(l->scratch, name, value, where, err, n) ? -1 : 1;
     if (l->nsets >= AFS_SWEEP_MAX_SETS)
         return afs_fail(err, n, "%s: more than %d keys in [%s]", where, AFS_SWEEP_MAX_SETS,
                         section);
@@ -198,15 +252,12 @@ static int apply_set(afs_sweep *s, const char *assignment, const char *where, ch
     return afs_config_set_arg(&s->base, assignment, where, err, n);
 }
 
+/* The names were checked as read (sweep_entry). */
 static int check_methods(const afs_sweep *s, char *err, size_t n)
 {
     if (!s->nmethods)
         return afs_fail(err, n, "the sweep names no methods: add `methods = greedy, esdrl, ...` "
                         "to [sweep]");
-    for (int i = 0; i < s->nmethods; i++)
-        if (afs_policy_from_name(s->method[i]) < 0 && !afs_agent_algo_params(&s->base, s->method[i]))
-            return afs_fail(err, n, "sweep.methods: '%s' is not one of %s", s->method[i],
-                            AFS_AGENT_NAMES);
     return 0;
 }
 
@@ -335,13 +386,18 @@ int afs_sweep_load(afs_sweep *s, const char *path, const char *profile, char *co
         return afs_fail(err, n, "%s: no [profile.%s] (profiles there: %s)", path, profile,
                         names[0] ? names : "none");
     loader *l = calloc(1, sizeof *l);
-    if (!l)
+    l->scratch = l ? calloc(1, sizeof *l->scratch) : NULL;
+    if (!l || !l->scratch) {
+        free(l);
         return afs_fail(err, n, "out of memory");
+    }
+    afs_config_defaults(&l->scratch->base);
     l->s = s;
     l->profile = profile;
     int rc = afs_config_load_with(&s->base, path, extra_entry, l, err, n);
     for (int i = 0; !rc && i < l->nsets; i++)
         rc = apply_set(s, l->sets[i], l->where[i], err, n);
+    free(l->scratch);
     free(l);
     for (int i = 0; !rc && i < nsets; i++)
         rc = apply_set(s, sets[i], "--set", err, n);
@@ -401,6 +457,64 @@ int afs_sweep_point(const afs_sweep *s, long p, afs_config *cfg, const char **me
     return 0;
 }
 
+int afs_sweep_list(const afs_sweep *s, int shard, int shards, FILE *out, char *err, size_t n)
+{
+    afs_config *cfg = malloc(sizeof *cfg);
+    const char *method;
+    char desc[512];
+    int rc = cfg ? 0 : afs_fail(err, n, "out of memory");
+    for (long p = shard; !rc && p < afs_sweep_points(s); p += shards) {
+        rc = afs_sweep_point(s, p, cfg, &method, desc, sizeof desc, err, n);
+        if (!rc)
+            fprintf(out, "p%06ld  %s\n", p, desc);
+    }
+    free(cfg);
+    return rc;
+}
+
+int afs_sweep_shard(const char *arg, const char *task_id, const char *task_min,
+                    const char *task_count, int *shard, int *shards, char *err, size_t n)
+{
+    *shard = 0;
+    *shards = 1;
+    if (arg) {
+        const char *slash = strchr(arg, '/');
+        char first[32];
+        long i = -1, of = -1;
+        if (slash && (size_t)(slash - arg) < sizeof first) {
+            snprintf(first, sizeof first, "%.*s", (int)(slash - arg), arg);
+            i = whole(first, 0, INT_MAX);
+            of = whole(slash + 1, 1, INT_MAX);
+        }
+        if (i < 0 || of < 0 || i >= of)
+            return afs_fail(err, n, "--shard %s: expected I/N with 0 <= I < N, whole numbers up "
+                            "to %d, e.g. 0/4", arg, INT_MAX);
+        *shard = (int)i;
+        *shards = (int)of;
+        return 0;
+    }
+    if (!task_id)
+        return 0;
+    if (!task_count)
+        return afs_fail(err, n, "SLURM_ARRAY_TASK_ID is %s but SLURM_ARRAY_TASK_COUNT is not set: "
+                        "give --shard I/N", task_id);
+    /* Every variable a whole number: atoi would read "abc" as task 0 and
+     * run another task's shard. */
+    const char *names[3] = {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT"};
+    const char *text[3] = {task_id, task_min ? task_min : "0", task_count};
+    long v[3];
+    for (int k = 0; k < 3; k++)
+        if ((v[k] = whole(text[k], k == 2, INT_MAX)) < 0)
+            return afs_fail(err, n, "%s='%s': not a whole number%s: give --shard I/N", names[k],
+                            text[k], k == 2 ? " from 1" : "");
+    if (v[0] - v[1] < 0 || v[0] - v[1] >= v[2])
+        return afs_fail(err, n, "SLURM_ARRAY_TASK_ID %s (MIN %s), COUNT %s: not a shard I/N; "
+                        "give --shard I/N", task_id, task_min ? task_min : "unset", task_count);
+    *shard = (int)(v[0] - v[1]);
+    *shards = (int)v[2];
+    return 0;
+}
+
 /* ---- Running a shard ---- */
 
 static double now_s(void)
@@ -422,25 +536,105 @@ static int exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* What is at path: 0 nothing, 1 a regular file (through links), -1
+ * anything else (a folder, a device, a FIFO, a link to nothing), which
+ * afsim neither reads as its own file nor replaces. */
+static int file_at(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return S_ISREG(st.st_mode) ? 1 : -1;
+    return lstat(path, &st) == 0 ? -1 : 0;
+}
+
 static int make_dir(const char *path, char *err, size_t n)
 {
+    struct stat st;
     if (mkdir(path, 0777) && errno != EEXIST)
         return afs_fail(err, n, "%s: cannot make the folder: %s", path, strerror(errno));
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return afs_fail(err, n, "%s exists and is not a folder: give another --out", path);
     return 0;
 }
 
-/* Renames from over to once from's bytes are on the disk: a finished
- * point or shard file survives a crash of the machine, not only of afsim. */
+/* Puts the file at from in the place of to once from's bytes are on the
+ * disk (a finished point or shard file survives a crash of the machine,
+ * not only of afsim), and only where to is a regular file or nothing
+ * (afs_h5_check_destination, the check of every output: never over a
+ * device, a FIFO or a folder). from is removed when it fails. */
 static int durable_rename(const char *from, const char *to, char *err, size_t n)
 {
-    int fd = open(from, O_RDONLY);
-    int synced = fd >= 0 && fsync(fd) == 0;
+    int fd = open(from, O_RDONLY | O_CLOEXEC);
+    int synced = fd >= 0 && fsync(fd) == 0, e = errno;
     if (fd >= 0)
         close(fd);
-    if (!synced || rename(from, to))
-        return afs_fail(err, n, "%s: cannot %s: %s", from, synced ? "rename" : "write to disk",
-                        strerror(errno));
-    return 0;
+    int rc = !synced ? afs_fail(err, n, "%s: cannot write to disk: %s", from, strerror(e))
+             : afs_h5_check_destination(to, 1, err, n) ? -1
+             : rename(from, to) ? afs_fail(err, n, "%s: cannot rename to %s: %s", from, to,
+                                           strerror(errno))
+             : 0;
+    if (rc)
+        unlink(from);
+    return rc;
+}
+
+/* A new HDF5 file in memory (the core driver, no backing store): HDF5
+ * never writes the disk itself, so a full disk fails in write_image, in
+ * write(2) with the system's reason, never inside H5Ocopy (HDF5 1.10
+ * crashes there when a write fails, and leaves its file behind). */
+static hid_t memory_file(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = -1;
+    /* HDF5 still tries to open the name (O_RDWR) before it makes the
+     * file: one in a folder that is not there. */
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) >= 0)
+        f = H5Fcreate("/afsim-in-memory: no such folder/file.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    return f;
+}
+
+/* Closes memory file f and puts its bytes at path (what: "the shard
+ * file", for messages): written to PATH.PID.tmp, then durable_rename. 0,
+ * or -1 with err naming the file and the system's reason (a full disk),
+ * nothing left beside path. */
+static int write_image(hid_t f, const char *path, const char *what, char *err, size_t n)
+{
+    char tmp[AFS_PATH_MAX + 48];
+    ssize_t size = H5Fflush(f, H5F_SCOPE_LOCAL) < 0 ? -1 : H5Fget_file_image(f, NULL, 0);
+    char *image = size > 0 ? malloc((size_t)size) : NULL;
+    int made = image && H5Fget_file_image(f, image, (size_t)size) == size;
+    H5Fclose(f);
+    if (!made) {
+        free(image);
+        return afs_fail(err, n, "%s: cannot make %s in memory (%s)", path, what,
+                        size > 0 ? "out of memory" : "HDF5 failed");
+    }
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    unlink(tmp); /* left by a killed run of the same pid: never a finished file */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644), e = errno;
+    size_t put = 0;
+    while (fd >= 0 && put < (size_t)size) {
+        ssize_t w = write(fd, image + put, (size_t)size - put);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            e = w < 0 ? errno : ENOSPC; /* nothing written and no reason: no room */
+            break;
+        }
+        put += (size_t)w;
+    }
+    free(image);
+    if (fd >= 0 && close(fd) != 0 && put == (size_t)size) {
+        e = errno;
+        put = 0;
+    }
+    if (fd < 0 || put < (size_t)size) {
+        if (fd >= 0)
+            unlink(tmp);
+        return afs_fail(err, n, "%s: cannot write %s: %s", tmp, what, strerror(e));
+    }
+    return durable_rename(tmp, path, err, n);
 }
 
 static void fingerprint_text(const afs_sweep *s, char *buf, size_t n)
@@ -511,47 +705,71 @@ static int tune_deadline(const afs_sweep *s, afs_config *cfg, afs_backend *b, ch
     return set(cfg, "deadline", "alpha", s->alpha[at], err, n) ? 1 : 0;
 }
 
-/* Point p, trained (a learning method) and evaluated on held-out episodes.
- * Its evaluation goes to DIR/points/pP.part.h5, renamed to pP.h5 once
- * whole: that file's presence, and nothing else, marks the point finished,
- * so a point cut short by a kill is run again from its start. */
-static int run_point(const afs_sweep *s, const char *dir, long p, afs_backend *b,
-                     const char *method, afs_config *cfg, char *err, size_t n)
+/* What the sweep sets in point p's configuration before a learning
+ * method trains: its training file DIR/points/pP-train.h5, with the
+ * checkpoint beside it. */
+static int train_settings(const char *dir, long p, afs_config *cfg, char *err, size_t n)
 {
-    char part[AFS_PATH_MAX], done[AFS_PATH_MAX], train[AFS_PATH_MAX], ckpt[AFS_PATH_MAX];
-    char policy[AFS_PATH_MAX + 8], episodes[16];
-    point_path(part, sizeof part, dir, p, ".part.h5");
-    point_path(done, sizeof done, dir, p, ".h5");
+    char train[AFS_PATH_MAX];
     point_path(train, sizeof train, dir, p, "-train.h5");
-    int rc = 0;
+    cfg->run.overwrite = 1;
+    return set(cfg, "run", "out", train, err, n) || set(cfg, "train", "checkpoint", "", err, n);
+}
+
+/* What it sets before the evaluation: the policy (the method, or the
+ * checkpoint train_settings named), DIR/points/pP.part.h5 and the held-out
+ * episodes. The configuration a finished point's file holds (point_is). */
+static int eval_settings(const afs_sweep *s, const char *dir, long p, const char *method,
+                         afs_config *cfg, char *err, size_t n)
+{
+    char part[AFS_PATH_MAX], ckpt[AFS_PATH_MAX], policy[AFS_PATH_MAX + 8], episodes[16];
+    point_path(part, sizeof part, dir, p, ".part.h5");
     snprintf(policy, sizeof policy, "%s", method);
-    if (!strcmp(method, "deadline") && s->nalphas > 0)
-        rc = tune_deadline(s, cfg, b, err, n);
-    if (!rc && afs_agent_algo_params(cfg, method)) {
-        afs_train_options t = {method, NULL, AFS_PROGRESS_NONE, NULL, "afsim sweep", 1};
-        cfg->run.overwrite = 1;
-        rc = set(cfg, "run", "out", train, err, n) || set(cfg, "train", "checkpoint", "", err, n);
-        rc = rc ? 1 : afs_train(cfg, b, &t, err, n);
+    if (afs_agent_algo_params(cfg, method)) {
         afs_train_checkpoint_path(cfg, ckpt, sizeof ckpt);
         snprintf(policy, sizeof policy, "ckpt:%s", ckpt);
     }
     snprintf(episodes, sizeof episodes, "%d", s->eval_episodes);
-    if (!rc && (set(cfg, "run", "policies", policy, err, n) || set(cfg, "run", "out", part, err, n) ||
-                set(cfg, "run", "episodes", episodes, err, n)))
+    cfg->run.overwrite = 1;
+    cfg->run.trace = 0;
+    return set(cfg, "run", "policies", policy, err, n) || set(cfg, "run", "out", part, err, n) ||
+           set(cfg, "run", "episodes", episodes, err, n);
+}
+
+/* Point p, trained (a learning method) and evaluated on held-out episodes.
+ * Its evaluation goes to DIR/points/pP.part.h5, renamed to pP.h5 once
+ * whole: that file, holding this point's configuration (point_is), marks
+ * the point finished, so a point cut short by a kill is run again from
+ * its start. */
+static int run_point(const afs_sweep *s, const char *dir, long p, afs_backend *b,
+                     const char *method, afs_config *cfg, char *err, size_t n)
+{
+    char part[AFS_PATH_MAX], done[AFS_PATH_MAX];
+    point_path(part, sizeof part, dir, p, ".part.h5");
+    point_path(done, sizeof done, dir, p, ".h5");
+    int rc = 0;
+    if (!strcmp(method, "deadline") && s->nalphas > 0)
+        rc = tune_deadline(s, cfg, b, err, n);
+    if (!rc && afs_agent_algo_params(cfg, method)) {
+        afs_train_options t = {method, NULL, AFS_PROGRESS_NONE, NULL, "afsim sweep", 1};
+        rc = train_settings(dir, p, cfg, err, n) ? 1 : afs_train(cfg, b, &t, err, n);
+    }
+    if (!rc && eval_settings(s, dir, p, method, cfg, err, n))
         rc = 1;
     if (!rc) {
         afs_run_options o = {AFS_PROGRESS_NONE, NULL, "afsim sweep", 1};
-        cfg->run.overwrite = 1;
-        cfg->run.trace = 0;
         rc = afs_run(cfg, b, &o, err, n);
     }
     if (!rc && durable_rename(part, done, err, n))
         rc = 1;
+    if (rc)
+        unlink(part); /* never a finished point: left, it would only take room */
     return rc;
 }
 
-/* Copies finished point p into group `points` of a shard file, with its
- * training's curves (as train/) and what the point is as attributes. */
+/* Copies finished point p into group `points` of a shard file, with a
+ * learning method's training curves (as train/) and what the point is as
+ * attributes. */
 static int copy_point(const afs_sweep *s, const char *dir, long p, hid_t points, char *err,
                       size_t n)
 {
@@ -562,6 +780,7 @@ static int copy_point(const afs_sweep *s, const char *dir, long p, hid_t points,
         free(cfg);
         return afs_fail(err, n, "point %ld: %s", p, cfg ? why : "out of memory");
     }
+    int learns = afs_agent_algo_params(cfg, method) != NULL;
     free(cfg);
     point_path(done, sizeof done, dir, p, ".h5");
     point_path(train, sizeof train, dir, p, "-train.h5");
@@ -571,7 +790,7 @@ static int copy_point(const afs_sweep *s, const char *dir, long p, hid_t points,
     bad = src < 0 || H5Ocopy(src, ".", points, name, H5P_DEFAULT, H5P_DEFAULT) < 0;
     if (src >= 0)
         H5Fclose(src);
-    if (!bad && exists(train)) {
+    if (!bad && learns && file_at(train) == 1) {
         char to[64];
         snprintf(to, sizeof to, "%s/train", name);
         src = H5Fopen(train, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -586,20 +805,22 @@ static int copy_point(const afs_sweep *s, const char *dir, long p, hid_t points,
           afs_h5_attr_write_string(g, "sweep_description", desc) < 0;
     if (g >= 0)
         H5Gclose(g);
-    return bad ? afs_fail(err, n, "%s: cannot copy point %ld into the shard file", done, p) : 0;
+    return bad ? afs_fail(err, n, "%s: cannot copy point %ld into the shard file (out of "
+                          "memory? a point file damaged since the start?)", done, p) : 0;
 }
 
-/* DIR/shard-<i>-of-<N>.h5 made anew from the shard's finished points:
- * written beside and renamed over the old one, so it is always whole. */
+/* DIR/shard-<i>-of-<N>.h5 made anew from the shard's finished points, in
+ * memory, then written beside and renamed over the old one, so it is
+ * always whole. */
 static int write_shard(const afs_sweep *s, const char *dir, int shard, int shards, long *count,
                        char *err, size_t n)
 {
-    char path[AFS_PATH_MAX], tmp[AFS_PATH_MAX + 8], done[AFS_PATH_MAX], grid[4096], id[20];
+    char path[AFS_PATH_MAX], done[AFS_PATH_MAX], grid[4096], id[20];
     snprintf(path, sizeof path, "%s/shard-%d-of-%d.h5", dir, shard, shards);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    *count = 0;
+    hid_t f = memory_file();
     if (f < 0)
-        return afs_fail(err, n, "%s: cannot create the shard file (a full disk? no rights?)", tmp);
+        return afs_fail(err, n, "%s: cannot make the shard file in memory", path);
     hid_t points = H5Gcreate2(f, "points", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int64_t total = afs_sweep_points(s), at[2] = {shard, shards};
     describe_grid(s, grid, sizeof grid);
@@ -608,28 +829,22 @@ static int write_shard(const afs_sweep *s, const char *dir, int shard, int shard
               afs_h5_attr_write(f, "sweep_shard", H5T_NATIVE_INT64, 2, at) < 0 ||
               afs_h5_attr_write_string(f, "sweep_grid", grid) < 0 ||
               afs_h5_attr_write_string(f, "sweep_profile", s->profile) < 0 ||
-              afs_h5_attr_write_string(f, "sweep_fingerprint", id) < 0;
-    *count = 0;
+              afs_h5_attr_write_string(f, "sweep_fingerprint", id) < 0
+              ? afs_fail(err, n, "%s: cannot make the shard file's attributes in memory", path) : 0;
     for (long p = shard; !bad && p < total; p += shards) {
         point_path(done, sizeof done, dir, p, ".h5");
         if (!exists(done))
             continue;
-        if (copy_point(s, dir, p, points, err, n)) {
-            bad = 2;
-            break;
-        }
-        ++*count;
+        bad = copy_point(s, dir, p, points, err, n);
+        *count += !bad;
     }
     if (points >= 0)
         H5Gclose(points);
-    bad |= H5Fclose(f) < 0;
-    if (!bad && durable_rename(tmp, path, err, n))
-        return -1;
     if (bad) {
-        unlink(tmp);
-        return bad == 2 ? -1 : afs_fail(err, n, "%s: cannot write the shard file (a full disk?)", tmp);
+        H5Fclose(f);
+        return -1;
     }
-    return 0;
+    return write_image(f, path, "the shard file", err, n);
 }
 
 /* Seconds the shard's unfinished points after p should take: each at the
@@ -669,13 +884,17 @@ static void eta(double seconds, char *buf, size_t n)
 /* DIR/sweep.id names the sweep whose results the folder holds (its
  * fingerprint, grid and profile): written by the first run, compared by
  * every later one, so that results of another grid, profile or base
- * configuration are never taken for this sweep's finished points. */
+ * configuration are never taken for this sweep's finished points. Called
+ * under lock_dir's gate: two first runs never both write it. */
 static int claim_dir(const afs_sweep *s, const char *dir, char *err, size_t n)
 {
     char path[AFS_PATH_MAX + 16], tmp[AFS_PATH_MAX + 48], id[20], grid[4096], line[128];
     snprintf(path, sizeof path, "%s/sweep.id", dir);
     fingerprint_text(s, id, sizeof id);
-    FILE *f = fopen(path, "r");
+    int at = file_at(path);
+    if (at < 0)
+        return afs_fail(err, n, "%s is not a regular file: remove it, or give another --out", path);
+    FILE *f = at ? fopen(path, "r") : NULL;
     if (f) {
         int same = fgets(line, sizeof line, f) && !strncmp(line, id, strlen(id)) &&
                    line[strlen(id)] == '\n';
@@ -688,62 +907,198 @@ static int claim_dir(const afs_sweep *s, const char *dir, char *err, size_t n)
     }
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     describe_grid(s, grid, sizeof grid);
-    f = fopen(tmp, "w");
-    int bad = !f || fprintf(f, "%s\ngrid: %s\nprofile: %s\n", id, grid, s->profile) < 0;
-    bad |= f && fclose(f) != 0;
-    if (bad || durable_rename(tmp, path, err, n)) {
-        unlink(tmp);
-        return bad ? afs_fail(err, n, "%s: cannot write (a full disk?)", tmp) : -1;
+    unlink(tmp); /* a killed run's of the same pid */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    int bad = !f || fprintf(f, "%s\ngrid: %s\nprofile: %s\n", id, grid, s->profile) < 0, e = errno;
+    if (f && fclose(f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    } else if (!f && fd >= 0) {
+        close(fd);
     }
+    if (bad) {
+        unlink(tmp);
+        return afs_fail(err, n, "%s: cannot write: %s", tmp, strerror(e));
+    }
+    return durable_rename(tmp, path, err, n);
+}
+
+/* The refusal of a run of `shards` shards on dir while a run of `other`
+ * shards (process pid) goes on there: named by that run's shard lock. */
+static int other_run(const char *dir, long other, long pid, int shards, char *err, size_t n)
+{
+    char holder[512] = "", out[AFS_PATH_MAX + 300];
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && !holder[0] && (e = readdir(d));) {
+        int i, of, end = 0;
+        if (sscanf(e->d_name, "shard-%d-of-%d.h5.lock%n", &i, &of, &end) != 2 || e->d_name[end] ||
+            of != other)
+            continue;
+        snprintf(out, sizeof out, "%s/shard-%d-of-%d.h5", dir, i, of);
+        afs_outlock_holder(out, holder, sizeof holder);
+    }
+    if (d)
+        closedir(d);
+    if (!holder[0])
+        snprintf(holder, sizeof holder, "pid %ld", pid);
+    return afs_fail(err, n, "%s is being swept by another run with --shard I/%ld (%s): runs on "
+                    "one folder at once must be shards I/N of one N (here N = %d), or they would "
+                    "run the same points; wait for it to end, or give another --out", dir, other,
+                    holder, shards);
+}
+
+/* Runs on one folder at once: shards of one count N may go on together
+ * (their points are disjoint, and each shard file has its own lock), a
+ * run of another count may not (it would run the same points at the same
+ * moment). Each run holds a read lock (fcntl: shared, and it can tell its
+ * holder's pid) on byte N of DIR/sweep.lock for its whole life, taken
+ * under a short write lock on byte 0, the gate, under which it also checks
+ * that no other byte is held and claims the folder (sweep.id). The
+ * kernel drops the locks of a process that dies, SIGKILL included. The
+ * lock's file descriptor (closing it lets go), or -1 with err. */
+static int lock_dir(const afs_sweep *s, const char *dir, int shards, char *err, size_t n)
+{
+    char path[AFS_PATH_MAX + 16], why[1200];
+    snprintf(path, sizeof path, "%s/sweep.lock", dir);
+    int fd = afs_outlock_open(path, why, sizeof why);
+    if (fd < 0)
+        return afs_fail(err, n, "%s: %s", dir, why);
+    struct flock gate = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    struct flock mine = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = shards, .l_len = 1};
+    int rc = fcntl(fd, F_SETLKW, &gate) ? afs_fail(err, n, "%s: cannot lock: %s", path,
+                                                   strerror(errno)) : 0;
+    /* bytes 1 .. N-1, then N+1 onwards (a length of 0 runs to the end) */
+    for (int side = shards > 1 ? 0 : 1; !rc && side < 2; side++) {
+        struct flock other = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+                              .l_start = side ? (off_t)shards + 1 : 1,
+                              .l_len = side ? 0 : (off_t)shards - 1};
+        if (fcntl(fd, F_GETLK, &other))
+            rc = afs_fail(err, n, "%s: cannot test the lock: %s", path, strerror(errno));
+        else if (other.l_type != F_UNLCK)
+            rc = other_run(dir, (long)other.l_start, (long)other.l_pid, shards, err, n);
+    }
+    if (!rc && fcntl(fd, F_SETLK, &mine))
+        rc = afs_fail(err, n, "%s: cannot lock: %s", path, strerror(errno));
+    if (!rc)
+        rc = claim_dir(s, dir, err, n);
+    gate.l_type = F_UNLCK;
+    fcntl(fd, F_SETLK, &gate);
+    if (rc) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Keys a finished point's file may hold with other values than the point's
+ * configuration made now: paths into the folder (moved since, perhaps),
+ * and what the sweep sets for each run. */
+static const char *const free_keys[] = {"run.out", "run.policies", "run.overwrite", "run.trace",
+                                        "run.threads", "train.checkpoint", NULL};
+enum { NFREE = sizeof free_keys / sizeof *free_keys };
+
+/* Says in why how a file is not the point it claims to be; 0. */
+static int not_the_point(char *why, size_t wn, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int not_the_point(char *why, size_t wn, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, wn, fmt, ap);
+    va_end(ap);
     return 0;
 }
 
-/* Whether point p is finished. A point file that HDF5 cannot open (the
- * machine went down before its bytes reached the disk) is set aside and
- * the point runs again. */
-static int finished_point(const char *dir, long p)
+/* Whether the file at path is point p of this sweep: its configuration
+ * (root attributes, every key) is the one the sweep makes for p now,
+ * free_keys aside, and it holds the run of p's method. 1 when it is; 0
+ * when not, with why and the suffix it is set aside with; -1 on an error
+ * (err). */
+static int point_is(const afs_sweep *s, const char *dir, long p, const char *path,
+                    const char **aside, char *why, size_t wn, char *err, size_t n)
 {
-    char done[AFS_PATH_MAX], aside[AFS_PATH_MAX + 16];
-    point_path(done, sizeof done, dir, p, ".h5");
-    if (!exists(done))
-        return 0;
-    hid_t f = H5Fopen(done, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f >= 0) {
-        H5Fclose(f);
-        return 1;
+    afs_config *want = malloc(sizeof *want), *got = malloc(sizeof *got);
+    const char *method, *keys[NFREE + 1];
+    char desc[512], a[AFS_PATH_MAX + 64], b[AFS_PATH_MAX + 64], e[1024];
+    int rc = !want || !got ? afs_fail(err, n, "out of memory") : 1;
+    if (rc > 0 && (afs_sweep_point(s, p, want, &method, desc, sizeof desc, err, n) ||
+                   (afs_agent_algo_params(want, method) && train_settings(dir, p, want, err, n)) ||
+                   eval_settings(s, dir, p, method, want, err, n)))
+        rc = -1;
+    hid_t f = rc > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    *aside = ".other.h5";
+    if (rc > 0 && f < 0) {
+        *aside = ".damaged.h5";
+        rc = not_the_point(why, wn, "cannot be read");
+    } else if (rc > 0 && afs_h5_config_read(f, path, got, e, sizeof e)) {
+        rc = not_the_point(why, wn, "holds no configuration of this afsim (%s)", e);
+    } else if (rc > 0) {
+        memcpy(keys, free_keys, sizeof free_keys); /* with its NULL at NFREE - 1 */
+        keys[NFREE - 1] = !strcmp(method, "deadline") ? "deadline.alpha" : NULL; /* tuned */
+        keys[NFREE] = NULL;
+        int k = afs_config_first_difference(want, got, keys);
+        char run[AFS_PATH_MAX + 8];
+        snprintf(run, sizeof run, "runs/%s", want->run.policy_label[0]);
+        if (k >= 0) {
+            const afs_config_key *key = afs_config_key_at(k);
+            afs_config_format(got, key, a, sizeof a);
+            afs_config_format(want, key, b, sizeof b);
+            rc = not_the_point(why, wn, "was made with %s.%s = %s, this sweep's point %ld (%s) "
+                               "has %s", key->section, key->name, a, p, desc, b);
+        } else if (H5Lexists(f, "runs", H5P_DEFAULT) <= 0 || H5Lexists(f, run, H5P_DEFAULT) <= 0) {
+            rc = not_the_point(why, wn, "holds no run %s: it is another point's, not point %ld "
+                               "(%s)", want->run.policy_label[0], p, desc);
+        }
     }
-    point_path(aside, sizeof aside, dir, p, ".damaged.h5");
-    fprintf(stderr, "afsim: sweep: %s cannot be read: moved to %s, the point runs again\n", done,
-            aside);
-    return rename(done, aside) ? 1 : 0; /* not moved: write_shard will say why */
+    if (f >= 0)
+        H5Fclose(f);
+    free(want);
+    free(got);
+    return rc;
 }
 
-int afs_sweep_run(const afs_sweep *s, const char *dir, int shard, int shards, afs_backend *b,
-                  int progress, char *err, size_t n)
+/* Whether point p is finished: 1, or 0 to run it. A point file that HDF5
+ * cannot open (the machine went down before its bytes reached the disk),
+ * or that is not this sweep's point p (copied from another sweep or over
+ * another point, or made before sweep.id was removed and the sweep
+ * changed), is set aside with a message, and the point runs again. -1
+ * with err when the path holds what is not a regular file. */
+static int finished_point(const afs_sweep *s, const char *dir, long p, char *err, size_t n)
 {
-    char points_dir[AFS_PATH_MAX], done[AFS_PATH_MAX], desc[512], left[32];
-    char shard_path[AFS_PATH_MAX + 64];
-    if (strlen(dir) > AFS_PATH_MAX - 64 || strchr(dir, ',')) {
-        afs_fail(err, n, "--out %s: %s", dir, strchr(dir, ',') ? "a folder without commas, "
-                 "please (trained policies are named in comma-separated lists)" : "too long a path");
-        return 1;
-    }
-    snprintf(points_dir, sizeof points_dir, "%s/points", dir);
-    snprintf(shard_path, sizeof shard_path, "%s/shard-%d-of-%d.h5", dir, shard, shards);
-    if (make_dir(dir, err, n) || make_dir(points_dir, err, n) || claim_dir(s, dir, err, n))
-        return 1;
-    afs_outlock lock;
-    if (afs_outlock_take(&lock, shard_path, "afsim sweep", err, n))
-        return 1;
+    char done[AFS_PATH_MAX], aside[AFS_PATH_MAX + 16], why[2 * AFS_PATH_MAX + 1024];
+    const char *suffix;
+    point_path(done, sizeof done, dir, p, ".h5");
+    int at = file_at(done);
+    if (at <= 0)
+        return at ? afs_fail(err, n, "%s is not a regular file: remove it (point %ld's results "
+                             "go there)", done, p) : 0;
+    int is = point_is(s, dir, p, done, &suffix, why, sizeof why, err, n);
+    if (is)
+        return is;
+    point_path(aside, sizeof aside, dir, p, suffix);
+    fprintf(stderr, "afsim: sweep: %s %s: moved to %s, the point runs again\n", done, why, aside);
+    if (rename(done, aside))
+        return afs_fail(err, n, "%s: cannot move it aside to %s: %s", done, aside, strerror(errno));
+    return 0;
+}
+
+/* The shard's points run in order, the finished ones skipped; the shard
+ * file rewritten after each. 0, 1 (err) or 130 (stopped). */
+static int run_shard(const afs_sweep *s, const char *dir, int shard, int shards, afs_backend *b,
+                     int progress, char *err, size_t n)
+{
+    char done[AFS_PATH_MAX], desc[512], left[32];
     long total = afs_sweep_points(s), mine = 0, finished = 0, ran = 0;
     for (long p = shard; p < total; p += shards) {
+        int f = finished_point(s, dir, p, err, n);
+        if (f < 0)
+            return 1;
         mine++;
-        finished += finished_point(dir, p);
+        finished += f;
     }
-    if (write_shard(s, dir, shard, shards, &finished, err, n)) {
-        afs_outlock_drop(&lock);
+    if (write_shard(s, dir, shard, shards, &finished, err, n))
         return 1;
-    }
     if (progress)
         fprintf(stderr, "sweep: shard %d of %d: %ld of the grid's %ld points, %ld finished before\n",
                 shard, shards, mine, total, finished);
@@ -784,10 +1139,34 @@ int afs_sweep_run(const afs_sweep *s, const char *dir, int shard, int shards, af
                     count, mine, shard, shards, p, desc, now_s() - t0, left);
     }
     free(cfg);
-    afs_outlock_drop(&lock);
     if (rc == 130)
         fprintf(stderr, "afsim: sweep stopped by a signal: %ld of the shard's %ld points are "
                 "finished; run the same command to go on\n", finished + ran, mine);
+    return rc;
+}
+
+int afs_sweep_run(const afs_sweep *s, const char *dir, int shard, int shards, afs_backend *b,
+                  int progress, char *err, size_t n)
+{
+    char points_dir[AFS_PATH_MAX], shard_path[AFS_PATH_MAX + 64], what[64];
+    if (strlen(dir) > AFS_PATH_MAX - 64 || strchr(dir, ',')) {
+        afs_fail(err, n, "--out %s: %s", dir, strchr(dir, ',') ? "a folder without commas, "
+                 "please (trained policies are named in comma-separated lists)" : "too long a path");
+        return 1;
+    }
+    snprintf(points_dir, sizeof points_dir, "%s/points", dir);
+    snprintf(shard_path, sizeof shard_path, "%s/shard-%d-of-%d.h5", dir, shard, shards);
+    snprintf(what, sizeof what, "afsim sweep --shard %d/%d", shard, shards);
+    if (make_dir(dir, err, n))
+        return 1;
+    int dir_lock = lock_dir(s, dir, shards, err, n);
+    if (dir_lock < 0)
+        return 1;
+    afs_outlock lock = {-1, ""};
+    int rc = make_dir(points_dir, err, n) || afs_outlock_take(&lock, shard_path, what, err, n)
+             ? 1 : run_shard(s, dir, shard, shards, b, progress, err, n);
+    afs_outlock_drop(&lock);
+    close(dir_lock);
     return rc;
 }
 
@@ -811,7 +1190,8 @@ static herr_t merge_one(hid_t from, const char *name, const H5L_info_t *info, vo
         return -1;
     }
     if (H5Ocopy(from, name, m->to, name, H5P_DEFAULT, H5P_DEFAULT) < 0) {
-        afs_fail(m->err, m->n, "%s: cannot copy point %s (a full disk?)", m->input, name);
+        afs_fail(m->err, m->n, "%s: cannot copy point %s (out of memory? a damaged shard?)",
+                 m->input, name);
         return -1;
     }
     m->copied++;
@@ -854,23 +1234,28 @@ static int same_sweep(hid_t f, const char *input, hid_t out, int first, sweep_id
     return 0;
 }
 
-/* afs_sweep_merge with the first input's identity in first and the
- * temporary file's name in tmp. */
+/* afs_sweep_merge with the first input's identity in first. */
 static int merge(const char *out, int force, char *const *inputs, int ninputs, sweep_id *first,
-                 char *tmp, size_t tn, char *err, size_t n)
+                 char *err, size_t n)
 {
     if (ninputs < 1)
         return afs_fail(err, n, "give the shard files to merge");
-    if (!force && exists(out))
-        return afs_fail(err, n, "%s exists: give another output, or --force to replace it", out);
-    snprintf(tmp, tn, "%s.%ld.tmp", out, (long)getpid());
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* A regular file or nothing, --force or not: never a device (as root,
+     * `merge /dev/full` would have replaced the device node). */
+    if (afs_h5_check_destination(out, force, err, n))
+        return -1;
+    hid_t f = memory_file();
     if (f < 0)
-        return afs_fail(err, n, "%s: cannot create the merged file", tmp);
+        return afs_fail(err, n, "%s: cannot make the merged file in memory", out);
     hid_t points = H5Gcreate2(f, "points", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     merge_ctx m = {points, NULL, err, n, 0};
-    int bad = points < 0 ? afs_fail(err, n, "%s: cannot create /points", tmp) : 0;
+    int bad = points < 0 ? afs_fail(err, n, "%s: cannot make /points in memory", out) : 0;
     for (int i = 0; !bad && i < ninputs; i++) {
+        if (file_at(inputs[i]) != 1) { /* a FIFO would hang H5Fopen */
+            bad = afs_fail(err, n, "%s: %s", inputs[i], file_at(inputs[i]) ? "not a regular file"
+                           : "no such file");
+            break;
+        }
         hid_t in = H5Fopen(inputs[i], H5F_ACC_RDONLY, H5P_DEFAULT);
         if (in < 0) {
             bad = afs_fail(err, n, "%s: cannot open as an HDF5 file", inputs[i]);
@@ -888,14 +1273,12 @@ static int merge(const char *out, int force, char *const *inputs, int ninputs, s
     }
     if (points >= 0)
         H5Gclose(points);
-    if (H5Fclose(f) < 0 && !bad)
-        bad = afs_fail(err, n, "%s: cannot write the merged file (a full disk?)", tmp);
-    if (!bad && durable_rename(tmp, out, err, n))
-        bad = -1;
     if (bad) {
-        unlink(tmp);
+        H5Fclose(f);
         return -1;
     }
+    if (write_image(f, out, "the merged file", err, n))
+        return -1;
     printf("merged %ld of the sweep's %lld points into %s", m.copied, (long long)first->total, out);
     if (m.copied < first->total) {
         printf(": %lld missing (shards not run, or not finished)\n",
@@ -909,12 +1292,11 @@ static int merge(const char *out, int force, char *const *inputs, int ninputs, s
 int afs_sweep_merge(const char *out, int force, char *const *inputs, int ninputs, char *err,
                     size_t n)
 {
-    char tmp[AFS_PATH_MAX + 48];
     sweep_id *first = malloc(sizeof *first);
     err[0] = 0;
     if (!first)
         return afs_fail(err, n, "out of memory");
-    int rc = merge(out, force, inputs, ninputs, first, tmp, sizeof tmp, err, n);
+    int rc = merge(out, force, inputs, ninputs, first, err, n);
     free(first);
     return rc;
 }

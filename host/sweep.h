@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "../kernels/backend.h"
 #include "config.h"
 
@@ -55,6 +56,18 @@ long afs_sweep_points(const afs_sweep *s);
  * label gets "p<p>" and a readable description in desc. */
 int afs_sweep_point(const afs_sweep *s, long p, afs_config *cfg, const char **method,
                     char *desc, size_t dn, char *err, size_t n);
+
+/* The shard to run: --shard I/N (arg), else Slurm's array variables
+ * (task_id - task_min of task_count; task_min NULL is 0), else 0 of 1.
+ * Every number is checked whole (no "abc" read as 0, no wrap-around):
+ * 0, or -1 with err naming the value. */
+int afs_sweep_shard(const char *arg, const char *task_id, const char *task_min,
+                    const char *task_count, int *shard, int *shards, char *err, size_t n);
+
+/* Writes the points of shard `shard` of `shards`, one a line: its label
+ * (p000000) and description (the swept keys, the method, the seed). 0, or
+ * -1 with err. */
+int afs_sweep_list(const afs_sweep *s, int shard, int shards, FILE *out, char *err, size_t n);
 
 /* Shard `shard` of `shards` (points p with p % shards == shard), its
  * finished points skipped: into DIR/shard-<i>-of-<N>.h5, with the points'

@@ -19,9 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -661,4 +664,194 @@ Test(crash, a_sweep_killed_and_run_again_ends_as_the_uninterrupted_one, .timeout
                       "%.17g %.17g killed and run again", p, columns[c], a[0], a[1], b[0], b[1]);
         }
     }
+}
+
+/* ---- A disk that fills up under a sweep or a merge ---- */
+
+/* A 2 MiB tmpfs at dir/small, seen only by this test's process and the
+ * runs it starts (a mount namespace of their own: the mount goes with the
+ * test however it ends); the test is skipped, saying why, where mounting
+ * is not allowed (not root, a container without CAP_SYS_ADMIN). A real
+ * ENOSPC, not the file size limit's EFBIG: HDF5 crashed on it in H5Ocopy. */
+static void small_disk(char *buf, size_t n)
+{
+    path_in(buf, n, "small");
+    cr_assert_eq(mkdir(buf, 0700), 0);
+    if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("afsim-test", buf, "tmpfs", 0, "size=2m") != 0)
+        cr_skip_test("cannot mount a small tmpfs here (%s): the full-disk cases of sweep and "
+                     "merge are skipped", strerror(errno));
+}
+
+static void drop_small_disk(const char *disk)
+{
+    umount2(disk, MNT_DETACH);
+    rmdir(disk);
+}
+
+/* Fills disk with a file of zeros until about `room` bytes are left. */
+static void fill_to(const char *disk, long room)
+{
+    char path[600];
+    static char zeros[1 << 16];
+    struct statvfs v;
+    snprintf(path, sizeof path, "%s/fill", disk);
+    unlink(path);
+    cr_assert_eq(statvfs(disk, &v), 0);
+    long left = (long)(v.f_bavail * v.f_frsize) - room;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    while (left > 0) {
+        ssize_t w = write(fd, zeros, left < (long)sizeof zeros ? (size_t)left : sizeof zeros);
+        if (w <= 0)
+            break;
+        left -= w;
+    }
+    close(fd);
+}
+
+/* afsim with args (blank-separated words), stderr into err_path; the exit
+ * status, 128 + the signal when one ended it. */
+static int afsim_status(const char *args, const char *err_path)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "exec '%s' %s > /dev/null 2> '%s'", AFSIM_BIN, args, err_path);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Files under folder (one level of subfolders) whose names contain what. */
+static int files_named(const char *folder, const char *what)
+{
+    char sub[700];
+    int count = 0;
+    DIR *d = opendir(folder);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        count += strstr(e->d_name, what) != NULL;
+        snprintf(sub, sizeof sub, "%s/%s", folder, e->d_name);
+        DIR *s = opendir(sub);
+        for (struct dirent *f; s && (f = readdir(s));)
+            count += f->d_name[0] != '.' && strstr(f->d_name, what) != NULL;
+        if (s)
+            closedir(s);
+    }
+    if (d)
+        closedir(d);
+    return count;
+}
+
+static void remove_tree(const char *path)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* 8 points of heuristics: about 50 KiB a point file, the shard file the
+ * sum of them (written beside the old one, then renamed over it). */
+static const char *small_sweep = "[sweep]\nenv.agents = 3, 4\nmethods = greedy, random\n"
+                                 "seeds = 2\neval_episodes = 1\n[run]\nenvs = 1\n[env]\nslots = 2\n";
+
+/* A sweep on a disk that fills up, from no room at all to almost enough:
+ * each run ends with exit 1 and the system's reason, or 0; never a crash
+ * (HDF5 1.10 crashed in H5Ocopy writing the shard file), never a
+ * temporary or half-written file left behind; the shard file, when there,
+ * opens and holds finished points only. With room again, the same command
+ * finishes the sweep from the points finished before. */
+Test(crash, a_full_disk_under_a_sweep_keeps_every_finished_point, .timeout = 240)
+{
+    char ini[512], disk[512], out[600], err[512], shard[700], args[2048];
+    path_in(ini, sizeof ini, "small-sweep.ini");
+    path_in(err, sizeof err, "small-sweep.err");
+    FILE *f = fopen(ini, "w");
+    cr_assert_not_null(f);
+    fputs(small_sweep, f);
+    fclose(f);
+    small_disk(disk, sizeof disk);
+    snprintf(out, sizeof out, "%s/s", disk);
+    snprintf(shard, sizeof shard, "%s/shard-0-of-1.h5", out);
+    snprintf(args, sizeof args, "sweep %s --backend cpu --set run.threads=1 --out %s", ini, out);
+    int full = 0, shard_full = 0;
+    /* room from 0 to 1.1 MiB, about what the whole sweep takes at its peak
+     * (8 point files and two shard files), in steps of 44 KiB: each moment
+     * of each point's and the shard file's writes is hit by some level */
+    for (long room = 0; room <= 1100 << 10; room += 44 << 10) {
+        fill_to(disk, room);
+        int st = afsim_status(args, err);
+        const char *text = stderr_of(err);
+        cr_assert(st == 0 || st == 1, "room %ld: status %d: %s", room, st, text);
+        cr_assert_eq(files_named(out, ".tmp") + files_named(out, ".part."), 0,
+                     "room %ld: a temporary file left: %s", room, text);
+        if (st == 1) {
+            cr_assert(strstr(text, "No space left on device"), "room %ld: %s", room, text);
+            full++;
+            shard_full += strstr(text, "the shard file") != NULL;
+        }
+        int finished = files_named(out, ".h5") - files_named(out, "shard-");
+        int in_shard = points_in_child(shard);
+        cr_assert(in_shard == -3 || (in_shard >= 0 && in_shard <= finished),
+                  "room %ld: the shard file holds %d points, %d finished", room, in_shard, finished);
+        /* room again: the finished points stand, the rest run */
+        char unfilled[700], before[64];
+        snprintf(unfilled, sizeof unfilled, "%s/fill", disk);
+        unlink(unfilled);
+        st = afsim_status(args, err);
+        text = stderr_of(err);
+        snprintf(before, sizeof before, "%d finished before", finished);
+        cr_assert(st == 0 && strstr(text, before), "room %ld: status %d, %d point files before: %s",
+                  room, st, finished, text);
+        cr_assert_eq(points_in_child(shard), 8, "room %ld", room);
+        remove_tree(out);
+    }
+    fprintf(stderr, "crash test: a full disk under a sweep: %d of 26 levels failed a run, %d "
+            "in the shard file's write\n", full, shard_full);
+    cr_assert_geq(full, 10, "only %d of the disk levels failed a run", full);
+    cr_assert_geq(shard_full, 1, "no level failed in the shard file's write");
+    drop_small_disk(disk);
+}
+
+/* A merge onto a full disk: exit 1 with the system's reason, no output and
+ * no temporary file (HDF5 crashed there at every level, leaving
+ * OUT.PID.tmp); with room enough, the merged file with every point. */
+Test(crash, a_full_disk_under_a_merge_leaves_nothing, .timeout = 120)
+{
+    char ini[512], disk[512], ref[512], err[512], shard[700], out[600], args[2048];
+    path_in(ini, sizeof ini, "merge-sweep.ini");
+    path_in(ref, sizeof ref, "merge-sweep");
+    path_in(err, sizeof err, "merge.err");
+    FILE *f = fopen(ini, "w");
+    cr_assert_not_null(f);
+    fputs(small_sweep, f);
+    fclose(f);
+    snprintf(args, sizeof args, "sweep %s --backend cpu --quiet --out %s", ini, ref);
+    cr_assert_eq(afsim_status(args, err), 0, "%s", stderr_of(err));
+    snprintf(shard, sizeof shard, "%s/shard-0-of-1.h5", ref);
+    struct stat st;
+    cr_assert_eq(stat(shard, &st), 0);
+    small_disk(disk, sizeof disk);
+    snprintf(out, sizeof out, "%s/merged.h5", disk);
+    snprintf(args, sizeof args, "merge %s %s", out, shard);
+    int full = 0, merged = 0;
+    for (long room = 0; room <= st.st_size + (64 << 10); room += st.st_size / 12) {
+        fill_to(disk, room);
+        int status = afsim_status(args, err);
+        const char *text = stderr_of(err);
+        cr_assert_eq(files_named(disk, ".tmp"), 0, "room %ld: a temporary file left: %s", room, text);
+        if (status == 1) {
+            cr_assert(strstr(text, "No space left on device") && strstr(text, "merged.h5"),
+                      "room %ld: %s", room, text);
+            cr_assert_neq(access(out, F_OK), 0, "room %ld: a failed merge left its output", room);
+            full++;
+        } else {
+            cr_assert_eq(status, 0, "room %ld: status %d: %s", room, status, text);
+            cr_assert_eq(points_in_child(out), 8, "room %ld", room);
+            cr_assert_eq(unlink(out), 0);
+            merged++;
+        }
+    }
+    cr_assert(full >= 8 && merged >= 1, "%d levels full, %d merged", full, merged);
+    drop_small_disk(disk);
+    remove_tree(ref);
 }

@@ -212,7 +212,21 @@ expect_exit "a swept key that does not exist" 2 "typo.ini:2: sweep.env.agentz: n
 printf '[sweep]\nenv.agents = 3, 0\nmethods = greedy\n' > zero.ini
 expect_exit "a value out of range, found before anything runs" 2 "sweep.env.agents.*'0'" \
   "$afsim" sweep zero.ini --out bad
+expect_exit "a shard count past int's range, not wrapped" 2 "--shard 1/99999999999: expected I/N" \
+  "$afsim" sweep grid.ini --shard 1/99999999999 --out bad
+expect_exit "SLURM_ARRAY_TASK_ID that is not a number, not task 0" 2 \
+  "SLURM_ARRAY_TASK_ID='abc': not a whole number" \
+  env SLURM_ARRAY_TASK_ID=abc SLURM_ARRAY_TASK_COUNT=2 "$afsim" sweep grid.ini --out bad
+printf '[sweep]\nenv.agents = 3\nmethods = greedy, esdlr\n[profile.fast]\nsweep.methods = greedy\n' > unused.ini
+expect_exit "a typo in a list that the profile replaces" 2 "unused.ini:3: sweep.methods: 'esdlr'" \
+  "$afsim" sweep unused.ini --check --profile fast --out bad
 [ ! -e bad ] || fail "a refused sweep made its folder"
+expect_exit "--check lists the shard's points" 0 "p000013  env.agents=4 run.envs=1 method=greedy seed=2" \
+  run --check --shard 1/3 --out three
+mkfifo fifo.h5
+expect_exit "merge --force onto a FIFO" 1 "fifo.h5 exists and is not a regular file" \
+  "$afsim" merge fifo.h5 three/shard-0-of-3.h5 --force
+[ -p fifo.h5 ] || fail "merge --force replaced a FIFO"
 printf '[sweep]\nenv.agents = 3\nmethods = greedy, gready\n' > method.ini
 expect_exit "an unknown method" 2 "'gready' is not one of" "$afsim" sweep method.ini --out bad
 expect_exit "--shard 3/3" 2 "expected I/N with 0 <= I < N" run --shard 3/3
