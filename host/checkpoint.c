@@ -6,34 +6,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fail.h"
 #include "h5attr.h"
+#include "h5out.h"
 
-/* A 1-D dataset of count elements of type, copied from backend memory. */
+/* Chunks of at most this many bytes: each carries its own checksum. */
+#define CHUNK_BYTES (1u << 20)
+
+/* A 1-D dataset of count elements of type, copied from backend memory,
+ * with HDF5's Fletcher32 checksum on each chunk (docs/output.md,
+ * "Checkpoints": HDF5 checks its own structure, not a dataset's values). */
 static herr_t write_array(hid_t group, const char *name, hid_t type, afs_backend *b,
                           const void *dev, size_t count, size_t elem, void *host)
 {
-    hsize_t len = count;
+    hsize_t len = count, chunk = count < CHUNK_BYTES / elem ? count : CHUNK_BYTES / elem;
     b->to_host(b, host, dev, count * elem);
     hid_t space = H5Screate_simple(1, &len, NULL);
-    hid_t ds = H5Dcreate2(group, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (count && (H5Pset_chunk(dcpl, 1, &chunk) < 0 || H5Pset_fletcher32(dcpl) < 0)) {
+        H5Pclose(dcpl);
+        H5Sclose(space);
+        return -1;
+    }
+    hid_t ds = H5Dcreate2(group, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     herr_t rc = ds < 0 ? -1 : H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, host);
     if (ds >= 0)
         H5Dclose(ds);
+    H5Pclose(dcpl);
     H5Sclose(space);
     return rc;
 }
 
-/* Reads a 1-D dataset of exactly count elements into backend memory; -1
+enum { READ_OK = 0, READ_MISSING = -1, READ_DAMAGED = -2 };
+
+/* Reads a 1-D dataset of exactly count elements into host: READ_MISSING
  * when it is missing or has another shape (checked before reading: a file
- * may hold anything). */
-static herr_t read_array(hid_t group, const char *name, hid_t type, afs_backend *b, void *dev,
-                         size_t count, size_t elem, void *host)
+ * may hold anything), READ_DAMAGED when its contents cannot be read (a
+ * chunk whose checksum does not match, or a file cut short). */
+static int read_dataset(hid_t group, const char *name, hid_t type, size_t count, void *host)
 {
     hid_t ds = H5Dopen2(group, name, H5P_DEFAULT);
     if (ds < 0)
-        return -1;
+        return READ_MISSING;
     hid_t space = H5Dget_space(ds);
     hsize_t len = 0;
     int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
@@ -41,12 +57,18 @@ static herr_t read_array(hid_t group, const char *name, hid_t type, afs_backend 
         H5Sget_simple_extent_dims(space, &len, NULL);
     if (space >= 0)
         H5Sclose(space);
-    herr_t rc = rank == 1 && len == count
-                    ? H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, host) : -1;
+    int rc = rank != 1 || len != count ? READ_MISSING
+             : H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, host) < 0 ? READ_DAMAGED
+                                                                          : READ_OK;
     H5Dclose(ds);
-    if (rc >= 0)
-        b->to_backend(b, dev, host, count * elem);
     return rc;
+}
+
+/* What read_dataset's failure means, for messages. */
+static const char *read_failure(int rc)
+{
+    return rc == READ_DAMAGED ? "damaged: its checksum does not match (or the file is cut short)"
+                              : "missing or of another size";
 }
 
 static herr_t attr_i64(hid_t obj, const char *name, int64_t v)
@@ -116,6 +138,10 @@ int afs_checkpoint_save(const char *path, afs_backend *b, const afs_checkpoint *
 {
     char tmp[AFS_PATH_MAX + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    /* the rename below replaces whatever is at path: only a regular file */
+    if (afs_check_output(path, "train.checkpoint", 1, err, n) ||
+        afs_check_output(tmp, "train.checkpoint", 1, err, n))
+        return -1;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     void *host = malloc(largest(c));
     /* HDF5 1.10's format: checksummed superblock and object headers, which
@@ -143,6 +169,26 @@ int afs_checkpoint_save(const char *path, afs_backend *b, const afs_checkpoint *
     return 0;
 }
 
+void afs_checkpoint_of_results(const char *out, char *buf, size_t n)
+{
+    size_t len = strlen(out);
+    int h5 = len > 3 && !strcmp(out + len - 3, ".h5");
+    snprintf(buf, n, "%.*s.ckpt.h5", (int)(h5 ? len - 3 : len), out);
+}
+
+/* For a file that is not a checkpoint: when it is a results file with a
+ * training's checkpoint beside it (the default name), where that is. */
+static const char *hint_beside(const char *path, char *buf, size_t n)
+{
+    char ckpt[AFS_PATH_MAX + 16];
+    struct stat st;
+    afs_checkpoint_of_results(path, ckpt, sizeof ckpt);
+    if (stat(ckpt, &st) != 0 || !S_ISREG(st.st_mode))
+        return "";
+    snprintf(buf, n, "; a results file? The checkpoint of its training is %s: give that", ckpt);
+    return buf;
+}
+
 /* A checkpoint is HDF5 with a superblock of version 2 or later (checksums):
  * what afs_checkpoint_save writes. Checked before HDF5 parses the file,
  * which it cannot always do safely when the file is damaged. */
@@ -157,9 +203,11 @@ static int checksummed_hdf5(const char *path, char *err, size_t n)
     fclose(f);
     if (got < sizeof head || memcmp(head, signature, sizeof signature))
         return afs_fail(err, n, "%s: not a checkpoint (not an HDF5 file)", path);
+    char hint[AFS_PATH_MAX + 96];
     if (head[8] < 2)
         return afs_fail(err, n, "%s: not a checkpoint written by this afsim (HDF5 superblock "
-                        "version %d, without checksums)", path, head[8]);
+                        "version %d, without checksums)%s", path, head[8],
+                        hint_beside(path, hint, sizeof hint));
     return 0;
 }
 
@@ -202,19 +250,10 @@ static int read_floats(hid_t g, const char *path, afs_backend *b, const afs_para
                        const char *what, float *dev, void *host, char *err, size_t n)
 {
     /* read into the host buffer first, checked before it reaches the backend */
-    hid_t ds = H5Dopen2(g, what, H5P_DEFAULT);
-    hid_t space = ds < 0 ? -1 : H5Dget_space(ds);
-    hsize_t len = 0;
-    int ok = space >= 0 && H5Sget_simple_extent_ndims(space) == 1;
-    if (ok)
-        H5Sget_simple_extent_dims(space, &len, NULL);
-    ok = ok && len == p->n && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, host) >= 0;
-    if (space >= 0)
-        H5Sclose(space);
-    if (ds >= 0)
-        H5Dclose(ds);
-    if (!ok)
-        return afs_fail(err, n, "%s: parameter set '%s' is incomplete (%s)", path, p->name, what);
+    int rc = read_dataset(g, what, H5T_NATIVE_FLOAT, p->n, host);
+    if (rc)
+        return afs_fail(err, n, "%s: parameter set '%s' is incomplete or damaged (%s %s)", path,
+                        p->name, what, read_failure(rc));
     long bad = first_bad(host, p->n, !strcmp(what, "adam_v"));
     if (bad >= 0)
         return afs_fail(err, n, "%s: parameter set '%s' holds %g in %s[%ld]: not a usable "
@@ -293,11 +332,14 @@ int afs_checkpoint_load(const char *path, afs_backend *b, afs_checkpoint *c, int
     if (!rc && c->nblobs && !have_state && !blobs_optional)
         rc = afs_fail(err, n, "%s: the checkpoint holds no saved state (replay)", path);
     g = have_state ? H5Gopen2(f, "state", H5P_DEFAULT) : -1;
-    for (int i = 0; i < c->nblobs && have_state && !rc; i++)
-        if (g < 0 || read_array(g, c->blobs[i].name, H5T_NATIVE_UINT8, b, c->blobs[i].data,
-                                c->blobs[i].bytes, 1, host) < 0)
-            rc = afs_fail(err, n, "%s: saved state '%s' is missing or of another size", path,
-                          c->blobs[i].name);
+    for (int i = 0; i < c->nblobs && have_state && !rc; i++) {
+        const afs_ckpt_blob *s = &c->blobs[i];
+        int got = g < 0 ? READ_MISSING : read_dataset(g, s->name, H5T_NATIVE_UINT8, s->bytes, host);
+        if (got)
+            rc = afs_fail(err, n, "%s: saved state '%s' is %s", path, s->name, read_failure(got));
+        else
+            b->to_backend(b, s->data, host, s->bytes);
+    }
     if (g >= 0)
         H5Gclose(g);
     if (blobs_loaded)

@@ -13,7 +13,10 @@
  *   /state/<name>      uint8 [bytes]: other backend arrays, as raw bytes
  *
  * Written in HDF5's 1.10 format (checksummed superblock and object
- * headers); a file without checksums is refused before HDF5 reads it. */
+ * headers); a file without checksums is refused before HDF5 reads it.
+ * Every dataset has HDF5's Fletcher32 filter (its values checksummed, chunk
+ * by chunk, verified as they are read; a file written before has none and
+ * loads without the check). */
 #ifndef AFS_CHECKPOINT_H
 #define AFS_CHECKPOINT_H
 
@@ -62,8 +65,9 @@ typedef struct afs_checkpoint {
     int nblobs;
 } afs_checkpoint;
 
-/* Writes path atomically. cfg: the configuration to keep with it (read back
- * by afs_checkpoint_config). 0, or -1 with err. */
+/* Writes path atomically, replacing only a regular file (afs_check_output:
+ * never a device). cfg: the configuration to keep with it (read back by
+ * afs_checkpoint_config). 0, or -1 with err. */
 int afs_checkpoint_save(const char *path, afs_backend *b, const afs_checkpoint *c,
                         const afs_config *cfg, char *err, size_t n);
 /* Restores c's sets (each by its params' name, of the same shape and size)
@@ -72,6 +76,10 @@ int afs_checkpoint_save(const char *path, afs_backend *b, const afs_checkpoint *
  * says whether they were there. -1 with err naming what does not match. */
 int afs_checkpoint_load(const char *path, afs_backend *b, afs_checkpoint *c, int blobs_optional,
                         int *blobs_loaded, char *err, size_t n);
+/* The checkpoint that afsim train writes beside its results file `out` by
+ * default: NAME.ckpt.h5 for NAME.h5 (OUT.ckpt.h5 for a name without .h5). */
+void afs_checkpoint_of_results(const char *out, char *buf, size_t n);
+
 /* The algorithm and the configuration a checkpoint was made with (to build
  * the model before loading into it); cfg's keys are set from the file. */
 int afs_checkpoint_config(const char *path, char *algo, size_t algo_n, afs_config *cfg,

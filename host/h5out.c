@@ -45,6 +45,7 @@ struct afs_h5 {
     int nruns;
     const afs_h5_run *current; /* the run the appends go to */
     hsize_t trace_pending;     /* trace records written for the episode under way */
+    int write_failed;          /* a write of this file failed: write nothing more */
     dev_t dev;                 /* the file created, to notice it replaced */
     ino_t ino;
     char path[AFS_PATH_MAX];
@@ -85,6 +86,7 @@ static const char *h5_reason(char *buf, size_t n)
     do {                                                                            \
         if ((expr) < 0) {                                                           \
             char why_[256];                                                         \
+            h->write_failed = 1;                                                    \
             return afs_fail(err, n, "%s: writing the results failed: %s (%s at %s:%d)", \
                             h->path, h5_reason(why_, sizeof why_), #expr, __FILE__, __LINE__); \
         }                                                                           \
@@ -256,26 +258,28 @@ static const char *dir_of(const char *path, char *buf, size_t n)
     return buf;
 }
 
-int afs_h5_check_destination(const char *path, int overwrite, char *err, size_t n)
+int afs_check_output(const char *path, const char *option, int overwrite, char *err, size_t n)
 {
     struct stat st, lst;
     struct statvfs vfs;
     char dir[AFS_PATH_MAX];
     if (strlen(path) >= AFS_PATH_MAX - 64)
-        return afs_fail(err, n, "%s: the results file name is too long", path);
+        return afs_fail(err, n, "%s: the file name is too long (%s)", path, option);
     dir_of(path, dir, sizeof dir);
     int exists = lstat(path, &lst) == 0, target = stat(path, &st) == 0;
     if (target && S_ISDIR(st.st_mode))
-        return afs_fail(err, n, "%s is a directory: give a file name, e.g. --out %s/afsim.h5",
-                        path, path);
+        return afs_fail(err, n, "%s is a directory: give %s a file name, e.g. %s/afsim.h5",
+                        path, option, path);
     if (exists && !target)
         return afs_fail(err, n, "%s is a symbolic link to a missing file: remove it or choose "
-                        "another --out", path);
+                        "another %s", path, option);
     if (exists && !S_ISREG(st.st_mode))
-        return afs_fail(err, n, "%s exists and is not a regular file: choose another --out", path);
+        return afs_fail(err, n, "%s exists and is not a regular file (a device, a pipe or a "
+                        "socket: afsim replaces only regular files): choose another %s", path,
+                        option);
     if (exists && !overwrite)
-        return afs_fail(err, n, "%s already exists: choose another --out, or pass --force to "
-                        "replace it", path);
+        return afs_fail(err, n, "%s already exists: choose another %s, or pass --force to "
+                        "replace it", path, option);
     if (stat(dir, &st) != 0)
         return afs_fail(err, n, "%s: the directory %s does not exist (%s): create it first",
                         path, dir, strerror(errno));
@@ -286,6 +290,11 @@ int afs_h5_check_destination(const char *path, int overwrite, char *err, size_t 
     if (access(dir, W_OK) != 0)
         return afs_fail(err, n, "%s: cannot write in %s (%s)", path, dir, strerror(errno));
     return 0;
+}
+
+int afs_h5_check_destination(const char *path, int overwrite, char *err, size_t n)
+{
+    return afs_check_output(path, "--out", overwrite, err, n);
 }
 
 /* A name beside path for the new file: it takes its place only once it is
@@ -365,6 +374,8 @@ static int make_run(afs_h5 *h, const afs_h5_run *r, const afs_config *cfg, char 
     AFS_H5_CHECK(attr_int(g, "seed", cfg->run.seed));
     if (r->checkpoint)
         AFS_H5_CHECK(attr_string(g, "checkpoint", r->checkpoint));
+    if (r->trained_with)
+        AFS_H5_CHECK(attr_string(g, "trained_with", r->trained_with));
     for (int i = 0; i < r->nnumbers; i++)
         AFS_H5_CHECK(afs_h5_attr_write(g, r->numbers[i].name, H5T_NATIVE_DOUBLE, 0,
                                        &r->numbers[i].value));
@@ -565,9 +576,11 @@ int afs_h5_begin_run(afs_h5 *h, const char *name, char *err, size_t n)
     char why[256];
     if (h->run >= 0 && h->current && !strcmp(h->current->name, name))
         return 0; /* already the current run */
-    if (h->run >= 0 && (table_trim(&h->episodes) < 0 || table_trim(&h->trace) < 0))
+    if (h->run >= 0 && (table_trim(&h->episodes) < 0 || table_trim(&h->trace) < 0)) {
+        h->write_failed = 1;
         return afs_fail(err, n, "%s: cutting the last run's datasets to their finished rows "
                         "failed: %s", h->path, h5_reason(why, sizeof why));
+    }
     close_run(h);
     h->trace_pending = 0;
     h->current = NULL;
@@ -652,13 +665,26 @@ static int still_ours(const afs_h5 *h, char *err, size_t n)
     return 0;
 }
 
+/* Every run cut to its finished rows (afs_h5_begin_run cuts the run it
+ * leaves), runs never begun too (to none): the file a clean close leaves. */
+static int trim_runs(afs_h5 *h, char *err, size_t n)
+{
+    char why[256];
+    for (int r = 0; r < h->nruns; r++)
+        if (afs_h5_begin_run(h, h->runs_desc[r].name, err, n))
+            return -1;
+    if (h->run >= 0 && (table_trim(&h->episodes) < 0 || table_trim(&h->trace) < 0))
+        return afs_fail(err, n, "%s: cutting the datasets to their finished rows failed: %s",
+                        h->path, h5_reason(why, sizeof why));
+    return 0;
+}
+
 int afs_h5_close(afs_h5 *h, int failed, char *err, size_t n)
 {
     if (!h)
         return 0;
     char why[256];
-    int result = 0;
-    if (failed) {
+    if (failed && h->write_failed) {
         /* After a failed write, HDF5 must write nothing more: closing would
          * flush metadata that points past the end of a file the disk could
          * not grow (HDF5 1.10 then refuses the file: "truncated file"). The
@@ -668,9 +694,9 @@ int afs_h5_close(afs_h5 *h, int failed, char *err, size_t n)
         free_h5(h);
         return 0;
     }
-    if (h->run >= 0 && (table_trim(&h->episodes) < 0 || table_trim(&h->trace) < 0))
-        result = afs_fail(err, n, "%s: cutting the datasets to their finished rows failed: %s",
-                          h->path, h5_reason(why, sizeof why));
+    /* A run that ended with another error (a training's not-finite loss)
+     * closes as a clean end does. */
+    int result = trim_runs(h, err, n);
     close_run(h);
     if (h->runs >= 0)
         H5Gclose(h->runs);

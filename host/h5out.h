@@ -28,9 +28,14 @@ typedef struct afs_h5 afs_h5;
 /* Call first, before any other HDF5 call of the program. */
 void afs_h5_setup(void);
 
-/* Whether a results file can be made at path (or replace the one there,
- * with overwrite): 0, or -1 with err naming the reason (a directory, a
- * missing folder, a read-only file system, an existing file, ...). */
+/* Whether a file afsim writes can be made at path (or replace the one
+ * there, with overwrite: only ever a regular file, never a device, a pipe
+ * or a directory): 0, or -1 with err naming the reason (a directory, a
+ * device, a missing folder, a read-only file system, an existing file,
+ * ...) and option, the setting that gave the path (e.g. "--out",
+ * "train.checkpoint"). */
+int afs_check_output(const char *path, const char *option, int overwrite, char *err, size_t n);
+/* afs_check_output of a results file (--out). */
 int afs_h5_check_destination(const char *path, int overwrite, char *err, size_t n);
 /* A float64 column a run has beyond the metrics (training's losses). */
 typedef struct afs_h5_column { const char *name, *unit, *doc; } afs_h5_column;
@@ -44,6 +49,8 @@ typedef struct afs_h5_run {
     const char *backend;    /* "cpu" or "cuda" */
     int trace;              /* with a trace dataset */
     const char *checkpoint; /* a trained policy's checkpoint, or NULL */
+    const char *trained_with; /* its training's environment keys that differ
+                               * from this run's ("key = value, ..."), or NULL */
     const char *policy;     /* what played (an algorithm), when not the name */
     long long rows;         /* rows expected, to allocate ahead (0: run.episodes) */
     const afs_h5_column *extra; /* float64 columns after the metrics */
@@ -79,11 +86,13 @@ afs_h5 *afs_h5_continue(const char *path, const char *run_id, const afs_h5_run *
 /* The file's `run_id` attribute: set once after afs_h5_create (training
  * writes it, and keeps it in its checkpoints). */
 int afs_h5_set_run_id(afs_h5 *h, const char *run_id, char *err, size_t n);
-/* Closes the file; -1 when the final write failed or the file at the path
- * is no longer the one written (deleted or replaced). failed: after a
- * failed write (a full disk), when nothing more is written and the file
- * stays as its last flush left it, `finished` saying how many rows hold;
- * its HDF5 handle then stays open until the process ends. */
+/* Closes the file, every run's datasets cut to its finished rows; -1 when
+ * the final write failed or the file at the path is no longer the one
+ * written (deleted or replaced). failed: the run ended with an error. When
+ * that error was a failed write of this file (a full disk), nothing more is
+ * written: the file stays as its last flush left it, `finished` saying how
+ * many rows hold, and its HDF5 handle stays open until the process ends;
+ * after any other error (a not-finite loss) it closes as after success. */
 int afs_h5_close(afs_h5 *h, int failed, char *err, size_t n);
 
 #endif

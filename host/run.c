@@ -2,12 +2,14 @@
 #include "run.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../kernels/common/env_math.h"
 #include "../kernels/env.h"
+#include "checkpoint.h"
 #include "episode.h"
 #include "h5out.h"
 #include "memory.h"
@@ -91,23 +93,64 @@ static void progress_line(const char *policy, int ep, int episodes, double rate,
     fflush(stderr);
 }
 
-/* The agent of policy p: a heuristic, or a trained policy from its
- * checkpoint. */
-static afs_agent *agent_of(const afs_config *cfg, int p, afs_backend *b, char *err, size_t n)
+/* A trained policy plays in the run's environment, which may not be its
+ * training's: the environment keys (the afs_env_params of the
+ * configuration) whose values differ, as "key = training's value, ...",
+ * into buf ("" when none). 0, or -1 with err when the checkpoint's
+ * configuration cannot be read. */
+static int trained_with(const afs_config *cfg, const char *path, char *buf, size_t cap,
+                        char *err, size_t n)
 {
-    if (cfg->run.policy[p] == AFS_POLICY_CHECKPOINT)
-        return afs_agent_from_checkpoint(cfg->run.policy_path[p], b, cfg, cfg->run.envs, err, n);
-    return afs_agent_create(cfg->run.policy_label[p], b, cfg, cfg->run.envs, 0, err, n);
+    afs_config *trained = malloc(sizeof *trained);
+    char algo[32];
+    if (!trained)
+        return afs_fail(err, n, "out of memory");
+    afs_config_defaults(trained);
+    int rc = afs_checkpoint_config(path, algo, sizeof algo, trained, err, n);
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; !rc && i < afs_config_key_count(); i++) {
+        const afs_config_key *k = afs_config_key_at(i);
+        size_t env = offsetof(afs_config, env);
+        if (k->offset < env || k->offset >= env + sizeof cfg->env)
+            continue;
+        char then[AFS_PATH_MAX + 8], now[AFS_PATH_MAX + 8];
+        afs_config_format(trained, k, then, sizeof then);
+        afs_config_format(cfg, k, now, sizeof now);
+        if (strcmp(then, now) && used < cap)
+            used += (size_t)snprintf(buf + used, cap - used, "%s%s.%s = %s", used ? ", " : "",
+                                     k->section, k->name, then);
+    }
+    free(trained);
+    return rc;
+}
+
+/* The agent of policy p: a heuristic, or a trained policy from its
+ * checkpoint (whose networks must fit the run's environment: a MADDPG
+ * critic takes every agent of an environment). differs: trained_with's. */
+static afs_agent *agent_of(const afs_config *cfg, int p, const char *differs, afs_backend *b,
+                           char *err, size_t n)
+{
+    if (cfg->run.policy[p] != AFS_POLICY_CHECKPOINT)
+        return afs_agent_create(cfg->run.policy_label[p], b, cfg, cfg->run.envs, 0, err, n);
+    afs_agent *a = afs_agent_from_checkpoint(cfg->run.policy_path[p], b, cfg, cfg->run.envs,
+                                             err, n);
+    size_t used = strlen(err);
+    if (!a && differs && differs[0] && used + 1 < n)
+        snprintf(err + used, n - used, " (it was trained with %s: play it in that environment)",
+                 differs);
+    return a;
 }
 
 static int run_policy(run_state *s, afs_backend *b, const afs_config *cfg, int p,
-                      const afs_run_options *opt, policy_total *tot, char *err, size_t n)
+                      const char *differs, const afs_run_options *opt, policy_total *tot,
+                      char *err, size_t n)
 {
     const char *name = cfg->run.policy_label[p];
     double last_print = 0.0;
     if (afs_h5_begin_run(s->h5, name, err, n))
         return 1;
-    afs_agent *agent = agent_of(cfg, p, b, err, n);
+    afs_agent *agent = agent_of(cfg, p, differs, b, err, n);
     if (!agent)
         return 1;
     memset(tot, 0, sizeof *tot);
@@ -187,12 +230,22 @@ int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
     afs_outlock lock = {-1, ""};
     afs_h5_run runs[AFS_MAX_POLICIES];
     int rc = 0, done = 0;
+    char differs[AFS_MAX_POLICIES][1024]; /* outlive the file: runs points to them */
     memset(&s, 0, sizeof s);
-    for (int p = 0; p < np; p++)
+    for (int p = 0; p < np; p++) {
+        int trained = cfg->run.policy[p] == AFS_POLICY_CHECKPOINT;
+        if (trained && trained_with(cfg, cfg->run.policy_path[p], differs[p], sizeof differs[p],
+                                    err, n))
+            return 1;
+        if (trained && differs[p][0])
+            fprintf(stderr, "afsim: warning: %s was trained with %s, which this run changes: "
+                    "it plays outside its training (recorded in /runs/%s as trained_with)\n",
+                    cfg->run.policy_label[p], differs[p], cfg->run.policy_label[p]);
         runs[p] = (afs_h5_run){.name = cfg->run.policy_label[p], .backend = b->name,
                                .trace = cfg->run.trace,
-                               .checkpoint = cfg->run.policy[p] == AFS_POLICY_CHECKPOINT
-                                                 ? cfg->run.policy_path[p] : NULL};
+                               .checkpoint = trained ? cfg->run.policy_path[p] : NULL,
+                               .trained_with = trained ? differs[p] : NULL};
+    }
     /* The output is this run's from before it is created until it is
      * closed: a second run on it is refused, --force or not. */
     if (run_alloc(&s, b, cfg, opt->progress != AFS_PROGRESS_NONE, err, n) ||
@@ -204,7 +257,7 @@ int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
         return 1;
     }
     for (; done < np && !rc && !afs_stop_level(); done++)
-        rc = run_policy(&s, b, cfg, done, opt, &totals[done], err, n);
+        rc = run_policy(&s, b, cfg, done, differs[done], opt, &totals[done], err, n);
     char close_err[AFS_PATH_MAX + 512];
     if (afs_h5_close(s.h5, rc != 0, close_err, sizeof close_err) && !rc)
         rc = afs_fail(err, n, "%s", close_err);

@@ -62,9 +62,7 @@ void afs_train_checkpoint_path(const afs_config *cfg, char *buf, size_t n)
         snprintf(buf, n, "%s", cfg->train.checkpoint);
         return;
     }
-    size_t len = strlen(cfg->run.out);
-    int h5 = len > 3 && !strcmp(cfg->run.out + len - 3, ".h5");
-    snprintf(buf, n, "%.*s.ckpt.h5", (int)(h5 ? len - 3 : len), cfg->run.out);
+    afs_checkpoint_of_results(cfg->run.out, buf, n);
 }
 
 /* Everything one training owns; freed by train_free whatever happened. */
@@ -186,7 +184,10 @@ static int make_agent(train_state *s, char *err, size_t n)
     if (c.counters.seed != cfg->run.seed || !c.run_id[0])
         return afs_fail(err, n, "%s is not a training checkpoint of this run (seed %u, run id "
                         "'%s')", s->opt->resume, c.counters.seed, c.run_id);
-    s->agent->ops->set_updates(s->agent, c.counters.updates, with_replay);
+    char why[512];
+    if (s->agent->ops->set_updates(s->agent, c.counters.updates, with_replay, why, sizeof why))
+        return afs_fail(err, n, "%s: %s: not a checkpoint this afsim wrote (damaged?)",
+                        s->opt->resume, why);
     s->k = c.counters;
     snprintf(s->run_id, sizeof s->run_id, "%s", c.run_id);
     if (!with_replay && s->opt->progress != AFS_PROGRESS_NONE)
@@ -220,6 +221,32 @@ static int open_output(train_state *s, char *err, size_t n)
     return afs_h5_set_run_id(s->h5, s->run_id, err, n);
 }
 
+/* NAME.TAG.h5 beside the checkpoint NAME.h5 (NAME.h5.TAG.h5 for a
+ * checkpoint named otherwise). */
+static void beside_checkpoint(const train_state *s, const char *tag, char *path, size_t cap)
+{
+    size_t len = strlen(s->ckpt);
+    int h5 = len > 3 && !strcmp(s->ckpt + len - 3, ".h5");
+    snprintf(path, cap, "%.*s.%s.h5", (int)(h5 ? len - 3 : len), s->ckpt, tag);
+}
+
+/* The checkpoint and the files beside it that a training may replace
+ * (NAME.epN.h5 are checked as they come): regular files or none, in a
+ * folder that can be written, before anything is trained. */
+static int check_checkpoints(const train_state *s, char *err, size_t n)
+{
+    static const char *const tags[] = {"best", "last-good"};
+    char path[AFS_PATH_MAX + 48];
+    if (afs_check_output(s->ckpt, "train.checkpoint", 1, err, n))
+        return -1;
+    for (size_t i = 0; i < sizeof tags / sizeof *tags; i++) {
+        beside_checkpoint(s, tags[i], path, sizeof path);
+        if (afs_check_output(path, "train.checkpoint", 1, err, n))
+            return -1;
+    }
+    return 0;
+}
+
 static int set_up(train_state *s, char *err, size_t n)
 {
     const afs_config *cfg = s->cfg;
@@ -228,7 +255,7 @@ static int set_up(train_state *s, char *err, size_t n)
     if (!strcmp(s->ckpt, cfg->run.out))
         return afs_fail(err, n, "train.checkpoint = %s is the results file: give another name",
                         s->ckpt);
-    if (plan(s, &info, err, n) ||
+    if (check_checkpoints(s, err, n) || plan(s, &info, err, n) ||
         afs_h5_check_destination(cfg->run.out, cfg->run.overwrite || s->opt->resume, err, n))
         return -1;
     if (afs_env_init(&s->env, s->b, &cfg->env, cfg->run.envs, cfg->run.seed))
@@ -237,6 +264,10 @@ static int set_up(train_state *s, char *err, size_t n)
     s->env_made = 1;
     if (make_agent(s, err, n))
         return -1;
+    if (s->k.episode > cfg->train.episodes)
+        return afs_fail(err, n, "%s has trained %lld episodes already, more than train.episodes "
+                        "= %d: pass --episodes N above %lld to train more", s->opt->resume,
+                        (long long)s->k.episode, cfg->train.episodes, (long long)s->k.episode);
     describe_runs(s, &s->agent->replay);
     return open_output(s, err, n);
 }
@@ -258,15 +289,6 @@ static int save_checkpoint(train_state *s, const char *path, int with_replay, ch
     return afs_checkpoint_save(path, s->b, &c, s->cfg, err, n);
 }
 
-/* NAME.TAG.h5 beside the checkpoint NAME.h5 (NAME.h5.TAG.h5 for a
- * checkpoint named otherwise). */
-static void beside_checkpoint(const train_state *s, const char *tag, char *path, size_t cap)
-{
-    size_t len = strlen(s->ckpt);
-    int h5 = len > 3 && !strcmp(s->ckpt + len - 3, ".h5");
-    snprintf(path, cap, "%.*s.%s.h5", (int)(h5 ? len - 3 : len), s->ckpt, tag);
-}
-
 /* The checkpoint just written, kept also as NAME.epN.h5: a second name
  * of the same file (a hard link: the next checkpoint replaces NAME by a
  * new file, this one stays), or a copy where links are not supported. */
@@ -275,6 +297,8 @@ static int keep_copy(train_state *s, char *err, size_t n)
     char path[AFS_PATH_MAX + 64], tag[32];
     snprintf(tag, sizeof tag, "ep%lld", (long long)s->k.episode);
     beside_checkpoint(s, tag, path, sizeof path);
+    if (afs_check_output(path, "train.checkpoint", 1, err, n))
+        return -1;
     unlink(path); /* an older one of the same episode (a resumed training redoing it) */
     if (link(s->ckpt, path) == 0)
         return 0;
@@ -462,9 +486,14 @@ static void summary(train_state *s, FILE *f)
     double elapsed = now_s() - s->t_start;
     int done = (int)s->k.episode - s->first_episode;
     double steps = (double)done * s->env.E * s->env.M * s->env.p.slots;
-    fprintf(f, "%s: %d episodes trained in %.1f s (%.3g agent-steps/s with learning), %lld "
-            "gradient steps\n", s->opt->algo, done, elapsed, elapsed > 0 ? steps / elapsed : 0.0,
-            (long long)s->k.updates);
+    if (s->opt->resume && !done)
+        fprintf(f, "%s: nothing to train: %s has trained %d episodes already, train.episodes is "
+                "%d (pass --episodes N above %d to train more)\n", s->opt->algo, s->opt->resume,
+                s->first_episode, s->cfg->train.episodes, s->first_episode);
+    else
+        fprintf(f, "%s: %d episodes trained in %.1f s (%.3g agent-steps/s with learning), %lld "
+                "gradient steps\n", s->opt->algo, done, elapsed,
+                elapsed > 0 ? steps / elapsed : 0.0, (long long)s->k.updates);
     if (s->evaluated)
         fprintf(f, "last evaluation (%d held-out episodes): success %.4f  latency %.4f s  cost "
                 "%.4f  return %.4f  offload %.3f\n", s->cfg->train.eval_episodes,
@@ -493,10 +522,6 @@ int afs_train(const afs_config *cfg, afs_backend *b, const afs_train_options *op
     s.first_episode = (int)s.k.episode;
     s.ckpt_episode = s.k.episode;
     s.t_start = now_s();
-    if (!rc && s.k.episode >= cfg->train.episodes && opt->progress != AFS_PROGRESS_NONE)
-        fprintf(stderr, "afsim: the checkpoint has trained %lld episodes already, train.episodes "
-                "is %d: nothing to do (raise --episodes to go on)\n", (long long)s.k.episode,
-                cfg->train.episodes);
     int stopped_at_once = 0;
     for (int ep = (int)s.k.episode; !rc && ep < cfg->train.episodes && !afs_stop_level(); ep++) {
         rc = train_episode(&s, ep, err, n);

@@ -1,6 +1,12 @@
 #include "replay.h"
 
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "kernels/common/groups_math.h"
 
 #define ALIGN 256
 /* Rows of a ring at most: the sum tree's L (an int, a power of two at
@@ -213,11 +219,97 @@ void afs_replay_sync_meta(afs_replay *r, afs_backend *b)
     b->to_backend(b, r->meta, meta, sizeof meta);
 }
 
-void afs_replay_restore_meta(afs_replay *r, afs_backend *b)
+/* -1 with the message in err (the replay layer knows no file names: the
+ * caller adds the checkpoint's). */
+static int refuse(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The bookkeeping: head is where block number `blocks` goes (the ring fills
+ * from slot 0), and a pending block is one that was written. */
+static int check_meta(const afs_replay *r, const int64_t *meta, char *err, size_t n)
+{
+    int64_t head = meta[0], blocks = meta[1], pending = meta[2];
+    if (blocks < 0 || blocks > INT64_MAX / 2 || head < 0 || head >= r->slots ||
+        head != blocks % r->slots || (pending != 0 && pending != 1) || (pending && !blocks) ||
+        meta[3] != 0)
+        return refuse(err, n, "the replay's bookkeeping is out of range (head %lld, blocks "
+                      "%lld, pending %lld, %lld; a ring of %d slots)", (long long)head,
+                      (long long)blocks, (long long)pending, (long long)meta[3], r->slots);
+    return 0;
+}
+
+/* The largest priority and a uniform leaf's value (1); both are leaves. */
+static int check_priority(const float *prio, char *err, size_t n)
+{
+    if (prio[0] != 1.0f || !isfinite(prio[1]) || !(prio[1] > 0.0f))
+        return refuse(err, n, "the replay's priorities are damaged (%g, %g)", (double)prio[0],
+                      (double)prio[1]);
+    return 0;
+}
+
+/* The sum tree: finite, not negative, each node the sum of its children
+ * (as every update leaves it, bit for bit), and 0 at every leaf of a row
+ * that cannot be drawn (past the ring, never written, or waiting for its
+ * next observations), so that a draw always lands on a stored row. */
+static int check_tree(const afs_replay *r, const double *tree, int64_t blocks, int pending,
+                      char *err, size_t n)
+{
+    long long L = r->L, kept = blocks < r->slots ? blocks : r->slots;
+    long long waiting = pending ? (blocks - 1) % r->slots : -1;
+    for (long long p = 1; p < 2 * L; p++)
+        if (!isfinite(tree[p]) || tree[p] < 0.0 || (p < L && tree[p] != tree[2 * p] + tree[2 * p + 1]))
+            return refuse(err, n, "the replay's sum tree is damaged (node %lld of %lld)", p, 2 * L);
+    for (long long i = 0; i < L; i++) {
+        long long s = i / r->rows;
+        if (tree[L + i] != 0.0 && (s >= kept || s == waiting))
+            return refuse(err, n, "the replay's sum tree gives row %lld, which cannot be drawn "
+                          "(%lld blocks stored)", i, (long long)blocks);
+    }
+    return 0;
+}
+
+/* The groups (AM-DRL), block by block through the host. */
+static int check_groups(const afs_replay *r, afs_backend *b, int16_t *host, char *err, size_t n)
+{
+    size_t per = (size_t)r->block * r->group_k;
+    for (int s = 0; s < r->slots; s++) {
+        b->to_host(b, host, r->grp + (size_t)s * per, per * sizeof(int16_t));
+        long bad = afs_group_rows_check(host, r->block, r->row, r->group_k);
+        if (bad >= 0)
+            return refuse(err, n, "the replay's communication groups are damaged (slot %d, "
+                          "record %ld: members outside its %d records)", s, bad, r->row);
+    }
+    return 0;
+}
+
+int afs_replay_restore_meta(afs_replay *r, afs_backend *b, char *err, size_t n)
 {
     int64_t meta[4];
+    float prio[2];
     b->to_host(b, meta, r->meta, sizeof meta);
+    b->to_host(b, prio, r->max_prio, sizeof prio);
+    if (check_meta(r, meta, err, n) || check_priority(prio, err, n))
+        return -1;
+    size_t tree_bytes = 2 * (size_t)r->L * sizeof(double);
+    size_t grp_bytes = (size_t)r->block * r->group_k * sizeof(int16_t);
+    void *host = malloc(tree_bytes > grp_bytes ? tree_bytes : grp_bytes);
+    if (!host)
+        return refuse(err, n, "out of host memory to check the replay (%zu bytes)", tree_bytes);
+    b->to_host(b, host, r->tree, tree_bytes);
+    int rc = check_tree(r, host, meta[1], (int)meta[2], err, n);
+    if (!rc && r->group_k)
+        rc = check_groups(r, b, host, err, n);
+    free(host);
+    if (rc)
+        return -1;
     r->head = (int)meta[0];
     r->blocks = meta[1];
     r->pending = (int)meta[2];
+    return 0;
 }

@@ -38,7 +38,8 @@
  * communication group (AM-DRL): int16 grp [S, block, group_k], the layout
  * of the backend's form_groups (kernels/backend.h): an initiator's row
  * lists its group's members by their index within the environment, -1
- * padded; other rows are all -1. Replayed batches run the channel on the
+ * padded; other rows are all -1. Its rows are environments (row = M), so
+ * a member's index is below row. Replayed batches run the channel on the
  * groups that acted. */
 
 /* A gathered batch of B rows of `row` records (backend memory). */
@@ -122,8 +123,12 @@ float afs_replay_beta(float beta0, double progress);
 void afs_replay_update(afs_replay *r, afs_backend *b, const float *pred, const float *target);
 
 /* The state a checkpoint keeps: every array, the tree and the bookkeeping.
- * afs_replay_sync_meta before saving, afs_replay_restore_meta after loading. */
+ * afs_replay_sync_meta before saving, afs_replay_restore_meta after loading:
+ * it checks what was loaded against the ring's sizes first (the
+ * bookkeeping, the priorities, the sum tree, the groups' members), and
+ * with -1 and err (no file name) leaves the replay as it was when that
+ * state is not one a replay of these sizes can have written. */
 void afs_replay_sync_meta(afs_replay *r, afs_backend *b);
-void afs_replay_restore_meta(afs_replay *r, afs_backend *b);
+int afs_replay_restore_meta(afs_replay *r, afs_backend *b, char *err, size_t n);
 
 #endif

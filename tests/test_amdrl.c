@@ -400,7 +400,8 @@ Test(amdrl, plays_and_updates_deterministically_and_checkpoints)
         fresh->ops->checkpoint(fresh, &cf, 1);
         int loaded = 0;
         cr_assert_eq(afs_checkpoint_load(path, b, &cf, 0, &loaded, err, sizeof err), 0, "%s", err);
-        fresh->ops->set_updates(fresh, x->ops->updates(x), 1);
+        cr_assert_eq(fresh->ops->set_updates(fresh, x->ops->updates(x), 1, err, sizeof err), 0,
+                     "%s", err);
         expect_same_sets(x, fresh, "after loading");
         /* and both go on alike (the replay, its groups, the queue came along) */
         play(x, b, &ex, 1, 1);

@@ -657,7 +657,7 @@ Test(maddpg, plays_updates_deterministically_and_checkpoints)
     }
     int blobs = 0;
     cr_assert_eq(afs_checkpoint_load(path, b, &k3.c, 0, &blobs, err, sizeof err), 0, "%s", err);
-    a3->ops->set_updates(a3, k3.c.counters.updates, 1);
+    cr_assert_eq(a3->ops->set_updates(a3, k3.c.counters.updates, 1, err, sizeof err), 0, "%s", err);
     snapshot s3 = take(a3);
     cr_assert(same(&s1, &s3), "the checkpoint did not restore every set bit for bit");
     cr_assert_eq(a3->ops->updates(a3), u);

@@ -627,7 +627,8 @@ Test(replay, checkpoint_state_round_trips_and_resumes)
         r.head = -7;
         r.blocks = 12345;
         r.pending = 9;
-        afs_replay_restore_meta(&r, cpu);
+        char err[256];
+        cr_assert_eq(afs_replay_restore_meta(&r, cpu, err, sizeof err), 0, "%s", err);
         cr_assert(r.head == head && r.blocks == blocks && r.pending == pending,
                   "restored after block %d: %d %lld %d", n, r.head, r.blocks, r.pending);
         if (afs_replay_rows(&r) > 0) {
@@ -647,7 +648,8 @@ Test(replay, checkpoint_state_round_trips_and_resumes)
     cpu->copy(cpu, q.tree, r.tree, 2 * (size_t)r.L * sizeof(double));
     cpu->copy(cpu, q.max_prio, r.max_prio, 2 * sizeof(float));
     cpu->copy(cpu, q.meta, r.meta, 4 * sizeof(int64_t));
-    afs_replay_restore_meta(&q, cpu);
+    char err[256];
+    cr_assert_eq(afs_replay_restore_meta(&q, cpu, err, sizeof err), 0, "%s", err);
     cr_assert(q.head == r.head && q.blocks == r.blocks && q.pending == r.pending);
     cr_assert_eq(afs_replay_rows(&q), afs_replay_rows(&r));
     cr_assert_eq(afs_replay_records(&q), afs_replay_records(&r));
@@ -674,6 +676,123 @@ Test(replay, checkpoint_state_round_trips_and_resumes)
         cr_assert(q.head == r.head && q.blocks == r.blocks && q.pending == r.pending);
     }
     afs_replay_free(&q, cpu);
+    afs_replay_free(&r, cpu);
+}
+
+/* A prioritized ring of S = 4 slots of 3 environments of 2 records (rows
+ * of 2), groups of K = 3 entries: each environment's record 0 initiates a
+ * group of both (members 0, 1), record 1 is in none. 6 blocks stored (the
+ * ring wrapped; the last is not terminal: it waits for its next
+ * observations), a batch drawn and its priorities updated, the state
+ * synced into meta: what a checkpoint saves. */
+enum { GS = 4, GBLOCK = 6, GROW = 2, GK = 3 };
+static void grouped_replay(afs_replay *r)
+{
+    cr_assert_eq(afs_replay_init(r, cpu, GS, GBLOCK, GROW, 1, 0.6f, 0.01f, 4, GK), 0);
+    for (int n = 0; n < 6; n++) {
+        float obs[GBLOCK * OBS], rew[GBLOCK];
+        uint8_t act[GBLOCK];
+        int16_t grp[GBLOCK * GK];
+        for (int k = 0; k < GBLOCK; k++) {
+            for (int c = 0; c < OBS; c++)
+                obs[k * OBS + c] = obs_value(n, k, c);
+            rew[k] = rew_value(n, k);
+            act[k] = act_value(n, k);
+            const int16_t in[GK] = {0, 1, -1}, none[GK] = {-1, -1, -1};
+            memcpy(grp + k * GK, k % 2 ? none : in, sizeof in);
+        }
+        afs_replay_store(r, cpu, obs, act, rew, n == 2, grp);
+        float pred[4] = {0.5f, 1.0f, 2.0f, 0.25f}, zero[4] = {0};
+        afs_replay_sample(r, cpu, 4, 1, 2, (uint32_t)n, 0.5f);
+        afs_replay_update(r, cpu, pred, zero);
+    }
+    afs_replay_sync_meta(r, cpu);
+}
+
+/* Every internal node of the tree the sum of its children again. */
+static void fix_tree(afs_replay *r)
+{
+    for (int p = r->L - 1; p >= 1; p--)
+        r->tree[p] = r->tree[2 * p] + r->tree[2 * p + 1];
+}
+
+/* Damage number d (0 ..) to the saved state of grouped_replay's ring, as a
+ * damaged or crafted checkpoint would bring it; the word the refusal must
+ * hold. Head and blocks are checked against the ring's 4 slots (6 blocks
+ * stored: head 2, the last block in slot 1 waiting), each leaf of the tree
+ * against the rows that can be drawn, each group member against the 2
+ * records of its environment. */
+static const char *damage(afs_replay *r, int d)
+{
+    int64_t *meta = r->meta;
+    int16_t *g = r->grp;
+    const int L = r->L, waiting = 1; /* slot 1: the newest, not terminal */
+    switch (d) {
+    case 0: meta[0] = 1000000; return "bookkeeping";   /* the heads */
+    case 1: meta[0] = -5; return "bookkeeping";
+    case 2: meta[0] = 672; return "bookkeeping";
+    case 3: meta[0] = 2147483647; return "bookkeeping";
+    case 4: meta[0] = 3; return "bookkeeping";         /* in the ring, but not block 6's slot */
+    case 5: meta[1] = -1; return "bookkeeping";
+    case 6: meta[1] = 7; return "bookkeeping";         /* head 2 is block 6's slot, not 7's */
+    case 7: meta[2] = 2; return "bookkeeping";
+    case 8: meta[3] = 1; return "bookkeeping";
+    case 9: r->max_prio[1] = NAN; return "priorities";
+    case 10: r->max_prio[1] = 0.0f; return "priorities";
+    case 11: r->max_prio[0] = 2.0f; return "priorities";
+    case 12: r->tree[1] = NAN; return "sum tree";
+    case 13: r->tree[2] += 1.0; return "sum tree";     /* a sum that is not its children's */
+    case 14: r->tree[L + 0] = -1.0; fix_tree(r); return "sum tree";
+    case 15: r->tree[L + waiting * 3] = 1.0; fix_tree(r); return "cannot be drawn";
+    case 16: r->tree[L + 13] = 1.0; fix_tree(r); return "cannot be drawn"; /* past 12 rows */
+    case 17: g[5 * GK + 1] = 0x7f7f; return "groups";  /* the 0x7f bytes */
+    case 18: g[0] = 2; return "groups";                /* a member past the environment */
+    case 19: g[2 * GK] = -2; return "groups";
+    case 20: g[1 * GK + 1] = 0; return "groups";       /* a member after the padding */
+    default: return NULL;
+    }
+}
+
+/* A checkpoint's replay state is checked before it is used: every damage
+ * above is refused with a message that says what, and leaves the replay's
+ * bookkeeping as it was (before, head 1,000,000 wrote past the ring:
+ * SIGSEGV in afs_replay_store; damaged groups overran
+ * afs_group_first_rows). The undamaged state restores (the control), and
+ * a ring never written (zeros, all its leaves 0) restores too. */
+Test(replay, checkpoint_state_out_of_range_is_refused)
+{
+    afs_replay r, saved;
+    grouped_replay(&r);
+    grouped_replay(&saved);
+    char err[256];
+    cr_assert_eq(afs_replay_restore_meta(&r, cpu, err, sizeof err), 0, "%s", err);
+    cr_assert(r.head == 2 && r.blocks == 6 && r.pending == 1, "%d %lld %d", r.head, r.blocks,
+              r.pending);
+    const char *word;
+    int d = 0;
+    for (; (word = damage(&r, d)) != NULL; d++) {
+        r.head = -3;
+        r.blocks = -4;
+        r.pending = -5;
+        err[0] = 0;
+        cr_assert_eq(afs_replay_restore_meta(&r, cpu, err, sizeof err), -1, "damage %d restored", d);
+        cr_assert(strstr(err, word), "damage %d: '%s' does not say '%s'", d, err, word);
+        cr_assert(r.head == -3 && r.blocks == -4 && r.pending == -5, "damage %d changed the "
+                  "bookkeeping", d);
+        /* undo: the saved twin's arrays */
+        cpu->copy(cpu, r.blob, saved.blob, r.blob_bytes);
+        cpu->copy(cpu, r.tree, saved.tree, 2 * (size_t)r.L * sizeof(double));
+        cpu->copy(cpu, r.max_prio, saved.max_prio, 2 * sizeof(float));
+        cpu->copy(cpu, r.meta, saved.meta, 4 * sizeof(int64_t));
+        cr_assert_eq(afs_replay_restore_meta(&r, cpu, err, sizeof err), 0, "after damage %d: %s",
+                     d, err);
+    }
+    cr_assert_eq(d, 21);
+    afs_replay_free(&saved, cpu);
+    afs_replay_free(&r, cpu);
+    cr_assert_eq(afs_replay_init(&r, cpu, GS, GBLOCK, GROW, 0, 0.6f, 0.01f, 4, GK), 0);
+    afs_replay_sync_meta(&r, cpu);
+    cr_assert_eq(afs_replay_restore_meta(&r, cpu, err, sizeof err), 0, "an empty ring: %s", err);
     afs_replay_free(&r, cpu);
 }
 

@@ -417,8 +417,67 @@ Test(train, the_trained_policy_plays_in_afsim_run_as_in_its_last_evaluation)
     cr_assert(g >= 0, "no %s", where);
     cr_assert_eq(afs_h5_attr_read_string(g, "checkpoint", text, sizeof text), 0);
     cr_assert_str_eq(text, ckpt);
+    cr_assert_eq(afs_h5_attr_read_string(g, "trained_with", text, sizeof text), 0);
+    cr_assert_str_eq(text, "", "played in its training's environment");
     H5Gclose(g);
     H5Fclose(f);
+}
+
+/* The trained_with attribute of /runs/ckpt:NAME of a results file. */
+static void trained_with(const char *path, const char *label, char *text, size_t n)
+{
+    char where[1300];
+    snprintf(where, sizeof where, "/runs/%s", label);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(f >= 0, "%s", path);
+    hid_t g = H5Gopen2(f, where, H5P_DEFAULT);
+    cr_assert(g >= 0, "no %s", where);
+    cr_assert_eq(afs_h5_attr_read_string(g, "trained_with", text, n), 0);
+    H5Gclose(g);
+    H5Fclose(f);
+}
+
+/* ckpt:PATH in an environment other than its training's: a policy whose
+ * networks hold it (ES-DRL's, one agent's observation) plays, and the run
+ * records the training's values of every environment key that differs
+ * (trained_with); one whose networks cannot (MADDPG's, an actor per agent
+ * and a critic of the M agents of an environment) is refused with the key and the training's
+ * value (before: played or refused without a word of why). */
+Test(train, a_trained_policy_in_another_environment_is_recorded_or_refused)
+{
+    char err[2048], ckpt[1100], policies[1200], text[1024];
+    afs_backend *b = afs_backend_cpu_create(1);
+    afs_run_options opt = {AFS_PROGRESS_NONE, NULL, "test_train", 0};
+    const char *algos[2] = {"esdrl", "maddpg"};
+    for (int i = 0; i < 2; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "shape-%s.h5", algos[i]);
+        afs_config cfg = small(name, "1");
+        cr_assert_eq(train(&cfg, algos[i], NULL, err, sizeof err), 0, "%s", err);
+        afs_train_checkpoint_path(&cfg, ckpt, sizeof ckpt);
+        afs_config run = cfg;
+        snprintf(policies, sizeof policies, "ckpt:%s", ckpt);
+        set(&run, "run.policies", policies);
+        set(&run, "run.episodes", "1");
+        set(&run, "env.agents", "9");
+        set(&run, "env.k_scale", "3");
+        snprintf(run.run.out, sizeof run.run.out, "%s/played-%s.h5", dir, algos[i]);
+        int rc = afs_run(&run, b, &opt, err, sizeof err);
+        if (i == 0) {
+            cr_assert_eq(rc, 0, "%s", err);
+            trained_with(run.run.out, run.run.policy_label[0], text, sizeof text);
+            char want[256], k_scale[64];
+            afs_config_format(&cfg, afs_config_key_at(afs_config_key_index("env", "k_scale")),
+                              k_scale, sizeof k_scale);
+            snprintf(want, sizeof want, "env.agents = 6, env.k_scale = %s", k_scale);
+            cr_assert_str_eq(text, want);
+        } else {
+            cr_assert_eq(rc, 1, "MADDPG played 9 agents with networks of 6");
+            cr_assert(strstr(err, "x6") && strstr(err, "x9") && strstr(err, "env.agents = 6"),
+                      "%s", err);
+        }
+    }
+    b->destroy(b);
 }
 
 Test(train, the_results_file_records_the_replay_and_counts_every_row)
@@ -494,11 +553,144 @@ Test(train, a_non_finite_loss_stops_training_and_keeps_the_networks)
     cr_assert(strstr(err, good), "the message names the kept networks: %s", err);
     struct stat st;
     cr_assert_eq(stat(good, &st), 0, "%s was not written", good);
-    /* The results file holds the episodes before, readable. */
+    /* The results file holds the episodes before, readable, every dataset
+     * cut to its finished rows as after any end but a failed write
+     * (docs/output.md, "Crash safety"); and a training that stops so
+     * before finishing any episode leaves datasets of none (before: 4
+     * rows of fill values with `finished` 0). */
+    char why[512];
+    cr_assert_eq(test_check_results(cfg.run.out, 1, why, sizeof why), 2, "%s", why);
+    afs_config fresh = small("nan-fresh.h5", "4");
+    cr_assert_eq(train(&fresh, "esdrl", ckpt, err, sizeof err), 1, "training went on");
+    cr_assert_eq(test_check_results(fresh.run.out, 1, why, sizeof why), 0, "%s", why);
     size_t n;
-    double *ep = column(cfg.run.out, "train", "episode", &n);
-    cr_assert(n >= 2);
+    double *ep = column(fresh.run.out, "train", "episode", &n);
+    cr_assert_eq(n, 0u, "/runs/train holds %zu rows", n);
     free(ep);
+    ep = column(fresh.run.out, "eval", "episode", &n);
+    cr_assert_eq(n, 0u, "/runs/eval holds %zu rows", n);
+    free(ep);
+}
+
+/* The bytes of a checkpoint's /state/<name> (uint8), changed by `change`
+ * and written back as a crafted file would have them (HDF5 recomputes
+ * their checksum: only the checks of the values can refuse them). */
+static void rewrite_state(const char *ckpt, const char *name,
+                          void (*change)(uint8_t *bytes, size_t n, long long arg), long long arg)
+{
+    char where[128];
+    snprintf(where, sizeof where, "/state/%s", name);
+    hid_t f = H5Fopen(ckpt, H5F_ACC_RDWR, H5P_DEFAULT);
+    cr_assert(f >= 0, "%s", ckpt);
+    hid_t d = H5Dopen2(f, where, H5P_DEFAULT);
+    cr_assert(d >= 0, "%s: no %s", ckpt, where);
+    hid_t space = H5Dget_space(d);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(space, &n, NULL);
+    uint8_t *x = malloc(n);
+    cr_assert(H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    change(x, n, arg);
+    cr_assert(H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    free(x);
+    H5Sclose(space);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+
+/* replay_meta is int64 [4]: head, blocks, pending, 0. */
+static void set_head(uint8_t *b, size_t n, long long v)
+{
+    cr_assert_eq(n, 4 * sizeof(int64_t));
+    int64_t x = v;
+    memcpy(b, &x, sizeof x);
+}
+static void set_blocks(uint8_t *b, size_t n, long long v)
+{
+    cr_assert_eq(n, 4 * sizeof(int64_t));
+    int64_t x = v;
+    memcpy(b + sizeof x, &x, sizeof x);
+}
+/* The last quarter of the ring's bytes 0x7f (issue 23's AM-DRL case: it
+ * holds the groups, after the observations, actions, rewards and flags). */
+static void last_quarter_7f(uint8_t *b, size_t n, long long unused)
+{
+    (void)unused;
+    memset(b + n - n / 4, 0x7f, n / 4);
+}
+
+/* A checkpoint whose replay bookkeeping or replayed groups are out of
+ * range is refused on resume, naming the file and what is wrong (before:
+ * SIGSEGV in afs_replay_store, or head 672 trained on with exit 0; an
+ * AM-DRL ring with damaged groups overran afs_group_first_rows); nothing is
+ * trained. The undamaged checkpoint resumes (the control). */
+Test(train, a_checkpoint_with_its_replay_state_out_of_range_is_refused)
+{
+    char err[2048], ckpt[1100], bad[1200];
+    afs_config cfg = small("dmg.h5", "2");
+    cr_assert_eq(train(&cfg, "esdrl", NULL, err, sizeof err), 0, "%s", err);
+    afs_train_checkpoint_path(&cfg, ckpt, sizeof ckpt);
+    snprintf(bad, sizeof bad, "%s/bad.ckpt.h5", dir);
+    const long long heads[4] = {1000000, -5, 672, 2147483647};
+    for (int i = 0; i < 5; i++) {
+        copy_file(ckpt, bad);
+        if (i < 4)
+            rewrite_state(bad, "replay_meta", set_head, heads[i]);
+        else
+            rewrite_state(bad, "replay_meta", set_blocks, -1);
+        afs_config more = small("dmg.h5", "3");
+        cr_assert_eq(train(&more, "esdrl", bad, err, sizeof err), 1, "damage %d resumed", i);
+        cr_assert(strstr(err, bad) && strstr(err, "bookkeeping"), "%s", err);
+    }
+    afs_config amdrl = small("dmg-amdrl.h5", "2");
+    small_amdrl(&amdrl);
+    cr_assert_eq(train(&amdrl, "amdrl", NULL, err, sizeof err), 0, "%s", err);
+    afs_train_checkpoint_path(&amdrl, ckpt, sizeof ckpt);
+    copy_file(ckpt, bad);
+    rewrite_state(bad, "replay_ring", last_quarter_7f, 0);
+    afs_config more = small("dmg-amdrl.h5", "3");
+    small_amdrl(&more);
+    cr_assert_eq(train(&more, "amdrl", bad, err, sizeof err), 1, "damaged groups resumed");
+    cr_assert(strstr(err, bad) && strstr(err, "groups"), "%s", err);
+    cr_assert_eq(train(&more, "amdrl", ckpt, err, sizeof err), 0, "the control: %s", err);
+}
+
+/* Whether path is still a FIFO (what a device stands for in these tests:
+ * they must not risk /dev/null when the check is broken and they run as
+ * root). */
+static int is_fifo(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/* train.checkpoint, and the files written beside it (NAME.best.h5,
+ * NAME.last-good.h5, NAME.epN.h5), replace only regular files: a device
+ * or a FIFO there is refused with a message naming it, the checkpoint's
+ * and the files beside it before anything is trained (no results file),
+ * NAME.epN.h5 when it is due; the FIFO stays (before: the checkpoint was
+ * renamed over it, exit 0). */
+Test(train, a_checkpoint_replaces_only_a_regular_file)
+{
+    char err[2048], fifo[1100];
+    const char *tags[3] = {"ckpt", "ckpt.best", "ckpt.last-good"};
+    for (int i = 0; i < 3; i++) {
+        afs_config cfg = small("dev.h5", "2");
+        snprintf(fifo, sizeof fifo, "%s/dev.%s.h5", dir, tags[i]);
+        cr_assert_eq(mkfifo(fifo, 0600), 0);
+        cr_assert_eq(train(&cfg, "esdrl", NULL, err, sizeof err), 1, "%s: trained", fifo);
+        cr_assert(strstr(err, fifo) && strstr(err, "not a regular file") &&
+                  strstr(err, "train.checkpoint"), "%s", err);
+        cr_assert(is_fifo(fifo), "%s was replaced", fifo);
+        cr_assert_neq(access(cfg.run.out, F_OK), 0, "trained before refusing");
+        unlink(fifo);
+    }
+    afs_config cfg = small("devkeep.h5", "4");
+    set(&cfg, "train.checkpoint_keep", "true");
+    snprintf(fifo, sizeof fifo, "%s/devkeep.ckpt.ep4.h5", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(train(&cfg, "esdrl", NULL, err, sizeof err), 1, "kept over a FIFO");
+    cr_assert(strstr(err, fifo) && strstr(err, "not a regular file"), "%s", err);
+    cr_assert(is_fifo(fifo), "%s was replaced", fifo);
 }
 
 /* ---- The command line ---- */
@@ -547,6 +739,20 @@ Test(train, the_command_line_checks_what_a_resume_may_change)
     double *ep = column(path, "train", "episode", &n);
     cr_assert_eq(n, 3u, "the resumed training continued the file");
     free(ep);
+    /* A results file given to --resume points to its checkpoint; fewer
+     * episodes than the checkpoint has trained are refused with both
+     * numbers; as many say that nothing is left to train (before: "0
+     * episodes trained", exit 0, in both cases). */
+    cr_assert_eq(afsim("train --resume train-esdrl.h5", out, sizeof out), 2);
+    cr_assert(strstr(out, "not a checkpoint") && strstr(out, "train-esdrl.ckpt.h5"), "%s", out);
+    cr_assert_eq(afsim("train --resume train-esdrl.ckpt.h5 --episodes 2 --backend cpu", out,
+                       sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "trained 3 episodes already") && strstr(out, "train.episodes = 2") &&
+              strstr(out, "--episodes N above 3"), "%s", out);
+    cr_assert_eq(afsim("train --resume train-esdrl.ckpt.h5 --episodes 3 --backend cpu", out,
+                       sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "nothing to train") && strstr(out, "trained 3 episodes already"),
+              "%s", out);
     cr_assert_eq(afsim("train --help", out, sizeof out), 0);
     cr_assert(strstr(out, "--resume") && strstr(out, "train.checkpoint_replay"), "%s", out);
 }

@@ -48,6 +48,22 @@ AFS_HD int afs_group_member(const int16_t *grp, int M, int K, int s, int t)
     return local < 0 ? -1 : s / M * M + local;
 }
 
+/* The first of the N rows of grp [N, K] that the readers above cannot take
+ * (a member outside [0, M), or one after a -1: a group's members are the
+ * first entries, its size their count), or -1 when all can. What a
+ * checkpoint's replayed groups are checked with before any is read. */
+AFS_HD long afs_group_rows_check(const int16_t *grp, int N, int M, int K)
+{
+    for (int s = 0; s < N; s++)
+        for (int t = 0, padded = 0; t < K; t++) {
+            int local = grp[(size_t)s * K + t];
+            if (local < -1 || local >= M || (padded && local >= 0))
+                return s;
+            padded |= local < 0;
+        }
+    return -1;
+}
+
 /* first[j] for the N ENs of groups grp [N, K]: the row of the first group
  * that holds EN j (the lowest-numbered initiator's, whose integrated
  * thought it acts on), or -1 in none. Host-side bookkeeping of AM-DRL and

@@ -57,8 +57,10 @@ typedef struct afs_agent_ops {
     long long (*updates)(afs_agent *a);
     /* After a checkpoint was loaded into the sets (and, when replay_loaded,
      * the replay's arrays): the gradient steps taken so far, and the
-     * replay's bookkeeping restored from its saved state. */
-    void (*set_updates)(afs_agent *a, long long updates, int replay_loaded);
+     * replay's bookkeeping restored from its saved state, checked first
+     * (afs_replay_restore_meta): -1 with err (no file name) when the saved
+     * state is not one this agent could have written. */
+    int (*set_updates)(afs_agent *a, long long updates, int replay_loaded, char *err, size_t n);
     void (*destroy)(afs_agent *a);
     /* The communication groups of the slot just played, for the trace:
      * backend memory [E M, K] (kernels/common/groups_math.h), K in *K, or

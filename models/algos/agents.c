@@ -54,7 +54,7 @@ afs_agent *afs_agent_from_checkpoint(const char *path, afs_backend *b, const afs
         afs_agent_destroy(a);
         return NULL;
     }
-    a->ops->set_updates(a, c.counters.updates, 0);
+    a->ops->set_updates(a, c.counters.updates, 0, err, n); /* no replay: nothing to check */
     return a;
 }
 

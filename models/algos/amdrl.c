@@ -732,19 +732,30 @@ static void checkpoint(afs_agent *a, afs_checkpoint *c, int with_replay)
 
 static long long updates(afs_agent *a) { return impl_of(a)->updates; }
 
-static void set_updates(afs_agent *a, long long u, int replay_loaded)
+/* Whether x is a whole number in [0, below). */
+static int index_below(float x, int below) { return x >= 0.0f && x < (float)below && x == floorf(x); }
+
+static int set_updates(afs_agent *a, long long u, int replay_loaded, char *err, size_t n)
 {
     amdrl *m = impl_of(a);
     m->updates = u;
     if (!m->training || !replay_loaded)
-        return;
-    afs_replay_restore_meta(&m->replay, a->b);
+        return 0;
+    if (afs_replay_restore_meta(&m->replay, a->b, err, n))
+        return -1;
+    /* the delta-Q queue: its values, then its count and next position,
+     * checked before they become indices */
     int Q = m->cp.dq_queue;
     a->b->to_host(a->b, m->queue, m->dq_saved, (size_t)(Q + 2) * sizeof(float));
+    for (int i = 0; i < Q; i++)
+        if (!isfinite(m->queue[i]))
+            return afs_fail(err, n, "amdrl: the delta-Q queue holds %g at %d", (double)m->queue[i], i);
+    if (!index_below(m->queue[Q], Q + 1) || !index_below(m->queue[Q + 1], Q))
+        return afs_fail(err, n, "amdrl: the delta-Q queue's count %g or position %g is out of "
+                        "range (a queue of %d)", (double)m->queue[Q], (double)m->queue[Q + 1], Q);
     m->q_count = (int)m->queue[Q];
     m->q_head = (int)m->queue[Q + 1];
-    if (m->q_count < 0 || m->q_count > Q || m->q_head < 0 || m->q_head >= Q)
-        m->q_count = m->q_head = 0; /* not a queue this agent saved: start empty */
+    return 0;
 }
 
 enum { MAX_BUFS = 64 };

@@ -191,12 +191,11 @@ static void checkpoint(afs_agent *a, afs_checkpoint *c, int with_replay)
 
 static long long updates(afs_agent *a) { return impl_of(a)->updates; }
 
-static void set_updates(afs_agent *a, long long u, int replay_loaded)
+static int set_updates(afs_agent *a, long long u, int replay_loaded, char *err, size_t n)
 {
     esdrl *e = impl_of(a);
     e->updates = u;
-    if (e->training && replay_loaded)
-        afs_replay_restore_meta(&e->replay, a->b);
+    return e->training && replay_loaded ? afs_replay_restore_meta(&e->replay, a->b, err, n) : 0;
 }
 
 static void destroy(afs_agent *a)

@@ -70,11 +70,14 @@ static long long updates(afs_agent *a)
     return 0;
 }
 
-static void set_updates(afs_agent *a, long long u, int replay_loaded)
+static int set_updates(afs_agent *a, long long u, int replay_loaded, char *err, size_t n)
 {
     (void)a;
     (void)u;
     (void)replay_loaded;
+    (void)err;
+    (void)n;
+    return 0;
 }
 
 static void destroy(afs_agent *a)

@@ -399,12 +399,11 @@ static void checkpoint(afs_agent *a, afs_checkpoint *c, int with_replay)
 
 static long long updates(afs_agent *a) { return impl_of(a)->updates; }
 
-static void set_updates(afs_agent *a, long long u, int replay_loaded)
+static int set_updates(afs_agent *a, long long u, int replay_loaded, char *err, size_t n)
 {
     maddpg *m = impl_of(a);
     m->updates = u;
-    if (m->training && replay_loaded)
-        afs_replay_restore_meta(&m->replay, a->b);
+    return m->training && replay_loaded ? afs_replay_restore_meta(&m->replay, a->b, err, n) : 0;
 }
 
 enum { N_PLAY = 6, N_UPDATE = 20 };

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "host/checkpoint.h"
+#include "models/algos/agents.h"
 #include "models/mlp.h"
+#include "models/replay.h"
 
 /* Small on purpose: a seed's size is mostly HDF5's own structure. */
 static const int fuzz_actor_sizes[3] = {3, 4, 2};
@@ -63,6 +65,50 @@ static inline int fuzz_model_make(fuzz_model *m, afs_backend *b, uint32_t seed)
     m->c.blobs = &m->blob;
     m->c.nblobs = 1;
     return 0;
+}
+
+/* A small replay as AM-DRL keeps one (models/replay.h): 3 slots of 2
+ * environments of 2 agents, rows of an environment's 2 records, groups of
+ * up to 2, prioritized; its state saved as training saves it
+ * (ac_replay_blobs: replay_ring, replay_tree, replay_priority,
+ * replay_meta), so that fuzz_checkpoint loads a checkpoint's replay state
+ * into it and afs_replay_restore_meta checks it before it is used. */
+enum { FUZZ_SLOTS = 3, FUZZ_BLOCK = 4, FUZZ_ROW = 2, FUZZ_GROUP_K = 2, FUZZ_BATCH = 4 };
+
+typedef struct fuzz_replay {
+    afs_replay r;
+    afs_ckpt_blob blobs[AFS_CKPT_MAX_BLOBS];
+    afs_checkpoint c; /* the replay's state alone: no parameter set */
+} fuzz_replay;
+
+static inline int fuzz_replay_make(fuzz_replay *f, afs_backend *b)
+{
+    memset(f, 0, sizeof *f);
+    if (afs_replay_init(&f->r, b, FUZZ_SLOTS, FUZZ_BLOCK, FUZZ_ROW, 1, 0.6f, 0.01f, FUZZ_BATCH,
+                        FUZZ_GROUP_K))
+        return -1;
+    snprintf(f->c.algo, sizeof f->c.algo, "%s", FUZZ_ALGO);
+    f->c.blobs = f->blobs;
+    f->c.nblobs = ac_replay_blobs(&f->r, b, f->blobs);
+    return 0;
+}
+
+/* Stores block n: each environment's record 0 initiates a group of both
+ * (members 0, 1), record 1 is in none; block 1 ends an episode. */
+static inline void fuzz_replay_store(fuzz_replay *f, afs_backend *b, int n)
+{
+    float obs[FUZZ_BLOCK * AFS_OBS_DIM], rew[FUZZ_BLOCK];
+    uint8_t act[FUZZ_BLOCK];
+    int16_t grp[FUZZ_BLOCK * FUZZ_GROUP_K];
+    for (int k = 0; k < FUZZ_BLOCK; k++) {
+        for (int c = 0; c < AFS_OBS_DIM; c++)
+            obs[k * AFS_OBS_DIM + c] = (float)(n + k + c % 2);
+        rew[k] = 0.5f * (float)k;
+        act[k] = (uint8_t)(k % 2);
+        grp[k * FUZZ_GROUP_K] = (int16_t)(k % 2 ? -1 : 0);
+        grp[k * FUZZ_GROUP_K + 1] = (int16_t)(k % 2 ? -1 : 1);
+    }
+    afs_replay_store(&f->r, b, obs, act, rew, n == 1, grp);
 }
 
 #endif

@@ -1,6 +1,9 @@
 /* Writes the seed corpus of fuzz_checkpoint: real checkpoints made by
  * afs_checkpoint_save of the harness's model (checkpoint_nets.h), and the
- * near misses that the reader must refuse with a message.
+ * near misses that the reader must refuse with a message: among them a
+ * replay's state out of range or damaged as issue 23 found it (head
+ * 1,000,000, blocks -1, groups of 0x7f bytes, a bit flipped in the ring's
+ * contents, which its checksum refuses).
  *
  *   fuzz_checkpoint_seeds DIR
  *
@@ -11,6 +14,31 @@
 #include <stdlib.h>
 
 #include "checkpoint_nets.h"
+
+/* A copy of DIR/from as DIR/to with one bit flipped inside the first 64
+ * bytes equal to `contents` (a dataset's values, stored as they are). */
+static int flipped_copy(const char *dir, const char *from, const char *to, const void *contents)
+{
+    char path[4096];
+    unsigned char data[1 << 16];
+    snprintf(path, sizeof path, "%s/%s", dir, from);
+    FILE *f = fopen(path, "rb");
+    size_t len = f ? fread(data, 1, sizeof data, f) : 0;
+    if (f)
+        fclose(f);
+    for (size_t i = 0; i + 64 <= len; i++)
+        if (!memcmp(data + i, contents, 64)) {
+            data[i + 9] ^= 0x10;
+            snprintf(path, sizeof path, "%s/%s", dir, to);
+            f = fopen(path, "wb");
+            int bad = !f || fwrite(data, 1, len, f) != len;
+            if (f)
+                bad |= fclose(f) != 0;
+            return bad;
+        }
+    fprintf(stderr, "fuzz_checkpoint_seeds: the ring's contents are not in %s\n", from);
+    return 1;
+}
 
 static int save(const char *dir, const char *file, afs_backend *b, const afs_checkpoint *c,
                 const afs_config *cfg)
@@ -76,6 +104,38 @@ int main(int argc, char **argv)
     c = m.c;
     c.sets = other;
     bad |= save(dir, "other-sizes", b, &c, NULL);
+    /* With a replay's state (fuzz_replay: 5 blocks stored, the ring
+     * wrapped, a batch's priorities updated) beside the ring: loads; then
+     * the same with its bookkeeping or groups out of range, refused by
+     * afs_replay_restore_meta, and a bit flipped in the ring's contents. */
+    static fuzz_replay fr;
+    if (fuzz_replay_make(&fr, b))
+        return 1;
+    float pred[FUZZ_BATCH] = {0.5f, 1.0f, 2.0f, 0.25f}, zero[FUZZ_BATCH] = {0};
+    for (int k = 0; k < 5; k++) {
+        fuzz_replay_store(&fr, b, k);
+        afs_replay_sample(&fr.r, b, FUZZ_BATCH, 1, 2, (uint32_t)k, 0.5f);
+        afs_replay_update(&fr.r, b, pred, zero);
+    }
+    afs_replay_sync_meta(&fr.r, b);
+    afs_ckpt_blob all[5] = {m.blob, fr.blobs[0], fr.blobs[1], fr.blobs[2], fr.blobs[3]};
+    c = m.c;
+    c.blobs = all;
+    c.nblobs = 5;
+    bad |= save(dir, "replay", b, &c, &cfg);
+    bad |= flipped_copy(dir, "replay", "replay-bit-flipped", fr.r.obs);
+    int64_t meta[4];
+    memcpy(meta, fr.r.meta, sizeof meta);
+    fr.r.meta[0] = 1000000;
+    bad |= save(dir, "replay-head-out-of-range", b, &c, &cfg);
+    memcpy(fr.r.meta, meta, sizeof meta);
+    fr.r.meta[1] = -1;
+    bad |= save(dir, "replay-blocks-negative", b, &c, &cfg);
+    memcpy(fr.r.meta, meta, sizeof meta);
+    size_t quarter = fr.r.blob_bytes / 4;
+    memset((char *)fr.r.blob + fr.r.blob_bytes - quarter, 0x7f, quarter);
+    bad |= save(dir, "replay-groups-damaged", b, &c, &cfg);
+    afs_replay_free(&fr.r, b);
     fuzz_model_free(&m, b);
     afs_mlp_free(&wide, b);
     b->destroy(b);

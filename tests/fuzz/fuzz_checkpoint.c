@@ -7,7 +7,13 @@
  * a file that loads so is loaded again with the state required, which must
  * load when the state was there and fail with a message when it was not;
  * what loads has NUL-terminated names (algo, run_id) and no negative
- * counter, and the reader leaves no HDF5 object open.
+ * counter, and the reader leaves no HDF5 object open. Then a replay's
+ * state (checkpoint_nets.h's fuzz_replay: ring, sum tree, priorities,
+ * bookkeeping, AM-DRL's groups) is loaded and checked by
+ * afs_replay_restore_meta, which must accept it or refuse it with a
+ * message; what it accepts is used (a batch drawn, its groups walked as
+ * AM-DRL walks them, a block stored): an index it let through that is out
+ * of range is a sanitizer report.
  * The seeds (corpus/checkpoint/) are real checkpoints: a structure-unaware
  * mutation of an HDF5 file mostly ends in the reader's superblock check or
  * HDF5's checksums, and only valid files reach afsim's reader, which
@@ -25,6 +31,7 @@
 #include <unistd.h>
 
 #include "checkpoint_nets.h"
+#include "kernels/common/groups_math.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dir[64], input_path[96];
 static afs_backend *cpu;
 static fuzz_model model;
+static fuzz_replay replay;
 static afs_config *cfg;
 static int verbose; /* AFSIM_FUZZ_VERBOSE=1: say what each input gave */
 
@@ -46,6 +54,7 @@ static void clean_up(void)
     unlink(input_path);
     rmdir(dir);
     fuzz_model_free(&model, cpu);
+    afs_replay_free(&replay.r, cpu);
     free(cfg);
     cpu->destroy(cpu);
 }
@@ -61,7 +70,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(input_path, sizeof input_path, "%s/input.h5", dir);
     cpu = afs_backend_cpu_create(1);
     cfg = malloc(sizeof *cfg);
-    if (!cpu || !cfg || fuzz_model_make(&model, cpu, 1))
+    if (!cpu || !cfg || fuzz_model_make(&model, cpu, 1) || fuzz_replay_make(&replay, cpu))
         fail("cannot make the model", NULL);
     atexit(clean_up);
     verbose = getenv("AFSIM_FUZZ_VERBOSE") != NULL;
@@ -107,6 +116,33 @@ static int load(int blobs_optional, int *loaded, char *err, size_t n)
     return rc;
 }
 
+/* The replay's state, loaded (when there) and checked, then used. */
+static void load_replay(void)
+{
+    char err[1024];
+    int loaded = -1;
+    memset(err, 0, sizeof err);
+    int rc = afs_checkpoint_load(input_path, cpu, &replay.c, 1, &loaded, err, sizeof err);
+    check_message("afs_checkpoint_load (replay)", rc, err, sizeof err);
+    if (verbose && (rc || !loaded))
+        fprintf(stderr, "fuzz_checkpoint: replay: %s\n", rc ? err : "no replay state");
+    if (rc || !loaded)
+        return;
+    memset(err, 0, sizeof err);
+    rc = afs_replay_restore_meta(&replay.r, cpu, err, sizeof err);
+    check_message("afs_replay_restore_meta", rc, err, sizeof err);
+    if (verbose)
+        fprintf(stderr, "fuzz_checkpoint: replay: %s\n", rc ? err : "restored");
+    if (rc)
+        return;
+    enum { N = FUZZ_BATCH * FUZZ_ROW };
+    int32_t first[N];
+    afs_replay_sample(&replay.r, cpu, FUZZ_BATCH, 1, 2, 3, 0.5f);
+    afs_group_first_rows(replay.r.batch.grp, N, FUZZ_ROW, FUZZ_GROUP_K, first);
+    afs_group_first_rows(replay.r.batch.next_grp, N, FUZZ_ROW, FUZZ_GROUP_K, first);
+    fuzz_replay_store(&replay, cpu, 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     FILE *f = fopen(input_path, "wb");
@@ -142,6 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_checkpoint: configuration: %s%s\n", rc ? err : "read, algo ",
                 rc ? "" : algo);
     free(algo);
+    load_replay();
     /* The reader closes whatever it opens, on every path. */
     if (H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) != 0)
         fail("afs_checkpoint_load or afs_checkpoint_config", "left an HDF5 object open");
