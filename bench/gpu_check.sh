@@ -52,14 +52,26 @@ bin_libdirs=()
 # The compute-sanitizer runs, "TOOL SECONDS FILTER": small CUDA parity tests
 # (networks through cuBLAS and cuDNN; the environment kernels). Criterion's
 # --filter takes one pattern a run; its @(a|b) alternatives work within one
-# path component (suite/test), not across the slash.
+# path component (suite/test), not across the slash. The environment's
+# runs cover every changed device path: memcheck over random configurations
+# (every policy, 1 to 4 APs a side) and best_response's descent; racecheck
+# over one warp (M = 7) and over blocks of several warps (M = 150 at 256
+# threads: the cross-warp sums in shared memory) and of one warp looping
+# over five agents a thread (M = 150 at 32). Expected on an H100 (not yet
+# measured): a few seconds each for the small ones, as on the H200, and
+# under a minute for the two added in issue 23 together (best_response's
+# descent is serial, one thread an environment); the budget
+# (AFSIM_GPU_CHECK_BUDGET_S, 450 s) still bounds the whole check, under 8
+# minutes.
 sanitizer_runs=(
   "memcheck 100 cuda_nn_parity/*"
   "memcheck 60 cuda_learn_parity/*"
   "memcheck 60 maddpg/axpy_cuda_matches_cpu"
   "memcheck 60 cuda_groups_parity/@(float_operations_are_identical|empty_work_touches_nothing)"
   "memcheck 60 cuda_parity/@(fused_slots_greedy_small|phase_by_phase_matches_too)"
+  "memcheck 90 cuda_parity/@(random_configurations|best_response_slots)"
   "racecheck 60 cuda_parity/fused_slots_greedy_small"
+  "racecheck 90 cuda_parity/fused_slots_with_other_block_sizes"
 )
 
 # ---------------------------------------------------------------- discovery
@@ -323,13 +335,15 @@ criterion_synthesis() {
   { grep -E 'Synthesis' "$1" 2>/dev/null || true; } | tail -n 1 | sed 's/.*Synthesis: //; s/ *$//'
 }
 
-# parity_counts FILE: "PASSED FAILED SKIPPED" of the CUDA parity tests in a
-# verbose Criterion log (tests left out by --filter are not counted).
+# parity_counts FILE: "PASSED FAILED SKIPPED" of the CUDA tests in a verbose
+# Criterion log: the CUDA parity suites, and the CUDA variants that other
+# suites name cuda_* (run::cuda_..., amdrl::cuda_...). Tests left out by
+# --filter are not counted.
 parity_counts() {
-  local p f s
-  p=$(grep -cE '^\[PASS\] cuda_(nn_|learn_)?parity::' "$1" 2>/dev/null || true)
-  f=$(grep -cE '^\[FAIL\] cuda_(nn_|learn_)?parity::' "$1" 2>/dev/null || true)
-  s=$({ grep -E '^\[SKIP\] cuda_(nn_|learn_)?parity::' "$1" 2>/dev/null || true; } | grep -cv 'Test is disabled' || true)
+  local p f s re='(cuda_(nn_|learn_)?parity::|[a-z_]+::cuda_)'
+  p=$(grep -cE "^\[PASS\] $re" "$1" 2>/dev/null || true)
+  f=$(grep -cE "^\[FAIL\] $re" "$1" 2>/dev/null || true)
+  s=$({ grep -E "^\[SKIP\] $re" "$1" 2>/dev/null || true; } | grep -cv 'Test is disabled' || true)
   printf '%s %s %s\n' "${p:-0}" "${f:-0}" "${s:-0}"
 }
 

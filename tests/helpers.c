@@ -36,6 +36,25 @@ void test_env_close(afs_env *env, afs_backend *b)
     b->destroy(b);
 }
 
+void test_exact_open(afs_env *env, afs_backend **b, int local, float dl)
+{
+    afs_env_params p = test_params(1);
+    p.r_up = 64.0f;
+    p.cold_base = 0.25f;
+    p.cold_per_mb = 1.0f / 1024.0f;
+    p.mem_base_mb = 128.0f;
+    p.w1 = 0.25f;
+    p.w2 = 0.75f;
+    p.rho = 2.0f;
+    test_env_open(env, b, &p, 1, 5);
+    env->f[0] = 2.0f;
+    env->w[0] = 3.0f;
+    env->f_c[0] = 32.0f;
+    env->r_re[0] = 64.0f;
+    test_give(env, 0, local ? 2.0f : 0.0f, 1.0f, dl, 0.5f, 0);
+    env->d_idle[0] = 0.25f;
+}
+
 void test_give(afs_env *env, size_t i, float z, float k, float deadline, float c, int type)
 {
     env->flags[i] = AFS_F_HAS;

@@ -11,6 +11,22 @@
  * want switched off: no network idle periods. */
 afs_env_params test_params(int agents);
 
+/* One environment of one EN with a function whose latency is a short sum of
+ * binary fractions, so that float computes it exactly and a test can put a
+ * deadline exactly on it: r_up 64 Mbit/s, a cold start of 0.25 + 128/1024 s
+ * (type 0), f 2 GHz with 3 Gcycles queued, k 1 Gcycle, f_c 32 GHz, r_re 64
+ * Mbit/s, c 0.5 Mbit, an idle network of 0.25 s for an offload, w1 = 0.25
+ * != w2 = 0.75, rho 2 (the defaults make w1 = w2, which would hide a swap).
+ * At the edge (z = 2 Mbit): 2/64 + 0.375 + 3/2 + 1/2 = 2.40625 s. In the
+ * cloud with z = 0 (z / r_tr is not a binary fraction):
+ * 0.375 + 1/32 + 0.5/64 + 0.25 = 0.6640625 s, costing
+ * 0.25 * 2 * 1 + 0.75 * 0.6640625 = 0.998046875. Episode 0 begun, the
+ * function given with deadline dl. */
+#define TEST_EXACT_EDGE_S 2.40625f
+#define TEST_EXACT_CLOUD_S 0.6640625f
+#define TEST_EXACT_CLOUD_COST 0.998046875f
+void test_exact_open(afs_env *env, afs_backend **b, int local, float dl);
+
 /* An environment of `envs` environments on the CPU backend, episode 0 begun. */
 void test_env_open(afs_env *env, afs_backend **b, const afs_env_params *p, int envs,
                    uint32_t seed);

@@ -421,12 +421,13 @@ Test(amdrl, plays_and_updates_deterministically_and_checkpoints)
  * and the initiator of its first group as the groups formed from those
  * positions with every EN initiating give them (formed again here, each
  * EN's first group the lowest initiator's that holds it); with
- * comm = never, no group. */
-Test(amdrl, the_trace_records_positions_and_first_groups)
+ * comm = never, no group. On the backend that open_backend() gives (on CUDA the
+ * tracer reads the groups back from device memory). */
+static void trace_records_positions_and_first_groups(afs_backend *(*open_backend)(void))
 {
     static const char *const modes[2] = {"always", "never"};
     for (int mode = 0; mode < 2; mode++) {
-        afs_backend *b = afs_backend_cpu_create(1);
+        afs_backend *b = open_backend();
         afs_config cfg = tiny_config();
         cfg.comm.group_m = 2;
         cfg.comm.comm_range_m = 25.0f; /* in a 50 m area: not everybody in range */
@@ -482,6 +483,21 @@ Test(amdrl, the_trace_records_positions_and_first_groups)
         afs_agent_destroy(a);
         b->destroy(b);
     }
+}
+
+static afs_backend *cpu_backend(void) { return afs_backend_cpu_create(1); }
+static afs_backend *cuda_backend(void) { return test_cuda_or_skip("AM-DRL's trace on CUDA"); }
+
+Test(amdrl, the_trace_records_positions_and_first_groups)
+{
+    trace_records_positions_and_first_groups(cpu_backend);
+}
+
+/* The same on CUDA (skipped without a usable device; required by the GPU
+ * check, bench/gpu_check.sh). */
+Test(amdrl, cuda_trace_records_positions_and_first_groups_from_device_memory)
+{
+    trace_records_positions_and_first_groups(cuda_backend);
 }
 
 /* The initiators of one formation at slot 0 of episode 0, as a 0/1 mask

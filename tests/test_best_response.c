@@ -395,3 +395,25 @@ Test(best_response, afsim_run_plays_it, .timeout = 60)
     cr_assert_eq(status, 0, "%s\n%s", cmd, out);
     cr_assert(strstr(out, "\ngreedy ") && strstr(out, "\nbest_response "), "%s", out);
 }
+
+/* The descent's own rewards (afs_edge_reward, afs_cloud_reward) meet the
+ * deadline as the step does: a latency exactly at it succeeds, a float
+ * below it is late (test_exact_open's latencies are exact in float), each
+ * with its reward, -R or -R - miss_penalty. In the cloud R = w1 rho k + w2 D
+ * with w1 != w2 (0.998046875). */
+Test(best_response, its_rewards_meet_the_deadline_at_equality)
+{
+    for (int local = 0; local < 2; local++)
+        for (int late = 0; late < 2; late++) {
+            float d = local ? TEST_EXACT_EDGE_S : TEST_EXACT_CLOUD_S;
+            float cost = local ? d : TEST_EXACT_CLOUD_COST;
+            afs_env env;
+            afs_backend *b;
+            test_exact_open(&env, &b, local, late ? nextafterf(d, 0.0f) : d);
+            float r = local ? afs_edge_reward(&env, 0) : afs_cloud_reward(&env, 0, 0, 1, 0.0f);
+            float want = -cost - (late ? 2.0f : 0.0f);
+            cr_assert_eq(r, want, "%s, deadline %s: reward %.9g, by hand %.9g", local ? "edge" : "cloud",
+                         late ? "a float below the latency" : "the latency", r, want);
+            test_env_close(&env, b);
+        }
+}

@@ -505,6 +505,17 @@ static void same_curve(const char *ref, const char *got, const char *run, long l
     free(b);
 }
 
+/* Kills of the training below: the k-th comes once the results file holds
+ * KILL_STRIDE * k finished episodes (the first at the start, before any
+ * file), then after a random part of one episode's time, so that kills land
+ * at every moment of an episode (its writes, its checkpoint) and the run
+ * has KILL_STRIDE episodes' progress between two kills. The kills wait for
+ * progress, not for a time, so all of them land before the training's 150
+ * episodes on a fast machine as on a loaded one (timed kills let a run
+ * slowed by load finish after 14). */
+#define KILLS 25
+#define KILL_STRIDE 4
+
 Test(crash, a_training_killed_and_resumed_ends_as_the_uninterrupted_one, .timeout = 300)
 {
     char ref[512], out[512], ckpt[600], why[512], args[2048];
@@ -514,10 +525,7 @@ Test(crash, a_training_killed_and_resumed_ends_as_the_uninterrupted_one, .timeou
     launch whole = {training, ref, NULL, 0, NULL};
     double t0 = now_s();
     cr_assert_eq(exit_status(start(&whole)), 0, "%s", stderr_of(ref));
-    /* each kill at a random moment within an eighth of the whole run's time,
-     * so that the 25 land before the run can end, on a fast machine as on a
-     * slow one (a fixed 150 ms let a 0.6 s run end after 10) */
-    long max_delay_us = (long)((now_s() - t0) / 8.0 * 1e6);
+    long episode_us = (long)((now_s() - t0) / 150.0 * 1e6) + 1;
     unsigned seed = 777;
     int kills = 0, resumes = 0, done = 0;
     for (int round = 0; !done && round < 200; round++) {
@@ -529,18 +537,31 @@ Test(crash, a_training_killed_and_resumed_ends_as_the_uninterrupted_one, .timeou
         resumes += resume;
         launch l = {args, out, NULL, 0, NULL};
         pid_t pid = start(&l);
-        int st, status;
-        if (round < 25) /* then let it finish */
-            usleep((useconds_t)(rand_r(&seed) % (max_delay_us + 1)));
-        if (round < 25 && waitpid(pid, &status, WNOHANG) == pid) {
-            st = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        } else {
-            if (round < 25) {
+        int st = -1, status, ended = 0;
+        if (round < KILLS) { /* then let it finish */
+            double end = now_s() + 60.0;
+            while (finished_now(out) < KILL_STRIDE * round && now_s() < end) {
+                if ((ended = waitpid(pid, &status, WNOHANG) == pid))
+                    break;
+                usleep(1000);
+            }
+            cr_assert(ended || now_s() < end, "round %d: %d episodes after 60 s, %d wanted", round,
+                      finished_now(out), KILL_STRIDE * round);
+            if (!ended) {
+                usleep((useconds_t)(rand_r(&seed) % (episode_us + 1)));
+                ended = waitpid(pid, &status, WNOHANG) == pid;
+            }
+            if (ended) {
+                st = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                if (WIFSIGNALED(status))
+                    forget_killed(pid);
+            } else {
                 kill(pid, SIGKILL);
                 kills++;
             }
-            st = exit_status(pid);
         }
+        if (st < 0)
+            st = exit_status(pid);
         cr_assert(st == 0 || st == 128 + SIGKILL, "round %d: status %d: %s", round, st,
                   stderr_of(out));
         done = st == 0;
@@ -548,7 +569,7 @@ Test(crash, a_training_killed_and_resumed_ends_as_the_uninterrupted_one, .timeou
         cr_assert(r >= -1 || r == -3, "round %d: %s", round, why);
     }
     cr_assert(done, "the training never finished");
-    cr_assert_geq(kills, 15, "only %d kills landed", kills);
+    cr_assert_eq(kills, KILLS, "only %d of %d kills landed: the run ended before", kills, KILLS);
     fprintf(stderr, "crash test: training: %d kills, %d resumes from a checkpoint\n", kills,
             resumes);
     cr_assert_eq(check_in_child(out, 1, why, sizeof why), 150, "%s", why);

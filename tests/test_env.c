@@ -382,3 +382,48 @@ Test(env, greedy_picks_the_smaller_estimate)
     o[AFS_OBS_QUEUE] = 9.5f / 10.0f; /* 9.5 + 1 > 10: the queue cannot take it */
     cr_assert_eq(afs_greedy_action(o, 10.0f), 0, "full queue: cloud");
 }
+
+/* docs/model.md: success is D <= T. A latency exactly at the deadline
+ * succeeds, one a float below it (nextafterf towards 0) is late, at either
+ * location, with the reward each implies: -R on time, -R - miss_penalty
+ * late. The latencies are exact in float (test_exact_open), so the
+ * boundary is hit exactly, not within a rounding. */
+Test(env, a_latency_exactly_at_the_deadline_succeeds_and_one_ulp_over_is_late)
+{
+    for (int local = 0; local < 2; local++)
+        for (int late = 0; late < 2; late++) {
+            float d = local ? TEST_EXACT_EDGE_S : TEST_EXACT_CLOUD_S;
+            float cost = local ? d : TEST_EXACT_CLOUD_COST;
+            afs_env env;
+            afs_backend *b;
+            test_exact_open(&env, &b, local, late ? nextafterf(d, 0.0f) : d);
+            uint8_t act[1] = {(uint8_t)local};
+            test_step(&env, b, act);
+            const char *where = local ? "edge" : "cloud";
+            cr_assert_eq(env.latency[0], d, "%s: latency %.9g, by hand %.9g", where, env.latency[0], d);
+            cr_assert_eq((env.flags[0] & AFS_F_SUCCESS) != 0, !late, "%s, late %d: success flag", where, late);
+            cr_assert_eq((env.flags[0] & AFS_F_LATE) != 0, late, "%s, late %d: late flag", where, late);
+            cr_assert_eq(env.cost[0], cost, "%s: cost %.9g, by hand %.9g", where, env.cost[0], cost);
+            cr_assert_eq(env.reward[0], -cost - (late ? 2.0f : 0.0f), "%s, late %d: reward %.9g", where,
+                         late, env.reward[0]);
+            test_env_close(&env, b);
+        }
+}
+
+/* The cloud's cost P = w1 rho k + w2 D (paper eq. 3) with w1 != w2 (the
+ * defaults make them equal, so a swap would pass every other test): 0.25 x
+ * 3 x 1 + 0.75 x 0.6640625 = 1.248046875, exact in float; swapped it would
+ * be 0.75 x 3 + 0.25 x 0.6640625 = 2.416. */
+Test(env, the_cloud_cost_weighs_compute_by_w1_and_latency_by_w2)
+{
+    afs_env env;
+    afs_backend *b;
+    test_exact_open(&env, &b, 0, 10.0f);
+    env.p.rho = 3.0f;
+    uint8_t act[1] = {0};
+    test_step(&env, b, act);
+    cr_assert_eq(env.latency[0], TEST_EXACT_CLOUD_S);
+    cr_assert_eq(env.cost[0], 1.248046875f, "P = %.9g, by hand 1.248046875", env.cost[0]);
+    cr_assert_eq(env.reward[0], -1.248046875f, "on time: reward -P");
+    test_env_close(&env, b);
+}

@@ -77,27 +77,29 @@ static void read_doubles(const char *path, const char *dataset, double *v, int n
 }
 
 /* Without a trace the heuristics play AFS_SLOTS_AT_ONCE slots a call
- * (each environment's slots back to back on the CPU), with one a slot at a
- * time: the episodes' figures are the same bit for bit. 55 slots: calls of
- * 25, 25 and 5. */
-Test(run, heuristics_play_the_same_episodes_with_and_without_the_trace)
+ * (each environment's slots back to back on the CPU, one launch after
+ * another on CUDA), with one a slot at a time: the episodes' figures are
+ * the same bit for bit. 55 slots: calls of 25, 25 and 5. On backend b, into
+ * files named after it. */
+static void same_episodes_with_and_without_the_trace(afs_backend *b)
 {
     const char *policies = "random,greedy,all_local,all_cloud,best_response,deadline";
     const char *names[] = {"random", "greedy", "all_local", "all_cloud", "best_response",
                            "deadline"};
     const char *fields[] = {"mean_reward", "mean_latency_s", "mean_cost", "success_rate",
                             "offload_fraction", "cold_start_fraction", "functions"};
-    afs_config with = tiny("traced.h5", policies), without = tiny("untraced.h5", policies);
+    char traced[64], untraced[64];
+    snprintf(traced, sizeof traced, "traced-%s.h5", b->name);
+    snprintf(untraced, sizeof untraced, "untraced-%s.h5", b->name);
+    afs_config with = tiny(traced, policies), without = tiny(untraced, policies);
     with.run.trace = 1;
     for (afs_config *c = &with; c; c = c == &with ? &without : NULL) {
         c->run.envs = 3;
         c->env.agents = 20;
         c->env.slots = 55;
     }
-    afs_backend *b = afs_backend_cpu_create(2);
     run_ok(&with, b, NULL);
     run_ok(&without, b, NULL);
-    b->destroy(b);
     for (int k = 0; k < 6; k++)
         for (int j = 0; j < 7; j++) {
             char ds[128];
@@ -108,6 +110,22 @@ Test(run, heuristics_play_the_same_episodes_with_and_without_the_trace)
             cr_assert_eq(memcmp(a, z, sizeof a), 0, "%s: %.17g %.17g with the trace, %.17g %.17g "
                          "without", ds, a[0], a[1], z[0], z[1]);
         }
+}
+
+Test(run, heuristics_play_the_same_episodes_with_and_without_the_trace)
+{
+    afs_backend *b = afs_backend_cpu_create(2);
+    same_episodes_with_and_without_the_trace(b);
+    b->destroy(b);
+}
+
+/* The same on CUDA (skipped without a usable device; required by the GPU
+ * check, bench/gpu_check.sh). */
+Test(run, cuda_heuristics_play_the_same_episodes_with_and_without_the_trace)
+{
+    afs_backend *b = test_cuda_or_skip("run on CUDA with and without the trace");
+    same_episodes_with_and_without_the_trace(b);
+    b->destroy(b);
 }
 
 /* "greedy, all_local" with a space: run.c used to split on ',' only and

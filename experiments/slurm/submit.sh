@@ -10,8 +10,9 @@
 #        for the array; for the merge job all but --gres/--gpus/--array]
 #
 # --out: the results folder, on a file system every node sees (default
-# sweep-<name>[-<profile>] here). --image: run afsim from a container image
-# (docker run --gpus all) instead of --bin (default: build/afsim of this tree).
+# sweep-<name>[-<profile>] here). --image: run afsim, the merge and the plot
+# from a container image (docker run, each array task with the GPUs Slurm
+# gave it, as you) instead of --bin (default: build/afsim of this tree).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 sweep="" shards="" profile="" out="" backend=auto image="" bin=$root/build/afsim
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     --image) image=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     -*) echo "submit.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) sweep=$1; shift ;;
   esac

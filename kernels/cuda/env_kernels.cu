@@ -17,8 +17,11 @@
  * branch-free function shared with the CPU's vectorized loops
  * (afs_outcome_of), a cap of 64 (4 blocks) spills 24 bytes; docs/
  * performance.md has the figures (the cost in occupancy is not yet
- * measured on a GPU). */
+ * measured on a GPU). The build sets it (CMake's AFSIM_ENV_MIN_BLOCKS),
+ * so that bench/gpu_run.sh --min-blocks times other values. */
+#ifndef ENV_MIN_BLOCKS
 #define ENV_MIN_BLOCKS 3
+#endif
 /* Threads per block of best_response's descent (a thread per environment):
  * small, so that a few environments still spread over multiprocessors. */
 #define BR_BLOCK 32

@@ -60,7 +60,7 @@ const char *__ubsan_default_options(void)
 }
 
 /* Leaks that are the libraries' own, not afsim's: each suppression is
- * explained in its file (tests/sanitize/lsan.supp, tests/fuzz/lsan.supp). */
+ * explained in tests/sanitize/lsan.supp, the one file of both builds. */
 const char *__lsan_default_options(void)
 {
     return AFSIM_SAN_LSAN "suppressions=" AFSIM_SAN_SUPPRESSIONS;

@@ -125,6 +125,13 @@ printf '%s\n' '========= RACECHECK SUMMARY: 1 hazard displayed (1 error, 0 warni
   '========= RACECHECK SUMMARY: 3 hazards displayed (0 errors, 3 warnings)' > "$tmp/r.txt"
 expect_eq "racecheck: its own summary lines" "$(sanitizer_errors racecheck "$tmp/r.txt")" "1 2 3"
 
+echo "gpu_check: the CUDA tests counted in the table"
+printf '%s\n' '[PASS] cuda_parity::a: (0.10s)' '[SKIP] cuda_nn_parity::b: no usable CUDA device' \
+  '[FAIL] run::cuda_c: (0.20s)' '[PASS] run::d_on_the_cpu: (0.10s)' '[SKIP] amdrl::cuda_e: Test is disabled' \
+  '[PASS] amdrl::cuda_f: (0.10s)' '[SKIP] run on CUDA skipped: no device' > "$tmp/p.txt"
+expect_eq "the parity suites and every suite's cuda_* tests, passed failed skipped" \
+  "$(parity_counts "$tmp/p.txt")" "2 1 1"
+
 # run_sanitizer with a fake compute-sanitizer and a fake test binary.
 fake=$tmp/fake
 mkdir -p "$fake"
@@ -279,4 +286,37 @@ grep -q '^== exit 3$' "$tmp/run.txt" || fail "exit 3 not reported"
 ok "a command past its limit and a failing one are reported, and the rest still run"
 cmp -s "$tmp/run.txt" "$tmp/run-out/gpu_run.log" || fail "\$OUT/gpu_run.log differs from what was printed"
 ok "\$OUT/gpu_run.log holds what was printed"
+
+echo "gpu_run: --min-blocks, one build per value (a fake cmake)"
+fakecm=$tmp/fake-cmake
+mkdir -p "$fakecm"
+# Logs its arguments; a configure (-B DIR) leaves a cache there, as cmake's would.
+cat > "$fakecm/cmake" <<'EOF'
+#!/usr/bin/env bash
+echo "cmake $*" >> "$FAKE_CMAKE_LOG"
+for ((i = 1; i < $#; i++)); do
+  if [ "${!i}" = -B ]; then j=$((i + 1)); mkdir -p "${!j}"; touch "${!j}/CMakeCache.txt"; fi
+done
+EOF
+chmod +x "$fakecm/cmake"
+: > "$tmp/cmake-ab.log"
+rc=0
+# shellcheck disable=SC2016
+env PATH="$fakecm:$PATH" FAKE_CMAKE_LOG="$tmp/cmake-ab.log" AFSIM_GPU_DEPS="$tmp/gpu-deps" \
+  AFSIM_GPU_CHECK_BUILD_DIR="$tmp/ab" AFSIM_GPU_CHECK_PYTHON="$shim/python3" \
+  bash "$root/bench/gpu_run.sh" --min-blocks 3,4 'echo "B=$B MIN_BLOCKS=$MIN_BLOCKS"' > "$tmp/ab.txt" 2>&1 || rc=$?
+expect_eq "--min-blocks 3,4 exits 0" "$rc" 0
+for v in 3 4; do
+  grep -qx "B=$tmp/ab-min-blocks-$v MIN_BLOCKS=$v" "$tmp/ab.txt" || { cat "$tmp/ab.txt"; fail "no command run against value $v"; }
+  conf=$(grep -- "-B $tmp/ab-min-blocks-$v " "$tmp/cmake-ab.log") || fail "no configure of $tmp/ab-min-blocks-$v"
+  [[ $conf == *" -DAFSIM_ENV_MIN_BLOCKS=$v"* ]] || fail "configure of value $v: $conf"
+  [ "$(grep -o -- ' -S ' <<< "$conf" | wc -l)" = 1 ] || fail "arguments repeated: $conf"
+  grep -qx "cmake --build $tmp/ab-min-blocks-$v -j $(nproc)" "$tmp/cmake-ab.log" || fail "no build of value $v"
+done
+ok "a folder per value, configured with AFSIM_ENV_MIN_BLOCKS, built, and the commands run with \$B and \$MIN_BLOCKS"
+rc=0
+env PATH="$fakecm:$PATH" FAKE_CMAKE_LOG="$tmp/cmake-ab.log" bash "$root/bench/gpu_run.sh" --min-blocks 3,9 \
+  > "$tmp/ab-bad.txt" 2>&1 || rc=$?
+expect_eq "--min-blocks 3,9 is refused (exit 2)" "$rc" 2
+grep -q "3,9" "$tmp/ab-bad.txt" || fail "the refusal does not name the value: $(cat "$tmp/ab-bad.txt")"
 echo "gpu_check: all checks passed"
