@@ -96,6 +96,17 @@ int ac_sizes(const char *hidden, int in, int out, int *sizes, const char *what, 
     return h + 1;
 }
 
+/* A learning method's shared hyper-parameters by name, or NULL (defined in
+ * the core, whose messages need it, so that the core never calls back into
+ * agents.c's registry). */
+const afs_algo_params *afs_agent_algo_params(const afs_config *cfg, const char *name)
+{
+    return !strcmp(name, "esdrl")    ? &cfg->esdrl
+           : !strcmp(name, "maddpg") ? &cfg->maddpg
+           : !strcmp(name, "amdrl")  ? &cfg->amdrl
+                                     : NULL;
+}
+
 /* A batch of more rows than the replay holds would draw the same records
  * several times in one step: refused, in the key's own unit (ES-DRL's
  * batch counts records, MADDPG's joint rows, AM-DRL's records rounded up

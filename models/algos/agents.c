@@ -85,14 +85,6 @@ int afs_agent_net_bytes(const char *name, afs_backend *b, const afs_config *cfg,
                                      : 0;
 }
 
-const afs_algo_params *afs_agent_algo_params(const afs_config *cfg, const char *name)
-{
-    return !strcmp(name, "esdrl")    ? &cfg->esdrl
-           : !strcmp(name, "maddpg") ? &cfg->maddpg
-           : !strcmp(name, "amdrl")  ? &cfg->amdrl
-                                     : NULL;
-}
-
 void afs_agent_destroy(afs_agent *a)
 {
     if (a)
