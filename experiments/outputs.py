@@ -27,18 +27,21 @@ def save(fig, path, fail, **savefig_args):
     folder = os.path.dirname(path) or "."
     fmt = os.path.splitext(path)[1][1:].lower() or "png"
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    f = os.fdopen(fd, "wb")  # owns fd from here: closed by the with below
+    error = None
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide the figure from others
-        with os.fdopen(fd, "wb") as f:
+        with f:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(f.fileno(), 0o666 & ~umask)  # mkstemp's 0600 would hide the figure
             fig.savefig(f, format=fmt, **savefig_args)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except (OSError, ValueError) as e:
-        try:
+        error = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    finally:  # whatever ended it (an error, matplotlib's own, Ctrl-C): no part file left
+        if os.path.lexists(tmp):
             os.unlink(tmp)
-        except OSError:
-            pass
-        fail(f"cannot write {path}: {e.strerror if isinstance(e, OSError) and e.strerror else e}")
+    if error is not None:
+        fail(f"cannot write {path}: {error}")

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fail.h"
 #include "h5attr.h"
@@ -25,8 +26,10 @@ static herr_t write_array(hid_t group, const char *name, hid_t type, afs_backend
     b->to_host(b, host, dev, count * elem);
     hid_t space = H5Screate_simple(1, &len, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (count && (H5Pset_chunk(dcpl, 1, &chunk) < 0 || H5Pset_fletcher32(dcpl) < 0)) {
-        H5Pclose(dcpl);
+    if (dcpl < 0 || (count && (H5Pset_chunk(dcpl, 1, &chunk) < 0 ||
+                               H5Pset_fletcher32(dcpl) < 0))) {
+        if (dcpl >= 0)
+            H5Pclose(dcpl);
         H5Sclose(space);
         return -1;
     }
@@ -142,6 +145,11 @@ int afs_checkpoint_save(const char *path, afs_backend *b, const afs_checkpoint *
     if (afs_check_output(path, "train.checkpoint", 1, err, n) ||
         afs_check_output(tmp, "train.checkpoint", 1, err, n))
         return -1;
+    /* a stale NAME.tmp goes first: were it a link, creating the file
+     * through it would truncate whatever it points to */
+    if (unlink(tmp) && errno != ENOENT)
+        return afs_fail(err, n, "%s: cannot remove the stale temporary checkpoint: %s", tmp,
+                        strerror(errno));
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     void *host = malloc(largest(c));
     /* HDF5 1.10's format: checksummed superblock and object headers, which
@@ -163,17 +171,20 @@ int afs_checkpoint_save(const char *path, afs_backend *b, const afs_checkpoint *
         return afs_fail(err, n, "%s: writing the checkpoint failed (disk full?); the previous "
                         "one is kept", path);
     }
-    if (rename(tmp, path))
+    if (rename(tmp, path)) {
+        int e = errno;
+        remove(tmp);
         return afs_fail(err, n, "%s: cannot move the new checkpoint into place: %s", path,
-                        strerror(errno));
+                        strerror(e));
+    }
     return 0;
 }
 
-void afs_checkpoint_of_results(const char *out, char *buf, size_t n)
+void afs_h5_beside(const char *path, const char *tag, char *buf, size_t n)
 {
-    size_t len = strlen(out);
-    int h5 = len > 3 && !strcmp(out + len - 3, ".h5");
-    snprintf(buf, n, "%.*s.ckpt.h5", (int)(h5 ? len - 3 : len), out);
+    size_t len = strlen(path);
+    int h5 = len > 3 && !strcmp(path + len - 3, ".h5");
+    snprintf(buf, n, "%.*s.%s.h5", (int)(h5 ? len - 3 : len), path, tag);
 }
 
 /* For a file that is not a checkpoint: when it is a results file with a
@@ -182,7 +193,7 @@ static const char *hint_beside(const char *path, char *buf, size_t n)
 {
     char ckpt[AFS_PATH_MAX + 16];
     struct stat st;
-    afs_checkpoint_of_results(path, ckpt, sizeof ckpt);
+    afs_h5_beside(path, "ckpt", ckpt, sizeof ckpt);
     if (stat(ckpt, &st) != 0 || !S_ISREG(st.st_mode))
         return "";
     snprintf(buf, n, "; a results file? The checkpoint of its training is %s: give that", ckpt);

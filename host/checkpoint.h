@@ -76,9 +76,11 @@ int afs_checkpoint_save(const char *path, afs_backend *b, const afs_checkpoint *
  * says whether they were there. -1 with err naming what does not match. */
 int afs_checkpoint_load(const char *path, afs_backend *b, afs_checkpoint *c, int blobs_optional,
                         int *blobs_loaded, char *err, size_t n);
-/* The checkpoint that afsim train writes beside its results file `out` by
- * default: NAME.ckpt.h5 for NAME.h5 (OUT.ckpt.h5 for a name without .h5). */
-void afs_checkpoint_of_results(const char *out, char *buf, size_t n);
+/* The file NAME.TAG.h5 beside NAME.h5 (PATH.TAG.h5 for a name without
+ * .h5): with tag "ckpt", the checkpoint afsim train writes beside its
+ * results file by default; beside a checkpoint, its kept copies ("best",
+ * "last-good", "epN"). */
+void afs_h5_beside(const char *path, const char *tag, char *buf, size_t n);
 
 /* The algorithm and the configuration a checkpoint was made with (to build
  * the model before loading into it); cfg's keys are set from the file. */

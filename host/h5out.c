@@ -679,12 +679,12 @@ static int trim_runs(afs_h5 *h, char *err, size_t n)
     return 0;
 }
 
-int afs_h5_close(afs_h5 *h, int failed, char *err, size_t n)
+int afs_h5_close(afs_h5 *h, int disk_failed, char *err, size_t n)
 {
     if (!h)
         return 0;
     char why[256];
-    if (failed && h->write_failed) {
+    if (disk_failed || h->write_failed) {
         /* After a failed write, HDF5 must write nothing more: closing would
          * flush metadata that points past the end of a file the disk could
          * not grow (HDF5 1.10 then refuses the file: "truncated file"). The

@@ -86,13 +86,14 @@ afs_h5 *afs_h5_continue(const char *path, const char *run_id, const afs_h5_run *
 /* The file's `run_id` attribute: set once after afs_h5_create (training
  * writes it, and keeps it in its checkpoints). */
 int afs_h5_set_run_id(afs_h5 *h, const char *run_id, char *err, size_t n);
-/* Closes the file, every run's datasets cut to its finished rows; -1 when
+/* Closes the file, every run's datasets cut to its finished rows (after
+ * success and after an error end such as a not-finite loss alike); -1 when
  * the final write failed or the file at the path is no longer the one
- * written (deleted or replaced). failed: the run ended with an error. When
- * that error was a failed write of this file (a full disk), nothing more is
- * written: the file stays as its last flush left it, `finished` saying how
- * many rows hold, and its HDF5 handle stays open until the process ends;
- * after any other error (a not-finite loss) it closes as after success. */
-int afs_h5_close(afs_h5 *h, int failed, char *err, size_t n);
+ * written (deleted or replaced). disk_failed: another file of the run could
+ * not be written (a checkpoint: the disk may be full). Then, or when a
+ * write of this file failed, nothing more is written: the file stays as its
+ * last flush left it, `finished` saying how many rows hold, and its HDF5
+ * handle stays open until the process ends. */
+int afs_h5_close(afs_h5 *h, int disk_failed, char *err, size_t n);
 
 #endif

@@ -24,8 +24,11 @@ int afs_outlock_take(afs_outlock *l, const char *path, const char *what, char *e
  * anything but a regular file, since the holder writes it. The file
  * descriptor, or -1 with err. */
 int afs_outlock_open(const char *path, char *err, size_t n);
-/* Whether output path's lock is held by a running run: 1 with its
- * description (pid, host, start, command line) in buf, else 0. */
+/* The description (pid, host, start, command line) that the run holding
+ * output path's lock wrote in it, into buf: 1, or 0 when there is no lock
+ * file. The lock is not tested (trying it, even shared, could make a run
+ * taking it at that moment fail); a holder removes its file before it lets
+ * go, so a file there is a run's, or one that a crash left. */
 int afs_outlock_holder(const char *path, char *buf, size_t n);
 /* Removes the lock file and drops the lock (nothing when not held). */
 void afs_outlock_drop(afs_outlock *l);

@@ -112,7 +112,10 @@ static int trained_with(const afs_config *cfg, const char *path, char *buf, size
     for (int i = 0; !rc && i < afs_config_key_count(); i++) {
         const afs_config_key *k = afs_config_key_at(i);
         size_t env = offsetof(afs_config, env);
-        if (k->offset < env || k->offset >= env + sizeof cfg->env)
+        /* the [env] section only: the heuristics' keys (deadline.alpha,
+         * best_response.rounds) live in the same struct but are no
+         * environment */
+        if (k->offset < env || k->offset >= env + sizeof cfg->env || strcmp(k->section, "env"))
             continue;
         char then[AFS_PATH_MAX + 8], now[AFS_PATH_MAX + 8];
         afs_config_format(trained, k, then, sizeof then);
@@ -135,11 +138,13 @@ static afs_agent *agent_of(const afs_config *cfg, int p, const char *differs, af
         return afs_agent_create(cfg->run.policy_label[p], b, cfg, cfg->run.envs, 0, err, n);
     afs_agent *a = afs_agent_from_checkpoint(cfg->run.policy_path[p], b, cfg, cfg->run.envs,
                                              err, n);
+    if (a || !differs || !differs[0])
+        return a;
     size_t used = strlen(err);
-    if (!a && differs && differs[0] && used + 1 < n)
+    if (used + 1 < n)
         snprintf(err + used, n - used, " (it was trained with %s: play it in that environment)",
                  differs);
-    return a;
+    return NULL;
 }
 
 static int run_policy(run_state *s, afs_backend *b, const afs_config *cfg, int p,
@@ -259,7 +264,7 @@ int afs_run(const afs_config *cfg, afs_backend *b, const afs_run_options *opt,
     for (; done < np && !rc && !afs_stop_level(); done++)
         rc = run_policy(&s, b, cfg, done, differs[done], opt, &totals[done], err, n);
     char close_err[AFS_PATH_MAX + 512];
-    if (afs_h5_close(s.h5, rc != 0, close_err, sizeof close_err) && !rc)
+    if (afs_h5_close(s.h5, 0, close_err, sizeof close_err) && !rc) /* writes only this file */
         rc = afs_fail(err, n, "%s", close_err);
     afs_outlock_drop(&lock);
     if (!rc && opt->summary) {

@@ -560,7 +560,7 @@ static int make_dir(const char *path, char *err, size_t n)
 /* Puts the file at from in the place of to once from's bytes are on the
  * disk (a finished point or shard file survives a crash of the machine,
  * not only of afsim), and only where to is a regular file or nothing
- * (afs_h5_check_destination, the check of every output: never over a
+ * (afs_check_output, the check of every output: never over a
  * device, a FIFO or a folder). from is removed when it fails. */
 static int durable_rename(const char *from, const char *to, char *err, size_t n)
 {
@@ -569,7 +569,7 @@ static int durable_rename(const char *from, const char *to, char *err, size_t n)
     if (fd >= 0)
         close(fd);
     int rc = !synced ? afs_fail(err, n, "%s: cannot write to disk: %s", from, strerror(e))
-             : afs_h5_check_destination(to, 1, err, n) ? -1
+             : afs_check_output(to, "--out folder", 1, err, n) ? -1
              : rename(from, to) ? afs_fail(err, n, "%s: cannot rename to %s: %s", from, to,
                                            strerror(errno))
              : 0;
@@ -1149,7 +1149,10 @@ int afs_sweep_run(const afs_sweep *s, const char *dir, int shard, int shards, af
                   int progress, char *err, size_t n)
 {
     char points_dir[AFS_PATH_MAX], shard_path[AFS_PATH_MAX + 64], what[64];
-    if (strlen(dir) > AFS_PATH_MAX - 64 || strchr(dir, ',')) {
+    /* room for the longest name made in it (a shard's temporary file:
+     * "/shard-N-of-N.h5.PID.tmp", 2 x 10 digits and a pid) within
+     * afs_check_output's limit */
+    if (strlen(dir) >= AFS_PATH_MAX - 64 - 64 || strchr(dir, ',')) {
         afs_fail(err, n, "--out %s: %s", dir, strchr(dir, ',') ? "a folder without commas, "
                  "please (trained policies are named in comma-separated lists)" : "too long a path");
         return 1;
@@ -1242,7 +1245,7 @@ static int merge(const char *out, int force, char *const *inputs, int ninputs, s
         return afs_fail(err, n, "give the shard files to merge");
     /* A regular file or nothing, --force or not: never a device (as root,
      * `merge /dev/full` would have replaced the device node). */
-    if (afs_h5_check_destination(out, force, err, n))
+    if (afs_check_output(out, "output file", force, err, n))
         return -1;
     hid_t f = memory_file();
     if (f < 0)

@@ -62,7 +62,7 @@ void afs_train_checkpoint_path(const afs_config *cfg, char *buf, size_t n)
         snprintf(buf, n, "%s", cfg->train.checkpoint);
         return;
     }
-    afs_checkpoint_of_results(cfg->run.out, buf, n);
+    afs_h5_beside(cfg->run.out, "ckpt", buf, n);
 }
 
 /* Everything one training owns; freed by train_free whatever happened. */
@@ -85,6 +85,7 @@ typedef struct train_state {
     afs_episode_row last_eval; /* the mean of the last evaluation */
     double last_eval_return;
     int evaluated;
+    int ckpt_failed;         /* a checkpoint write failed: the disk may be full */
     double last_print;       /* of a progress line (AFS_PROGRESS_LINES) */
     afs_eta eta;             /* of the progress line */
     long long ckpt_episode;  /* episodes the last checkpoint holds */
@@ -221,15 +222,6 @@ static int open_output(train_state *s, char *err, size_t n)
     return afs_h5_set_run_id(s->h5, s->run_id, err, n);
 }
 
-/* NAME.TAG.h5 beside the checkpoint NAME.h5 (NAME.h5.TAG.h5 for a
- * checkpoint named otherwise). */
-static void beside_checkpoint(const train_state *s, const char *tag, char *path, size_t cap)
-{
-    size_t len = strlen(s->ckpt);
-    int h5 = len > 3 && !strcmp(s->ckpt + len - 3, ".h5");
-    snprintf(path, cap, "%.*s.%s.h5", (int)(h5 ? len - 3 : len), s->ckpt, tag);
-}
-
 /* The checkpoint and the files beside it that a training may replace
  * (NAME.epN.h5 are checked as they come): regular files or none, in a
  * folder that can be written, before anything is trained. */
@@ -240,7 +232,7 @@ static int check_checkpoints(const train_state *s, char *err, size_t n)
     if (afs_check_output(s->ckpt, "train.checkpoint", 1, err, n))
         return -1;
     for (size_t i = 0; i < sizeof tags / sizeof *tags; i++) {
-        beside_checkpoint(s, tags[i], path, sizeof path);
+        afs_h5_beside(s->ckpt, tags[i], path, sizeof path);
         if (afs_check_output(path, "train.checkpoint", 1, err, n))
             return -1;
     }
@@ -286,7 +278,11 @@ static int save_checkpoint(train_state *s, const char *path, int with_replay, ch
     c.counters = s->k;
     c.counters.seed = s->cfg->run.seed;
     c.counters.updates = s->agent->ops->updates(s->agent);
-    return afs_checkpoint_save(path, s->b, &c, s->cfg, err, n);
+    if (afs_checkpoint_save(path, s->b, &c, s->cfg, err, n)) {
+        s->ckpt_failed = 1;
+        return -1;
+    }
+    return 0;
 }
 
 /* The checkpoint just written, kept also as NAME.epN.h5: a second name
@@ -296,7 +292,7 @@ static int keep_copy(train_state *s, char *err, size_t n)
 {
     char path[AFS_PATH_MAX + 64], tag[32];
     snprintf(tag, sizeof tag, "ep%lld", (long long)s->k.episode);
-    beside_checkpoint(s, tag, path, sizeof path);
+    afs_h5_beside(s->ckpt, tag, path, sizeof path);
     if (afs_check_output(path, "train.checkpoint", 1, err, n))
         return -1;
     unlink(path); /* an older one of the same episode (a resumed training redoing it) */
@@ -318,7 +314,7 @@ static int keep_if_best(train_state *s, char *err, size_t n)
         return 0;
     s->k.best_return = r;
     char path[AFS_PATH_MAX + 48];
-    beside_checkpoint(s, "best", path, sizeof path);
+    afs_h5_beside(s->ckpt, "best", path, sizeof path);
     return save_checkpoint(s, path, 0, err, n);
 }
 
@@ -327,7 +323,7 @@ static int keep_if_best(train_state *s, char *err, size_t n)
 static void keep_last_good(train_state *s, int episode, char *err, size_t n)
 {
     char path[AFS_PATH_MAX + 48], why[512];
-    beside_checkpoint(s, "last-good", path, sizeof path);
+    afs_h5_beside(s->ckpt, "last-good", path, sizeof path);
     size_t used = strlen(err);
     if (save_checkpoint(s, path, 0, why, sizeof why))
         snprintf(err + used, n - used, "; keeping the last good networks failed too: %s", why);
@@ -502,7 +498,7 @@ static void summary(train_state *s, FILE *f)
     fprintf(f, "checkpoint: %s\n", s->ckpt);
     if (s->cfg->train.keep_best && !isnan(s->k.best_return)) {
         char path[AFS_PATH_MAX + 48];
-        beside_checkpoint(s, "best", path, sizeof path);
+        afs_h5_beside(s->ckpt, "best", path, sizeof path);
         fprintf(f, "best evaluation (return %.4f): %s\n", s->k.best_return, path);
     }
     fprintf(f, "results: %s\n", s->cfg->run.out);
@@ -533,7 +529,10 @@ int afs_train(const afs_config *cfg, afs_backend *b, const afs_train_options *op
     if (opt->progress == AFS_PROGRESS_LIVE)
         fputs("\r\033[K", stderr);
     char close_err[AFS_PATH_MAX + 512];
-    if (s.h5 && afs_h5_close(s.h5, rc != 0, close_err, sizeof close_err) && !rc)
+    /* after a failed checkpoint write the results file is left as its last
+     * flush left it (writing more on a full disk could damage it); any
+     * other error end cuts it to its finished rows */
+    if (s.h5 && afs_h5_close(s.h5, s.ckpt_failed, close_err, sizeof close_err) && !rc)
         rc = afs_fail(err, n, "%s", close_err);
     if (!rc && opt->summary)
         summary(&s, opt->summary);

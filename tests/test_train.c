@@ -461,6 +461,10 @@ Test(train, a_trained_policy_in_another_environment_is_recorded_or_refused)
         set(&run, "run.episodes", "1");
         set(&run, "env.agents", "9");
         set(&run, "env.k_scale", "3");
+        /* the heuristics' keys share the environment's struct but are no
+         * environment: not named */
+        set(&run, "deadline.alpha", "2");
+        set(&run, "best_response.rounds", "3");
         snprintf(run.run.out, sizeof run.run.out, "%s/played-%s.h5", dir, algos[i]);
         int rc = afs_run(&run, b, &opt, err, sizeof err);
         if (i == 0) {
