@@ -189,17 +189,24 @@ static double untrained_return(const afs_config *cfg, const char *algo)
     return r;
 }
 
-/* Trains cfg's algorithm, then plays the trained policy from its
- * checkpoint on the evaluation episodes: its mean return per agent. */
-static double trained_return(const afs_config *cfg, const char *algo)
+/* Trains cfg's algorithm; the trained policy, from its checkpoint. */
+static afs_agent *trained_agent(const afs_config *cfg, const char *algo, afs_backend *b)
 {
-    afs_backend *b = afs_backend_cpu_create(1);
     afs_train_options opt = {algo, NULL, AFS_PROGRESS_NONE, NULL, "test_learning", 0};
     char err[2048], ckpt[1100];
     cr_assert_eq(afs_train(cfg, b, &opt, err, sizeof err), 0, "%s", err);
     afs_train_checkpoint_path(cfg, ckpt, sizeof ckpt);
     afs_agent *a = afs_agent_from_checkpoint(ckpt, b, cfg, cfg->run.envs, err, sizeof err);
     cr_assert_not_null(a, "%s", err);
+    return a;
+}
+
+/* Trains cfg's algorithm, then plays the trained policy on the evaluation
+ * episodes: its mean return per agent. */
+static double trained_return(const afs_config *cfg, const char *algo)
+{
+    afs_backend *b = afs_backend_cpu_create(1);
+    afs_agent *a = trained_agent(cfg, algo, b);
     double r = policy_return(a, b, cfg);
     afs_agent_destroy(a);
     b->destroy(b);
@@ -492,12 +499,7 @@ Test(learning, amdrl_attention_tells_apart_the_ens_that_talking_helps)
 {
     afs_config cfg = env_d("d-amdrl.h5");
     afs_backend *b = afs_backend_cpu_create(1);
-    afs_train_options opt = {"amdrl", NULL, AFS_PROGRESS_NONE, NULL, "test_learning", 0};
-    char err[2048], ckpt[1100];
-    cr_assert_eq(afs_train(&cfg, b, &opt, err, sizeof err), 0, "%s", err);
-    afs_train_checkpoint_path(&cfg, ckpt, sizeof ckpt);
-    afs_agent *a = afs_agent_from_checkpoint(ckpt, b, &cfg, cfg.run.envs, err, sizeof err);
-    cr_assert_not_null(a, "%s", err);
+    afs_agent *a = trained_agent(&cfg, "amdrl", b);
     int npos, nneg;
     double auc = d_auc(a, b, &cfg, 4.2, 3.0, &npos, &nneg);
     cr_log_info("amdrl on D: AUC of p, talking helps (f_c > 4.2 GHz, %d ENs) against it cannot "
