@@ -133,7 +133,11 @@ def load(paths, x_key=None):
     for path in paths:
         if not os.path.isfile(path):
             fail(f"{path}: no such file")
-        with h5py.File(path, "r") as f:
+        try:
+            f = h5py.File(path, "r")
+        except OSError as e:
+            fail(f"{path}: cannot open as HDF5 ({e}): not a file of afsim merge, or damaged")
+        with f:
             if "sweep_grid" not in f.attrs or "points" not in f:
                 fail(f"{path}: not a results file of afsim sweep or merge")
             g = text(f.attrs["sweep_grid"])

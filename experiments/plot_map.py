@@ -49,7 +49,10 @@ def main():
     out = a.out or os.path.splitext(a.file)[0] + "-map.png"
     if outputs.problem(out):
         fail(outputs.problem(out))
-    f = h5py.File(a.file, "r")
+    try:
+        f = h5py.File(a.file, "r")
+    except OSError as e:
+        fail(f"{a.file}: cannot open as HDF5 ({e}): not a file of afsim run --trace, or damaged")
     runs = [n for n, g in f["runs"].items() if "trace" in g] if "runs" in f else []
     if not runs:
         fail(f"{a.file}: no run with a trace (afsim run --trace)")

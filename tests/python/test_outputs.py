@@ -92,3 +92,14 @@ def test_each_script_refuses_a_fifo_before_reading(tmp_path, script, out_args, f
     assert done.returncode == 1
     assert f"{fifo} exists and is not a regular file" in done.stderr, done.stderr
     assert (tmp_path / fifo).is_fifo()
+
+
+@pytest.mark.parametrize("script", ["plot.py", "plot_map.py", "plot_figures.py"])
+def test_each_script_refuses_a_file_that_is_not_hdf5_without_a_traceback(tmp_path, script):
+    results = tmp_path / "r.h5"
+    results.write_bytes(b"a damaged or foreign file")
+    done = subprocess.run([sys.executable, os.path.join(EXPERIMENTS, script), str(results),
+                           "-o", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "cannot open as HDF5" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
