@@ -454,18 +454,21 @@ static afs_config env_d(const char *out)
     return cfg;
 }
 
-/* The AUC of p between the ENs of environments with f_c above `helps` and
- * those below `useless`, over the evaluation episodes (ENs with a
- * function), by comparing every pair. */
+/* The AUC of p between the ENs of environments with f_c above `helps`
+ * (positives) and those below `useless`, over the evaluation episodes
+ * (ENs with a function), by afs_amdrl_auc (tested against every pair in
+ * test_amdrl.c). The CPU backend: its arrays are host memory. */
 static double d_auc(afs_agent *a, afs_backend *b, const afs_config *cfg, double helps,
                     double useless, int *npos, int *nneg)
 {
     afs_env env;
     cr_assert_eq(afs_env_init(&env, b, &cfg->env, cfg->run.envs, cfg->run.seed), 0);
     size_t n = (size_t)env.E * env.M, cap = n * (size_t)env.p.slots * EVAL_EPISODES;
-    float *pos = malloc(cap * sizeof *pos), *neg = malloc(cap * sizeof *neg);
+    float *score = malloc(cap * sizeof *score), *sign = malloc(cap * sizeof *sign);
+    afs_amdrl_scored *scratch = malloc(cap * sizeof *scratch);
     uint8_t *local = b->alloc(b, n);
     memset(local, 1, n);
+    int k = 0;
     *npos = *nneg = 0;
     for (uint32_t ep = 0; ep < EVAL_EPISODES; ep++) {
         afs_env_begin_episode(&env, b, ep);
@@ -474,25 +477,23 @@ static double d_auc(afs_agent *a, afs_backend *b, const afs_config *cfg, double 
             const float *p = afs_amdrl_play_attention(a, &env);
             for (size_t i = 0; i < n; i++) {
                 double fc = env.f_c[i / (size_t)env.M];
-                if (!(env.flags[i] & AFS_F_HAS))
+                if (!(env.flags[i] & AFS_F_HAS) || (fc <= helps && fc >= useless))
                     continue;
-                if (fc > helps)
-                    pos[(*npos)++] = p[i];
-                else if (fc < useless)
-                    neg[(*nneg)++] = p[i];
+                int positive = fc > helps;
+                score[k] = p[i];
+                sign[k++] = positive ? 1.0f : -1.0f;
+                *(positive ? npos : nneg) += 1;
             }
             b->env_step(b, &env, local);
         }
     }
-    double wins = 0.0;
-    for (int i = 0; i < *npos; i++)
-        for (int j = 0; j < *nneg; j++)
-            wins += pos[i] > neg[j] ? 1.0 : pos[i] == neg[j] ? 0.5 : 0.0;
+    double auc = afs_amdrl_auc(score, sign, k, scratch);
     b->release(b, local);
-    free(pos);
-    free(neg);
+    free(score);
+    free(sign);
+    free(scratch);
     afs_env_free(&env, b);
-    return wins / ((double)*npos * *nneg);
+    return auc;
 }
 
 Test(learning, amdrl_attention_tells_apart_the_ens_that_talking_helps)
