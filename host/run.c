@@ -2,7 +2,6 @@
 #include "run.h"
 
 #include <math.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -111,11 +110,10 @@ static int trained_with(const afs_config *cfg, const char *path, char *buf, size
     buf[0] = 0;
     for (int i = 0; !rc && i < afs_config_key_count(); i++) {
         const afs_config_key *k = afs_config_key_at(i);
-        size_t env = offsetof(afs_config, env);
-        /* the [env] section only: the heuristics' keys (deadline.alpha,
+        /* the [env] section: the heuristics' keys (deadline.alpha,
          * best_response.rounds) live in the same struct but are no
          * environment */
-        if (k->offset < env || k->offset >= env + sizeof cfg->env || strcmp(k->section, "env"))
+        if (strcmp(k->section, "env"))
             continue;
         char then[AFS_PATH_MAX + 8], now[AFS_PATH_MAX + 8];
         afs_config_format(trained, k, then, sizeof then);

@@ -220,7 +220,8 @@ void afs_replay_sync_meta(afs_replay *r, afs_backend *b)
 }
 
 /* -1 with the message in err (the replay layer knows no file names: the
- * caller adds the checkpoint's). */
+ * caller adds the checkpoint's). host/fail.h's afs_fail does the same, but
+ * models/ does not include host/ where it can avoid it (issue 24). */
 static int refuse(char *err, size_t n, const char *fmt, ...)
 {
     va_list ap;
