@@ -12,7 +12,7 @@
  *
  * A step: the caller writes the slot's actions into `action` (1 = run at the
  * EN, 0 = send to the cloud; any other value is refused by
- * afs_vecenv_check_actions on the CPU and read as 1 on CUDA), then
+ * afs_vecenv_check_actions, and read as 1 by the step on both backends), then
  * afs_vecenv_step plays the slot (latencies, costs, queues, containers) and
  * writes `reward` and `done`; when the episode's last slot was played
  * (every environment has env.slots slots, so all end together) it copies
@@ -45,25 +45,31 @@ typedef struct afs_vecenv {
     /* Buffers, all backend memory, agent i = e * M + m: */
     float *obs;             /* [E M, obs_dim] the observation the next actions answer */
     uint8_t *action;        /* [E M] the caller's actions for the next step */
-    float *reward;          /* [E M] the last step's rewards (the state's own array) */
+    float *reward;          /* [E M] the last step's rewards (the state's own array,
+                               env.reward: env_step writes every agent's, 0 where no
+                               function came; episode starts and arrivals leave it) */
     uint8_t *done;          /* [E M] 1 where the last step ended its episode */
     double *episode_acc;    /* [E, AFS_ACC_N] the last finished episode's sums per environment */
     uint32_t episode;       /* episode word of the episode being played */
     int32_t slot;           /* slot the next step plays, 0 .. slots - 1 */
     long long episodes_done; /* finished episodes since the last reset */
+    /* All fields are the library's: a caller reads them and writes only
+     * into the buffers' contents (action, before a step). */
 } afs_vecenv;
 
 /* E environments of cfg->env on backend b (the caller's; it must outlive the
  * environment), seeded with `seed` (cfg->run.seed in afsim run). NULL with
  * a message in err (a configuration afs_config_check refuses, E < 1, out of
- * memory: the bytes needed and the hint to lower E). */
+ * memory: the bytes needed and the hint to lower E). The new environment
+ * is reset to episode 0 (afs_vecenv_reset(v, 0)): obs holds the first
+ * observation, and step may be called at once. */
 afs_vecenv *afs_vecenv_create(const afs_config *cfg, afs_backend *b, int envs, uint32_t seed,
                               char *err, size_t n);
 void afs_vecenv_destroy(afs_vecenv *v);
 
 /* Starts episode `episode` (0 = the first of afsim run's test episodes) of
- * every environment and writes the first slot's observation to obs; done
- * and reward are cleared. */
+ * every environment and writes the first slot's observation to obs; done,
+ * reward and episode_acc are cleared, episodes_done is 0. */
 void afs_vecenv_reset(afs_vecenv *v, uint32_t episode);
 
 /* 0, or -1 with err naming the first agent whose action is not 0 or 1 and
@@ -74,11 +80,13 @@ int afs_vecenv_check_actions(const afs_vecenv *v, char *err, size_t n);
  * Returns 1 when it ended an episode (and started the next), else 0. */
 int afs_vecenv_step(afs_vecenv *v);
 
-/* The actions heuristic `policy` (enum afs_policy; best_response excluded)
- * takes on the current observation, written into v->action: what afsim run
- * plays for it, so that a caller can check the step API against the fused
- * heuristic slot, or use a heuristic as a baseline. */
-void afs_vecenv_heuristic_actions(afs_vecenv *v, int policy);
+/* The actions heuristic `policy` (enum afs_policy, best_response included:
+ * its descent costs O(M^2) per environment) takes on the current
+ * observation, written into v->action: what afsim run plays for it, so that
+ * a caller can check the step API against the fused heuristic slot, or use
+ * a heuristic as a baseline. 0, or -1 (nothing written) for a value outside
+ * enum afs_policy. */
+int afs_vecenv_heuristic_actions(afs_vecenv *v, int policy);
 
 #ifdef __cplusplus
 }
