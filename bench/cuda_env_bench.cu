@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "host/config.h"
-#include "host/policy_names.h"
+#include "core/policy_names.h"
 #include "kernels/common/env_math.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/env_kernels.h"

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fail.h"
+#include "core/fail.h"
+#include "core/policy_names.h"
 #include "kernels/common/env_math.h"
 #include "models/mlp.h"
-#include "policy_names.h"
 
 #define ENV(f) offsetof(afs_config, env.f)
 #define RUN(f) offsetof(afs_config, run.f)

@@ -2,7 +2,7 @@
 
 #include <time.h>
 
-#include "fail.h"
+#include "core/fail.h"
 #include "stop.h"
 
 static double now_s(void)

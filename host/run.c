@@ -1,4 +1,3 @@
-#include "fail.h"
 #include "run.h"
 
 #include <math.h>
@@ -9,6 +8,7 @@
 #include "../kernels/common/env_math.h"
 #include "../kernels/env.h"
 #include "checkpoint.h"
+#include "core/fail.h"
 #include "episode.h"
 #include "h5out.h"
 #include "memory.h"
@@ -17,6 +17,7 @@
 #include "outlock.h"
 #include "stop.h"
 #include "trace.h"
+#include "trained.h"
 
 static double now_s(void)
 {

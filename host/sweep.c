@@ -14,13 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fail.h"
+#include "core/policy_names.h"
 #include "episode.h"
-#include "fail.h"
 #include "h5attr.h"
 #include "h5out.h"
 #include "outlock.h"
 #include "models/algos/agent.h"
-#include "policy_names.h"
 #include "run.h"
 #include "stop.h"
 #include "train.h"

@@ -1,4 +1,3 @@
-#include "fail.h"
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 #include "train.h"
 
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "../kernels/env.h"
+#include "core/fail.h"
 #include "episode.h"
 #include "h5out.h"
 #include "memory.h"

@@ -38,6 +38,7 @@
 #include "host/episode.h"
 #include "host/run.h"
 #include "host/train.h"
+#include "host/trained.h"
 #include "kernels/common/env_math.h"
 #include "models/algos/agent.h"
 #include "models/algos/amdrl_internal.h"

@@ -15,6 +15,7 @@
 #include "helpers.h"
 #include "host/checkpoint.h"
 #include "host/episode.h"
+#include "host/trained.h"
 #include "models/algos/agents.h"
 #include "models/algos/maddpg_internal.h"
 

@@ -18,6 +18,7 @@
 #include "host/run.h"
 #include "host/train.h"
 #include "models/algos/agent.h"
+#include "models/params.h"
 
 static char dir[] = "/tmp/afsim-train-XXXXXX";
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "agents.h"
-#include "host/fail.h"
+#include "core/fail.h"
 
 void ac_tally_report(ac_tally *t, afs_agent_stats *out, double replay_fill)
 {

@@ -9,8 +9,8 @@
 #define AFS_AGENT_H
 
 #include <stddef.h>
-#include "host/checkpoint.h"
-#include "host/config.h"
+#include "core/checkpoint_types.h"
+#include "core/config_types.h"
 #include "kernels/backend.h"
 
 /* How a slot is played. */
@@ -121,11 +121,6 @@ int afs_agent_plan(const char *name, const afs_config *cfg, int envs, afs_replay
  * allocated. 0, or -1 with err. */
 int afs_agent_net_bytes(const char *name, afs_backend *b, const afs_config *cfg, int envs,
                         double *bytes, char *err, size_t n);
-/* The agent of a checkpoint (afsim train's): its algorithm and network
- * sizes from the checkpoint's configuration, its parameters loaded, for
- * `envs` environments of cfg->env (which may differ from training's). */
-afs_agent *afs_agent_from_checkpoint(const char *path, afs_backend *b, const afs_config *cfg,
-                                     int envs, char *err, size_t n);
 void afs_agent_destroy(afs_agent *a);
 
 #endif

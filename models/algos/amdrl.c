@@ -48,7 +48,7 @@
 #include <string.h>
 
 #include "agents.h"
-#include "host/fail.h"
+#include "core/fail.h"
 #include "amdrl_internal.h"
 #include "models/lstm_net.h"
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "agents.h"
-#include "host/fail.h"
+#include "core/fail.h"
 
 enum { XD = AFS_OBS_DIM + 2 }; /* critic input width */
 

@@ -80,7 +80,7 @@
 #include <string.h>
 
 #include "agents.h"
-#include "host/fail.h"
+#include "core/fail.h"
 #include "kernels/common/rng.h"
 #include "maddpg_internal.h"
 
