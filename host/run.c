@@ -13,7 +13,7 @@
 #include "h5out.h"
 #include "memory.h"
 #include "metrics.h"
-#include "models/algos/agent.h"
+#include "models/algos/agents.h"
 #include "outlock.h"
 #include "stop.h"
 #include "trace.h"

@@ -2,6 +2,7 @@
 
 #include "checkpoint.h"
 #include "core/fail.h"
+#include "models/algos/agents.h"
 
 afs_agent *afs_agent_from_checkpoint(const char *path, afs_backend *b, const afs_config *cfg,
                                      int envs, char *err, size_t n)

@@ -16,6 +16,7 @@
 #include "host/checkpoint.h"
 #include "host/trace.h"
 #include "kernels/common/groups_math.h"
+#include "models/algos/agents.h"
 #include "models/algos/amdrl_internal.h"
 
 /* ---- Labels ---- */

@@ -17,7 +17,7 @@
 #include "host/h5attr.h"
 #include "host/run.h"
 #include "host/train.h"
-#include "models/algos/agent.h"
+#include "models/algos/agents.h"
 #include "models/params.h"
 
 static char dir[] = "/tmp/afsim-train-XXXXXX";

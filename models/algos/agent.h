@@ -3,8 +3,9 @@
  * through this table (run.c evaluates them, train.c trains them) and never
  * asks which one it has.
  *
- * Ownership: afs_agent_create allocates the agent and everything it holds
- * on the backend; destroy frees it all. The environment is the caller's. */
+ * Ownership: afs_agent_create (agents.h) allocates the agent and everything
+ * it holds on the backend; destroy frees it all. The environment is the
+ * caller's. */
 #ifndef AFS_AGENT_H
 #define AFS_AGENT_H
 
@@ -94,33 +95,34 @@ struct afs_agent {
                             before each episode (anneals prioritized replay's beta) */
 };
 
-/* The names afs_agent_create knows, for messages; the learning methods
- * among them (afsim train's --algo). */
-#define AFS_AGENT_NAMES "random, greedy, all_local, all_cloud, best_response, deadline, esdrl, maddpg, amdrl"
-#define AFS_LEARNER_NAMES "esdrl, maddpg or amdrl"
+/* A learning method as afsim lists and makes it: each method's file
+ * (esdrl.c, ...) defines one, and models/algos/agents.c's table gathers
+ * them. That table is the one list of learners: afsim's help, its messages
+ * and `afsim train --algo` take their names from it. */
+typedef struct afs_learner {
+    const char *name;    /* --algo NAME; also its configuration section, [NAME] */
+    const char *help;    /* one line for `afsim train --help` */
+    size_t params;       /* offsetof(afs_config, NAME): that section's afs_algo_params */
+    /* An agent for `envs` environments of cfg->env with cfg's
+     * hyper-parameters, with its replay when train is set; NULL with err. */
+    afs_agent *(*create)(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
+                         size_t n);
+    /* What its replay will hold when training on `envs` environments
+     * (info), before anything is allocated: its slot blocks, or 0 with err
+     * (a budget too small for two slots, a batch larger than the replay). */
+    int (*plan)(const afs_config *cfg, int envs, afs_replay_info *info, char *err, size_t n);
+    /* The bytes its networks take on backend b when training on `envs`
+     * environments: weights, gradients, Adam moments and scratch. 0, or -1
+     * with err (an invalid hidden-size list). */
+    int (*net_bytes)(afs_backend *b, const afs_config *cfg, int envs, double *bytes, char *err,
+                     size_t n);
+} afs_learner;
 
-/* The hyper-parameters of learning method `name` (its configuration
- * section), or NULL when name learns nothing. */
-const afs_algo_params *afs_agent_algo_params(const afs_config *cfg, const char *name);
-
-/* An agent of the given name for `envs` environments of cfg->env: a
- * heuristic, or a learning method with cfg's hyper-parameters (its replay
- * only when train is set). NULL with err when the name is unknown or
- * memory is short. */
-afs_agent *afs_agent_create(const char *name, afs_backend *b, const afs_config *cfg, int envs,
-                            int train, char *err, size_t n);
-/* What training agent `name` for `envs` environments will hold in its
- * replay (zeros for an agent that learns nothing), to print and check
- * before anything is allocated. 0, or -1 with err (an unknown name, a
- * budget too small for two slots). */
-int afs_agent_plan(const char *name, const afs_config *cfg, int envs, afs_replay_info *info,
-                   char *err, size_t n);
-/* The bytes training agent `name`'s networks take on backend b for `envs`
- * environments (0 for an agent that learns nothing): weights, gradients,
- * Adam moments and scratch, to print and check before anything is
- * allocated. 0, or -1 with err. */
-int afs_agent_net_bytes(const char *name, afs_backend *b, const afs_config *cfg, int envs,
-                        double *bytes, char *err, size_t n);
-void afs_agent_destroy(afs_agent *a);
+/* The learner's section of cfg: its hyper-parameters. */
+static inline const afs_algo_params *afs_learner_params(const afs_learner *l,
+                                                        const afs_config *cfg)
+{
+    return (const afs_algo_params *)(const void *)((const char *)cfg + l->params);
+}
 
 #endif

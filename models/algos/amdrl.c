@@ -47,9 +47,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agents.h"
-#include "core/fail.h"
+#include "ac.h"
 #include "amdrl_internal.h"
+#include "core/fail.h"
 #include "models/lstm_net.h"
 
 enum { NET_PART1, NET_PART2, NET_CRITIC, NET_ATT_OUT, NET_PART1_T, NET_PART2_T, NET_CRITIC_T,
@@ -984,13 +984,33 @@ int afs_amdrl_label_rule(const char *labels)
                                          : -1;
 }
 
-int afs_amdrl_comm_mode(const char *comm)
+/* enum of amdrl.comm's value (COMM_ATTENTION ...), or -1. */
+static int comm_mode(const char *comm)
 {
     return !strcmp(comm, "attention") ? COMM_ATTENTION
            : !strcmp(comm, "always")  ? COMM_ALWAYS
            : !strcmp(comm, "never")   ? COMM_NEVER
            : !strcmp(comm, "random")  ? COMM_RANDOM
                                       : -1;
+}
+
+/* A group's entries: its initiator and at most group_m collaborators. */
+static int group_entries(const afs_config *cfg) { return cfg->comm.group_m + 1; }
+
+/* The joint rows of a batch: amdrl.batch counts agent rows, rounded up to
+ * whole joint rows of M. */
+static int batch_rows(const afs_config *cfg)
+{
+    return (cfg->amdrl.batch + cfg->env.agents - 1) / cfg->env.agents;
+}
+
+/* The replay: joint rows (an environment's M records of a slot) with the
+ * groups that acted. */
+static int plan(const afs_config *cfg, int envs, afs_replay_info *info, char *err, size_t n)
+{
+    int M = cfg->env.agents;
+    return ac_replay_slots(cfg, "amdrl", &cfg->amdrl, envs * M, M, group_entries(cfg),
+                           batch_rows(cfg), info, err, n);
 }
 
 /* What the configuration sets in an agent for `envs` environments. */
@@ -1009,13 +1029,13 @@ static void configure(amdrl *m, const afs_config *cfg, int envs)
     m->label_rule = afs_amdrl_label_rule(cfg->comm.labels);
     m->sample_init = !strcmp(cfg->comm.init_rule, "sample");
     m->sample_eval = !strcmp(cfg->comm.eval_init, "sample");
-    m->K = cfg->comm.group_m + 1;
-    m->R = (cfg->amdrl.batch + m->M - 1) / m->M; /* whole joint rows */
-    m->comm = afs_amdrl_comm_mode(cfg->comm.comm);
+    m->K = group_entries(cfg);
+    m->R = batch_rows(cfg);
+    m->comm = comm_mode(cfg->comm.comm);
 }
 
-int afs_amdrl_net_bytes(afs_backend *b, const afs_config *cfg, int envs, double *bytes,
-                        char *err, size_t n)
+static int network_bytes(afs_backend *b, const afs_config *cfg, int envs, double *bytes,
+                         char *err, size_t n)
 {
     amdrl *m = calloc(1, sizeof *m);
     if (!m)
@@ -1035,8 +1055,8 @@ int afs_amdrl_net_bytes(afs_backend *b, const afs_config *cfg, int envs, double 
     return rc;
 }
 
-afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
-                            size_t n)
+static afs_agent *create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
+                         size_t n)
 {
     afs_agent *a = ac_agent_new(&ops, "amdrl", b, sizeof(amdrl), err, n);
     if (!a)
@@ -1055,7 +1075,7 @@ afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
                  bytes / (1024.0 * 1024.0));
     ok = ok && (make_host(m, b, train) == 0 || !afs_fail(err, n, "amdrl: out of memory"));
     if (ok && train) {
-        int slots = ac_replay_slots(cfg, "amdrl", P, m->M, m->K, m->R, &a->replay, err, n);
+        int slots = plan(cfg, envs, &a->replay, err, n);
         ok = slots > 0;
         if (ok && afs_replay_init(&m->replay, b, slots, P, m->M,
                                   !strcmp(m->hp.replay, "prioritized"), m->hp.per_alpha,
@@ -1071,6 +1091,12 @@ afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
     }
     return a;
 }
+
+const afs_learner afs_amdrl = {
+    "amdrl", "AM-DRL (the paper's): ENs the attention unit picks share thoughts in groups "
+    "through an LSTM channel",
+    offsetof(afs_config, amdrl), create, plan, network_bytes,
+};
 
 /* ---- What the tests reach (amdrl_internal.h) ---- */
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agents.h"
+#include "ac.h"
 #include "core/fail.h"
 
 enum { XD = AFS_OBS_DIM + 2 }; /* critic input width */
@@ -237,14 +237,23 @@ static double net_bytes(const int *as, int al, const int *cs, int cl, int rows, 
            2.0 * afs_mlp_bytes(cs, cl, 1, B);
 }
 
-int afs_esdrl_net_bytes(const afs_config *cfg, int envs, double *bytes, char *err, size_t n)
+static int network_bytes(afs_backend *b, const afs_config *cfg, int envs, double *bytes,
+                         char *err, size_t n)
 {
+    (void)b; /* the same on every backend */
     int as[AFS_MLP_MAX_LAYERS + 1], cs[AFS_MLP_MAX_LAYERS + 1], al, cl, B = cfg->esdrl.batch;
     if (net_sizes(&cfg->esdrl, as, &al, cs, &cl, err, n))
         return -1;
     int rows = envs * cfg->env.agents > B ? envs * cfg->env.agents : B;
     *bytes = net_bytes(as, al, cs, cl, rows, B);
     return 0;
+}
+
+/* The replay: every EN's record of a slot on its own (rows of one). */
+static int plan(const afs_config *cfg, int envs, afs_replay_info *info, char *err, size_t n)
+{
+    return ac_replay_slots(cfg, "esdrl", &cfg->esdrl, envs * cfg->env.agents, 1, 0,
+                           cfg->esdrl.batch, info, err, n);
 }
 
 /* The networks; 0, or -1 with err. */
@@ -272,8 +281,8 @@ static int make_nets(esdrl *e, afs_backend *b, char *err, size_t n)
     return 0;
 }
 
-afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
-                            size_t n)
+static afs_agent *create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
+                         size_t n)
 {
     afs_agent *a = ac_agent_new(&ops, "esdrl", b, sizeof(esdrl), err, n);
     if (!a)
@@ -297,7 +306,7 @@ afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
         ok = e->obs && e->soft_e && e->hard_e && e->act;
     }
     if (ok && train) {
-        int slots = ac_replay_slots(cfg, "esdrl", (int)rows, 1, 0, e->B, &a->replay, err, n);
+        int slots = plan(cfg, envs, &a->replay, err, n);
         ok = slots > 0;
         if (ok && afs_replay_init(&e->replay, b, slots, (int)rows, 1,
                                   !strcmp(e->hp.replay, "prioritized"), e->hp.per_alpha,
@@ -334,3 +343,8 @@ afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
     afs_params_copy(&e->critic_t.p, &e->critic.p, b);
     return a;
 }
+
+const afs_learner afs_esdrl = {
+    "esdrl", "experience-shared: one actor and one critic that every EN shares, one replay",
+    offsetof(afs_config, esdrl), create, plan, network_bytes,
+};

@@ -3,7 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "agents.h"
+#include "heuristic.h"
+#include "kernels/common/env_math.h"
 
 typedef struct heuristic {
     int policy;     /* enum afs_policy */

@@ -79,7 +79,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agents.h"
+#include "ac.h"
 #include "core/fail.h"
 #include "kernels/common/rng.h"
 #include "maddpg_internal.h"
@@ -492,13 +492,23 @@ static double net_bytes(const int *as, int al, const int *cs, int cl, int M, int
            2.0 * afs_mlp_bytes(cs + 1, cl - 1, M, B) + 2.0 * 4.0 * sizeof(float) * cin_n;
 }
 
-int afs_maddpg_net_bytes(const afs_config *cfg, int envs, double *bytes, char *err, size_t n)
+static int network_bytes(afs_backend *b, const afs_config *cfg, int envs, double *bytes,
+                         char *err, size_t n)
 {
+    (void)b; /* the same on every backend */
     int as[AFS_MLP_MAX_LAYERS + 1], cs[AFS_MLP_MAX_LAYERS + 1], al, cl, M = cfg->env.agents;
     if (net_sizes(&cfg->maddpg, M * (OBS + 2), as, &al, cs, &cl, err, n))
         return -1;
     *bytes = net_bytes(as, al, cs, cl, M, envs, cfg->maddpg.batch);
     return 0;
+}
+
+/* The replay: joint rows, an environment's M records of a slot. */
+static int plan(const afs_config *cfg, int envs, afs_replay_info *info, char *err, size_t n)
+{
+    int M = cfg->env.agents;
+    return ac_replay_slots(cfg, "maddpg", &cfg->maddpg, envs * M, M, 0, cfg->maddpg.batch, info,
+                           err, n);
 }
 
 /* critic_in's values, drawn as afs_mlp_init draws a layer: uniform on
@@ -555,8 +565,8 @@ static int make_nets(maddpg *m, afs_backend *b, char *err, size_t n)
     return 0;
 }
 
-afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, int train,
-                             char *err, size_t n)
+static afs_agent *create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
+                         size_t n)
 {
     afs_agent *a = ac_agent_new(&ops, "maddpg", b, sizeof(maddpg), err, n);
     if (!a)
@@ -586,7 +596,7 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
                      m->M);
     }
     if (ok && train) {
-        int slots = ac_replay_slots(cfg, "maddpg", m->E * m->M, m->M, 0, m->B, &a->replay, err, n);
+        int slots = plan(cfg, envs, &a->replay, err, n);
         ok = slots > 0;
         if (ok && afs_replay_init(&m->replay, b, slots, m->E * m->M, m->M, 0, m->hp.per_alpha,
                                   m->hp.per_eps, m->B, 0))
@@ -618,6 +628,12 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
     afs_params_copy(&m->body_t.p, &m->body.p, b);
     return a;
 }
+
+const afs_learner afs_maddpg = {
+    "maddpg", "MADDPG: an actor per EN on its own observation, a critic per EN on its "
+    "environment's joint observations and actions",
+    offsetof(afs_config, maddpg), create, plan, network_bytes,
+};
 
 /* ---- For tests (maddpg_internal.h) ---- */
 
