@@ -2,7 +2,6 @@
  * refuse non-finite gradients, the statistics they report, their sizes. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "ac.h"
 #include "core/fail.h"
@@ -166,20 +165,4 @@ int ac_replay_blobs(afs_replay *r, afs_backend *b, afs_ckpt_blob *blobs)
     blobs[2] = (afs_ckpt_blob){"replay_priority", r->max_prio, 2 * sizeof(float)};
     blobs[3] = (afs_ckpt_blob){"replay_meta", r->meta, 4 * sizeof(int64_t)};
     return 4;
-}
-
-afs_agent *ac_agent_new(const afs_agent_ops *ops, const char *name, afs_backend *b,
-                        size_t impl_bytes, char *err, size_t n)
-{
-    afs_agent *a = calloc(1, sizeof *a);
-    void *impl = calloc(1, impl_bytes);
-    if (!a || !impl) {
-        free(a);
-        free(impl);
-        afs_fail(err, n, "out of host memory");
-        return NULL;
-    }
-    err[0] = 0;
-    *a = (afs_agent){ops, name, 1, b, impl, {0, 0, 0, 0}, 0.0};
-    return a;
 }

@@ -1,20 +1,13 @@
 /* What the actor-critic methods (esdrl.c, maddpg.c, amdrl.c) share:
- * making the agent, exploration, optimizer steps that refuse non-finite
- * gradients, the statistics they report, their buffers and sizes, the
- * replay's share of a checkpoint (ac.c). Internal to models/algos. */
+ * exploration, optimizer steps that refuse non-finite gradients, the
+ * statistics they report, their buffers and sizes, the replay's share of
+ * a checkpoint (ac.c). Internal to models/algos. */
 #ifndef AFS_AC_H
 #define AFS_AC_H
 
 #include "agent.h"
 #include "models/mlp.h"
 #include "models/replay.h"
-
-/* A learning agent named `name` with ops and an implementation of
- * impl_bytes zeroed bytes (a->impl), on backend b; NULL with err when
- * host memory is short. The caller fills the implementation; its destroy
- * frees both. */
-afs_agent *ac_agent_new(const afs_agent_ops *ops, const char *name, afs_backend *b,
-                        size_t impl_bytes, char *err, size_t n);
 
 /* Running sums of what an agent reports (afs_agent_stats). */
 typedef struct ac_tally {

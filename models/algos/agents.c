@@ -65,13 +65,9 @@ afs_agent *afs_agent_create(const char *name, afs_backend *b, const afs_config *
                             int train, char *err, size_t n)
 {
     int policy = afs_policy_from_name(name);
-    if (policy >= 0) {
-        afs_agent *a = afs_heuristic_create(policy, afs_policy_name(policy), b, envs,
-                                            cfg->env.agents);
-        if (!a)
-            afs_fail(err, n, "%s: out of %s memory", name, b->name);
-        return a;
-    }
+    if (policy >= 0)
+        return afs_heuristic_create(policy, afs_policy_name(policy), b, envs, cfg->env.agents,
+                                    err, n);
     const afs_learner *l = afs_learner_find(name);
     if (l)
         return l->create(b, cfg, envs, train, err, n);
@@ -95,10 +91,4 @@ int afs_agent_net_bytes(const char *name, afs_backend *b, const afs_config *cfg,
     *bytes = 0.0;
     const afs_learner *l = afs_learner_find(name);
     return l ? l->net_bytes(b, cfg, envs, bytes, err, n) : 0;
-}
-
-void afs_agent_destroy(afs_agent *a)
-{
-    if (a)
-        a->ops->destroy(a);
 }

@@ -40,6 +40,5 @@ int afs_agent_plan(const char *name, const afs_config *cfg, int envs, afs_replay
  * allocated. 0, or -1 with err. */
 int afs_agent_net_bytes(const char *name, afs_backend *b, const afs_config *cfg, int envs,
                         double *bytes, char *err, size_t n);
-void afs_agent_destroy(afs_agent *a);
 
 #endif

@@ -81,8 +81,8 @@ typedef struct amdrl {
     int training;
     afs_replay replay;
     /* playing, [E M] rows: the groups formed last (len on the host too) */
-    float *obs, *z, *ht, *count, *xg, *soft_e, *hard_e, *p2, *pz; /* pz: attention outputs */
-    uint8_t *act, *init, *chosen;
+    float *z, *ht, *count, *xg, *soft_e, *hard_e, *p2, *pz; /* pz: attention outputs */
+    uint8_t *init, *chosen;
     int16_t *grp, *first, *grp_none; /* grp_none: no group, all -1 */
     int32_t *len;
     int *len_host, *ones_host;
@@ -290,13 +290,14 @@ static void form(amdrl *m, afs_backend *b, const afs_env *env, const float *h, i
     m->init_ens += N;
 }
 
-/* The slot's actions into m->act (explore: Gumbel samples, uniform ones
- * with probability epsilon). */
-static void act_on(amdrl *m, afs_backend *b, const afs_env *env, int explore, float epsilon,
-                   int may_form)
+/* The slot's actions on obs into act (explore: Gumbel samples, uniform
+ * ones with probability epsilon); may_form: groups form at this slot when
+ * it is a formation's. */
+static void act_on(amdrl *m, afs_backend *b, const afs_env *env, const float *obs, int explore,
+                   float epsilon, int may_form, uint8_t *act)
 {
     int N = m->E * m->M;
-    const float *h = afs_mlp_forward(&m->mlp[NET_PART1], b, N, m->obs);
+    const float *h = afs_mlp_forward(&m->mlp[NET_PART1], b, N, obs);
     if (may_form && m->comm != COMM_NEVER && env->slot % m->cp.t_comm == 0)
         form(m, b, env, h, explore);
     integrate(m, b, &m->lstm[LSTM_CHANNEL], N, &m->play, h, m->xg, m->count, m->ht);
@@ -304,42 +305,32 @@ static void act_on(amdrl *m, afs_backend *b, const afs_env *env, int explore, fl
     const float *logits = afs_mlp_forward(&m->mlp[NET_PART2], b, N, m->z);
     uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
     ac_actions(b, N, logits, explore, m->tp.gumbel_tau, epsilon, m->seed, counter, m->soft_e,
-               m->hard_e, m->act);
+               m->hard_e, act);
 }
 
-static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
+static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *act)
 {
-    (void)err;
-    (void)n;
     amdrl *m = impl_of(a);
-    afs_backend *b = a->b;
-    int N = m->E * m->M, train = mode == AFS_PLAY_TRAIN && m->training;
+    if (mode == AFS_PLAY_DECIDE) { /* the groups as they stand: changes no state */
+        act_on(m, a->b, env, obs, 0, 0.0f, 0, act);
+        return;
+    }
     if (env->slot == 0)
         m->play.any = 0; /* a new episode: no group carries over */
-    b->env_arrive(b, env);
-    b->env_observe(b, env, m->obs);
-    act_on(m, b, env, train, ac_epsilon(&m->tp, a->progress), 1);
+    act_on(m, a->b, env, obs, mode == AFS_PLAY_TRAIN && m->training,
+           ac_epsilon(&m->tp, a->progress), 1, act);
     m->comm_floats += m->play.any ? m->round_floats : 0.0;
-    m->decisions += N;
-    b->env_step(b, env, m->act);
-    if (train) /* with the groups that acted, or "none" (all -1) */
-        afs_replay_store(&m->replay, b, m->obs, m->act, env->reward, env->slot >= m->L,
-                         m->play.any ? m->grp : m->grp_none);
-    return 0;
+    m->decisions += m->E * m->M;
 }
 
-static void end_episode(afs_agent *a, afs_env *env, int mode)
-{
-    (void)a;
-    (void)env;
-    (void)mode;
-}
-
-static void decide(afs_agent *a, const afs_env *env)
+/* The slot's joint rows with the groups that acted, or "none" (all -1). */
+static void store(afs_agent *a, const float *obs, const uint8_t *act, const float *reward,
+                  int done)
 {
     amdrl *m = impl_of(a);
-    a->b->env_observe(a->b, env, m->obs);
-    act_on(m, a->b, env, 0, 0.0f, 0); /* the groups as they stand: changes no state */
+    if (m->training)
+        afs_replay_store(&m->replay, a->b, obs, act, reward, done,
+                         m->play.any ? m->grp : m->grp_none);
 }
 
 /* ---- Updating ---- */
@@ -767,11 +758,10 @@ static int buffers(amdrl *m, ac_buf *s, int train)
     size_t T = (size_t)m->T, K = (size_t)m->K, A = (size_t)m->cp.attention_hidden;
     size_t u = train ? 1 : 0, Q = train ? (size_t)m->cp.dq_queue + 2 : 0;
     ac_buf all[] = {
-        {(void **)&m->obs, P * AFS_OBS_DIM * f}, {(void **)&m->z, P * 2 * T * f},
-        {(void **)&m->ht, P * T * f},            {(void **)&m->count, P * f},
-        {(void **)&m->xg, K * P * T * f},        {(void **)&m->soft_e, P * 2 * f},
-        {(void **)&m->hard_e, P * 2 * f},        {(void **)&m->p2, P * 2 * f},
-        {(void **)&m->act, P},                   {(void **)&m->init, P},
+        {(void **)&m->z, P * 2 * T * f},         {(void **)&m->ht, P * T * f},
+        {(void **)&m->count, P * f},             {(void **)&m->xg, K * P * T * f},
+        {(void **)&m->soft_e, P * 2 * f},        {(void **)&m->hard_e, P * 2 * f},
+        {(void **)&m->p2, P * 2 * f},            {(void **)&m->init, P},
         {(void **)&m->chosen, P},                {(void **)&m->grp, P * K * sizeof(int16_t)},
         {(void **)&m->grp_none, P * K * sizeof(int16_t)},
         {(void **)&m->first, P * K * sizeof(int16_t)},
@@ -828,8 +818,6 @@ static void destroy(afs_agent *a)
                     m->dq_host, m->queue};
     for (size_t i = 0; i < sizeof host / sizeof *host; i++)
         free(host[i]);
-    free(m);
-    free(a);
 }
 
 /* The groups that acted in the slot just played (backend memory, rows of
@@ -841,8 +829,10 @@ static const int16_t *acted_groups(afs_agent *a, int *K)
     return m->play.any ? m->grp : NULL;
 }
 
-static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy, acted_groups, NULL};
+static const afs_agent_ops ops = {.act = act, .store = store, .update = update, .stats = stats,
+                                  .checkpoint = checkpoint, .updates = updates,
+                                  .set_updates = set_updates, .destroy = destroy,
+                                  .groups = acted_groups};
 
 /* The layer sizes of the networks: actor part 1 (s1, l1 layers), part 2
  * (s2, l2), the critic (sc, lc); 0, or -1 with err. */
@@ -1058,7 +1048,8 @@ static int network_bytes(afs_backend *b, const afs_config *cfg, int envs, double
 static afs_agent *create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
                          size_t n)
 {
-    afs_agent *a = ac_agent_new(&ops, "amdrl", b, sizeof(amdrl), err, n);
+    afs_agent *a = afs_agent_new(&ops, "amdrl", 1, b, sizeof(amdrl),
+                                 (size_t)envs * cfg->env.agents, err, n);
     if (!a)
         return NULL;
     amdrl *m = a->impl;
@@ -1086,7 +1077,7 @@ static afs_agent *create(afs_backend *b, const afs_config *cfg, int envs, int tr
     if (!ok) {
         if (!err[0])
             afs_fail(err, n, "amdrl: out of %s memory", b->name);
-        destroy(a);
+        afs_agent_destroy(a);
         return NULL;
     }
     return a;
@@ -1147,8 +1138,8 @@ const float *afs_amdrl_play_attention(afs_agent *a, const afs_env *env)
 {
     amdrl *m = impl_of(a);
     int N = m->E * m->M;
-    a->b->env_observe(a->b, env, m->obs);
-    const float *h = afs_mlp_forward(&m->mlp[NET_PART1], a->b, N, m->obs);
+    a->b->env_observe(a->b, env, a->obs);
+    const float *h = afs_mlp_forward(&m->mlp[NET_PART1], a->b, N, a->obs);
     a->b->activation_forward(a->b, AFS_ACT_SIGMOID, (size_t)N, attention_logit(m, a->b, N, h),
                              m->pz);
     return m->pz;

@@ -6,8 +6,8 @@
 #include "agent.h"
 
 /* The agent of heuristic `policy` (enum afs_policy), named `name`, for
- * `envs` environments of `agents` ENs; NULL when out of memory. */
+ * `envs` environments of `agents` ENs; NULL with err when out of memory. */
 afs_agent *afs_heuristic_create(int policy, const char *name, afs_backend *b, int envs,
-                                int agents);
+                                int agents, char *err, size_t n);
 
 #endif

@@ -97,10 +97,8 @@ typedef struct maddpg {
     int training;
     afs_replay replay;
     /* playing */
-    float *obs;                     /* [E*M, OBS] env-major */
     float *obs_g;                   /* [M, max(E, B), OBS] agent-major */
     float *logits_e, *soft_e, *hard_e; /* [E*M, 2] */
-    uint8_t *act;                   /* [E*M] */
     /* updating */
     float *x;                       /* [B, D] critic input */
     float *z;                       /* [B, M H] first layers; also [M, B, H] scratch */
@@ -145,38 +143,24 @@ static const float *policy_logits(maddpg *m, afs_backend *b, const float *obs)
     return m->logits_e;
 }
 
-static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
+static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *act)
 {
-    (void)err;
-    (void)n;
     maddpg *m = impl_of(a);
     afs_backend *b = a->b;
     int rows = m->E * m->M, train = mode == AFS_PLAY_TRAIN && m->training;
-    b->env_arrive(b, env);
-    b->env_observe(b, env, m->obs);
-    const float *logits = policy_logits(m, b, m->obs);
+    const float *logits = policy_logits(m, b, obs);
     uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
     ac_actions(b, rows, logits, train, m->tp.gumbel_tau, ac_epsilon(&m->tp, a->progress), m->seed,
-               counter, m->soft_e, m->hard_e, m->act);
-    b->env_step(b, env, m->act);
-    if (train)
-        afs_replay_store(&m->replay, b, m->obs, m->act, env->reward, env->slot >= m->L, NULL);
-    return 0;
+               counter, m->soft_e, m->hard_e, act);
 }
 
-static void end_episode(afs_agent *a, afs_env *env, int mode)
-{
-    (void)a;
-    (void)env;
-    (void)mode; /* the last slot's block was stored terminal */
-}
-
-static void decide(afs_agent *a, const afs_env *env)
+/* A slot's transition is a joint row per environment: its M records. */
+static void store(afs_agent *a, const float *obs, const uint8_t *act, const float *reward,
+                  int done)
 {
     maddpg *m = impl_of(a);
-    a->b->env_observe(a->b, env, m->obs);
-    const float *logits = policy_logits(m, a->b, m->obs);
-    a->b->argmax_rows(a->b, (size_t)m->E * m->M, 2, logits, m->act);
+    if (m->training)
+        afs_replay_store(&m->replay, a->b, obs, act, reward, done, NULL);
 }
 
 /* ---- The critics ---- */
@@ -406,15 +390,14 @@ static int set_updates(afs_agent *a, long long u, int replay_loaded, char *err, 
     return m->training && replay_loaded ? afs_replay_restore_meta(&m->replay, a->b, err, n) : 0;
 }
 
-enum { N_PLAY = 6, N_UPDATE = 20 };
+enum { N_PLAY = 4, N_UPDATE = 20 };
 
 static int play_bufs(maddpg *m, ac_buf *s)
 {
     size_t rows = (size_t)m->E * m->M, R = (size_t)(m->E > m->B ? m->E : m->B), f = sizeof(float);
     ac_buf all[N_PLAY] = {
-        {(void **)&m->obs, rows * OBS * f},        {(void **)&m->obs_g, (size_t)m->M * R * OBS * f},
-        {(void **)&m->logits_e, rows * 2 * f},     {(void **)&m->soft_e, rows * 2 * f},
-        {(void **)&m->hard_e, rows * 2 * f},       {(void **)&m->act, rows},
+        {(void **)&m->obs_g, (size_t)m->M * R * OBS * f}, {(void **)&m->logits_e, rows * 2 * f},
+        {(void **)&m->soft_e, rows * 2 * f},              {(void **)&m->hard_e, rows * 2 * f},
     };
     memcpy(s, all, sizeof all);
     return N_PLAY;
@@ -456,12 +439,11 @@ static void destroy(afs_agent *a)
     ac_bufs_release(b, s, k);
     if (m->unit)
         b->release(b, m->unit);
-    free(m);
-    free(a);
 }
 
-static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy, NULL, NULL};
+static const afs_agent_ops ops = {.act = act, .store = store, .update = update, .stats = stats,
+                                  .checkpoint = checkpoint, .updates = updates,
+                                  .set_updates = set_updates, .destroy = destroy};
 
 /* The networks' layer sizes: the actors' (as, al layers) and the critics'
  * (cs, cl: D -> critic_hidden -> 1, of which the first layer is stacked);
@@ -568,7 +550,8 @@ static int make_nets(maddpg *m, afs_backend *b, char *err, size_t n)
 static afs_agent *create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
                          size_t n)
 {
-    afs_agent *a = ac_agent_new(&ops, "maddpg", b, sizeof(maddpg), err, n);
+    afs_agent *a = afs_agent_new(&ops, "maddpg", 1, b, sizeof(maddpg),
+                                 (size_t)envs * cfg->env.agents, err, n);
     if (!a)
         return NULL;
     maddpg *m = a->impl;
@@ -619,7 +602,7 @@ static afs_agent *create(afs_backend *b, const afs_config *cfg, int envs, int tr
     if (!ok) {
         if (!err[0])
             afs_fail(err, n, "maddpg: out of %s memory", b->name);
-        destroy(a);
+        afs_agent_destroy(a);
         return NULL;
     }
     /* The targets start as copies of the online networks. */
