@@ -143,11 +143,12 @@ typedef struct afs_learner {
                          size_t n);
     /* What its replay will hold when training on `envs` environments
      * (info), before anything is allocated: its slot blocks, or 0 with err
-     * (a budget too small for two slots, a batch larger than the replay). */
+     * (a budget too small for two slots, a batch larger than the replay).
+     * NULL: it keeps no replay. */
     int (*plan)(const afs_config *cfg, int envs, afs_replay_info *info, char *err, size_t n);
     /* The bytes its networks take on backend b when training on `envs`
      * environments: weights, gradients, Adam moments and scratch. 0, or -1
-     * with err (an invalid hidden-size list). */
+     * with err (an invalid hidden-size list). NULL: none. */
     int (*net_bytes)(afs_backend *b, const afs_config *cfg, int envs, double *bytes, char *err,
                      size_t n);
 } afs_learner;

@@ -82,7 +82,7 @@ int afs_agent_plan(const char *name, const afs_config *cfg, int envs, afs_replay
     const afs_learner *l = afs_learner_find(name);
     if (!l)
         return afs_policy_from_name(name) >= 0 ? 0 : unknown(name, err, n);
-    return l->plan(cfg, envs, info, err, n) > 0 ? 0 : -1;
+    return !l->plan || l->plan(cfg, envs, info, err, n) > 0 ? 0 : -1;
 }
 
 int afs_agent_net_bytes(const char *name, afs_backend *b, const afs_config *cfg, int envs,
@@ -90,5 +90,5 @@ int afs_agent_net_bytes(const char *name, afs_backend *b, const afs_config *cfg,
 {
     *bytes = 0.0;
     const afs_learner *l = afs_learner_find(name);
-    return l ? l->net_bytes(b, cfg, envs, bytes, err, n) : 0;
+    return l && l->net_bytes ? l->net_bytes(b, cfg, envs, bytes, err, n) : 0;
 }
