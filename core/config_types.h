@@ -100,7 +100,7 @@ typedef struct afs_config {
     afs_run_params run;
     afs_nn_params nn;
     afs_train_params train;
-    afs_algo_params esdrl, maddpg, amdrl, constant;
+    afs_algo_params esdrl, maddpg, amdrl;
     afs_comm_params comm;    /* [amdrl] too */
     /* Where each key got its value ("file:line", "--set", "default"), by
      * key index, so that an error between keys names both places. */

@@ -199,7 +199,6 @@ static const afs_config_key keys[] = {
     {"train", "keep_best", AFS_T_BOOL, TRAIN(keep_best), 0, 0, 1, 0, "true", "",
      "also keep the networks of the evaluation with the highest mean return so far as "
      "CHECKPOINT.best.h5 (no replay; chosen on the held-out evaluation episodes)"},
-    ALGO_KEYS(constant, "none", "none", "1e-3", "1e-3", "0.96", "1e-3", "0", "1", "uniform"),
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))

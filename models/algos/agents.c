@@ -10,8 +10,8 @@
 
 /* The learning methods, each defined in its own file. A new method is its
  * file and a line here (docs/architecture.md, "Adding a learner"). */
-extern const afs_learner afs_esdrl, afs_maddpg, afs_amdrl, afs_constant;
-static const afs_learner *const learners[] = {&afs_esdrl, &afs_maddpg, &afs_amdrl, &afs_constant};
+extern const afs_learner afs_esdrl, afs_maddpg, afs_amdrl;
+static const afs_learner *const learners[] = {&afs_esdrl, &afs_maddpg, &afs_amdrl};
 
 enum { N_LEARNERS = sizeof learners / sizeof learners[0] };
 
