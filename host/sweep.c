@@ -255,9 +255,10 @@ static int apply_set(afs_sweep *s, const char *assignment, const char *where, ch
 /* The names were checked as read (sweep_entry). */
 static int check_methods(const afs_sweep *s, char *err, size_t n)
 {
+    char known[512];
     if (!s->nmethods)
-        return afs_fail(err, n, "the sweep names no methods: add `methods = greedy, esdrl, ...` "
-                        "to [sweep]");
+        return afs_fail(err, n, "the sweep names no methods: add `methods = NAME, ...` to "
+                        "[sweep] (NAME: %s)", afs_agent_names(known, sizeof known));
     return 0;
 }
 

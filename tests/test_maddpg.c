@@ -715,7 +715,7 @@ Test(maddpg, actors_act_on_their_own_observations)
     float *W = k.s[0].params->value; /* actor: OBS -> AH -> 2, G = M */
     float *b1 = W + M_T * AH * OBS + M_T * AH + M_T * 2 * AH;
     /* The slot's arrivals are drawn from counters: drawing them here gives
-     * what play_slot will draw, and the observation it will see. */
+     * what the slot will draw, and the observation it will see. */
     static float obs[EV * M_T * OBS];
     static double margin[EV * M_T]; /* l1 - l0 of actor m on o_{e,m} */
     b->env_arrive(b, &env);

@@ -42,23 +42,23 @@ typedef struct afs_agent afs_agent;
 
 /* What an agent does; host/episode.c plays the slot around it:
  *
- *   env_arrive; env_observe -> obs; act(obs) -> act; env_step(act);
- *   in training, store(obs, act, reward, done), then update.
+ *   env_arrive; env_observe -> obs; act(obs) -> action; env_step(action);
+ *   in training, store(obs, action, reward, done), then update.
  *
  * An agent never steps the environment itself. obs [E M, AFS_OBS_DIM] and
- * act [E M] are backend memory: the loop passes the agent's own buffers
+ * action [E M] are backend memory: the loop passes the agent's own buffers
  * (a->obs, a->act), and an agent reads and writes only what it is passed. */
 typedef struct afs_agent_ops {
     /* The slot's decision for the observation obs of env's current slot
-     * (after env_arrive): 1 = run at the EN, 0 = cloud, into act. In
+     * (after env_arrive): 1 = run at the EN, 0 = cloud, into action. In
      * AFS_PLAY_TRAIN it explores; it may keep what store needs (AM-DRL:
      * the groups that acted). */
-    void (*act)(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *act);
+    void (*act)(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *action);
     /* After env_step in AFS_PLAY_TRAIN: the transition, the slot's obs and
-     * act, its rewards reward [E M] (backend) and done (the episode's last
-     * slot), into the agent's replay. NULL for an agent that learns
+     * action, its rewards reward [E M] (backend) and done (the episode's
+     * last slot), into the agent's replay. NULL for an agent that learns
      * nothing. */
-    void (*store)(afs_agent *a, const float *obs, const uint8_t *act, const float *reward,
+    void (*store)(afs_agent *a, const float *obs, const uint8_t *action, const float *reward,
                   int done);
     /* The gradient steps its schedule calls for after a training slot;
      * -1 with err naming the network, the update and the quantity when a
@@ -152,12 +152,5 @@ typedef struct afs_learner {
     int (*net_bytes)(afs_backend *b, const afs_config *cfg, int envs, double *bytes, char *err,
                      size_t n);
 } afs_learner;
-
-/* The learner's section of cfg: its hyper-parameters. */
-static inline const afs_algo_params *afs_learner_params(const afs_learner *l,
-                                                        const afs_config *cfg)
-{
-    return (const afs_algo_params *)(const void *)((const char *)cfg + l->params);
-}
 
 #endif

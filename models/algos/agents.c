@@ -50,7 +50,8 @@ const char *afs_agent_names(char *buf, size_t n)
 const afs_algo_params *afs_agent_algo_params(const afs_config *cfg, const char *name)
 {
     const afs_learner *l = afs_learner_find(name);
-    return l ? afs_learner_params(l, cfg) : NULL;
+    /* the section at the offset the learner gives */
+    return l ? (const afs_algo_params *)(const void *)((const char *)cfg + l->params) : NULL;
 }
 
 /* The message for a name that is neither a heuristic nor a learner. */

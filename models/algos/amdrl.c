@@ -308,28 +308,28 @@ static void act_on(amdrl *m, afs_backend *b, const afs_env *env, const float *ob
                m->hard_e, act);
 }
 
-static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *act)
+static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *action)
 {
     amdrl *m = impl_of(a);
     if (mode == AFS_PLAY_DECIDE) { /* the groups as they stand: changes no state */
-        act_on(m, a->b, env, obs, 0, 0.0f, 0, act);
+        act_on(m, a->b, env, obs, 0, 0.0f, 0, action);
         return;
     }
     if (env->slot == 0)
         m->play.any = 0; /* a new episode: no group carries over */
     act_on(m, a->b, env, obs, mode == AFS_PLAY_TRAIN && m->training,
-           ac_epsilon(&m->tp, a->progress), 1, act);
+           ac_epsilon(&m->tp, a->progress), 1, action);
     m->comm_floats += m->play.any ? m->round_floats : 0.0;
     m->decisions += m->E * m->M;
 }
 
 /* The slot's joint rows with the groups that acted, or "none" (all -1). */
-static void store(afs_agent *a, const float *obs, const uint8_t *act, const float *reward,
+static void store(afs_agent *a, const float *obs, const uint8_t *action, const float *reward,
                   int done)
 {
     amdrl *m = impl_of(a);
     if (m->training)
-        afs_replay_store(&m->replay, a->b, obs, act, reward, done,
+        afs_replay_store(&m->replay, a->b, obs, action, reward, done,
                          m->play.any ? m->grp : m->grp_none);
 }
 

@@ -37,7 +37,7 @@ typedef struct esdrl {
 
 static esdrl *impl_of(afs_agent *a) { return a->impl; }
 
-static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *act)
+static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *action)
 {
     esdrl *e = impl_of(a);
     afs_backend *b = a->b;
@@ -45,15 +45,15 @@ static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, ui
     const float *logits = afs_mlp_forward(&e->actor, b, rows, obs);
     uint32_t counter = env->episode * (uint32_t)e->L + (uint32_t)env->slot;
     ac_actions(b, rows, logits, train, e->tp.gumbel_tau, ac_epsilon(&e->tp, a->progress), e->seed,
-               counter, e->soft_e, e->hard_e, act);
+               counter, e->soft_e, e->hard_e, action);
 }
 
-static void store(afs_agent *a, const float *obs, const uint8_t *act, const float *reward,
+static void store(afs_agent *a, const float *obs, const uint8_t *action, const float *reward,
                   int done)
 {
     esdrl *e = impl_of(a);
     if (e->training)
-        afs_replay_store(&e->replay, a->b, obs, act, reward, done, NULL);
+        afs_replay_store(&e->replay, a->b, obs, action, reward, done, NULL);
 }
 
 /* x [B, OBS + 2] = [o, one-hot a] */

@@ -11,10 +11,10 @@ typedef struct heuristic {
 
 static heuristic *impl_of(afs_agent *a) { return a->impl; }
 
-static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *act)
+static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *action)
 {
     (void)mode; /* a heuristic decides alike in every mode */
-    a->b->env_act(a->b, env, impl_of(a)->policy, obs, act);
+    a->b->env_act(a->b, env, impl_of(a)->policy, obs, action);
 }
 
 static int play_slots(afs_agent *a, afs_env *env, int count, char *err, size_t n)

@@ -143,7 +143,7 @@ static const float *policy_logits(maddpg *m, afs_backend *b, const float *obs)
     return m->logits_e;
 }
 
-static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *act)
+static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *action)
 {
     maddpg *m = impl_of(a);
     afs_backend *b = a->b;
@@ -151,16 +151,16 @@ static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, ui
     const float *logits = policy_logits(m, b, obs);
     uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
     ac_actions(b, rows, logits, train, m->tp.gumbel_tau, ac_epsilon(&m->tp, a->progress), m->seed,
-               counter, m->soft_e, m->hard_e, act);
+               counter, m->soft_e, m->hard_e, action);
 }
 
 /* A slot's transition is a joint row per environment: its M records. */
-static void store(afs_agent *a, const float *obs, const uint8_t *act, const float *reward,
+static void store(afs_agent *a, const float *obs, const uint8_t *action, const float *reward,
                   int done)
 {
     maddpg *m = impl_of(a);
     if (m->training)
-        afs_replay_store(&m->replay, a->b, obs, act, reward, done, NULL);
+        afs_replay_store(&m->replay, a->b, obs, action, reward, done, NULL);
 }
 
 /* ---- The critics ---- */
