@@ -16,8 +16,8 @@
 #include <string.h>
 #include <vector>
 
+#include "core/policy_names.h"
 #include "host/config.h"
-#include "host/policy_names.h"
 #include "kernels/common/env_math.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/env_kernels.h"

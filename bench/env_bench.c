@@ -29,9 +29,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/policy_names.h"
 #include "host/config.h"
 #include "host/episode.h"
-#include "host/policy_names.h"
 #include "kernels/common/env_math.h"
 #include "kernels/env.h"
 #include "kernels/cpu/cpu_clones.h"

@@ -5,11 +5,12 @@
  * evaluations. The replay is filled past its warm-up first, so every timed
  * slot takes its gradient steps.
  *
- * usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg|amdrl] [--envs E[,E...]]
+ * usage: train_bench [--backend cpu|cuda] [--algo NAME] [--envs E[,E...]]
  *                    [--agents M] [--episodes N] [--slots L] [--batch B]
  *                    [--updates-per-slot U] [--replay-mib MIB] [--threads T]
  *                    [--comm attention|always|never|random] [--steps S] [--profile 0|1]
  *
+ * NAME is a learning method (models/algos/agents.c's table; default esdrl).
  * Prints two lines per E. The first: backend, algo, E, M, batch, updates
  * per slot, agent-steps/s (the best timed episode: on a shared machine
  * noise only slows a run down), the time of an episode and the gradient
@@ -30,7 +31,6 @@
 #include "host/config.h"
 #include "host/episode.h"
 #include "kernels/env.h"
-#include "models/algos/agent.h"
 #include "models/algos/agents.h"
 #include "op_profile.h"
 
@@ -49,10 +49,12 @@ typedef struct bench_args {
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: train_bench [--backend cpu|cuda] [--algo esdrl|maddpg|amdrl] "
+    char learners[256];
+    fprintf(stderr, "usage: train_bench [--backend cpu|cuda] [--algo %s] "
                     "[--envs E[,E...]] [--agents M] [--episodes N] [--slots L] [--batch B] "
                     "[--updates-per-slot U] [--replay-mib MIB] [--threads T] "
-                    "[--comm attention|always|never|random] [--steps S] [--profile 0|1]\n");
+                    "[--comm attention|always|never|random] [--steps S] [--profile 0|1]\n",
+            afs_learner_names(learners, sizeof learners, "|", "|"));
     return 2;
 }
 
@@ -80,8 +82,7 @@ static int parse(bench_args *a, int argc, char **argv)
             return usage();
     }
     if (a->agents < 1 || a->episodes < 1 || a->slots < 2 || a->batch < 1 || a->updates < 1 || a->steps < 1 ||
-        !(a->replay_mib >= 1.0f) || (strcmp(a->algo, "esdrl") && strcmp(a->algo, "maddpg") && strcmp(a->algo, "amdrl")) ||
-        afs_amdrl_comm_mode(a->comm) < 0)
+        !(a->replay_mib >= 1.0f) || !afs_learner_find(a->algo))
         return usage();
     return 0;
 }
@@ -162,9 +163,15 @@ static int bench_one(afs_backend *b, afs_prof *prof, const bench_args *a, int en
     cfg.train.replay_mib = a->replay_mib;
     cfg.train.warmup = envs * a->agents; /* one slot: episode 0 passes it */
     cfg.train.episodes = a->episodes + 1;
-    cfg.esdrl.batch = cfg.maddpg.batch = cfg.amdrl.batch = a->batch;
-    snprintf(cfg.comm.comm, sizeof cfg.comm.comm, "%s", a->comm);
-    char err[1024];
+    char err[1024], batch[16];
+    snprintf(batch, sizeof batch, "%d", a->batch);
+    /* the method's own batch key; --comm is AM-DRL's amdrl.comm, checked
+     * as a configuration file's value is */
+    if (afs_config_set(&cfg, a->algo, "batch", batch, "--batch", err, sizeof err) ||
+        afs_config_set(&cfg, "amdrl", "comm", a->comm, "--comm", err, sizeof err)) {
+        fprintf(stderr, "train_bench: %s\n", err);
+        return -1;
+    }
     afs_env env;
     if (afs_env_init(&env, b, &cfg.env, envs, 1)) {
         fprintf(stderr, "train_bench: out of %s memory for E=%d\n", b->name, envs);

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fail.h"
+#include "core/fail.h"
 #include "h5attr.h"
 #include "h5out.h"
 

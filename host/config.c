@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fail.h"
+#include "core/fail.h"
+#include "core/policy_names.h"
 #include "kernels/common/env_math.h"
 #include "models/mlp.h"
-#include "policy_names.h"
 
 #define ENV(f) offsetof(afs_config, env.f)
 #define RUN(f) offsetof(afs_config, run.f)
@@ -235,6 +235,26 @@ static int edit_distance(const char *a, const char *b)
 
 _Static_assert(NKEYS <= AFS_MAX_KEYS, "room for every key's origin");
 
+/* Whether key i's section first appears at i (so the dump opens it there). */
+static int opens_section(int i)
+{
+    for (int j = 0; j < i; j++)
+        if (!strcmp(keys[j].section, keys[i].section))
+            return 0;
+    return 1;
+}
+
+/* Every section once, in the order of first appearance: "[run], [env], ...". */
+static const char *section_list(char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < NKEYS && o < n; i++)
+        if (opens_section(i))
+            o += (size_t)snprintf(buf + o, n - o, "%s[%s]", i ? ", " : "", keys[i].section);
+    return buf;
+}
+
 int afs_config_key_index(const char *section, const char *name)
 {
     for (int i = 0; i < NKEYS; i++)
@@ -255,17 +275,28 @@ static const char *shown(const char *text, char *buf, size_t n)
     return buf;
 }
 
-/* Keys afsim had and removed, with where their setting lives now: a file
- * or command line that still sets one is told so rather than offered a
- * look-alike. (Files afsim wrote with them, checkpoints included, still
- * load: only the table's keys are read back from a file.) */
-static const struct removed_key {
-    const char *key, *instead;
-} removed[] = {
-    {"nn.actor_hidden", "esdrl.actor_hidden, maddpg.actor_hidden or amdrl.actor_hidden "
-                        "(AM-DRL's actor part 1; its part 2 is amdrl.part2_hidden)"},
-    {"nn.critic_hidden", "esdrl.critic_hidden, maddpg.critic_hidden or amdrl.critic_hidden"},
-};
+/* Keys afsim had and removed: [nn]'s network sizes, which every learning
+ * method's section now has for itself. A file or command line that still
+ * sets one is told which keys do (every section's key of that name) rather
+ * than offered a look-alike. (Files afsim wrote with them, checkpoints
+ * included, still load: only the table's keys are read back from a file.) */
+static const char *const removed[] = {"nn.actor_hidden", "nn.critic_hidden"};
+
+/* Every table key called `name`, as "a.name, b.name or c.name". */
+static const char *keys_named(const char *name, char *buf, size_t n)
+{
+    int count = 0, seen = 0;
+    for (int i = 0; i < NKEYS; i++)
+        count += !strcmp(keys[i].name, name);
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < NKEYS && o < n; i++)
+        if (!strcmp(keys[i].name, name))
+            o += (size_t)snprintf(buf + o, n - o, "%s%s.%s",
+                                  !seen++ ? "" : seen == count ? " or " : ", ", keys[i].section,
+                                  name);
+    return buf;
+}
 
 static int unknown_key(const char *section, const char *name,
                        const char *where, char *err, size_t n)
@@ -274,9 +305,10 @@ static int unknown_key(const char *section, const char *name,
     int best_d = 4; /* suggest only close matches */
     snprintf(full, sizeof full, "%s.%s", section, name);
     for (size_t r = 0; r < sizeof removed / sizeof removed[0]; r++)
-        if (!strcmp(full, removed[r].key))
+        if (!strcmp(full, removed[r]))
             return afs_fail(err, n, "%s: %s was removed: it sized no network; set the "
-                            "method's own instead: %s", where, full, removed[r].instead);
+                            "method's own instead: %s", where, full,
+                            keys_named(name, safe, sizeof safe));
     for (int i = 0; i < NKEYS; i++) {
         char cand[160];
         snprintf(cand, sizeof cand, "%s.%s", keys[i].section, keys[i].name);
@@ -534,9 +566,9 @@ static int ini_entry(void *user, const char *section, const char *name,
         return taken > 0;
     }
     if (!section[0]) {
-        char safe[400];
-        afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: [run], [env], [nn], [train], [esdrl], [maddpg], [amdrl], [best_response], [deadline])",
-                 where, shown(name, safe, sizeof safe));
+        char safe[400], sections[512];
+        afs_fail(ctx->err, ctx->n, "%s: key '%s' before any [section] (sections: %s)", where,
+                 shown(name, safe, sizeof safe), section_list(sections, sizeof sections));
         ctx->failed_line = ctx->line;
         return 0;
     }
@@ -813,15 +845,6 @@ int afs_config_first_difference(const afs_config *a, const afs_config *b,
             return i;
     }
     return -1;
-}
-
-/* Whether key i's section first appears at i (so the dump opens it there). */
-static int opens_section(int i)
-{
-    for (int j = 0; j < i; j++)
-        if (!strcmp(keys[j].section, keys[i].section))
-            return 0;
-    return 1;
 }
 
 /* Every section once, in the order of first appearance, with all its keys:

@@ -1,6 +1,9 @@
-/* One episode of every environment played by an agent, and its row of
- * metrics: what afsim run records per episode and afsim train records for
- * its training and evaluation episodes. */
+/* The loop: a slot of every environment played by an agent, an episode of
+ * them, and its row of metrics (what afsim run records per episode and
+ * afsim train records for its training and evaluation episodes). The
+ * agent decides (models/algos/agent.h: act) and learns (store, update);
+ * the environment is stepped here, so that every agent is played the same
+ * way. */
 #ifndef AFS_EPISODE_H
 #define AFS_EPISODE_H
 
@@ -11,6 +14,16 @@
 #include "trace.h"
 
 #define AFS_EPISODE_STOPPED 2 /* a second signal came: the episode was dropped */
+
+/* One slot of env played by agent a in mode (enum afs_play_mode): arrivals,
+ * observation into a->obs, the agent's decision into a->act, the step and,
+ * in AFS_PLAY_TRAIN, the transition stored (no gradient step: the episode
+ * takes those after each slot). */
+void afs_episode_slot(afs_agent *a, afs_env *env, int mode);
+
+/* The observation and the agent's decision alone (AFS_PLAY_DECIDE), from
+ * the state as it stands, changing none: what decision_time_s times. */
+void afs_episode_decide(afs_agent *a, const afs_env *env);
 
 /* Slots an agent without per-slot work (play_slots) plays at once when no
  * trace is collected: the CPU then plays each environment's 25 slots back

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fail.h"
+#include "core/fail.h"
+#include "models/algos/agents.h"
 
 herr_t afs_h5_attr_write(hid_t obj, const char *name, hid_t type, hsize_t len, const void *value)
 {
@@ -120,14 +121,15 @@ herr_t afs_h5_config_write(hid_t obj, const afs_config *cfg)
 /* Keys added after afsim first wrote checkpoints: a file without one was
  * written before the key existed, so it reads the value afsim behaved with
  * then (NULL: the key's default, where that default is that behaviour),
- * rather than being refused. Any other missing key is an error. */
+ * rather than being refused. So does a learning method's whole section
+ * (new_method): any other missing key is an error. */
 static const struct added_key {
     const char *name;  /* a key, or a whole section as "section." */
     const char *then;  /* the value before the key existed; NULL: its default */
 } added[] = {
     {"best_response.rounds", NULL}, {"deadline.alpha", NULL},
     {"amdrl.eval_init", "threshold"}, /* the default became sample on 2026-12-06 */
-    {"amdrl.", NULL},
+    {"amdrl.", NULL}, /* its keys came one by one, after the section itself */
     {"train.epsilon", "0"}, {"train.epsilon_end", "0"}, {"train.keep_best", "false"},
 };
 
@@ -142,6 +144,24 @@ static const struct added_key *added_later(const char *name)
     return NULL;
 }
 
+/* Whether `section` is a learning method's that obj has no key of: obj
+ * was written before that method existed, and its keys read their
+ * defaults (a new method's section needs no entry in `added`). One key
+ * missing among the others is still an error. */
+static int new_method(hid_t obj, const char *section)
+{
+    if (!afs_learner_find(section))
+        return 0;
+    for (int i = 0; i < afs_config_key_count(); i++) {
+        const afs_config_key *k = afs_config_key_at(i);
+        char name[128];
+        snprintf(name, sizeof name, "%s.%s", k->section, k->name);
+        if (!strcmp(k->section, section) && H5Aexists(obj, name) > 0)
+            return 0;
+    }
+    return 1;
+}
+
 int afs_h5_config_read(hid_t obj, const char *where, afs_config *cfg, char *err, size_t n)
 {
     for (int i = 0; i < afs_config_key_count(); i++) {
@@ -150,9 +170,9 @@ int afs_h5_config_read(hid_t obj, const char *where, afs_config *cfg, char *err,
         snprintf(name, sizeof name, "%s.%s", k->section, k->name);
         herr_t rc;
         const struct added_key *a = added_later(name);
-        if (a && H5Aexists(obj, name) == 0) {
-            if (afs_config_set(cfg, k->section, k->name, a->then ? a->then : k->def, "default",
-                               err, n))
+        if (H5Aexists(obj, name) == 0 && (a || new_method(obj, k->section))) {
+            if (afs_config_set(cfg, k->section, k->name, a && a->then ? a->then : k->def,
+                               "default", err, n))
                 return -1;
             continue;
         }

@@ -1,4 +1,3 @@
-#include "fail.h"
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 #include "h5out.h"
 #include "h5attr.h"
@@ -13,6 +12,8 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/fail.h"
 
 #ifndef AFS_VERSION
 #define AFS_VERSION "unknown"

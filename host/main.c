@@ -8,10 +8,10 @@
 #include "../kernels/backend.h"
 #include "checkpoint.h"
 #include "config.h"
+#include "core/policy_names.h"
 #include "h5out.h"
 #include "run.h"
-#include "models/algos/agent.h"
-#include "policy_names.h"
+#include "models/algos/agents.h"
 #include "stop.h"
 #include "sweep.h"
 #include "train.h"
@@ -28,7 +28,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  run      run episodes of one configuration for each named policy\n"
-    "  train    train a learning method (esdrl, maddpg, amdrl), with evaluations and checkpoints\n"
+    "  train    train a learning method, with evaluations and checkpoints\n"
     "  sweep    a grid of configurations x methods x seeds, trained and evaluated point by point\n"
     "  merge    join the shard files of a sweep\n"
     "  config   print or check the effective configuration\n"
@@ -68,7 +68,7 @@ static const char usage_run_rest[] =
     "refused (--force too) until the first ends (lock file FILE.h5.lock).\n";
 
 static const char usage_train[] =
-    "usage: afsim train --algo esdrl|maddpg|amdrl [--config FILE] [options]\n"
+    "usage: afsim train --algo NAME [--config FILE] [options]\n"
     "       afsim train --resume CHECKPOINT [options]\n"
     "\n"
     "Trains a learning method on run.envs parallel environments for train.episodes\n"
@@ -79,10 +79,12 @@ static const char usage_train[] =
     "`afsim run`, which training never sees). Learning curves and evaluations stream\n"
     "to an HDF5 file (/runs/train, /runs/eval); checkpoints every\n"
     "train.checkpoint_every episodes and at the end. Hyper-parameters: the [train]\n"
-    "section and the method's own ([esdrl], [maddpg], [amdrl]); `afsim config --dump` lists them.\n"
+    "section and the method's own, named after it ([NAME]); `afsim config --dump`\n"
+    "lists them.\n"
     "\n"
-    "options:\n"
-    "  --algo NAME          esdrl, maddpg or amdrl\n"
+    "options:\n";
+/* then --algo (print_train_help: the learning methods from their table) */
+static const char usage_train_rest[] =
     "  --config FILE        INI file of [run], [env], [train] and method keys\n"
     "  --set SEC.KEY=VALUE  override one key, after the file; repeatable\n"
     "  --backend NAME       cpu, cuda or auto: CUDA when a device is present (run.backend)\n"
@@ -184,6 +186,18 @@ static void print_run_help(FILE *f)
     fputs(usage_run, f);
     print_option(f, "--policy LIST", text);
     fputs(usage_run_rest, f);
+}
+
+static void print_train_help(FILE *f)
+{
+    fputs(usage_train, f);
+    print_option(f, "--algo NAME", "the learning method:");
+    for (int i = 0; afs_learner_at(i); i++) {
+        char name[32];
+        snprintf(name, sizeof name, "  %s", afs_learner_at(i)->name);
+        print_option(f, name, afs_learner_at(i)->help);
+    }
+    fputs(usage_train_rest, f);
 }
 
 /* SIGINT, SIGTERM, SIGHUP: stop after the episode; a second one, at once. */
@@ -442,15 +456,17 @@ static int cmd_train(int argc, char **argv)
     if (parse(&c, argc, argv, CMD_TRAIN))
         return 2;
     if (c.help) {
-        fputs(usage_train, stdout);
+        print_train_help(stdout);
         return 0;
     }
+    char learners[256];
+    afs_learner_names(learners, sizeof learners, ", ", " or ");
     if (!c.algo) {
-        fprintf(stderr, "afsim: train: give --algo " AFS_LEARNER_NAMES " (or --resume CKPT)\n");
+        fprintf(stderr, "afsim: train: give --algo %s (or --resume CKPT)\n", learners);
         return 2;
     }
-    if (!afs_agent_algo_params(&c.cfg, c.algo)) {
-        fprintf(stderr, "afsim: --algo %s: expected " AFS_LEARNER_NAMES "\n", c.algo);
+    if (!afs_learner_find(c.algo)) {
+        fprintf(stderr, "afsim: --algo %s: expected %s\n", c.algo, learners);
         return 2;
     }
     /* run.out's default names the method, unless it was given. */

@@ -2,7 +2,7 @@
 
 #include <stdio.h>
 
-#include "fail.h"
+#include "core/fail.h"
 
 double afs_mib(double bytes) { return bytes / (1024.0 * 1024.0); }
 

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fail.h"
+#include "core/fail.h"
 
 /* What the holder wrote into the lock file, for the refusal. */
 static void holder_of(int fd, char *buf, size_t n)

@@ -1,4 +1,3 @@
-#include "fail.h"
 #include "run.h"
 
 #include <math.h>
@@ -9,14 +8,16 @@
 #include "../kernels/common/env_math.h"
 #include "../kernels/env.h"
 #include "checkpoint.h"
+#include "core/fail.h"
 #include "episode.h"
 #include "h5out.h"
 #include "memory.h"
 #include "metrics.h"
-#include "models/algos/agent.h"
+#include "models/algos/agents.h"
 #include "outlock.h"
 #include "stop.h"
 #include "trace.h"
+#include "trained.h"
 
 static double now_s(void)
 {

@@ -14,13 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fail.h"
+#include "core/policy_names.h"
 #include "episode.h"
-#include "fail.h"
 #include "h5attr.h"
 #include "h5out.h"
 #include "outlock.h"
-#include "models/algos/agent.h"
-#include "policy_names.h"
+#include "models/algos/agents.h"
 #include "run.h"
 #include "stop.h"
 #include "train.h"
@@ -106,12 +106,12 @@ static const char *const unsweepable[][2] = {
 
 /* Whether name is a method a sweep can run: a heuristic or a learning
  * method. */
-static int check_method(const afs_sweep *s, const char *name, const char *where, char *err,
-                        size_t n)
+static int check_method(const char *name, const char *where, char *err, size_t n)
 {
-    if (afs_policy_from_name(name) < 0 && !afs_agent_algo_params(&s->base, name))
+    char known[512];
+    if (afs_policy_from_name(name) < 0 && !afs_learner_find(name))
         return afs_fail(err, n, "%s: sweep.methods: '%s' is not one of %s", where, name,
-                        AFS_AGENT_NAMES);
+                        afs_agent_names(known, sizeof known));
     return 0;
 }
 
@@ -151,7 +151,7 @@ static int sweep_entry(afs_sweep *s, const char *name, const char *value, const 
             return afs_fail(err, n, "%s: sweep.methods '%s': a comma-separated list of at most "
                             "%d names", where, value, AFS_SWEEP_MAX_METHODS);
         for (int i = 0; i < s->nmethods; i++)
-            if (check_method(s, s->method[i], where, err, n))
+            if (check_method(s->method[i], where, err, n))
                 return -1;
         return 0;
     }
@@ -255,9 +255,10 @@ static int apply_set(afs_sweep *s, const char *assignment, const char *where, ch
 /* The names were checked as read (sweep_entry). */
 static int check_methods(const afs_sweep *s, char *err, size_t n)
 {
+    char known[512];
     if (!s->nmethods)
-        return afs_fail(err, n, "the sweep names no methods: add `methods = greedy, esdrl, ...` "
-                        "to [sweep]");
+        return afs_fail(err, n, "the sweep names no methods: add `methods = NAME, ...` to "
+                        "[sweep] (NAME: %s)", afs_agent_names(known, sizeof known));
     return 0;
 }
 
@@ -361,7 +362,7 @@ static int check_points(const afs_sweep *s, char *err, size_t n)
             continue; /* seeds change no check */
         rc = afs_sweep_point(s, p, cfg, &method, desc, sizeof desc, err, n);
         afs_replay_info info;
-        if (!rc && afs_agent_algo_params(cfg, method) &&
+        if (!rc && afs_learner_find(method) &&
             afs_agent_plan(method, cfg, cfg->run.envs, &info, why, sizeof why))
             rc = afs_fail(err, n, "sweep point %ld (%s): %s", p, desc, why);
     }
@@ -725,7 +726,7 @@ static int eval_settings(const afs_sweep *s, const char *dir, long p, const char
     char part[AFS_PATH_MAX], ckpt[AFS_PATH_MAX], policy[AFS_PATH_MAX + 8], episodes[16];
     point_path(part, sizeof part, dir, p, ".part.h5");
     snprintf(policy, sizeof policy, "%s", method);
-    if (afs_agent_algo_params(cfg, method)) {
+    if (afs_learner_find(method)) {
         afs_train_checkpoint_path(cfg, ckpt, sizeof ckpt);
         snprintf(policy, sizeof policy, "ckpt:%s", ckpt);
     }
@@ -750,7 +751,7 @@ static int run_point(const afs_sweep *s, const char *dir, long p, afs_backend *b
     int rc = 0;
     if (!strcmp(method, "deadline") && s->nalphas > 0)
         rc = tune_deadline(s, cfg, b, err, n);
-    if (!rc && afs_agent_algo_params(cfg, method)) {
+    if (!rc && afs_learner_find(method)) {
         afs_train_options t = {method, NULL, AFS_PROGRESS_NONE, NULL, "afsim sweep", 1};
         rc = train_settings(dir, p, cfg, err, n) ? 1 : afs_train(cfg, b, &t, err, n);
     }
@@ -780,7 +781,7 @@ static int copy_point(const afs_sweep *s, const char *dir, long p, hid_t points,
         free(cfg);
         return afs_fail(err, n, "point %ld: %s", p, cfg ? why : "out of memory");
     }
-    int learns = afs_agent_algo_params(cfg, method) != NULL;
+    int learns = afs_learner_find(method) != NULL;
     free(cfg);
     point_path(done, sizeof done, dir, p, ".h5");
     point_path(train, sizeof train, dir, p, "-train.h5");
@@ -1023,7 +1024,7 @@ static int point_is(const afs_sweep *s, const char *dir, long p, const char *pat
     char desc[512], a[AFS_PATH_MAX + 64], b[AFS_PATH_MAX + 64], e[1024];
     int rc = !want || !got ? afs_fail(err, n, "out of memory") : 1;
     if (rc > 0 && (afs_sweep_point(s, p, want, &method, desc, sizeof desc, err, n) ||
-                   (afs_agent_algo_params(want, method) && train_settings(dir, p, want, err, n)) ||
+                   (afs_learner_find(method) && train_settings(dir, p, want, err, n)) ||
                    eval_settings(s, dir, p, method, want, err, n)))
         rc = -1;
     hid_t f = rc > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;

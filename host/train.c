@@ -1,4 +1,3 @@
-#include "fail.h"
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 #include "train.h"
 
@@ -10,10 +9,12 @@
 #include <unistd.h>
 
 #include "../kernels/env.h"
+#include "checkpoint.h"
+#include "core/fail.h"
 #include "episode.h"
 #include "h5out.h"
 #include "memory.h"
-#include "models/algos/agent.h"
+#include "models/algos/agents.h"
 #include "outlock.h"
 #include "run.h"
 #include "stop.h"
@@ -168,8 +169,10 @@ static int make_agent(train_state *s, char *err, size_t n)
     s->agent = afs_agent_create(s->opt->algo, s->b, cfg, cfg->run.envs, 1, err, n);
     if (!s->agent)
         return -1;
+    char learners[256];
     if (!s->agent->learns)
-        return afs_fail(err, n, "--algo %s learns nothing: give " AFS_LEARNER_NAMES, s->opt->algo);
+        return afs_fail(err, n, "--algo %s learns nothing: give %s", s->opt->algo,
+                        afs_learner_names(learners, sizeof learners, ", ", " or "));
     if (!s->opt->resume)
         return 0;
     afs_ckpt_set sets[AFS_CKPT_MAX_SETS];

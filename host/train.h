@@ -10,7 +10,7 @@
 #include "config.h"
 
 typedef struct afs_train_options {
-    const char *algo;    /* esdrl, maddpg */
+    const char *algo;    /* a learning method (models/algos/agents.h) */
     const char *resume;  /* a checkpoint to continue from, or NULL */
     int progress;        /* AFS_PROGRESS_* (run.h) */
     FILE *summary;       /* where the closing summary goes, or NULL */

@@ -14,8 +14,10 @@
 
 #include "helpers.h"
 #include "host/checkpoint.h"
+#include "host/episode.h"
 #include "host/trace.h"
 #include "kernels/common/groups_math.h"
+#include "models/algos/agents.h"
 #include "models/algos/amdrl_internal.h"
 
 /* ---- Labels ---- */
@@ -290,11 +292,9 @@ static void play(afs_agent *a, afs_backend *b, afs_env *env, int episodes, int t
     for (int ep = 0; ep < episodes; ep++) {
         afs_env_begin_episode(env, b, (uint32_t)ep);
         for (int t = 0; t < SLOTS; t++) {
-            cr_assert_eq(a->ops->play_slot(a, env, train ? AFS_PLAY_TRAIN : AFS_PLAY_EVAL, err,
-                                           sizeof err), 0, "%s", err);
+            afs_episode_slot(a, env, train ? AFS_PLAY_TRAIN : AFS_PLAY_EVAL);
             cr_assert_eq(a->ops->update(a, err, sizeof err), 0, "%s", err);
         }
-        a->ops->end_episode(a, env, train ? AFS_PLAY_TRAIN : AFS_PLAY_EVAL);
     }
 }
 
@@ -308,10 +308,9 @@ Test(amdrl, groups_form_every_t_comm_slots_and_hold_in_between)
     afs_env env;
     cr_assert_eq(afs_env_init(&env, b, &cfg.env, E_T, cfg.run.seed), 0);
     afs_env_begin_episode(&env, b, 0);
-    char err[256];
     long formed = afs_amdrl_formations(a);
     for (int t = 0; t < SLOTS; t++) {
-        cr_assert_eq(a->ops->play_slot(a, &env, AFS_PLAY_EVAL, err, sizeof err), 0, "%s", err);
+        afs_episode_slot(a, &env, AFS_PLAY_EVAL);
         long now = afs_amdrl_formations(a);
         cr_assert_eq(now - formed, t % 4 == 0, "slot %d: %ld formations", t, now - formed);
         formed = now;
@@ -435,11 +434,10 @@ static void trace_records_positions_and_first_groups(afs_backend *(*open_backend
         afs_agent *a = make_agent(b, &cfg, 0);
         afs_env env;
         afs_tracer tr;
-        char err[256];
         cr_assert_eq(afs_env_init(&env, b, &cfg.env, E_T, cfg.run.seed), 0);
         cr_assert_eq(afs_tracer_init(&tr, &env), 0);
         afs_env_begin_episode(&env, b, 0);
-        cr_assert_eq(a->ops->play_slot(a, &env, AFS_PLAY_EVAL, err, sizeof err), 0, "%s", err);
+        afs_episode_slot(a, &env, AFS_PLAY_EVAL);
         int K = 0;
         const int16_t *grp = a->ops->groups(a, &K);
         cr_assert_eq(grp != NULL, mode == 0, "%s: groups %s", modes[mode], grp ? "given" : "none");
@@ -512,8 +510,7 @@ static double initiators(const afs_config *cfg, int train, int mode, uint8_t *ma
     afs_env env;
     cr_assert_eq(afs_env_init(&env, b, &cfg->env, E_T, cfg->run.seed), 0);
     afs_env_begin_episode(&env, b, 0);
-    char err[256];
-    cr_assert_eq(a->ops->play_slot(a, &env, mode, err, sizeof err), 0, "%s", err);
+    afs_episode_slot(a, &env, mode);
     int K;
     const int16_t *grp = a->ops->groups(a, &K);
     for (int s = 0; s < E_T * M_T; s++)

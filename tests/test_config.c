@@ -15,7 +15,7 @@
 #include "helpers.h"
 #include "host/config.h"
 #include "host/h5attr.h"
-#include "host/policy_names.h"
+#include "core/policy_names.h"
 #include "kernels/common/env_math.h"
 
 static char dir[] = "/tmp/afsim-config-XXXXXX";

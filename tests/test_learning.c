@@ -38,8 +38,9 @@
 #include "host/episode.h"
 #include "host/run.h"
 #include "host/train.h"
+#include "host/trained.h"
 #include "kernels/common/env_math.h"
-#include "models/algos/agent.h"
+#include "models/algos/agents.h"
 #include "models/algos/amdrl_internal.h"
 
 static char dir[] = "/tmp/afsim-learning-XXXXXX";

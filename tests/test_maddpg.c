@@ -15,6 +15,7 @@
 #include "helpers.h"
 #include "host/checkpoint.h"
 #include "host/episode.h"
+#include "host/trained.h"
 #include "models/algos/agents.h"
 #include "models/algos/maddpg_internal.h"
 
@@ -453,7 +454,7 @@ Test(maddpg, one_step_matches_the_algorithm)
     afs_agent *a = make_agent(b, &cfg, 1);
     char err[512] = "";
     for (int s = 0; s < 4; s++)
-        cr_assert_eq(a->ops->play_slot(a, &env, AFS_PLAY_TRAIN, err, sizeof err), 0, "%s", err);
+        afs_episode_slot(a, &env, AFS_PLAY_TRAIN);
     sets6 k;
     sets_of(a, &k, 0);
     spread(k.s[3].params, -1.5f); /* targets unlike the online sets */
@@ -672,8 +673,8 @@ Test(maddpg, plays_updates_deterministically_and_checkpoints)
     afs_agent *ev = afs_agent_from_checkpoint(path, b, &cfg, E_T, err, sizeof err);
     cr_assert_not_null(ev, "%s", err);
     afs_env_begin_episode(&env3, b, 5);
-    cr_assert_eq(ev->ops->play_slot(ev, &env3, AFS_PLAY_EVAL, err, sizeof err), 0);
-    ev->ops->decide(ev, &env3);
+    afs_episode_slot(ev, &env3, AFS_PLAY_EVAL);
+    afs_episode_decide(ev, &env3);
     afs_agent_destroy(ev);
 
     free(start.data);
@@ -714,7 +715,7 @@ Test(maddpg, actors_act_on_their_own_observations)
     float *W = k.s[0].params->value; /* actor: OBS -> AH -> 2, G = M */
     float *b1 = W + M_T * AH * OBS + M_T * AH + M_T * 2 * AH;
     /* The slot's arrivals are drawn from counters: drawing them here gives
-     * what play_slot will draw, and the observation it will see. */
+     * what the slot will draw, and the observation it will see. */
     static float obs[EV * M_T * OBS];
     static double margin[EV * M_T]; /* l1 - l0 of actor m on o_{e,m} */
     b->env_arrive(b, &env);
@@ -729,7 +730,7 @@ Test(maddpg, actors_act_on_their_own_observations)
             if (pass == 0) /* centre each actor's margins: decisions of both kinds */
                 b1[m * 2 + 1] -= (float)(sum / EV);
         }
-    cr_assert_eq(a->ops->play_slot(a, &env, AFS_PLAY_EVAL, err, sizeof err), 0, "%s", err);
+    afs_episode_slot(a, &env, AFS_PLAY_EVAL);
     int checked = 0, local = 0;
     for (int e = 0; e < EV; e++)
         for (int m = 0; m < M_T; m++) {

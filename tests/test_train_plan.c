@@ -8,7 +8,7 @@
 
 #include "host/config.h"
 #include "host/train.h"
-#include "models/algos/agent.h"
+#include "models/algos/agents.h"
 
 /* A small training setting: E = 1, M = 3, 2 slots, 1 MiB of replay. */
 static afs_config small(void)

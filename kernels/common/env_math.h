@@ -275,26 +275,76 @@ AFS_HDI int afs_deadline_action(const float *o, float queue_cap, float alpha)
     return (w + k) / f <= alpha * t;
 }
 
+/* What each heuristic policy is, said once: both forms of the decision,
+ * the per-agent one below (CUDA, the scalar CPU reference) and the CPU's
+ * vectorized one (kernels/cpu/slot_cpu.c), dispatch on a policy's rule,
+ * and the backends run best_response's descent where the rule asks for
+ * it. A new heuristic is its enum afs_policy value, its name
+ * (core/policy_names.c) and its rule here; one that reads the observation
+ * in a new way adds a kind and its action function as well. */
+enum afs_rule_kind {
+    AFS_RULE_COIN,     /* a fair coin per agent and slot (stream AFS_STREAM_POLICY) */
+    AFS_RULE_CONSTANT, /* the same action for every agent */
+    AFS_RULE_GREEDY,   /* afs_greedy_action on the agent's observation */
+    AFS_RULE_DEADLINE, /* afs_deadline_action, with deadline.alpha */
+};
+
+typedef struct afs_policy_rule {
+    int kind;         /* enum afs_rule_kind */
+    uint8_t action;   /* AFS_RULE_CONSTANT's action */
+    int descent;      /* then best_response's descent over each environment
+                       * (afs_best_response_env), starting from these actions */
+} afs_policy_rule;
+
+AFS_HDI afs_policy_rule afs_rule(int kind, int action, int descent)
+{
+    afs_policy_rule r;
+    r.kind = kind;
+    r.action = (uint8_t)action;
+    r.descent = descent;
+    return r;
+}
+
+AFS_HDI afs_policy_rule afs_policy_rule_of(int policy)
+{
+    switch (policy) {
+    case AFS_POLICY_RANDOM: return afs_rule(AFS_RULE_COIN, 0, 0);
+    case AFS_POLICY_GREEDY: return afs_rule(AFS_RULE_GREEDY, 0, 0);
+    case AFS_POLICY_ALL_LOCAL: return afs_rule(AFS_RULE_CONSTANT, 1, 0);
+    case AFS_POLICY_BEST_RESPONSE: return afs_rule(AFS_RULE_GREEDY, 0, 1);
+    case AFS_POLICY_DEADLINE: return afs_rule(AFS_RULE_DEADLINE, 0, 0);
+    default: return afs_rule(AFS_RULE_CONSTANT, 0, 0); /* all_cloud */
+    }
+}
+
+/* The action of an observation rule (AFS_RULE_GREEDY, AFS_RULE_DEADLINE)
+ * on observation row o; a constant kind folds the choice away. */
+AFS_HDI int afs_observed_action(int kind, const float *o, float queue_cap, float alpha)
+{
+    return kind == AFS_RULE_DEADLINE ? afs_deadline_action(o, queue_cap, alpha)
+                                     : afs_greedy_action(o, queue_cap);
+}
+
+/* The coin of AFS_RULE_COIN for agent m of environment e this slot, from
+ * its Philox block's first word. */
+AFS_HDI int afs_coin_action(uint32_t word) { return afs_bernoulli(word, 0.5f); }
+
 /* Action of a heuristic policy for agent i = e * M + m, whose observation
- * row is o: 1 = run at the EN, 0 = cloud. */
+ * row is o: 1 = run at the EN, 0 = cloud (before any descent). */
 AFS_HD uint8_t afs_heuristic_action(const afs_env *env, int policy, int e,
                                     int m, const float *o)
 {
-    switch (policy) {
-    case AFS_POLICY_RANDOM: {
+    afs_policy_rule r = afs_policy_rule_of(policy);
+    switch (r.kind) {
+    case AFS_RULE_COIN: {
         afs_block b = afs_philox(env->seed, AFS_STREAM_POLICY, (uint32_t)e,
                                  (uint32_t)m, env->episode, afs_slot_counter(env, 0));
-        return (uint8_t)afs_bernoulli(b.v[0], 0.5f);
+        return (uint8_t)afs_coin_action(b.v[0]);
     }
-    case AFS_POLICY_GREEDY:
-    case AFS_POLICY_BEST_RESPONSE: /* its descent's starting point */
-        return (uint8_t)afs_greedy_action(o, env->p.queue_cap);
-    case AFS_POLICY_ALL_LOCAL:
-        return 1;
-    case AFS_POLICY_DEADLINE:
-        return (uint8_t)afs_deadline_action(o, env->p.queue_cap, env->p.deadline_alpha);
+    case AFS_RULE_CONSTANT:
+        return r.action;
     default:
-        return 0;
+        return (uint8_t)afs_observed_action(r.kind, o, env->p.queue_cap, env->p.deadline_alpha);
     }
 }
 

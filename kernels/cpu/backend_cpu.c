@@ -52,7 +52,7 @@ static int nthreads(afs_backend *b, const afs_env *env)
 static int policy_threads(afs_backend *b, const afs_env *env, int policy, int count)
 {
     double agent_slots = (double)env->E * env->M * count;
-    if (policy == AFS_POLICY_BEST_RESPONSE)
+    if (afs_policy_rule_of(policy).descent)
         return threads_for(b, agent_slots * env->M, AGENT_PAIRS_PER_THREAD, env->E);
     return threads_for(b, agent_slots, AGENTS_PER_THREAD, env->E);
 }
@@ -228,7 +228,7 @@ static void cpu_env_act(afs_backend *b, const afs_env *env, int policy,
     #pragma omp parallel for schedule(static) num_threads(policy_threads(b, env, policy, 1))
     for (int e = 0; e < env->E; e++) {
         act_env(*env, e, policy, obs, action);
-        if (policy == AFS_POLICY_BEST_RESPONSE)
+        if (afs_policy_rule_of(policy).descent)
             best_response_env(*env, e, action);
     }
 }
@@ -254,12 +254,13 @@ static void play_env(void *ctx, int e)
 {
     slot_ctx *c = ctx;
     afs_env env = c->env;
+    int descent = afs_policy_rule_of(c->policy).descent;
     if (e + 1 < env.E)
         afs_cpu_prefetch_env(&env, e + 1);
     for (int s = 0; s < c->count; s++, env.slot++) {
         afs_cpu_arrive_env(env, e);
         afs_cpu_decide_env(env, e, c->policy, c->action);
-        if (c->policy == AFS_POLICY_BEST_RESPONSE)
+        if (descent)
             best_response_env(env, e, c->action);
         afs_cpu_step_env(env, e, c->action);
     }

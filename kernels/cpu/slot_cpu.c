@@ -137,13 +137,11 @@ AFS_CPU_CLONES void afs_cpu_arrive_env(afs_env env, int e)
     }
 }
 
-/* Environment e's greedy (deadline = 0) or deadline actions, from each
- * agent's observation, 64 agents at a time into 32-bit choices, then
- * stored as bytes: with the bytes in the loop, GCC would take 64 agents a
- * vector iteration (as many bytes as fill a vector) and leave the last 22
- * of 150 scalar. A constant deadline folds away once inlined. */
-AFS_CLONE_INLINE void decide_by_observation(const afs_env *env, int e, int deadline,
-                                            uint8_t *act)
+/* Environment e's actions by observation rule `kind` (afs_observed_action),
+ * 64 agents at a time into 32-bit choices, then stored as bytes: with the
+ * bytes in the loop, GCC would take 64 agents a vector iteration (as many
+ * bytes as fill a vector) and leave the last 22 of 150 scalar. */
+AFS_CLONE_INLINE void decide_by_observation(const afs_env *env, int e, int kind, uint8_t *act)
 {
     float queue_cap = env->p.queue_cap, alpha = env->p.deadline_alpha;
     for (int from = 0; from < env->M; from += AFS_LANES) {
@@ -152,40 +150,44 @@ AFS_CLONE_INLINE void decide_by_observation(const afs_env *env, int e, int deadl
         for (int l = 0; l < n; l++) {
             float o[AFS_OBS_DIM];
             afs_observe_agent(env, e, m0 + l, o);
-            choice[l] = deadline ? afs_deadline_action(o, queue_cap, alpha)
-                                 : afs_greedy_action(o, queue_cap);
+            choice[l] = afs_observed_action(kind, o, queue_cap, alpha);
         }
         for (int l = 0; l < n; l++)
             act[m0 + l] = (uint8_t)choice[l];
     }
 }
 
+/* Environment e's coins (AFS_RULE_COIN): the Philox blocks of 64 agents at
+ * a time, then their choices, as bytes after the loop (as above). */
+AFS_CLONE_INLINE void decide_by_coin(const afs_env *env, int e, uint8_t *act)
+{
+    uint32_t b[4][AFS_LANES];
+    for (int from = 0; from < env->M; from += AFS_LANES) {
+        int m0 = overlapped_start(env->M, from), n = from + lanes_from(env->M, from) - m0;
+        afs_cpu_philox_lanes(env->seed, AFS_STREAM_POLICY, (uint32_t)e, (uint32_t)m0,
+                             env->episode, afs_slot_counter(env, 0), n, b);
+        int32_t choice[AFS_LANES];
+        for (int l = 0; l < n; l++)
+            choice[l] = afs_coin_action(b[0][l]);
+        for (int l = 0; l < n; l++)
+            act[m0 + l] = (uint8_t)choice[l];
+    }
+}
+
+/* The policy's rule (afs_policy_rule_of) for environment e's agents. */
 AFS_CPU_CLONES void afs_cpu_decide_env(afs_env env, int e, int policy, uint8_t *action)
 {
     uint8_t *restrict act = action + (size_t)e * env.M;
-    uint32_t b[4][AFS_LANES];
-    switch (policy) {
-    case AFS_POLICY_RANDOM:
-        for (int from = 0; from < env.M; from += AFS_LANES) {
-            int m0 = overlapped_start(env.M, from), n = from + lanes_from(env.M, from) - m0;
-            afs_cpu_philox_lanes(env.seed, AFS_STREAM_POLICY, (uint32_t)e, (uint32_t)m0,
-                                 env.episode, afs_slot_counter(&env, 0), n, b);
-            int32_t choice[AFS_LANES]; /* not bytes: as in decide_by_observation */
-            for (int l = 0; l < n; l++)
-                choice[l] = afs_bernoulli(b[0][l], 0.5f);
-            for (int l = 0; l < n; l++)
-                act[m0 + l] = (uint8_t)choice[l];
-        }
+    afs_policy_rule rule = afs_policy_rule_of(policy);
+    switch (rule.kind) {
+    case AFS_RULE_COIN:
+        decide_by_coin(&env, e, act);
         break;
-    case AFS_POLICY_GREEDY:
-    case AFS_POLICY_BEST_RESPONSE: /* its descent's starting point */
-        decide_by_observation(&env, e, 0, act);
+    case AFS_RULE_CONSTANT:
+        memset(act, rule.action, (size_t)env.M);
         break;
-    case AFS_POLICY_DEADLINE:
-        decide_by_observation(&env, e, 1, act);
-        break;
-    default: /* all_local, all_cloud */
-        memset(act, policy == AFS_POLICY_ALL_LOCAL, (size_t)env.M);
+    default: /* an observation rule */
+        decide_by_observation(&env, e, rule.kind, act);
     }
 }
 

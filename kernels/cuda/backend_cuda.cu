@@ -85,7 +85,7 @@ static void cu_env_observe(afs_backend *b, const afs_env *env, float *obs)
  * allocated at the first slot and reused by every later one. */
 static void *br_scratch(afs_backend *b, const afs_env *env, int policy)
 {
-    if (policy != AFS_POLICY_BEST_RESPONSE || env->E <= 0 || env->M <= 0)
+    if (!afs_policy_rule_of(policy).descent || env->E <= 0 || env->M <= 0)
         return NULL;
     return afs_cuda_scratch_get(b, afs_cuda_best_response_scratch_bytes(env));
 }
@@ -94,7 +94,7 @@ static void cu_env_act(afs_backend *b, const afs_env *env, int policy, const flo
                        uint8_t *action)
 {
     afs_cuda_env_act(env, policy, obs, action);
-    if (policy == AFS_POLICY_BEST_RESPONSE)
+    if (afs_policy_rule_of(policy).descent)
         afs_cuda_env_best_response(env, action, br_scratch(b, env, policy));
 }
 

@@ -255,14 +255,15 @@ void afs_cuda_env_best_response(const afs_env *env, uint8_t *action, void *scrat
     CUDA_CHECK_LAUNCH();
 }
 
-/* best_response takes the four phases (its descent between the decision
- * and the step needs every agent's greedy action first); the others fuse. */
+/* A policy with a descent (best_response) takes the four phases (the
+ * descent between the decision and the step needs every agent's first
+ * action); the others fuse. */
 void afs_cuda_env_play_slot(const afs_env *env, int policy, float *obs, uint8_t *action,
                             void *scratch, unsigned threads)
 {
     if (empty(env))
         return;
-    if (policy == AFS_POLICY_BEST_RESPONSE) {
+    if (afs_policy_rule_of(policy).descent) {
         afs_cuda_env_arrive(env);
         afs_cuda_env_observe(env, obs);
         afs_cuda_env_act(env, policy, obs, action);

@@ -2,10 +2,9 @@
  * refuse non-finite gradients, the statistics they report, their sizes. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 
-#include "agents.h"
-#include "host/fail.h"
+#include "ac.h"
+#include "core/fail.h"
 
 void ac_tally_report(ac_tally *t, afs_agent_stats *out, double replay_fill)
 {
@@ -96,23 +95,12 @@ int ac_sizes(const char *hidden, int in, int out, int *sizes, const char *what, 
     return h + 1;
 }
 
-/* A learning method's shared hyper-parameters by name, or NULL (defined in
- * the core, whose messages need it, so that the core never calls back into
- * agents.c's registry). */
-const afs_algo_params *afs_agent_algo_params(const afs_config *cfg, const char *name)
-{
-    return !strcmp(name, "esdrl")    ? &cfg->esdrl
-           : !strcmp(name, "maddpg") ? &cfg->maddpg
-           : !strcmp(name, "amdrl")  ? &cfg->amdrl
-                                     : NULL;
-}
-
 /* A batch of more rows than the replay holds would draw the same records
  * several times in one step: refused, in the key's own unit (ES-DRL's
  * batch counts records, MADDPG's joint rows, AM-DRL's records rounded up
  * to joint rows). */
-static int batch_fits(const afs_config *cfg, const char *algo, int row, int batch,
-                      double capacity, char *err, size_t n)
+static int batch_fits(const afs_config *cfg, const char *algo, const afs_algo_params *hp, int row,
+                      int batch, double capacity, char *err, size_t n)
 {
     double rows = capacity / row;
     if (batch <= rows)
@@ -127,13 +115,13 @@ static int batch_fits(const afs_config *cfg, const char *algo, int row, int batc
     }
     afs_fail(err, n, "%s.batch = %d: %s per gradient step, more than the replay holds (%s at "
              "train.replay_mib = %g): lower %s.batch or raise train.replay_mib", algo,
-             afs_agent_algo_params(cfg, algo)->batch, drawn, held,
+             hp->batch, drawn, held,
              (double)cfg->train.replay_mib, algo);
     return 0;
 }
 
-int ac_replay_slots(const afs_config *cfg, const char *algo, int block, int row, int group_k,
-                    int batch, afs_replay_info *info, char *err, size_t n)
+int ac_replay_slots(const afs_config *cfg, const char *algo, const afs_algo_params *hp, int block,
+                    int row, int group_k, int batch, afs_replay_info *info, char *err, size_t n)
 {
     size_t budget = (size_t)((double)cfg->train.replay_mib * 1024.0 * 1024.0);
     int slots = afs_replay_slots_for(budget, block, row, group_k);
@@ -144,7 +132,7 @@ int ac_replay_slots(const afs_config *cfg, const char *algo, int block, int row,
                         (double)afs_replay_block_bytes(block, row, group_k) / (1024.0 * 1024.0));
     info->record_bytes = (double)afs_replay_block_bytes(block, row, group_k) / block;
     info->capacity = (double)slots * block;
-    if (!batch_fits(cfg, algo, row, batch, info->capacity, err, n))
+    if (!batch_fits(cfg, algo, hp, row, batch, info->capacity, err, n))
         return 0;
     info->slots = slots;
     info->ratio = (double)cfg->train.updates_per_slot * batch * row / block;
@@ -177,20 +165,4 @@ int ac_replay_blobs(afs_replay *r, afs_backend *b, afs_ckpt_blob *blobs)
     blobs[2] = (afs_ckpt_blob){"replay_priority", r->max_prio, 2 * sizeof(float)};
     blobs[3] = (afs_ckpt_blob){"replay_meta", r->meta, 4 * sizeof(int64_t)};
     return 4;
-}
-
-afs_agent *ac_agent_new(const afs_agent_ops *ops, const char *name, afs_backend *b,
-                        size_t impl_bytes, char *err, size_t n)
-{
-    afs_agent *a = calloc(1, sizeof *a);
-    void *impl = calloc(1, impl_bytes);
-    if (!a || !impl) {
-        free(a);
-        free(impl);
-        afs_fail(err, n, "out of host memory");
-        return NULL;
-    }
-    err[0] = 0;
-    *a = (afs_agent){ops, name, 1, b, impl, {0, 0, 0, 0}, 0.0};
-    return a;
 }

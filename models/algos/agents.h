@@ -1,107 +1,44 @@
-/* The constructors behind afs_agent_create (agents.c), one per file, and
- * what the learning methods share (ac.c). Internal to models/algos. */
+/* The agents afsim knows, by name: the heuristic policies
+ * (core/policy_names.h) and the learning methods of the table in agents.c.
+ * host/ makes every agent through here, and lists them from here. */
 #ifndef AFS_AGENTS_H
 #define AFS_AGENTS_H
 
+#include <stddef.h>
 #include "agent.h"
-#include "models/mlp.h"
-#include "models/replay.h"
 
-afs_agent *afs_heuristic_create(int policy, const char *name, afs_backend *b, int envs,
-                                int agents);
-/* train: with the replay (and what updates need); else for playing only. */
-afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train,
-                            char *err, size_t n);
-afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, int train,
-                             char *err, size_t n);
-afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train,
-                            char *err, size_t n);
-/* The bytes each learner's networks take for `envs` environments (weights,
- * gradients, Adam moments, the layers' outputs and, for AM-DRL, its
- * buffers), computed before anything is allocated; 0, or -1 with err when
- * a hidden-size list is invalid. */
-int afs_esdrl_net_bytes(const afs_config *cfg, int envs, double *bytes, char *err, size_t n);
-int afs_maddpg_net_bytes(const afs_config *cfg, int envs, double *bytes, char *err, size_t n);
-int afs_amdrl_net_bytes(afs_backend *b, const afs_config *cfg, int envs, double *bytes,
-                        char *err, size_t n);
-/* enum of amdrl.comm's value (attention, always, never, random: 0 .. 3), or -1. */
-int afs_amdrl_comm_mode(const char *comm);
+/* The learning methods, in the order afsim lists them: learner i for
+ * i = 0, 1, ... until NULL. */
+const afs_learner *afs_learner_at(int i);
+/* The learning method called `name`, or NULL (a heuristic, or unknown). */
+const afs_learner *afs_learner_find(const char *name);
+/* The learners' names joined by sep, the last by last: ", " and " or "
+ * give "esdrl, maddpg or amdrl" (cut to fit n). Returns buf. */
+const char *afs_learner_names(char *buf, size_t n, const char *sep, const char *last);
+/* Every name afs_agent_create knows, heuristics first, joined by ", ". */
+const char *afs_agent_names(char *buf, size_t n);
 
-/* ---- Shared by the actor-critic methods (ac.c) ---- */
+/* The hyper-parameters of learning method `name` (its configuration
+ * section), or NULL when name learns nothing. */
+const afs_algo_params *afs_agent_algo_params(const afs_config *cfg, const char *name);
 
-/* A learning agent named `name` with ops and an implementation of
- * impl_bytes zeroed bytes (a->impl), on backend b; NULL with err when
- * host memory is short. The caller fills the implementation; its destroy
- * frees both. */
-afs_agent *ac_agent_new(const afs_agent_ops *ops, const char *name, afs_backend *b,
-                        size_t impl_bytes, char *err, size_t n);
-
-/* Running sums of what an agent reports (afs_agent_stats). */
-typedef struct ac_tally {
-    double critic_loss, actor_loss, td_abs;
-    long updates;
-} ac_tally;
-
-void ac_tally_report(ac_tally *t, afs_agent_stats *out, double replay_fill);
-
-/* The epsilon of epsilon-greedy at training progress 0..1: train.epsilon
- * falling linearly to train.epsilon_end. */
-float ac_epsilon(const afs_train_params *tp, double progress);
-/* Actions from logits [rows, 2]: exploring, the Gumbel-softmax's hard
- * sample, replaced by a uniform action with probability epsilon (key {seed,
- * AFS_STREAM_EXPLORE}, counter); else the argmax. soft, hard [rows, 2] are
- * scratch. */
-void ac_actions(afs_backend *b, int rows, const float *logits, int explore, float tau,
-                float epsilon, uint32_t seed, uint32_t counter, float *soft, float *hard,
-                uint8_t *act);
-
-/* The one-hot rows of both actions, [2, 2] = {1, 0, 0, 1} (backend memory,
- * the caller releases it), or NULL when out of memory. */
-float *ac_unit_actions(afs_backend *b);
-/* qpair [B, 2]: critic(x) with x's action columns (2 at column `at` of its
- * `width`) set to each action in turn (unit from ac_unit_actions): the
- * critic's value of both actions on x's observations. x's action columns
- * are left holding action 1. */
-void ac_q_of_both_actions(afs_backend *b, afs_mlp *critic, int B, float *x, int width, int at,
-                          const float *unit, float *qpair);
-
-/* One optimizer step of a parameter set: -1 with err when the gradient's
- * norm is not finite (the set is then left as it was). */
-int ac_step(afs_params *p, afs_backend *b, const afs_optim *o, const char *algo, long update,
-            char *err, size_t n);
-/* A backend buffer of an agent and its size (0: not made). */
-typedef struct ac_buf {
-    void **ptr;
-    size_t bytes;
-} ac_buf;
-
-/* Allocates bufs[0..k) of non-zero size; returns the bytes they take and
- * clears *ok on a failure (the rest are then left NULL). */
-double ac_bufs_alloc(afs_backend *b, const ac_buf *s, int k, int *ok);
-/* Releases those of bufs[0..k) that were made. */
-void ac_bufs_release(afs_backend *b, const ac_buf *s, int k);
-
-/* The replay's state as checkpoint blobs (its ring, tree, largest priority
- * and bookkeeping, synced first): writes them to blobs, returns 4. */
-int ac_replay_blobs(afs_replay *r, afs_backend *b, afs_ckpt_blob *blobs);
-
-/* -1 with err when a loss is not finite. */
-int ac_check_loss(double loss, const char *algo, const char *what, long update, char *err,
-                  size_t n);
-
-/* The optimizer of an algorithm's section for the actor or the critic. */
-afs_optim ac_optim(const afs_algo_params *p, int critic);
-
-/* Layer sizes [in, hidden..., out] from a "64,64" list; the layer count, or
- * -1 (with err) when the list is invalid. */
-int ac_sizes(const char *hidden, int in, int out, int *sizes, const char *what, char *err,
-             size_t n);
-
-/* The replay's capacity from the memory budget (train.replay_mib): slot
- * blocks of `block` records in rows of `row`, and what it is (info); 0 with
- * err when not even two blocks fit, or when a batch of `batch` rows (from
- * algo's batch key) is more than it holds. */
-int ac_replay_slots(const afs_config *cfg, const char *algo, int block, int row, int group_k,
-                    int batch, afs_replay_info *info, char *err, size_t n);
+/* An agent of the given name for `envs` environments of cfg->env: a
+ * heuristic, or a learning method with cfg's hyper-parameters (its replay
+ * only when train is set). NULL with err when the name is unknown or
+ * memory is short. */
+afs_agent *afs_agent_create(const char *name, afs_backend *b, const afs_config *cfg, int envs,
+                            int train, char *err, size_t n);
+/* What training agent `name` for `envs` environments will hold in its
+ * replay (zeros for an agent that learns nothing), to print and check
+ * before anything is allocated. 0, or -1 with err (an unknown name, a
+ * budget too small for two slots). */
+int afs_agent_plan(const char *name, const afs_config *cfg, int envs, afs_replay_info *info,
+                   char *err, size_t n);
+/* The bytes training agent `name`'s networks take on backend b for `envs`
+ * environments (0 for an agent that learns nothing): weights, gradients,
+ * Adam moments and scratch, to print and check before anything is
+ * allocated. 0, or -1 with err. */
+int afs_agent_net_bytes(const char *name, afs_backend *b, const afs_config *cfg, int envs,
+                        double *bytes, char *err, size_t n);
 
 #endif

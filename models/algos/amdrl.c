@@ -47,9 +47,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agents.h"
-#include "host/fail.h"
+#include "ac.h"
 #include "amdrl_internal.h"
+#include "core/fail.h"
 #include "models/lstm_net.h"
 
 enum { NET_PART1, NET_PART2, NET_CRITIC, NET_ATT_OUT, NET_PART1_T, NET_PART2_T, NET_CRITIC_T,
@@ -81,8 +81,8 @@ typedef struct amdrl {
     int training;
     afs_replay replay;
     /* playing, [E M] rows: the groups formed last (len on the host too) */
-    float *obs, *z, *ht, *count, *xg, *soft_e, *hard_e, *p2, *pz; /* pz: attention outputs */
-    uint8_t *act, *init, *chosen;
+    float *z, *ht, *count, *xg, *soft_e, *hard_e, *p2, *pz; /* pz: attention outputs */
+    uint8_t *init, *chosen;
     int16_t *grp, *first, *grp_none; /* grp_none: no group, all -1 */
     int32_t *len;
     int *len_host, *ones_host;
@@ -290,13 +290,14 @@ static void form(amdrl *m, afs_backend *b, const afs_env *env, const float *h, i
     m->init_ens += N;
 }
 
-/* The slot's actions into m->act (explore: Gumbel samples, uniform ones
- * with probability epsilon). */
-static void act_on(amdrl *m, afs_backend *b, const afs_env *env, int explore, float epsilon,
-                   int may_form)
+/* The slot's actions on obs into act (explore: Gumbel samples, uniform
+ * ones with probability epsilon); may_form: groups form at this slot when
+ * it is a formation's. */
+static void act_on(amdrl *m, afs_backend *b, const afs_env *env, const float *obs, int explore,
+                   float epsilon, int may_form, uint8_t *act)
 {
     int N = m->E * m->M;
-    const float *h = afs_mlp_forward(&m->mlp[NET_PART1], b, N, m->obs);
+    const float *h = afs_mlp_forward(&m->mlp[NET_PART1], b, N, obs);
     if (may_form && m->comm != COMM_NEVER && env->slot % m->cp.t_comm == 0)
         form(m, b, env, h, explore);
     integrate(m, b, &m->lstm[LSTM_CHANNEL], N, &m->play, h, m->xg, m->count, m->ht);
@@ -304,42 +305,32 @@ static void act_on(amdrl *m, afs_backend *b, const afs_env *env, int explore, fl
     const float *logits = afs_mlp_forward(&m->mlp[NET_PART2], b, N, m->z);
     uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
     ac_actions(b, N, logits, explore, m->tp.gumbel_tau, epsilon, m->seed, counter, m->soft_e,
-               m->hard_e, m->act);
+               m->hard_e, act);
 }
 
-static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
+static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *action)
 {
-    (void)err;
-    (void)n;
     amdrl *m = impl_of(a);
-    afs_backend *b = a->b;
-    int N = m->E * m->M, train = mode == AFS_PLAY_TRAIN && m->training;
+    if (mode == AFS_PLAY_DECIDE) { /* the groups as they stand: changes no state */
+        act_on(m, a->b, env, obs, 0, 0.0f, 0, action);
+        return;
+    }
     if (env->slot == 0)
         m->play.any = 0; /* a new episode: no group carries over */
-    b->env_arrive(b, env);
-    b->env_observe(b, env, m->obs);
-    act_on(m, b, env, train, ac_epsilon(&m->tp, a->progress), 1);
+    act_on(m, a->b, env, obs, mode == AFS_PLAY_TRAIN && m->training,
+           ac_epsilon(&m->tp, a->progress), 1, action);
     m->comm_floats += m->play.any ? m->round_floats : 0.0;
-    m->decisions += N;
-    b->env_step(b, env, m->act);
-    if (train) /* with the groups that acted, or "none" (all -1) */
-        afs_replay_store(&m->replay, b, m->obs, m->act, env->reward, env->slot >= m->L,
-                         m->play.any ? m->grp : m->grp_none);
-    return 0;
+    m->decisions += m->E * m->M;
 }
 
-static void end_episode(afs_agent *a, afs_env *env, int mode)
-{
-    (void)a;
-    (void)env;
-    (void)mode;
-}
-
-static void decide(afs_agent *a, const afs_env *env)
+/* The slot's joint rows with the groups that acted, or "none" (all -1). */
+static void store(afs_agent *a, const float *obs, const uint8_t *action, const float *reward,
+                  int done)
 {
     amdrl *m = impl_of(a);
-    a->b->env_observe(a->b, env, m->obs);
-    act_on(m, a->b, env, 0, 0.0f, 0); /* the groups as they stand: changes no state */
+    if (m->training)
+        afs_replay_store(&m->replay, a->b, obs, action, reward, done,
+                         m->play.any ? m->grp : m->grp_none);
 }
 
 /* ---- Updating ---- */
@@ -767,11 +758,10 @@ static int buffers(amdrl *m, ac_buf *s, int train)
     size_t T = (size_t)m->T, K = (size_t)m->K, A = (size_t)m->cp.attention_hidden;
     size_t u = train ? 1 : 0, Q = train ? (size_t)m->cp.dq_queue + 2 : 0;
     ac_buf all[] = {
-        {(void **)&m->obs, P * AFS_OBS_DIM * f}, {(void **)&m->z, P * 2 * T * f},
-        {(void **)&m->ht, P * T * f},            {(void **)&m->count, P * f},
-        {(void **)&m->xg, K * P * T * f},        {(void **)&m->soft_e, P * 2 * f},
-        {(void **)&m->hard_e, P * 2 * f},        {(void **)&m->p2, P * 2 * f},
-        {(void **)&m->act, P},                   {(void **)&m->init, P},
+        {(void **)&m->z, P * 2 * T * f},         {(void **)&m->ht, P * T * f},
+        {(void **)&m->count, P * f},             {(void **)&m->xg, K * P * T * f},
+        {(void **)&m->soft_e, P * 2 * f},        {(void **)&m->hard_e, P * 2 * f},
+        {(void **)&m->p2, P * 2 * f},            {(void **)&m->init, P},
         {(void **)&m->chosen, P},                {(void **)&m->grp, P * K * sizeof(int16_t)},
         {(void **)&m->grp_none, P * K * sizeof(int16_t)},
         {(void **)&m->first, P * K * sizeof(int16_t)},
@@ -828,8 +818,6 @@ static void destroy(afs_agent *a)
                     m->dq_host, m->queue};
     for (size_t i = 0; i < sizeof host / sizeof *host; i++)
         free(host[i]);
-    free(m);
-    free(a);
 }
 
 /* The groups that acted in the slot just played (backend memory, rows of
@@ -841,8 +829,10 @@ static const int16_t *acted_groups(afs_agent *a, int *K)
     return m->play.any ? m->grp : NULL;
 }
 
-static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy, acted_groups, NULL};
+static const afs_agent_ops ops = {.act = act, .store = store, .update = update, .stats = stats,
+                                  .checkpoint = checkpoint, .updates = updates,
+                                  .set_updates = set_updates, .destroy = destroy,
+                                  .groups = acted_groups};
 
 /* The layer sizes of the networks: actor part 1 (s1, l1 layers), part 2
  * (s2, l2), the critic (sc, lc); 0, or -1 with err. */
@@ -984,13 +974,33 @@ int afs_amdrl_label_rule(const char *labels)
                                          : -1;
 }
 
-int afs_amdrl_comm_mode(const char *comm)
+/* enum of amdrl.comm's value (COMM_ATTENTION ...), or -1. */
+static int comm_mode(const char *comm)
 {
     return !strcmp(comm, "attention") ? COMM_ATTENTION
            : !strcmp(comm, "always")  ? COMM_ALWAYS
            : !strcmp(comm, "never")   ? COMM_NEVER
            : !strcmp(comm, "random")  ? COMM_RANDOM
                                       : -1;
+}
+
+/* A group's entries: its initiator and at most group_m collaborators. */
+static int group_entries(const afs_config *cfg) { return cfg->comm.group_m + 1; }
+
+/* The joint rows of a batch: amdrl.batch counts agent rows, rounded up to
+ * whole joint rows of M. */
+static int batch_rows(const afs_config *cfg)
+{
+    return (cfg->amdrl.batch + cfg->env.agents - 1) / cfg->env.agents;
+}
+
+/* The replay: joint rows (an environment's M records of a slot) with the
+ * groups that acted. */
+static int plan(const afs_config *cfg, int envs, afs_replay_info *info, char *err, size_t n)
+{
+    int M = cfg->env.agents;
+    return ac_replay_slots(cfg, "amdrl", &cfg->amdrl, envs * M, M, group_entries(cfg),
+                           batch_rows(cfg), info, err, n);
 }
 
 /* What the configuration sets in an agent for `envs` environments. */
@@ -1009,13 +1019,13 @@ static void configure(amdrl *m, const afs_config *cfg, int envs)
     m->label_rule = afs_amdrl_label_rule(cfg->comm.labels);
     m->sample_init = !strcmp(cfg->comm.init_rule, "sample");
     m->sample_eval = !strcmp(cfg->comm.eval_init, "sample");
-    m->K = cfg->comm.group_m + 1;
-    m->R = (cfg->amdrl.batch + m->M - 1) / m->M; /* whole joint rows */
-    m->comm = afs_amdrl_comm_mode(cfg->comm.comm);
+    m->K = group_entries(cfg);
+    m->R = batch_rows(cfg);
+    m->comm = comm_mode(cfg->comm.comm);
 }
 
-int afs_amdrl_net_bytes(afs_backend *b, const afs_config *cfg, int envs, double *bytes,
-                        char *err, size_t n)
+static int network_bytes(afs_backend *b, const afs_config *cfg, int envs, double *bytes,
+                         char *err, size_t n)
 {
     amdrl *m = calloc(1, sizeof *m);
     if (!m)
@@ -1035,10 +1045,11 @@ int afs_amdrl_net_bytes(afs_backend *b, const afs_config *cfg, int envs, double 
     return rc;
 }
 
-afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
-                            size_t n)
+static afs_agent *create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
+                         size_t n)
 {
-    afs_agent *a = ac_agent_new(&ops, "amdrl", b, sizeof(amdrl), err, n);
+    afs_agent *a = afs_agent_new(&ops, "amdrl", 1, b, sizeof(amdrl),
+                                 (size_t)envs * cfg->env.agents, err, n);
     if (!a)
         return NULL;
     amdrl *m = a->impl;
@@ -1055,7 +1066,7 @@ afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
                  bytes / (1024.0 * 1024.0));
     ok = ok && (make_host(m, b, train) == 0 || !afs_fail(err, n, "amdrl: out of memory"));
     if (ok && train) {
-        int slots = ac_replay_slots(cfg, "amdrl", P, m->M, m->K, m->R, &a->replay, err, n);
+        int slots = plan(cfg, envs, &a->replay, err, n);
         ok = slots > 0;
         if (ok && afs_replay_init(&m->replay, b, slots, P, m->M,
                                   !strcmp(m->hp.replay, "prioritized"), m->hp.per_alpha,
@@ -1066,11 +1077,17 @@ afs_agent *afs_amdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
     if (!ok) {
         if (!err[0])
             afs_fail(err, n, "amdrl: out of %s memory", b->name);
-        destroy(a);
+        afs_agent_destroy(a);
         return NULL;
     }
     return a;
 }
+
+const afs_learner afs_amdrl = {
+    "amdrl", "AM-DRL (the paper's): ENs the attention unit picks share thoughts in groups "
+    "through an LSTM channel",
+    offsetof(afs_config, amdrl), create, plan, network_bytes,
+};
 
 /* ---- What the tests reach (amdrl_internal.h) ---- */
 
@@ -1121,8 +1138,8 @@ const float *afs_amdrl_play_attention(afs_agent *a, const afs_env *env)
 {
     amdrl *m = impl_of(a);
     int N = m->E * m->M;
-    a->b->env_observe(a->b, env, m->obs);
-    const float *h = afs_mlp_forward(&m->mlp[NET_PART1], a->b, N, m->obs);
+    a->b->env_observe(a->b, env, a->obs);
+    const float *h = afs_mlp_forward(&m->mlp[NET_PART1], a->b, N, a->obs);
     a->b->activation_forward(a->b, AFS_ACT_SIGMOID, (size_t)N, attention_logit(m, a->b, N, h),
                              m->pz);
     return m->pz;

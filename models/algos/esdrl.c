@@ -10,11 +10,10 @@
  * Critic input x = [o, one-hot a]  [B, OBS + 2]. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "agents.h"
-#include "host/fail.h"
+#include "ac.h"
+#include "core/fail.h"
 
 enum { XD = AFS_OBS_DIM + 2 }; /* critic input width */
 
@@ -28,8 +27,7 @@ typedef struct esdrl {
     int training;
     afs_replay replay;
     /* playing: [E*M] rows */
-    float *obs, *soft_e, *hard_e;
-    uint8_t *act;
+    float *soft_e, *hard_e;
     /* updating: [B] rows */
     float *x, *x_next, *onehot, *y, *dq, *qpair, *unit, *done, *soft, *hard, *dhard, *dlogits;
     uint8_t *a_next;
@@ -39,38 +37,23 @@ typedef struct esdrl {
 
 static esdrl *impl_of(afs_agent *a) { return a->impl; }
 
-static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
+static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *action)
 {
-    (void)err;
-    (void)n;
     esdrl *e = impl_of(a);
     afs_backend *b = a->b;
     int rows = e->E * e->M, train = mode == AFS_PLAY_TRAIN && e->training;
-    b->env_arrive(b, env);
-    b->env_observe(b, env, e->obs);
-    const float *logits = afs_mlp_forward(&e->actor, b, rows, e->obs);
+    const float *logits = afs_mlp_forward(&e->actor, b, rows, obs);
     uint32_t counter = env->episode * (uint32_t)e->L + (uint32_t)env->slot;
     ac_actions(b, rows, logits, train, e->tp.gumbel_tau, ac_epsilon(&e->tp, a->progress), e->seed,
-               counter, e->soft_e, e->hard_e, e->act);
-    b->env_step(b, env, e->act);
-    if (train)
-        afs_replay_store(&e->replay, b, e->obs, e->act, env->reward, env->slot >= e->L, NULL);
-    return 0;
+               counter, e->soft_e, e->hard_e, action);
 }
 
-static void end_episode(afs_agent *a, afs_env *env, int mode)
-{
-    (void)a;
-    (void)env;
-    (void)mode; /* the last slot's block was stored terminal */
-}
-
-static void decide(afs_agent *a, const afs_env *env)
+static void store(afs_agent *a, const float *obs, const uint8_t *action, const float *reward,
+                  int done)
 {
     esdrl *e = impl_of(a);
-    a->b->env_observe(a->b, env, e->obs);
-    const float *logits = afs_mlp_forward(&e->actor, a->b, e->E * e->M, e->obs);
-    a->b->argmax_rows(a->b, (size_t)e->E * e->M, 2, logits, e->act);
+    if (e->training)
+        afs_replay_store(&e->replay, a->b, obs, action, reward, done, NULL);
 }
 
 /* x [B, OBS + 2] = [o, one-hot a] */
@@ -206,18 +189,16 @@ static void destroy(afs_agent *a)
     for (int i = 0; i < 4; i++)
         afs_mlp_free(nets[i], b);
     afs_replay_free(&e->replay, b); /* nothing when it was never made */
-    void *bufs[] = {e->obs, e->soft_e, e->hard_e, e->act, e->x, e->x_next, e->onehot, e->y,
-                    e->dq, e->qpair, e->unit, e->done, e->soft, e->hard, e->dhard, e->dlogits,
-                    e->a_next};
+    void *bufs[] = {e->soft_e, e->hard_e, e->x, e->x_next, e->onehot, e->y, e->dq, e->qpair,
+                    e->unit, e->done, e->soft, e->hard, e->dhard, e->dlogits, e->a_next};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i])
             b->release(b, bufs[i]);
-    free(e);
-    free(a);
 }
 
-static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy, NULL, NULL};
+static const afs_agent_ops ops = {.act = act, .store = store, .update = update, .stats = stats,
+                                  .checkpoint = checkpoint, .updates = updates,
+                                  .set_updates = set_updates, .destroy = destroy};
 
 /* The networks' layer sizes (as, cs) and layer counts (al, cl); 0, or -1
  * with err. */
@@ -237,14 +218,23 @@ static double net_bytes(const int *as, int al, const int *cs, int cl, int rows, 
            2.0 * afs_mlp_bytes(cs, cl, 1, B);
 }
 
-int afs_esdrl_net_bytes(const afs_config *cfg, int envs, double *bytes, char *err, size_t n)
+static int network_bytes(afs_backend *b, const afs_config *cfg, int envs, double *bytes,
+                         char *err, size_t n)
 {
+    (void)b; /* the same on every backend */
     int as[AFS_MLP_MAX_LAYERS + 1], cs[AFS_MLP_MAX_LAYERS + 1], al, cl, B = cfg->esdrl.batch;
     if (net_sizes(&cfg->esdrl, as, &al, cs, &cl, err, n))
         return -1;
     int rows = envs * cfg->env.agents > B ? envs * cfg->env.agents : B;
     *bytes = net_bytes(as, al, cs, cl, rows, B);
     return 0;
+}
+
+/* The replay: every EN's record of a slot on its own (rows of one). */
+static int plan(const afs_config *cfg, int envs, afs_replay_info *info, char *err, size_t n)
+{
+    return ac_replay_slots(cfg, "esdrl", &cfg->esdrl, envs * cfg->env.agents, 1, 0,
+                           cfg->esdrl.batch, info, err, n);
 }
 
 /* The networks; 0, or -1 with err. */
@@ -272,10 +262,11 @@ static int make_nets(esdrl *e, afs_backend *b, char *err, size_t n)
     return 0;
 }
 
-afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
-                            size_t n)
+static afs_agent *create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
+                         size_t n)
 {
-    afs_agent *a = ac_agent_new(&ops, "esdrl", b, sizeof(esdrl), err, n);
+    afs_agent *a = afs_agent_new(&ops, "esdrl", 1, b, sizeof(esdrl),
+                                 (size_t)envs * cfg->env.agents, err, n);
     if (!a)
         return NULL;
     esdrl *e = a->impl;
@@ -290,14 +281,12 @@ afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
     size_t rows = (size_t)e->E * e->M, B = (size_t)e->B;
     int ok = make_nets(e, b, err, n) == 0;
     if (ok) {
-        e->obs = b->alloc(b, rows * AFS_OBS_DIM * sizeof(float));
         e->soft_e = b->alloc(b, rows * 2 * sizeof(float));
         e->hard_e = b->alloc(b, rows * 2 * sizeof(float));
-        e->act = b->alloc(b, rows);
-        ok = e->obs && e->soft_e && e->hard_e && e->act;
+        ok = e->soft_e && e->hard_e;
     }
     if (ok && train) {
-        int slots = ac_replay_slots(cfg, "esdrl", (int)rows, 1, 0, e->B, &a->replay, err, n);
+        int slots = plan(cfg, envs, &a->replay, err, n);
         ok = slots > 0;
         if (ok && afs_replay_init(&e->replay, b, slots, (int)rows, 1,
                                   !strcmp(e->hp.replay, "prioritized"), e->hp.per_alpha,
@@ -326,7 +315,7 @@ afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
     if (!ok) {
         if (!err[0])
             afs_fail(err, n, "esdrl: out of %s memory", b->name);
-        destroy(a);
+        afs_agent_destroy(a);
         return NULL;
     }
     /* The targets start as copies of the online networks. */
@@ -334,3 +323,8 @@ afs_agent *afs_esdrl_create(afs_backend *b, const afs_config *cfg, int envs, int
     afs_params_copy(&e->critic_t.p, &e->critic.p, b);
     return a;
 }
+
+const afs_learner afs_esdrl = {
+    "esdrl", "experience-shared: one actor and one critic that every EN shares, one replay",
+    offsetof(afs_config, esdrl), create, plan, network_bytes,
+};

@@ -1,53 +1,27 @@
-/* The heuristic policies (random, greedy, all_local, all_cloud) as agents:
- * a slot is the backend's fused heuristic slot; nothing is learned. */
+/* The heuristic policies (kernels/common/env_math.h's rules) as agents:
+ * their decision is the backend's env_act, and whole slots without a
+ * trace are the backend's fused slots; nothing is learned. */
 #include <math.h>
-#include <stdlib.h>
 
-#include "agents.h"
+#include "heuristic.h"
 
 typedef struct heuristic {
-    int policy;     /* enum afs_policy */
-    float *obs;     /* backend [E*M, OBS] */
-    uint8_t *act;   /* backend [E*M] */
+    int policy; /* enum afs_policy */
 } heuristic;
 
 static heuristic *impl_of(afs_agent *a) { return a->impl; }
+
+static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *action)
+{
+    (void)mode; /* a heuristic decides alike in every mode */
+    a->b->env_act(a->b, env, impl_of(a)->policy, obs, action);
+}
 
 static int play_slots(afs_agent *a, afs_env *env, int count, char *err, size_t n)
 {
     (void)err;
     (void)n;
-    heuristic *h = impl_of(a);
-    a->b->env_play_slots(a->b, env, h->policy, count, h->obs, h->act);
-    return 0;
-}
-
-/* A heuristic learns nothing: every mode plays the same slot. */
-static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
-{
-    (void)mode;
-    return play_slots(a, env, 1, err, n);
-}
-
-static void end_episode(afs_agent *a, afs_env *env, int mode)
-{
-    (void)a;
-    (void)env;
-    (void)mode;
-}
-
-static void decide(afs_agent *a, const afs_env *env)
-{
-    heuristic *h = impl_of(a);
-    a->b->env_observe(a->b, env, h->obs);
-    a->b->env_act(a->b, env, h->policy, h->obs, h->act);
-}
-
-static int update(afs_agent *a, char *err, size_t n)
-{
-    (void)a;
-    (void)err;
-    (void)n;
+    a->b->env_play_slots(a->b, env, impl_of(a)->policy, count, a->obs, a->act);
     return 0;
 }
 
@@ -80,39 +54,18 @@ static int set_updates(afs_agent *a, long long u, int replay_loaded, char *err, 
     return 0;
 }
 
-static void destroy(afs_agent *a)
-{
-    heuristic *h = impl_of(a);
-    if (h->obs)
-        a->b->release(a->b, h->obs);
-    if (h->act)
-        a->b->release(a->b, h->act);
-    free(h);
-    free(a);
-}
+static void destroy(afs_agent *a) { (void)a; /* it holds nothing beyond afs_agent_new's */ }
 
-static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy, NULL, play_slots};
+static const afs_agent_ops ops = {.act = act, .stats = stats, .checkpoint = checkpoint,
+                                  .updates = updates, .set_updates = set_updates,
+                                  .destroy = destroy, .play_slots = play_slots};
 
 afs_agent *afs_heuristic_create(int policy, const char *name, afs_backend *b, int envs,
-                                int agents)
+                                int agents, char *err, size_t n)
 {
-    afs_agent *a = calloc(1, sizeof *a);
-    heuristic *h = calloc(1, sizeof *h);
-    size_t n = (size_t)envs * agents;
-    if (a && h) {
-        *a = (afs_agent){&ops, name, 0, b, h, {0, 0, 0, 0}, 0.0};
-        h->policy = policy;
-        h->obs = b->alloc(b, n * AFS_OBS_DIM * sizeof(float));
-        h->act = b->alloc(b, n);
-        if (h->obs && h->act)
-            return a;
-    }
-    if (a && h)
-        destroy(a);
-    else {
-        free(a);
-        free(h);
-    }
-    return NULL;
+    afs_agent *a = afs_agent_new(&ops, name, 0, b, sizeof(heuristic), (size_t)envs * agents, err,
+                                 n);
+    if (a)
+        impl_of(a)->policy = policy;
+    return a;
 }

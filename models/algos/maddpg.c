@@ -79,8 +79,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agents.h"
-#include "host/fail.h"
+#include "ac.h"
+#include "core/fail.h"
 #include "kernels/common/rng.h"
 #include "maddpg_internal.h"
 
@@ -97,10 +97,8 @@ typedef struct maddpg {
     int training;
     afs_replay replay;
     /* playing */
-    float *obs;                     /* [E*M, OBS] env-major */
     float *obs_g;                   /* [M, max(E, B), OBS] agent-major */
     float *logits_e, *soft_e, *hard_e; /* [E*M, 2] */
-    uint8_t *act;                   /* [E*M] */
     /* updating */
     float *x;                       /* [B, D] critic input */
     float *z;                       /* [B, M H] first layers; also [M, B, H] scratch */
@@ -145,38 +143,24 @@ static const float *policy_logits(maddpg *m, afs_backend *b, const float *obs)
     return m->logits_e;
 }
 
-static int play_slot(afs_agent *a, afs_env *env, int mode, char *err, size_t n)
+static void act(afs_agent *a, const afs_env *env, const float *obs, int mode, uint8_t *action)
 {
-    (void)err;
-    (void)n;
     maddpg *m = impl_of(a);
     afs_backend *b = a->b;
     int rows = m->E * m->M, train = mode == AFS_PLAY_TRAIN && m->training;
-    b->env_arrive(b, env);
-    b->env_observe(b, env, m->obs);
-    const float *logits = policy_logits(m, b, m->obs);
+    const float *logits = policy_logits(m, b, obs);
     uint32_t counter = env->episode * (uint32_t)m->L + (uint32_t)env->slot;
     ac_actions(b, rows, logits, train, m->tp.gumbel_tau, ac_epsilon(&m->tp, a->progress), m->seed,
-               counter, m->soft_e, m->hard_e, m->act);
-    b->env_step(b, env, m->act);
-    if (train)
-        afs_replay_store(&m->replay, b, m->obs, m->act, env->reward, env->slot >= m->L, NULL);
-    return 0;
+               counter, m->soft_e, m->hard_e, action);
 }
 
-static void end_episode(afs_agent *a, afs_env *env, int mode)
-{
-    (void)a;
-    (void)env;
-    (void)mode; /* the last slot's block was stored terminal */
-}
-
-static void decide(afs_agent *a, const afs_env *env)
+/* A slot's transition is a joint row per environment: its M records. */
+static void store(afs_agent *a, const float *obs, const uint8_t *action, const float *reward,
+                  int done)
 {
     maddpg *m = impl_of(a);
-    a->b->env_observe(a->b, env, m->obs);
-    const float *logits = policy_logits(m, a->b, m->obs);
-    a->b->argmax_rows(a->b, (size_t)m->E * m->M, 2, logits, m->act);
+    if (m->training)
+        afs_replay_store(&m->replay, a->b, obs, action, reward, done, NULL);
 }
 
 /* ---- The critics ---- */
@@ -406,15 +390,14 @@ static int set_updates(afs_agent *a, long long u, int replay_loaded, char *err, 
     return m->training && replay_loaded ? afs_replay_restore_meta(&m->replay, a->b, err, n) : 0;
 }
 
-enum { N_PLAY = 6, N_UPDATE = 20 };
+enum { N_PLAY = 4, N_UPDATE = 20 };
 
 static int play_bufs(maddpg *m, ac_buf *s)
 {
     size_t rows = (size_t)m->E * m->M, R = (size_t)(m->E > m->B ? m->E : m->B), f = sizeof(float);
     ac_buf all[N_PLAY] = {
-        {(void **)&m->obs, rows * OBS * f},        {(void **)&m->obs_g, (size_t)m->M * R * OBS * f},
-        {(void **)&m->logits_e, rows * 2 * f},     {(void **)&m->soft_e, rows * 2 * f},
-        {(void **)&m->hard_e, rows * 2 * f},       {(void **)&m->act, rows},
+        {(void **)&m->obs_g, (size_t)m->M * R * OBS * f}, {(void **)&m->logits_e, rows * 2 * f},
+        {(void **)&m->soft_e, rows * 2 * f},              {(void **)&m->hard_e, rows * 2 * f},
     };
     memcpy(s, all, sizeof all);
     return N_PLAY;
@@ -456,12 +439,11 @@ static void destroy(afs_agent *a)
     ac_bufs_release(b, s, k);
     if (m->unit)
         b->release(b, m->unit);
-    free(m);
-    free(a);
 }
 
-static const afs_agent_ops ops = {play_slot, end_episode, decide, update, stats, checkpoint,
-                                  updates, set_updates, destroy, NULL, NULL};
+static const afs_agent_ops ops = {.act = act, .store = store, .update = update, .stats = stats,
+                                  .checkpoint = checkpoint, .updates = updates,
+                                  .set_updates = set_updates, .destroy = destroy};
 
 /* The networks' layer sizes: the actors' (as, al layers) and the critics'
  * (cs, cl: D -> critic_hidden -> 1, of which the first layer is stacked);
@@ -492,13 +474,23 @@ static double net_bytes(const int *as, int al, const int *cs, int cl, int M, int
            2.0 * afs_mlp_bytes(cs + 1, cl - 1, M, B) + 2.0 * 4.0 * sizeof(float) * cin_n;
 }
 
-int afs_maddpg_net_bytes(const afs_config *cfg, int envs, double *bytes, char *err, size_t n)
+static int network_bytes(afs_backend *b, const afs_config *cfg, int envs, double *bytes,
+                         char *err, size_t n)
 {
+    (void)b; /* the same on every backend */
     int as[AFS_MLP_MAX_LAYERS + 1], cs[AFS_MLP_MAX_LAYERS + 1], al, cl, M = cfg->env.agents;
     if (net_sizes(&cfg->maddpg, M * (OBS + 2), as, &al, cs, &cl, err, n))
         return -1;
     *bytes = net_bytes(as, al, cs, cl, M, envs, cfg->maddpg.batch);
     return 0;
+}
+
+/* The replay: joint rows, an environment's M records of a slot. */
+static int plan(const afs_config *cfg, int envs, afs_replay_info *info, char *err, size_t n)
+{
+    int M = cfg->env.agents;
+    return ac_replay_slots(cfg, "maddpg", &cfg->maddpg, envs * M, M, 0, cfg->maddpg.batch, info,
+                           err, n);
 }
 
 /* critic_in's values, drawn as afs_mlp_init draws a layer: uniform on
@@ -555,10 +547,11 @@ static int make_nets(maddpg *m, afs_backend *b, char *err, size_t n)
     return 0;
 }
 
-afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, int train,
-                             char *err, size_t n)
+static afs_agent *create(afs_backend *b, const afs_config *cfg, int envs, int train, char *err,
+                         size_t n)
 {
-    afs_agent *a = ac_agent_new(&ops, "maddpg", b, sizeof(maddpg), err, n);
+    afs_agent *a = afs_agent_new(&ops, "maddpg", 1, b, sizeof(maddpg),
+                                 (size_t)envs * cfg->env.agents, err, n);
     if (!a)
         return NULL;
     maddpg *m = a->impl;
@@ -586,7 +579,7 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
                      m->M);
     }
     if (ok && train) {
-        int slots = ac_replay_slots(cfg, "maddpg", m->E * m->M, m->M, 0, m->B, &a->replay, err, n);
+        int slots = plan(cfg, envs, &a->replay, err, n);
         ok = slots > 0;
         if (ok && afs_replay_init(&m->replay, b, slots, m->E * m->M, m->M, 0, m->hp.per_alpha,
                                   m->hp.per_eps, m->B, 0))
@@ -609,7 +602,7 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
     if (!ok) {
         if (!err[0])
             afs_fail(err, n, "maddpg: out of %s memory", b->name);
-        destroy(a);
+        afs_agent_destroy(a);
         return NULL;
     }
     /* The targets start as copies of the online networks. */
@@ -618,6 +611,12 @@ afs_agent *afs_maddpg_create(afs_backend *b, const afs_config *cfg, int envs, in
     afs_params_copy(&m->body_t.p, &m->body.p, b);
     return a;
 }
+
+const afs_learner afs_maddpg = {
+    "maddpg", "MADDPG: an actor per EN on its own observation, a critic per EN on its "
+    "environment's joint observations and actions",
+    offsetof(afs_config, maddpg), create, plan, network_bytes,
+};
 
 /* ---- For tests (maddpg_internal.h) ---- */
 

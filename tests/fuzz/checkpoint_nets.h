@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "host/checkpoint.h"
-#include "models/algos/agents.h"
+#include "models/algos/ac.h"
 #include "models/mlp.h"
 #include "models/replay.h"
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../kernels/common/env_math.h"
+#include "kernels/common/env_math.h"
 
 static const char *const names[AFS_POLICY_N] = {
     [AFS_POLICY_RANDOM] = "random",

@@ -1,6 +1,6 @@
-/* Error messages into a caller's buffer, the convention of host/: a function
- * that can fail takes (char *err, size_t n) and returns non-zero with the
- * message written there. */
+/* Error messages into a caller's buffer, the convention of models/ and
+ * host/ alike: a function that can fail takes (char *err, size_t n) and
+ * returns non-zero with the message written there. */
 #ifndef AFS_FAIL_H
 #define AFS_FAIL_H
 
