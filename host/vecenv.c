@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "config.h"
-#include "fail.h"
+#include "core/fail.h"
 #include "kernels/env.h"
 #include "memory.h"
 

@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/policy_names.h"
 #include "helpers.h"
 #include "host/episode.h"
 #include "host/metrics.h"
-#include "host/policy_names.h"
 #include "host/vecenv.h"
-#include "models/algos/agent.h"
+#include "models/algos/agents.h"
 
 /* E = 3 environments of M = 13 ENs (odd: the CPU's vector remainder runs),
  * 2 x 2 APs, 6 slots an episode; the defaults otherwise, network idle

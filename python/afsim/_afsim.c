@@ -32,7 +32,7 @@
 
 #include "host/config.h"
 #include "host/metrics.h"
-#include "host/policy_names.h"
+#include "core/policy_names.h"
 #include "host/vecenv.h"
 #include "kernels/backend.h"
 
