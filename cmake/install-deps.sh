@@ -14,6 +14,7 @@ packages=(
   libopenblas-dev    # matrix products of the CPU backend
   python3-h5py python3-matplotlib python3-numpy  # plots and the NumPy benchmark peer
   python3-pytest     # tests/python (the experiment scripts' tests)
+  python3-venv python3-dev  # the Python package's .venv and its C extension (python/install.sh)
 )
 if [ "${1:-}" = --tests ]; then
   # The sanitizer and fuzz builds (tests/sanitize, tests/fuzz): clang, its

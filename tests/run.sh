@@ -4,8 +4,8 @@
 # compile: a missing nvcc is an error here, not a quiet CPU-only build), runs
 # the smoke experiment and its plot end to end, the Criterion suite, the
 # script tests (tests/scripts: the compiled kernels' resources, the GPU
-# check and its measurements, sweeps and merges), the Python scripts'
-# tests (tests/python, pytest), then the whole suite again
+# check and its measurements, sweeps and merges), the Python package and
+# the Python scripts' tests (tests/python, pytest, in .venv), then the whole suite again
 # under ASan + UBSan (clang, CPU only), the fuzz harnesses (replays, then a
 # short run of each), and a sweep through a real one-node Slurm
 # (tests/scripts/test_slurm.sh).
@@ -75,10 +75,13 @@ smoke() {
   rm -rf "$tmp"
   return "$rc"
 }
-# The Python scripts' tests (tests/python), with Debian's Python: the one
-# that has h5py and matplotlib, as the scripts use.
+# The Python tests (tests/python): the package afsim built and installed
+# into .venv (python/install.sh: Debian's Python, whose h5py and matplotlib
+# the experiment scripts use, with gymnasium, pettingzoo and pytest added),
+# then pytest over the package's tests and the scripts' tests.
 python_tests() {
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider "$root/tests/python"
+  bash "$root/python/install.sh"
+  "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider "$root/tests/python"
 }
 scripts() {
   bash "$root/tests/scripts/test_kernel_resources.sh"
