@@ -134,19 +134,23 @@ int afs_vecenv_step(afs_vecenv *v)
     size_t A = (size_t)v->E * v->M;
     if (v->slot == 0) /* the last step may have ended an episode: its done flags go */
         b->zero(b, v->done, A);
-    b->env_step(b, &v->env, v->action); /* writes env.reward (= v->reward), advances env.slot */
-    int ended = v->env.slot >= v->slots;
-    if (ended) {
-        /* the finished episode's sums, before begin_episode clears them */
-        b->copy(b, v->episode_acc, v->env.acc, (size_t)v->E * AFS_ACC_N * sizeof(double));
-        /* done = 1 for every agent: (x != 0 ? 0 : 0) | 1, x any float array */
-        b->nonzero_flags(b, A, v->reward, 1, 0, 1, v->done);
-        v->episodes_done++;
-        v->episode++;
-        afs_env_begin_episode(&v->env, b, v->episode);
+    if (v->env.slot + 1 < v->slots) {
+        /* step, then the next slot's arrivals and observation, in one visit
+         * of each environment's state; writes env.reward (= v->reward) */
+        b->env_step_next(b, &v->env, v->action, v->obs);
+        v->slot = v->env.slot;
+        return 0;
     }
+    b->env_step(b, &v->env, v->action); /* the episode's last slot */
+    /* the finished episode's sums, before begin_episode clears them */
+    b->copy(b, v->episode_acc, v->env.acc, (size_t)v->E * AFS_ACC_N * sizeof(double));
+    /* done = 1 for every agent: (x != 0 ? 0 : 0) | 1, x any float array */
+    b->nonzero_flags(b, A, v->reward, 1, 0, 1, v->done);
+    v->episodes_done++;
+    v->episode++;
+    afs_env_begin_episode(&v->env, b, v->episode);
     arrive_and_observe(v);
-    return ended;
+    return 1;
 }
 
 int afs_vecenv_heuristic_actions(afs_vecenv *v, int policy)

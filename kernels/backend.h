@@ -53,6 +53,13 @@ struct afs_backend {
                     uint8_t *action /* backend [E*M] */);
     void (*env_step)(afs_backend *b, afs_env *env,
                      const uint8_t *action /* backend [E*M] */);
+    /* env_step with the caller's actions, then env_arrive and env_observe
+     * of the next slot (which must be one of the episode's): the same state
+     * and obs as the three in turn, fused so that the CPU visits an
+     * environment's state once instead of three times (the step API of
+     * host/vecenv.h, whose actions come from outside). */
+    void (*env_step_next)(afs_backend *b, afs_env *env, const uint8_t *action /* backend [E*M] */,
+                          float *obs /* backend [E*M, AFS_OBS_DIM] */);
     /* `count` whole slots under a heuristic policy: the same state as
      * env_arrive, env_observe, env_act and env_step in turn, count times,
      * fused so that the state is visited once per slot, or (the CPU) once

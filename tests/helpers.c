@@ -213,6 +213,7 @@ void test_empty_work(afs_backend *b)
     b->env_observe(b, &none_env, m);
     b->env_act(b, &none_env, AFS_POLICY_GREEDY, m, (uint8_t *)m);
     b->env_step(b, &none_env, (uint8_t *)m);
+    b->env_step_next(b, &none_env, (uint8_t *)m, m);
     b->env_play_slots(b, &none_env, AFS_POLICY_GREEDY, 1, m, (uint8_t *)m);
     b->synchronize(b);
     expect_marks(b, m, "an environment operation");

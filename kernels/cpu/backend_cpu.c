@@ -246,6 +246,27 @@ static void cpu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
     env->slot++;
 }
 
+/* The slot env.slot stepped, then the next one's arrivals and
+ * observation, while the environment's state is in the caches. */
+static void step_next_one(void *ctx, int e)
+{
+    slot_ctx *c = ctx;
+    afs_env env = c->env;
+    if (e + 1 < env.E)
+        afs_cpu_prefetch_env(&env, e + 1);
+    afs_cpu_step_env(env, e, c->action);
+    env.slot++;
+    afs_cpu_arrive_env(env, e);
+    observe_env(env, e, c->obs);
+}
+
+static void cpu_env_step_next(afs_backend *b, afs_env *env, const uint8_t *action, float *obs)
+{
+    slot_ctx c = {*env, 0, 1, (uint8_t *)action, obs}; /* step_next_one only reads action */
+    balanced_envs(env->E, nthreads(b, env), step_next_one, &c);
+    env->slot++;
+}
+
 /* `count` whole slots of a heuristic policy, one environment at a time:
  * its state (some 22 KB at M = 150) stays in the core's caches through the
  * four phases of every slot, and is fetched from memory once for all
@@ -323,6 +344,7 @@ afs_backend *afs_backend_cpu_create(int threads)
     b->env_observe = cpu_env_observe;
     b->env_act = cpu_env_act;
     b->env_step = cpu_env_step;
+    b->env_step_next = cpu_env_step_next;
     b->env_play_slots = cpu_env_play_slots;
     b->env_metrics = cpu_env_metrics;
     b->destroy = cpu_destroy;

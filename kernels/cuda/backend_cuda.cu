@@ -104,6 +104,15 @@ static void cu_env_step(afs_backend *b, afs_env *env, const uint8_t *action)
     env->slot++;
 }
 
+/* Three launches: a GPU holds every environment's state at once, so there
+ * is no cache to keep it in between them. */
+static void cu_env_step_next(afs_backend *b, afs_env *env, const uint8_t *action, float *obs)
+{
+    cu_env_step(b, env, action);
+    b->env_arrive(b, env);
+    b->env_observe(b, env, obs);
+}
+
 /* One launch a slot: a GPU holds every environment's state at once. */
 static void cu_env_play_slots(afs_backend *b, afs_env *env, int policy, int count, float *obs,
                               uint8_t *action)
@@ -221,6 +230,7 @@ extern "C" afs_backend *afs_backend_cuda_create(char *err, size_t err_len)
     b->env_observe = cu_env_observe;
     b->env_act = cu_env_act;
     b->env_step = cu_env_step;
+    b->env_step_next = cu_env_step_next;
     b->env_play_slots = cu_env_play_slots;
     b->env_metrics = cu_env_metrics;
     b->destroy = cu_destroy;
