@@ -104,6 +104,11 @@ void afs_vecenv_reset(afs_vecenv *v, uint32_t episode)
     arrive_and_observe(v);
 }
 
+void afs_vecenv_set_seed(afs_vecenv *v, uint32_t seed)
+{
+    v->env.seed = seed; /* afs_env_init stores it and draws nothing with it */
+}
+
 int afs_vecenv_check_actions(const afs_vecenv *v, char *err, size_t n)
 {
     afs_backend *b = v->b;

@@ -72,6 +72,11 @@ void afs_vecenv_destroy(afs_vecenv *v);
  * reward and episode_acc are cleared, episodes_done is 0. */
 void afs_vecenv_reset(afs_vecenv *v, uint32_t episode);
 
+/* Makes `seed` the key of every draw from the next reset on (create's seed
+ * until then): the same environments as a new afs_vecenv of that seed,
+ * in the same buffers. */
+void afs_vecenv_set_seed(afs_vecenv *v, uint32_t seed);
+
 /* 0, or -1 with err naming the first agent whose action is not 0 or 1 and
  * its value (CPU: reads v->action; CUDA: copies it to the host first). */
 int afs_vecenv_check_actions(const afs_vecenv *v, char *err, size_t n);

@@ -418,3 +418,34 @@ Test(vecenv, buffers_stay_in_place_and_destroy_releases_them)
     afs_vecenv_destroy(NULL); /* nothing to free: no crash */
     real->destroy(real);
 }
+
+/* A new seed in the same buffers plays what a vecenv made with it plays:
+ * every array of the state, after a reset and after steps. */
+Test(vecenv, a_new_seed_plays_a_new_vecenv_of_that_seed)
+{
+    afs_config cfg;
+    small_config(&cfg);
+    afs_backend *b = afs_backend_cpu_create(1);
+    afs_vecenv *v = open_vecenv(&cfg, b, E_T), *fresh;
+    char err[256];
+    fresh = afs_vecenv_create(&cfg, b, E_T, 91, err, sizeof err); /* v has 77 */
+    cr_assert_not_null(fresh, "%s", err);
+    const void *obs = v->obs;
+    afs_vecenv_set_seed(v, 91);
+    afs_vecenv_reset(v, 3);
+    afs_vecenv_reset(fresh, 3);
+    for (int t = 0; t <= L_T; t++) { /* across the episode's end */
+        cr_assert_eq(memcmp(v->env.blob, fresh->env.blob, v->env.blob_bytes), 0,
+                     "state differs after %d steps", t);
+        cr_assert_eq(memcmp(v->obs, fresh->obs, (size_t)E_T * v->M * AFS_OBS_DIM * sizeof(float)),
+                     0, "obs differs after %d steps", t);
+        afs_vecenv_heuristic_actions(v, AFS_POLICY_RANDOM);
+        afs_vecenv_heuristic_actions(fresh, AFS_POLICY_RANDOM);
+        afs_vecenv_step(v);
+        afs_vecenv_step(fresh);
+    }
+    cr_assert_eq((const void *)v->obs, obs, "the buffers moved");
+    afs_vecenv_destroy(v);
+    afs_vecenv_destroy(fresh);
+    b->destroy(b);
+}

@@ -12,8 +12,8 @@
  * buffers hold a reference to it, so that a view never outlives the memory
  * it shows. VecEnv.close() drops the VecEnv's references: the memory goes
  * when the last view is gone. The backend (afs_backend) lives in a capsule
- * that every Buffers of the VecEnv holds (a reset with a new seed makes a
- * new afs_vecenv on the same backend).
+ * that the Buffers holds (a reset with a new seed keeps the afs_vecenv and
+ * its buffers: afs_vecenv_set_seed).
  *
  * The CPU backend's buffers are host memory: obs, reward and done are
  * NumPy arrays over them (zero copies). The CUDA backend's
@@ -368,7 +368,7 @@ typedef struct {
     PyObject_HEAD
     BuffersObject *buf;   /* NULL once closed */
     PyObject *backend;    /* the backend capsule */
-    afs_config *cfg;      /* the effective configuration (recreation with a new seed) */
+    afs_config *cfg;      /* the effective configuration (config_value, config_dump) */
     uint32_t seed;
     int E, M, slots, cuda;
     int busy;             /* a step or reset runs without the GIL */
@@ -1045,18 +1045,10 @@ static PyObject *VecEnv_reset(VecEnvObject *self, PyObject *args, PyObject *kw)
                          seed);
             return NULL;
         }
-        if ((uint32_t)s != self->seed) {
-            /* a new environment with this seed, its buffers at new addresses
-             * (the library sets the seed at creation only) */
-            BuffersObject *o = new_buffers(self, (uint32_t)s);
-            if (!o)
-                return NULL;
-            Py_SETREF(self->buf, o);
-            self->seed = (uint32_t)s;
-            if (make_views(self))
-                return NULL;
-            v = o->v;
-        }
+        /* the same buffers (and views) from now on keyed by this seed */
+        afs_vecenv_set_seed(v, (uint32_t)s);
+        self->seed = (uint32_t)s;
+        self->cfg->run.seed = (uint32_t)s; /* config_value("run.seed") says it */
     }
     BuffersObject *hold = self->buf;
     Py_INCREF(hold);
@@ -1483,8 +1475,8 @@ static PyMethodDef VecEnv_methods[] = {
     {"reset", (PyCFunction)(void (*)(void))VecEnv_reset, METH_VARARGS | METH_KEYWORDS,
      "reset(seed=None, *, episode=0) -> obs\n\n"
      "Starts episode word `episode` (0 = afsim run's first episode) of every environment and "
-     "returns obs [E, M, obs_dim]. A seed other than the current one makes a new environment "
-     "(its buffers at new addresses)."},
+     "returns obs [E, M, obs_dim]. A seed keys every draw from then on (the same buffers: "
+     "the views stay valid)."},
     {"step", (PyCFunction)VecEnv_step, METH_O,
      "step(actions) -> (obs, reward, done, info)\n\n"
      "actions: [E, M] or [E*M], integers or booleans, 1 = run at the EN, 0 = cloud. "

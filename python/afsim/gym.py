@@ -112,7 +112,6 @@ class AfsimVectorEnv(VectorEnv):
             episode = self.env.episode + 1
         self._seeded = True
         self.env.reset(seed, episode=episode)
-        self._views()  # a new seed makes new buffers
         return (self._obs.copy() if self.copy else self._obs), {}
 
     def step(self, actions):

@@ -122,17 +122,21 @@ def test_views_keep_the_memory_alive_after_close_and_del():
     gc.collect()
 
 
-def test_new_seed_makes_new_buffers_and_old_views_stay_valid():
+def test_a_new_seed_keeps_the_buffers_and_plays_that_seeds_environments():
     env = small(seed=1)
     old = env.reset()
-    kept = old.copy()
+    addresses = env._buffer_addresses()
     new = env.reset(seed=2)
-    assert new is not old and new is env.obs
-    assert new.__array_interface__["data"][0] == env._buffer_addresses()["obs"]
-    assert np.array_equal(old, kept)  # the old environment is gone but its view still reads
-    assert not np.array_equal(new, kept)
+    assert new is old and env._buffer_addresses() == addresses  # the views stay valid
     assert env.seed == 2
+    got = [new.copy()] + [env.step(np.ones(new.shape[:2], np.uint8))[0].copy() for _ in range(3)]
     env.close()
+    with small(seed=2) as fresh:  # the same draws as an environment made with that seed
+        want = [fresh.reset().copy()] + \
+            [fresh.step(np.ones(new.shape[:2], np.uint8))[0].copy() for _ in range(3)]
+    for g, w in zip(got, want):
+        assert np.array_equal(g, w)
+    assert not np.array_equal(got[0], small(seed=1).reset())
 
 
 # ---- actions -----------------------------------------------------------------
