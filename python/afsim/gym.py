@@ -26,20 +26,9 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from . import VecEnv
+from ._reset import episode_word, seed_of
 
 __all__ = ["AfsimVectorEnv", "AfsimEnv"]
-
-
-def _seed_of(seed):
-    if seed is None:
-        return None
-    if isinstance(seed, (list, tuple, np.ndarray)):
-        raise ValueError("afsim seeds all of its environments with one integer (the "
-                         "environments differ by their index): give seed=int")
-    seed = int(seed)
-    if not 0 <= seed < 2 ** 32:
-        raise ValueError(f"seed = {seed}: afsim's seeds are integers from 0 to 2^32 - 1")
-    return seed
 
 
 def _end_flags(episode_end):
@@ -102,14 +91,9 @@ class AfsimVectorEnv(VectorEnv):
 
     def reset(self, *, seed=None, options=None):
         """(obs [N, obs_dim], {}). options: {"episode": word} starts that episode."""
-        seed = _seed_of(seed)
+        seed = seed_of(seed)
         super().reset(seed=seed)  # np_random for the action spaces' sampling
-        if options and "episode" in options:
-            episode = int(options["episode"])
-        elif seed is not None or not self._seeded:
-            episode = 0
-        else:
-            episode = self.env.episode + 1
+        episode = episode_word(seed, options, self._seeded, self.env.episode)
         self._seeded = True
         self.env.reset(seed, episode=episode)
         return (self._obs.copy() if self.copy else self._obs), {}
@@ -179,16 +163,12 @@ class AfsimEnv(gymnasium.Env):
         self.observation_space = spaces.Box(0.0, np.inf, (self.M, self.obs_dim), np.float32)
         self.action_space = spaces.MultiBinary(self.M)
         self._seeded = False
+        self._episode = 0
 
     def reset(self, *, seed=None, options=None):
-        seed = _seed_of(seed)
+        seed = seed_of(seed)
         super().reset(seed=seed)
-        if options and "episode" in options:
-            episode = int(options["episode"])
-        elif seed is not None or not self._seeded:
-            episode = 0
-        else:
-            episode = self._episode + 1
+        episode = episode_word(seed, options, self._seeded, self._episode)
         self._seeded = True
         self._episode = episode
         obs = self.env.reset(seed, episode=episode)

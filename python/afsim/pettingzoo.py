@@ -22,6 +22,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from . import VecEnv
+from ._reset import episode_word, seed_of
 
 __all__ = ["AfsimParallelEnv", "parallel_env"]
 
@@ -74,18 +75,11 @@ class AfsimParallelEnv(ParallelEnv):
     def reset(self, seed=None, options=None):
         """({agent: obs}, {agent: {}}). reset(seed=s): seed s, episode word 0;
         reset(): the next episode; options={"episode": word}: that one."""
+        seed = seed_of(seed)
         if seed is not None:
-            seed = int(seed)
-            if not 0 <= seed < 2 ** 32:
-                raise ValueError(f"seed = {seed}: afsim's seeds are integers from 0 to 2^32 - 1")
             for i, sp in enumerate(self._act_spaces.values()):
                 sp.seed(seed + i)
-        if options and "episode" in options:
-            episode = int(options["episode"])
-        elif seed is not None or not self._seeded:
-            episode = 0
-        else:
-            episode = self._episode + 1
+        episode = episode_word(seed, options, self._seeded, self._episode)
         self._seeded = True
         self._episode = episode
         obs = self.env.reset(seed, episode=episode)[0]
