@@ -43,8 +43,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 TRAIN_EPISODES = 0x80000000  # host/episode.h: training's episode words
 TEST_SEED = 100000  # seed + this: episodes for tuning (experiments/learn_seeds.py)
-ACC = dict(generated=0, completed=1, success=2, dropped=3, late=4, offloaded=5, cold=6,
-           latency=7, cost=8, reward=9)  # kernels/common/env_state.h, enum afs_metric_slot
 
 
 def need_torch():
@@ -98,17 +96,12 @@ def parse_args(argv=None):
     return a
 
 
-def row_of(acc):
-    """Metrics of one episode from the environments' sums [E, ACC_N]: summed
-    in environment order, then as afs_row_from_sums (host/metrics.c)."""
-    s = np.zeros(acc.shape[1])
-    for e in range(acc.shape[0]):
-        s = s + acc[e]
-    gen = s[ACC["generated"]]
-    ratio = (lambda x, d: x / d if d > 0 else float("nan"))
-    return {"success": ratio(s[ACC["success"]], gen), "reward": ratio(s[ACC["reward"]], gen),
-            "offload": ratio(s[ACC["offloaded"]], gen),
-            "latency": ratio(s[ACC["latency"]], s[ACC["completed"]])}
+def row_of(env):
+    """The last finished episode's metrics over all environments, as afsim
+    run writes them (afs_row_from_sums, through the package)."""
+    t = env.episode_metrics(total=True)
+    return {"success": t["success_rate"], "reward": t["mean_reward"],
+            "offload": t["offload_fraction"], "latency": t["mean_latency_s"]}
 
 
 def make_agent(torch, obs_dim, hidden):
@@ -147,7 +140,7 @@ def evaluate(env, episodes, decide):
     while len(rows) < episodes:
         obs, _, done, _ = env.step(decide(obs))
         if done.any():
-            rows.append(row_of(env.episode_acc()))
+            rows.append(row_of(env))
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
@@ -220,7 +213,7 @@ def train(a):
             rew_b[t] = torch.from_numpy(reward.reshape(N))
             has_b[t] = x[:, has_col]
         assert done.all(), "an episode is env.slots steps"
-        row = row_of(env.episode_acc())
+        row = row_of(env)
 
         # GAE; the last slot is terminal (no bootstrap)
         adv = torch.zeros((L, N))

@@ -1,6 +1,6 @@
-"""experiments/ippo.py's parts that need no torch: its episode row from the
-environments' sums (against the package's own totals, which test_vecenv.py
-holds against afsim run), its baselines' evaluation and its argument checks."""
+"""experiments/ippo.py's parts that need no torch: its episode row (against
+the totals the step's info reported, which test_vecenv.py holds against
+afsim run), its baselines' evaluation and its argument checks."""
 import os
 import sys
 
@@ -16,12 +16,12 @@ def small(**kw):
     return afsim.VecEnv(set={"env.agents": 12, "env.slots": 7}, envs=3, seed=4, **kw)
 
 
-def test_row_of_is_the_episode_total_bit_for_bit():
+def test_row_of_is_the_steps_episode_total_bit_for_bit():
     with small() as env:
         env.reset()
         for _ in range(env.slots):
             _, _, _, info = env.step(env.heuristic_actions("greedy"))
-        row = ippo.row_of(env.episode_acc())
+        row = ippo.row_of(env)
         total = info["episode_total"]
         assert row["success"] == total["success_rate"]
         assert row["reward"] == total["mean_reward"]
